@@ -1,0 +1,89 @@
+import type { Logger } from "pino";
+import { createTokenVerifier, type AuthConfig } from "./auth.js";
+import { type Env, int, port, str } from "./config.js";
+import { bindServer, createGrpcServer, type ServiceRegistration } from "./grpc-server.js";
+import { Health, type DependencyCheck } from "./health.js";
+import { Metrics } from "./metrics.js";
+import { installShutdown } from "./shutdown.js";
+
+/** Listener and transport settings shared by every cfs service. */
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly metricsPort: number;
+  readonly logLevel: string;
+  readonly maxMessageBytes: number;
+  readonly flowControlWindowBytes: number;
+  readonly shutdownGraceMs: number;
+}
+
+/**
+ * CFS_HOST (default 127.0.0.1; containers set 0.0.0.0), CFS_PORT,
+ * CFS_METRICS_PORT, CFS_LOG_LEVEL, CFS_MAX_MESSAGE_BYTES,
+ * CFS_FLOW_CONTROL_WINDOW_BYTES, CFS_SHUTDOWN_GRACE_MS.
+ */
+export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsPort: number): ServerConfig {
+  return {
+    host: str(env, "CFS_HOST", "127.0.0.1"),
+    port: port(env, "CFS_PORT", defaultPort),
+    metricsPort: port(env, "CFS_METRICS_PORT", defaultMetricsPort),
+    logLevel: str(env, "CFS_LOG_LEVEL", "info"),
+    maxMessageBytes: int(env, "CFS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024 * 1024 + 4096),
+    flowControlWindowBytes: int(env, "CFS_FLOW_CONTROL_WINDOW_BYTES", 4 * 1024 * 1024, 65_535, 2 ** 31 - 1),
+    shutdownGraceMs: int(env, "CFS_SHUTDOWN_GRACE_MS", 20_000),
+  };
+}
+
+export interface ServiceSpec {
+  log: Logger;
+  server: ServerConfig;
+  auth: AuthConfig;
+  metrics: Metrics;
+  services: readonly ServiceRegistration<unknown>[];
+  /** .proto files (relative to proto/) that reflection describes. */
+  protoFiles: readonly string[];
+  checks: readonly DependencyCheck[];
+  /** Closed in order after the server drained. */
+  closers: ReadonlyArray<{ name: string; close: () => Promise<void> | void }>;
+}
+
+export interface RunningService {
+  port: number;
+  metricsPort: number;
+  stop: () => Promise<void>;
+}
+
+/** Starts the gRPC server, health, metrics endpoint and graceful shutdown. */
+export async function runService(spec: ServiceSpec): Promise<RunningService> {
+  const { log, server: config } = spec;
+  const health = new Health(
+    spec.services.map((s) => s.name),
+    spec.checks,
+    log,
+  );
+  const server = createGrpcServer(spec.services, spec.protoFiles, {
+    log,
+    metrics: spec.metrics,
+    health,
+    verifyToken: createTokenVerifier(spec.auth),
+    maxReceiveMessageBytes: config.maxMessageBytes,
+    flowControlWindowBytes: config.flowControlWindowBytes,
+  });
+  const boundPort = await bindServer(server, config.host, config.port);
+  const metricsServer = await spec.metrics.serve(config.host, config.metricsPort);
+  const address = metricsServer.address();
+  const metricsPort = typeof address === "object" && address ? address.port : config.metricsPort;
+  await health.start();
+  const stop = installShutdown({
+    server,
+    health,
+    log,
+    graceMs: config.shutdownGraceMs,
+    closers: [
+      ...spec.closers,
+      { name: "metrics", close: () => new Promise<void>((resolve) => metricsServer.close(() => resolve())) },
+    ],
+  });
+  log.info({ host: config.host, port: boundPort, metricsPort }, "listening");
+  return { port: boundPort, metricsPort, stop };
+}
