@@ -51,3 +51,10 @@ export function callUnary<Q, R>(method: UnaryMethod<Q, R>, request: Q, identity:
     );
   });
 }
+
+/** Resolves once the client's channel is connected (a health-check probe). */
+export function waitForReady(client: grpc.Client, timeoutMs = 2_000): Promise<void> {
+  return new Promise((resolve, reject) =>
+    client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(new Error(`not connected: ${err.message}`)) : resolve())),
+  );
+}

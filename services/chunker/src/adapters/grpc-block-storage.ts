@@ -1,0 +1,65 @@
+import type { ChannelOptions } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
+import { BlockStorageServiceClient, type GetChunkResponse } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
+import { callMetadata, callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { fromGrpcError } from "../../../../lib/errors.js";
+import type { BlockStore } from "../ports/block-store.js";
+
+/** Moving one chunk takes well under a second; this only bounds a stuck peer. */
+const CHUNK_CALL_TIMEOUT_MS = 60_000;
+
+/** BlockStore over gRPC: one whole chunk per message. */
+export class GrpcBlockStore implements BlockStore {
+  readonly client: BlockStorageServiceClient;
+
+  constructor(address: string, options: ChannelOptions) {
+    this.client = new BlockStorageServiceClient(address, credentials.createInsecure(), options);
+  }
+
+  async missing(hashes: readonly string[], as: CallIdentity): Promise<Set<string>> {
+    const response = await callUnary(
+      this.client.hasChunks.bind(this.client),
+      { sha256s: [...hashes], owner: "" },
+      as,
+      "block storage HasChunks",
+    );
+    const present = new Set(response.present.map((c) => c.sha256));
+    return new Set(hashes.filter((h) => !present.has(h)));
+  }
+
+  put(sha256: string, data: Buffer, as: CallIdentity): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const call = this.client.putChunk(callMetadata(as), { deadline: chunkDeadline(as) }, (err) =>
+        err ? reject(fromGrpcError(err, "block storage PutChunk")) : resolve(),
+      );
+      call.write({ payload: { $case: "header", value: { sha256, size: data.length, owner: "" } } });
+      call.write({ payload: { $case: "data", value: data } });
+      call.end();
+    });
+  }
+
+  get(sha256: string, size: number, as: CallIdentity): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = [];
+      let received = 0;
+      const call = this.client.getChunk({ sha256, owner: "" }, callMetadata(as), { deadline: chunkDeadline(as) });
+      call.on("data", (message: GetChunkResponse) => {
+        received += message.data.length;
+        // Never buffer more than the chunk we asked for.
+        if (received > size) call.cancel();
+        else parts.push(message.data);
+      });
+      call.on("error", (err) => reject(fromGrpcError(err, "block storage GetChunk")));
+      call.on("end", () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+function chunkDeadline(as: CallIdentity): Date {
+  const cap = Date.now() + CHUNK_CALL_TIMEOUT_MS;
+  return as.deadline && as.deadline.getTime() < cap ? as.deadline : new Date(cap);
+}
