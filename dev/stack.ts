@@ -1,0 +1,212 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+import { startDevIssuer, type DevIssuer } from "./issuer.js";
+import { freePort } from "./net.js";
+import { startPglite } from "./pglite.js";
+
+/**
+ * Starts the four cfs services as separate processes on loopback, wired to
+ * each other, plus what they need on one machine: PGlite (unless a database
+ * URL is given) and the dev token issuer (unless an issuer is given). Used by
+ * `make run`, `make bench` and the end-to-end tests.
+ */
+export type ServiceName = "metadata" | "sync" | "chunker" | "block-storage";
+export const SERVICE_NAMES: readonly ServiceName[] = ["block-storage", "sync", "metadata", "chunker"];
+const DEFAULT_PORTS: Record<ServiceName, number> = { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003 };
+const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103 };
+
+export interface ExternalAuth {
+  issuer: string;
+  audience: string;
+  jwksUri?: string;
+  serviceClientId: string;
+  serviceClientSecret: string;
+  serviceTokenUrl?: string;
+}
+
+export interface StackOptions {
+  dataDir: string;
+  /** PostgreSQL URL; unset means an embedded PGlite under dataDir/pglite. */
+  databaseUrl?: string;
+  /** Persist PGlite under dataDir (make run) or keep it in memory (tests). */
+  persistPglite?: boolean;
+  /** S3/MinIO settings; unset means chunks on local disk under dataDir/blocks. */
+  s3?: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  /** A real issuer; unset means the dev issuer on loopback. */
+  auth?: ExternalAuth;
+  /** true: the default ports (8000-8003, metrics 9100-9103); false: free ports. */
+  defaultPorts: boolean;
+  devIssuerPort?: number;
+  /** Extra environment for every service (e.g. CFS_GC_GRACE_SECONDS=0). */
+  env?: Record<string, string>;
+  /** "inherit" prints service logs; otherwise they go to dataDir/logs/<service>.log. */
+  logs: "inherit" | "files";
+}
+
+export interface RunningStack {
+  addresses: Record<ServiceName, string>;
+  metricsPorts: Record<ServiceName, number>;
+  issuer: DevIssuer | undefined;
+  audience: string;
+  env: Record<ServiceName, Record<string, string>>;
+  processes: Map<ServiceName, ChildProcess>;
+  /** Starts a service again (after stop or kill) with the same settings. */
+  start(name: ServiceName): Promise<void>;
+  /** Sends a signal to one service and waits for it to exit. */
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+export async function startStack(options: StackOptions): Promise<RunningStack> {
+  await mkdir(options.dataDir, { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  const serviceClientId = options.auth?.serviceClientId ?? "cfs-services";
+  const serviceClientSecret = options.auth?.serviceClientSecret ?? "dev-service-secret";
+  const audience = options.auth?.audience ?? "https://cfs.local/api";
+
+  let issuer: DevIssuer | undefined;
+  if (!options.auth) {
+    issuer = await startDevIssuer({
+      port: options.devIssuerPort ?? 0,
+      keyDir: options.persistPglite ? join(options.dataDir, "dev-issuer") : undefined,
+      audience,
+      serviceClientId,
+      serviceClientSecret,
+    });
+    closers.push(() => issuer!.close());
+  }
+
+  let databaseUrl = options.databaseUrl;
+  let poolMax = "10";
+  if (!databaseUrl) {
+    const pglite = await startPglite(options.persistPglite ? join(options.dataDir, "pglite") : undefined);
+    closers.push(pglite.stop);
+    databaseUrl = pglite.url;
+    // PGlite executes one query at a time: one connection keeps transactions whole.
+    poolMax = "1";
+  }
+
+  const ports = {} as Record<ServiceName, number>;
+  const metricsPorts = {} as Record<ServiceName, number>;
+  for (const name of SERVICE_NAMES) {
+    ports[name] = options.defaultPorts ? DEFAULT_PORTS[name] : await freePort();
+    metricsPorts[name] = options.defaultPorts ? DEFAULT_METRICS_PORTS[name] : await freePort();
+  }
+  const addresses = Object.fromEntries(SERVICE_NAMES.map((n) => [n, `127.0.0.1:${ports[n]}`])) as Record<ServiceName, string>;
+
+  const common: Record<string, string> = {
+    CFS_HOST: "127.0.0.1",
+    CFS_DATA_DIR: options.dataDir,
+    CFS_AUTH_ISSUER: options.auth?.issuer ?? issuer!.issuer,
+    CFS_AUTH_AUDIENCE: audience,
+    ...(options.auth?.jwksUri ? { CFS_AUTH_JWKS_URI: options.auth.jwksUri } : {}),
+    CFS_SERVICE_CLIENT_ID: serviceClientId,
+    CFS_SERVICE_CLIENT_SECRET: serviceClientSecret,
+    ...(options.auth?.serviceTokenUrl ? { CFS_SERVICE_TOKEN_URL: options.auth.serviceTokenUrl } : {}),
+    CFS_METADATA_ADDR: addresses.metadata,
+    CFS_SYNC_ADDR: addresses.sync,
+    CFS_BLOCKSTORE_ADDR: addresses["block-storage"],
+    CFS_CHUNKER_ADDR: addresses.chunker,
+    ...options.env,
+  };
+  const env = {} as Record<ServiceName, Record<string, string>>;
+  for (const name of SERVICE_NAMES) {
+    env[name] = { ...common, CFS_PORT: String(ports[name]), CFS_METRICS_PORT: String(metricsPorts[name]) };
+  }
+  env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax };
+  if (options.s3) {
+    env["block-storage"] = {
+      ...env["block-storage"],
+      CFS_S3_ENDPOINT: options.s3.endpoint,
+      CFS_S3_ACCESS_KEY: options.s3.accessKey,
+      CFS_S3_SECRET_KEY: options.s3.secretKey,
+      CFS_S3_BUCKET: options.s3.bucket,
+    };
+  }
+
+  const processes = new Map<ServiceName, ChildProcess>();
+  if (options.logs === "files") await mkdir(join(options.dataDir, "logs"), { recursive: true });
+
+  const start = async (name: ServiceName) => {
+    const child = spawn(process.execPath, ["--import", "tsx", join("services", name, "src", "main.ts")], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env[name] },
+      stdio: ["ignore", options.logs === "inherit" ? "inherit" : "pipe", options.logs === "inherit" ? "inherit" : "pipe"],
+    });
+    if (options.logs === "files") {
+      const file = createWriteStream(join(options.dataDir, "logs", `${name}.log`), { flags: "a" });
+      child.stdout?.pipe(file);
+      child.stderr?.pipe(file);
+    }
+    processes.set(name, child);
+    await waitServing(name, addresses[name], child);
+  };
+
+  const kill = async (name: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
+    const child = processes.get(name);
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  };
+
+  try {
+    await Promise.all(SERVICE_NAMES.map(start));
+  } catch (err) {
+    await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGKILL")));
+    for (const close of closers.reverse()) await close();
+    throw err;
+  }
+
+  return {
+    addresses,
+    metricsPorts,
+    issuer,
+    audience,
+    env,
+    processes,
+    start,
+    kill,
+    stop: async () => {
+      await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGTERM")));
+      for (const close of closers.reverse()) await close();
+    },
+  };
+}
+
+type HealthClient = {
+  check(
+    request: { service: string },
+    options: grpc.CallOptions,
+    callback: (err: grpc.ServiceError | null, response?: { status?: string }) => void,
+  ): void;
+};
+
+/** Waits until the service answers SERVING on grpc.health.v1, or fails if it exits. */
+async function waitServing(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
+  const client = new Client(address, grpc.credentials.createInsecure());
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+      const status = await new Promise<string | undefined>((resolve) => {
+        (client as unknown as HealthClient).check({ service: "" }, { deadline: Date.now() + 1000 }, (err, res) =>
+          resolve(err ? undefined : res?.status),
+        );
+      });
+      if (status === "SERVING") return;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`${name} did not become SERVING on ${address} within ${timeoutMs} ms`);
+  } finally {
+    client.close();
+  }
+}

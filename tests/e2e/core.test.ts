@@ -1,0 +1,201 @@
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+import { auth, call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
+import { startMinio, type MinioServer } from "../support/minio.js";
+import { createTestDatabase } from "../support/postgres.js";
+import { waitFor } from "../support/net.js";
+
+// The production shape: real PostgreSQL, real MinIO, real JWTs from a JWKS
+// served on loopback, four service processes talking gRPC.
+const MiB = 1024 * 1024;
+let stack: RunningStack;
+let minio: MinioServer;
+let db: { url: string; drop: () => Promise<void> };
+let dataDir: string;
+let c: Clients;
+let alice: string;
+let bob: string;
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "cfs-e2e-"));
+  [minio, db] = await Promise.all([startMinio(), createTestDatabase()]);
+  stack = await startStack({
+    dataDir,
+    databaseUrl: db.url,
+    s3: { endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: "cfs-e2e" },
+    defaultPorts: false,
+    logs: "files",
+    env: { CFS_GC_GRACE_SECONDS: "0", CFS_GC_INTERVAL_MS: "200", CFS_OUTBOX_INTERVAL_MS: "200" },
+  });
+  c = clientsFor(stack.addresses);
+  alice = await stack.issuer!.userToken("alice");
+  bob = await stack.issuer!.userToken("bob");
+});
+
+afterAll(async () => {
+  c?.close();
+  await stack?.stop();
+  await Promise.all([minio?.stop(), db?.drop()]);
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe("upload and download", () => {
+  it.each([
+    ["0 B", 0],
+    ["1 B", 1],
+    ["exactly 1 MiB", MiB],
+    ["1 MiB + 1 B", MiB + 1],
+    ["50 MiB", 50 * MiB],
+  ])("round-trips %s byte-identical", async (label, size) => {
+    const data = randomBytes(size);
+    const file = await upload(c, alice, data, { name: `sizes/${label}.bin`, size, sha256: sha256(data) });
+    expect(file).toMatchObject({ size, sha256: sha256(data), numChunks: Math.ceil(size / MiB), version: 1 });
+    expect(file.fileId).toMatch(/^[0-9a-f-]{36}$/);
+    const got = await download(c, alice, file.fileId);
+    expect(got.file.fileId).toBe(file.fileId);
+    expect(got.data.length).toBe(size);
+    expect(sha256(got.data)).toBe(sha256(data));
+  });
+
+  it("serves byte ranges across chunk boundaries", async () => {
+    const data = randomBytes(3 * MiB + 100);
+    const file = await upload(c, alice, data, { name: "ranges.bin" });
+    for (const [offset, length] of [[0, 10], [MiB - 5, 10], [MiB, MiB], [2 * MiB + 1, 0], [3 * MiB + 99, 1], [3 * MiB + 100, 0]]) {
+      const got = await download(c, alice, file.fileId, { offset, length });
+      const end = length === 0 ? data.length : offset! + length!;
+      expect(got.data.equals(data.subarray(offset, end))).toBe(true);
+    }
+    await expectStatus(download(c, alice, file.fileId, { offset: data.length + 1 }), status.OUT_OF_RANGE);
+  });
+
+  it("lists chunk records that describe the content", async () => {
+    const data = randomBytes(2 * MiB + 3);
+    const file = await upload(c, alice, data, { name: "chunks.bin" });
+    const { chunks } = await call(c.metadata.listFileChunks, c.metadata, { fileId: file.fileId, version: 0 }, alice);
+    expect(chunks.map((k) => [k.index, k.offset, k.size])).toEqual([[0, 0, MiB], [1, MiB, MiB], [2, 2 * MiB, 3]]);
+    for (const k of chunks) expect(k.sha256).toBe(sha256(data.subarray(k.offset, k.offset + k.size)));
+  });
+
+  it.each([
+    ["a declared size that is too small", { size: 10 }],
+    ["a declared size that is too large", { size: 5000 }],
+    ["a declared sha256 of other bytes", { sha256: "0".repeat(64) }],
+  ])("rejects %s and no file appears", async (_, declared) => {
+    const name = `mismatch-${randomBytes(4).toString("hex")}`;
+    await expectStatus(upload(c, alice, randomBytes(4096), { name, ...declared }), status.INVALID_ARGUMENT);
+    const { files } = await call(c.metadata.listFiles, c.metadata, { pageSize: 10, pageToken: "", prefix: name }, alice);
+    expect(files).toEqual([]);
+  });
+
+  it("rejects malformed uploads with INVALID_ARGUMENT", async () => {
+    await expectStatus(upload(c, alice, Buffer.alloc(10), { name: "" }), status.INVALID_ARGUMENT);
+    await expectStatus(upload(c, alice, Buffer.alloc(10), { name: "../escape" }), status.INVALID_ARGUMENT);
+    await expectStatus(upload(c, alice, Buffer.alloc(10), { name: "nul\u0000name" }), status.INVALID_ARGUMENT);
+    // Data before metadata.
+    await expectStatus(
+      new Promise((resolve, reject) => {
+        const s = c.chunker.uploadFile(auth(alice), (err, res) => (err ? reject(err) : resolve(res)));
+        s.write({ payload: { $case: "data", value: Buffer.from("x") } });
+        s.end();
+      }),
+      status.INVALID_ARGUMENT,
+    );
+  });
+
+  it("refuses a message over the receive limit with RESOURCE_EXHAUSTED", async () => {
+    await expectStatus(upload(c, alice, randomBytes(5 * MiB), { name: "huge-frame.bin", frameSize: 5 * MiB }), status.RESOURCE_EXHAUSTED);
+  });
+});
+
+describe("listing, versions and delete", () => {
+  it("pages through a listing with a prefix", async () => {
+    const names = ["page/a", "page/b", "page/c", "page/d", "page/e"];
+    for (const name of names) await upload(c, alice, Buffer.from(name), { name });
+    const seen: string[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const res = await call(c.metadata.listFiles, c.metadata, { pageSize: 2, pageToken, prefix: "page/" }, alice);
+      seen.push(...res.files.map((f) => f.name));
+      pageToken = res.nextPageToken;
+      pages++;
+    } while (pageToken && pages < 10);
+    expect(seen).toEqual(names);
+    expect(pages).toBe(3);
+  });
+
+  it("uploading a name again creates a version and download returns the newest", async () => {
+    const v1 = await upload(c, alice, Buffer.from("first"), { name: "versioned.txt" });
+    const v2 = await upload(c, alice, Buffer.from("second!"), { name: "versioned.txt" });
+    expect(v2.fileId).toBe(v1.fileId);
+    expect(v2.version).toBe(2);
+    const { versions } = await call(c.metadata.listFileVersions, c.metadata, { fileId: v1.fileId }, alice);
+    expect(versions.map((v) => [v.version, v.size])).toEqual([[2, 7], [1, 5]]);
+    expect((await download(c, alice, v1.fileId)).data.toString()).toBe("second!");
+    const got = await call(c.metadata.getFile, c.metadata, { fileId: v1.fileId }, alice);
+    expect(got.file).toMatchObject({ version: 2, size: 7 });
+  });
+
+  it("delete hides the file at once and the collector removes its unshared chunks", async () => {
+    const shared = randomBytes(MiB);
+    const own = randomBytes(MiB);
+    const keep = await upload(c, alice, shared, { name: "keep.bin" });
+    const gone = await upload(c, alice, Buffer.concat([shared, own]), { name: "gone.bin" });
+    await call(c.metadata.deleteFile, c.metadata, { fileId: gone.fileId }, alice);
+    await expectStatus(call(c.metadata.getFile, c.metadata, { fileId: gone.fileId }, alice), status.NOT_FOUND);
+    await expectStatus(download(c, alice, gone.fileId), status.NOT_FOUND);
+    const { files } = await call(c.metadata.listFiles, c.metadata, { pageSize: 1000, pageToken: "", prefix: "gone" }, alice);
+    expect(files).toEqual([]);
+    await expectStatus(call(c.metadata.deleteFile, c.metadata, { fileId: gone.fileId }, alice), status.NOT_FOUND);
+
+    const present = async (hash: string) =>
+      (await call(c.blocks.hasChunks, c.blocks, { sha256s: [hash], owner: "" }, alice)).present.length === 1;
+    await waitFor(async () => !(await present(sha256(own))), 15_000, "the collector to delete the unshared chunk");
+    expect(await present(sha256(shared))).toBe(true);
+    expect((await download(c, alice, keep.fileId)).data.equals(shared)).toBe(true);
+  });
+});
+
+describe("isolation between users", () => {
+  it("answers NOT_FOUND to bob for every id of alice's, exactly like a random id", async () => {
+    const file = await upload(c, alice, Buffer.from("alice's secret"), { name: "private.txt" });
+    const random = "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f";
+    const detailsFor = async (id: string) => {
+      const errors = [
+        await expectStatus(call(c.metadata.getFile, c.metadata, { fileId: id }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.listFileChunks, c.metadata, { fileId: id, version: 0 }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.listFileVersions, c.metadata, { fileId: id }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.deleteFile, c.metadata, { fileId: id }, bob), status.NOT_FOUND),
+        await expectStatus(download(c, bob, id), status.NOT_FOUND),
+      ];
+      return errors.map((e) => e.details.replaceAll(id, "<id>"));
+    };
+    expect(await detailsFor(file.fileId)).toEqual(await detailsFor(random));
+    const { files } = await call(c.metadata.listFiles, c.metadata, { pageSize: 100, pageToken: "", prefix: "" }, bob);
+    expect(files).toEqual([]);
+    expect((await download(c, alice, file.fileId)).data.toString()).toBe("alice's secret");
+  });
+
+  it("bob cannot read alice's chunk by naming its hash", async () => {
+    const data = randomBytes(1000);
+    await upload(c, alice, data, { name: "hash-oracle.bin" });
+    const { present } = await call(c.blocks.hasChunks, c.blocks, { sha256s: [sha256(data)], owner: "" }, bob);
+    expect(present).toEqual([]);
+    await expectStatus(
+      new Promise((resolve, reject) => {
+        const s = c.blocks.getChunk({ sha256: sha256(data), owner: "" }, auth(bob));
+        s.on("data", resolve);
+        s.on("error", reject);
+      }),
+      status.NOT_FOUND,
+    );
+    await expectStatus(call(c.blocks.hasChunks, c.blocks, { sha256s: [sha256(data)], owner: "alice" }, bob), status.PERMISSION_DENIED);
+  });
+});
