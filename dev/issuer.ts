@@ -89,7 +89,7 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
       req.setEncoding("utf8");
       req.on("data", (part: string) => (body = (body + part).slice(0, 8192)));
       req.on("end", () => {
-        let grant: Record<string, unknown> = {};
+        let grant: Record<string, unknown>;
         try {
           grant = JSON.parse(body) as Record<string, unknown>;
         } catch {

@@ -90,7 +90,9 @@ export async function expectStatus(promise: Promise<unknown>, code: grpc.status)
     await promise;
   } catch (err) {
     const e = err as grpc.ServiceError;
-    if (e.code !== code) throw new Error(`expected ${grpc.status[code]} but got ${grpc.status[e.code] ?? e.code}: ${e.details ?? e.message}`);
+    if (e.code !== code) {
+      throw new Error(`expected ${grpc.status[code]} but got ${grpc.status[e.code] ?? e.code}: ${e.details ?? e.message}`, { cause: err });
+    }
     return e;
   }
   throw new Error(`expected ${grpc.status[code]} but the call succeeded`);

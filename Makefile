@@ -1,0 +1,54 @@
+# cfs — every target does its own set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM_STAMP := node_modules/.install-stamp
+
+.PHONY: help install gen check-gen lint typecheck test test-unit run bench tools clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NPM_STAMP) ## Install npm dependencies (npm ci)
+
+gen: install ## Regenerate gen/ from proto/ (buf + ts-proto)
+	npx buf lint
+	npx buf generate
+
+check-gen: install ## Fail when gen/ is stale against proto/
+	@tmp=$$(mktemp -d) && npx buf generate --output "$$tmp" && \
+	  if ! diff -r "$$tmp/gen" gen >/dev/null; then \
+	    diff -r "$$tmp/gen" gen | head -20; rm -rf "$$tmp"; \
+	    echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; \
+	  fi; rm -rf "$$tmp"; echo "gen/ is up to date"
+
+lint: install ## buf lint, type check, eslint
+	npx buf lint
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+
+typecheck: install
+	npx tsc --noEmit -p tsconfig.json
+
+tools: ## Build the pinned Go tools (MinIO, grpcurl) into the per-machine cache
+	@scripts/go-tool.sh minio >/dev/null
+	@scripts/go-tool.sh grpcurl >/dev/null
+
+test: install lint check-gen tools ## Everything CI runs: lint, codegen check, unit, contract and end-to-end tests
+	scripts/ensure-postgres.sh
+	npx vitest run
+
+test-unit: install ## Only the fast unit tests
+	npx vitest run lib services cli
+
+run: install ## Run all of cfs on this machine (PGlite, local chunks, dev issuer unless CFS_* say otherwise)
+	npx tsx dev/run.ts
+
+bench: install tools ## 1 GiB through the stack vs direct MinIO PUT/GET, with each service's peak RSS
+	npx tsx bench/bench.ts
+
+clean: ## Remove local data of make run
+	rm -rf .data .tmp
