@@ -1,0 +1,132 @@
+import type { Principal } from "../../../../lib/auth.js";
+import { invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
+import type { SyncEventStore } from "../ports/sync-event-store.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import {
+  EVENT_TYPES,
+  type EventPage,
+  type EventType,
+  type IncomingEvent,
+  type ListEventsQuery,
+  type NewSyncEvent,
+  type SyncEventRecord,
+} from "./types.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const INT32_MAX = 2 ** 31 - 1;
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+/** Bounds one RecordEvents transaction; the relay sends smaller batches. */
+export const MAX_EVENTS_PER_BATCH = 1000;
+/** The longest subject the token verifier accepts. */
+const MAX_OWNER_LENGTH = 512;
+const MAX_NAME_BYTES = 1024;
+
+/** Records relayed events and answers users about their own events. */
+export class SyncEvents {
+  constructor(
+    private readonly store: SyncEventStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /**
+   * Records a batch from the metadata service's outbox. Only a service
+   * identity may: the owner comes from the event, so a user could otherwise
+   * write into anyone's history. One invalid event rejects the whole batch
+   * (nothing is recorded) so the relay sees the error instead of a gap.
+   */
+  async record(principal: Principal, events: readonly IncomingEvent[]): Promise<number> {
+    if (!principal.isService) throw permissionDenied("only cfs services may record sync events");
+    if (events.length > MAX_EVENTS_PER_BATCH) {
+      throw invalidArgument(`at most ${MAX_EVENTS_PER_BATCH} events per request, got ${events.length}`);
+    }
+    const recordedAt = this.now();
+    const rows = events.map((event, i) => toNewEvent(event, `events[${i}]`, recordedAt));
+    if (rows.length === 0) return 0;
+    return this.store.insertNew(rows);
+  }
+
+  /** The caller's events, newest first, a page at a time. */
+  async list(principal: Principal, query: ListEventsQuery): Promise<EventPage> {
+    const pageSize = checkPageSize(query.pageSize);
+    const fileId = query.fileId === "" ? "" : checkUuid(query.fileId, "file_id");
+    const beforeSeq = query.pageToken === "" ? undefined : decodePageToken(query.pageToken, fileId);
+    // One extra row tells whether another page follows without a COUNT.
+    const rows = await this.store.list({
+      owner: principal.subject,
+      fileId: fileId === "" ? undefined : fileId,
+      beforeSeq,
+      limit: pageSize + 1,
+    });
+    const events = rows.slice(0, pageSize);
+    const last = events.at(-1);
+    const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.seq, fileId) : "";
+    return { events, nextPageToken };
+  }
+
+  /** One of the caller's events; another user's answers like an unknown id. */
+  async get(principal: Principal, eventId: string): Promise<SyncEventRecord> {
+    const id = checkUuid(eventId, "event_id");
+    const event = await this.store.get(principal.subject, id);
+    if (!event) throw notFound("sync event not found");
+    return event;
+  }
+}
+
+function checkPageSize(pageSize: number): number {
+  if (!Number.isInteger(pageSize) || pageSize < 0) throw invalidArgument("page_size must not be negative");
+  return pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+}
+
+/** Lowercased, so an id matches however the client capitalised it. */
+function checkUuid(value: string, field: string): string {
+  if (!UUID.test(value)) throw invalidArgument(`${field} must be a UUID`);
+  return value.toLowerCase();
+}
+
+function isEventType(value: string): value is EventType {
+  return (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+function toNewEvent(event: IncomingEvent, at: string, recordedAt: Date): NewSyncEvent {
+  const eventId = checkUuid(event.eventId, `${at}.event_id`);
+  const fileId = checkUuid(event.fileId, `${at}.file_id`);
+  if (!isEventType(event.eventType)) throw invalidArgument(`${at}.event_type must be upload, update or delete`);
+  if (event.owner === "" || event.owner.length > MAX_OWNER_LENGTH) {
+    throw invalidArgument(`${at}.owner must be 1 to ${MAX_OWNER_LENGTH} characters`);
+  }
+  if (Buffer.byteLength(event.name) > MAX_NAME_BYTES) throw invalidArgument(`${at}.name is longer than ${MAX_NAME_BYTES} bytes`);
+  if (!Number.isInteger(event.version) || event.version < 0 || event.version > INT32_MAX) {
+    throw invalidArgument(`${at}.version must be a non-negative int32`);
+  }
+  if (!Number.isSafeInteger(event.size) || event.size < 0) throw invalidArgument(`${at}.size must be a non-negative integer`);
+  if (event.sha256 !== "" && !SHA256_HEX.test(event.sha256)) {
+    throw invalidArgument(`${at}.sha256 must be 64 lowercase hex characters`);
+  }
+  // An upload or update describes new content that background verification
+  // will check against this version and hash; a delete may leave them empty.
+  if (event.eventType !== "delete") {
+    if (event.name === "") throw invalidArgument(`${at}.name is required for ${event.eventType} events`);
+    if (event.version < 1) throw invalidArgument(`${at}.version must be at least 1 for ${event.eventType} events`);
+    if (event.sha256 === "") throw invalidArgument(`${at}.sha256 is required for ${event.eventType} events`);
+  }
+  const occurredAt = event.occurredAt;
+  if (occurredAt !== undefined && Number.isNaN(occurredAt.getTime())) throw invalidArgument(`${at}.created_at is not a valid time`);
+  return {
+    eventId,
+    fileId,
+    owner: event.owner,
+    eventType: event.eventType,
+    status: "pending",
+    attempts: 0,
+    errorMessage: "",
+    name: event.name,
+    version: event.version,
+    size: event.size,
+    sha256: event.sha256,
+    createdAt: occurredAt ?? recordedAt,
+    updatedAt: recordedAt,
+  };
+}
