@@ -1,0 +1,135 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { service as healthService } from "grpc-health-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+import { auth, call, clientsFor, download, upload, type Clients } from "../support/clients.js";
+import { waitFor } from "../support/net.js";
+import type { File } from "../../gen/cfs/metadata/v1/metadata.js";
+
+// Processes killed, stopped and restarted under real traffic.
+let stack: RunningStack;
+let dataDir: string;
+let c: Clients;
+let alice: string;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "cfs-lifecycle-"));
+  stack = await startStack({ dataDir, defaultPorts: false, logs: "files", env: { CFS_SHUTDOWN_GRACE_MS: "15000" } });
+  c = clientsFor(stack.addresses);
+  alice = await stack.issuer!.userToken("alice");
+});
+
+afterAll(async () => {
+  c?.close();
+  await stack?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Starts an upload, sends `before` bytes, runs `between`, then sends the rest. */
+function interruptedUpload(name: string, data: Buffer, before: number, between: () => Promise<void>, client = c): Promise<File> {
+  return new Promise<File>((resolve, reject) => {
+    const stream = client.chunker.uploadFile(auth(alice), (err, res) => (err ? reject(err) : resolve(res.file!)));
+    void (async () => {
+      stream.write({ payload: { $case: "metadata", value: { name, size: data.length, contentType: "" } } });
+      const frame = 256 * 1024;
+      for (let offset = 0; offset < data.length; offset += frame) {
+        if (offset === before) await between();
+        if (!stream.write({ payload: { $case: "data", value: data.subarray(offset, offset + frame) } })) {
+          await new Promise((r) => stream.once("drain", r));
+        }
+      }
+      stream.end();
+    })().catch(reject);
+  });
+}
+
+async function names(): Promise<string[]> {
+  const fresh = clientsFor(stack.addresses);
+  const { files } = await call(fresh.metadata.listFiles, fresh.metadata, { pageSize: 1000, pageToken: "", prefix: "" }, alice).finally(() => fresh.close());
+  return files.map((f) => f.name);
+}
+
+function healthOf(address: string, serviceName: string): Promise<string> {
+  const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
+  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    check(r: { service: string }, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: { status: string }) => void): void;
+  };
+  return new Promise<string>((resolve, reject) =>
+    client.check({ service: serviceName }, { deadline: Date.now() + 2000 }, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res!.status);
+    }),
+  ).catch((err: grpc.ServiceError) => grpc.status[err.code]);
+}
+
+describe("crashes", () => {
+  it("a chunker killed with SIGKILL mid-upload leaves no file, and uploads work after restart", async () => {
+    const data = randomBytes(8 * 1024 * 1024);
+    const attempt = interruptedUpload("killed.bin", data, 4 * 1024 * 1024, () => stack.kill("chunker", "SIGKILL"));
+    await expect(attempt).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    expect(await names()).not.toContain("killed.bin");
+    await stack.start("chunker");
+    const fresh = clientsFor(stack.addresses);
+    try {
+      const file = await upload(fresh, alice, data, { name: "killed.bin" });
+      expect((await download(fresh, alice, file.fileId)).data.equals(data)).toBe(true);
+      expect(file.version).toBe(1);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it("a metadata service killed with SIGKILL before the commit leaves no file", async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const attempt = interruptedUpload("no-commit.bin", data, 2 * 1024 * 1024, () => stack.kill("metadata", "SIGKILL"));
+    await expect(attempt).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await stack.start("metadata");
+    expect(await names()).not.toContain("no-commit.bin");
+  });
+});
+
+describe("graceful shutdown and health", () => {
+  it("SIGTERM lets an upload in flight finish, then the chunker stops", async () => {
+    const data = randomBytes(6 * 1024 * 1024);
+    let stopped: Promise<void> | undefined;
+    const file = await interruptedUpload("drained.bin", data, 2 * 1024 * 1024, async () => {
+      stopped = stack.kill("chunker", "SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+    });
+    expect(file.size).toBe(data.length);
+    await stopped;
+    expect(stack.processes.get("chunker")!.exitCode).toBe(0);
+    await stack.start("chunker");
+    const fresh = clientsFor(stack.addresses);
+    try {
+      expect((await download(fresh, alice, file.fileId)).data.equals(data)).toBe(true);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it("health reflects a lost dependency and recovers with it", async () => {
+    expect(await healthOf(stack.addresses.chunker, "cfs.chunker.v1.ChunkerService")).toBe("SERVING");
+    expect(await healthOf(stack.addresses.chunker, "no.such.Service")).toBe("NOT_FOUND");
+    await stack.kill("block-storage", "SIGKILL");
+    await waitFor(async () => (await healthOf(stack.addresses.chunker, "")) === "NOT_SERVING", 20_000, "chunker NOT_SERVING");
+    await stack.start("block-storage");
+    await waitFor(async () => (await healthOf(stack.addresses.chunker, "")) === "SERVING", 20_000, "chunker SERVING again");
+  });
+
+  it("exports RPC metrics by method and code", async () => {
+    // A fresh channel: the shared one may still be backing off after the restarts above.
+    const fresh = clientsFor(stack.addresses);
+    await upload(fresh, alice, Buffer.from("metrics"), { name: "metrics.txt" });
+    fresh.close();
+    const text = await (await fetch(`http://127.0.0.1:${stack.metricsPorts.chunker}/metrics`)).text();
+    expect(text).toMatch(/cfs_grpc_server_handled_total\{method="ChunkerService\/UploadFile",code="OK",service="chunker"\} \d+/);
+    expect(text).toMatch(/cfs_grpc_server_received_bytes_total\{method="ChunkerService\/UploadFile",service="chunker"\} \d+/);
+    expect(text).toContain("cfs_grpc_server_handling_seconds_bucket");
+  });
+});
