@@ -1,0 +1,189 @@
+import { randomUUID } from "node:crypto";
+import { constants } from "node:fs";
+import { access, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { dataLoss, resourceExhausted } from "../../../../lib/errors.js";
+import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
+import { mapBounded } from "./bounded.js";
+
+export interface DiskChunkStoreOptions {
+  /** `$CFS_DATA_DIR/blocks`. */
+  root: string;
+  /** A stored file larger than this is corruption, never read into memory. */
+  maxChunkBytes: number;
+}
+
+/** stat/unlink calls in flight for one HasChunks or DeleteChunks. */
+const FS_CONCURRENCY = 32;
+/** Temp files older than this at start belong to a crashed process. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Chunks as files under `<root>/<ownerKey>/<hash[0:2]>/<hash>`.
+ *
+ * A chunk is written to `<root>/.tmp/`, fdatasync'd, then hard-linked to its
+ * final name: link(2) is atomic and fails when the name exists, so a crash
+ * never leaves a partial chunk under its name, and a chunk already stored
+ * (even by a concurrent put) is never rewritten. `.tmp` sits on the same
+ * filesystem as the chunks, which link needs, and one directory of leftovers
+ * is cheap to sweep at start.
+ */
+export class DiskChunkStore implements ChunkStore {
+  private constructor(
+    private readonly root: string,
+    private readonly tmpDir: string,
+    private readonly maxChunkBytes: number,
+  ) {}
+
+  static async open(options: DiskChunkStoreOptions): Promise<DiskChunkStore> {
+    const tmpDir = join(options.root, ".tmp");
+    await mkdir(tmpDir, { recursive: true });
+    await sweepStaleTemps(tmpDir);
+    return new DiskChunkStore(options.root, tmpDir, options.maxChunkBytes);
+  }
+
+  async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(hashes)];
+    const sizes = await mapBounded(unique, FS_CONCURRENCY, async (hash) => {
+      try {
+        const info = await stat(this.pathOf(ownerKey, hash));
+        return info.isFile() ? info.size : undefined;
+      } catch (err) {
+        if (isCode(err, "ENOENT")) return undefined;
+        throw err;
+      }
+    });
+    const present = new Map<string, number>();
+    unique.forEach((hash, i) => {
+      const size = sizes[i];
+      if (size !== undefined) present.set(hash, size);
+    });
+    return present;
+  }
+
+  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+    const path = this.pathOf(ownerKey, hash);
+    if (await exists(path)) return false;
+    const dir = dirname(path);
+    const tmp = join(this.tmpDir, `${randomUUID()}.part`);
+    try {
+      const firstCreated = await mkdir(dir, { recursive: true });
+      const file = await open(tmp, "wx");
+      try {
+        await file.writeFile(data);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+      try {
+        await link(tmp, path);
+      } catch (err) {
+        if (isCode(err, "EEXIST")) return false;
+        throw err;
+      }
+      // The new name is durable only once its directory (and any directory
+      // mkdir just created, in its parent) is synced too.
+      for (const d of directoriesToSync(dir, firstCreated)) await syncDirectory(d);
+      return true;
+    } catch (err) {
+      if (isCode(err, "ENOSPC") || isCode(err, "EDQUOT")) throw resourceExhausted("block storage is out of disk space");
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
+    let file;
+    try {
+      file = await open(this.pathOf(ownerKey, hash), "r");
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return undefined;
+      throw err;
+    }
+    try {
+      const { size } = await file.stat();
+      if (size > this.maxChunkBytes) {
+        throw dataLoss(`chunk ${hash} is stored with ${size} bytes, more than any chunk may have`);
+      }
+      return await file.readFile();
+    } finally {
+      await file.close();
+    }
+  }
+
+  async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
+    const removed = await mapBounded([...new Set(hashes)], FS_CONCURRENCY, async (hash) => {
+      try {
+        await unlink(this.pathOf(ownerKey, hash));
+        return true;
+      } catch (err) {
+        if (isCode(err, "ENOENT")) return false;
+        throw err;
+      }
+    });
+    return removed.filter(Boolean).length;
+  }
+
+  async check(): Promise<void> {
+    await access(this.tmpDir, constants.R_OK | constants.W_OK);
+    await access(this.root, constants.R_OK | constants.W_OK);
+  }
+
+  async close(): Promise<void> {
+    // Every call opens and closes its own file handles: nothing is held.
+  }
+
+  private pathOf(ownerKey: string, hash: string): string {
+    return join(this.root, ...chunkKey(ownerKey, hash).split("/"));
+  }
+}
+
+function isCode(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (isCode(err, "ENOENT")) return false;
+    throw err;
+  }
+}
+
+/** `dir`, plus, when mkdir created directories, each of them up to and including the parent of the first one. */
+function directoriesToSync(dir: string, firstCreated: string | undefined): string[] {
+  const dirs = [dir];
+  if (firstCreated !== undefined) {
+    for (let d = dir; d !== firstCreated && dirname(d) !== d; d = dirname(d)) dirs.push(dirname(d));
+    dirs.push(dirname(firstCreated));
+  }
+  return dirs;
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Removes temp files a crashed process left behind. Only old ones: another
+ * process sharing this root may be writing the young ones right now.
+ */
+async function sweepStaleTemps(tmpDir: string): Promise<void> {
+  const cutoff = Date.now() - STALE_TEMP_MS;
+  for (const name of await readdir(tmpDir)) {
+    const path = join(tmpDir, name);
+    try {
+      if ((await stat(path)).mtimeMs < cutoff) await rm(path, { force: true });
+    } catch (err) {
+      if (!isCode(err, "ENOENT")) throw err;
+    }
+  }
+}

@@ -1,0 +1,205 @@
+import * as http from "node:http";
+import * as https from "node:https";
+import { Client } from "minio";
+import { dataLoss, unavailable } from "../../../../lib/errors.js";
+import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
+import { mapBounded } from "./bounded.js";
+
+export interface MinioChunkStoreOptions {
+  /** http(s)://host[:port] of MinIO or any S3-compatible server. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  region: string;
+  /** An object larger than this is corruption, never read into memory. */
+  maxChunkBytes: number;
+}
+
+/** HEAD requests in flight for one HasChunks or DeleteChunks. */
+const STAT_CONCURRENCY = 16;
+/** Sockets to the object store, shared by all calls. */
+const MAX_SOCKETS = 64;
+/**
+ * minio-js sets no timeout: a server that stops answering would hold a call
+ * (and its chunk in memory) forever. An idle socket for this long aborts it.
+ */
+const IDLE_TIMEOUT_MS = 30_000;
+
+/** Error codes that mean "try again later", not "this request is wrong". */
+const TRANSIENT = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EPIPE",
+  "SlowDown",
+  "ServiceUnavailable",
+  "InternalError",
+  "RequestTimeout",
+  "XMinioServerNotInitialized",
+]);
+
+/**
+ * Chunks as objects `<ownerKey>/<hash[0:2]>/<hash>` in one bucket. A single
+ * PUT with its length is atomic in S3: an object is visible whole or not at
+ * all.
+ */
+export class MinioChunkStore implements ChunkStore {
+  private constructor(
+    private readonly client: Client,
+    private readonly agent: http.Agent,
+    private readonly bucket: string,
+    private readonly maxChunkBytes: number,
+  ) {}
+
+  /** Connects and creates the bucket when it is missing. */
+  static async open(options: MinioChunkStoreOptions): Promise<MinioChunkStore> {
+    const endpoint = new URL(options.endpoint);
+    const useSSL = endpoint.protocol === "https:";
+    const base = useSSL ? https : http;
+    const agent = new base.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+    const request = (opts: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
+      const req = base.request(opts, callback);
+      req.setTimeout(IDLE_TIMEOUT_MS, () =>
+        req.destroy(Object.assign(new Error(`object storage idle for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })),
+      );
+      return req;
+    };
+    const client = new Client({
+      endPoint: endpoint.hostname,
+      port: endpoint.port ? Number(endpoint.port) : undefined,
+      useSSL,
+      accessKey: options.accessKey,
+      secretKey: options.secretKey,
+      region: options.region,
+      transport: { request: request as typeof http.request },
+      transportAgent: agent,
+      // Its retry logs with console.warn; our callers retry UNAVAILABLE instead.
+      retryOptions: { disableRetry: true },
+    });
+    const store = new MinioChunkStore(client, agent, options.bucket, options.maxChunkBytes);
+    try {
+      await guard(() => store.ensureBucket(options.region));
+    } catch (err) {
+      agent.destroy();
+      throw err;
+    }
+    return store;
+  }
+
+  private async ensureBucket(region: string): Promise<void> {
+    if (await this.client.bucketExists(this.bucket)) return;
+    try {
+      await this.client.makeBucket(this.bucket, region);
+    } catch (err) {
+      // Another instance created it between our check and our create.
+      if (codeOf(err) !== "BucketAlreadyOwnedByYou") throw err;
+    }
+  }
+
+  async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
+    const unique = [...new Set(hashes)];
+    const sizes = await mapBounded(unique, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
+    const present = new Map<string, number>();
+    unique.forEach((hash, i) => {
+      const size = sizes[i];
+      if (size !== undefined) present.set(hash, size);
+    });
+    return present;
+  }
+
+  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+    if ((await this.sizeOf(ownerKey, hash)) !== undefined) return false;
+    await guard(() =>
+      this.client.putObject(this.bucket, chunkKey(ownerKey, hash), data, data.length, { "Content-Type": "application/octet-stream" }),
+    );
+    return true;
+  }
+
+  async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
+    return guard(async () => {
+      let body;
+      try {
+        body = await this.client.getObject(this.bucket, chunkKey(ownerKey, hash));
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+      const parts: Buffer[] = [];
+      let total = 0;
+      // Leaving the loop early (the throw) destroys the response stream.
+      for await (const part of body as AsyncIterable<Buffer>) {
+        total += part.length;
+        if (total > this.maxChunkBytes) {
+          throw dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
+        }
+        parts.push(part);
+      }
+      return Buffer.concat(parts, total);
+    });
+  }
+
+  async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
+    // S3 reports absent keys as deleted, so the count comes from a stat first.
+    const present = [...(await this.has(ownerKey, hashes)).keys()];
+    if (present.length === 0) return 0;
+    const failures = await guard(() =>
+      this.client.removeObjects(
+        this.bucket,
+        present.map((hash) => chunkKey(ownerKey, hash)),
+      ),
+    );
+    if (failures.length > 0) {
+      throw new Error(`object storage refused to delete ${failures.length} of ${present.length} chunks: ${JSON.stringify(failures[0])}`);
+    }
+    return present.length;
+  }
+
+  async check(): Promise<void> {
+    if (!(await guard(() => this.client.bucketExists(this.bucket)))) throw new Error(`bucket ${this.bucket} does not exist`);
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+  }
+
+  private sizeOf(ownerKey: string, hash: string): Promise<number | undefined> {
+    return guard(async () => {
+      try {
+        return (await this.client.statObject(this.bucket, chunkKey(ownerKey, hash))).size;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === "NotFound" || code === "NoSuchKey";
+}
+
+/**
+ * Turns an outage of the object store into UNAVAILABLE (which clients retry)
+ * naming only the error code; anything else stays an internal error, logged
+ * with its cause.
+ */
+async function guard<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    const code = codeOf(err);
+    if (code !== undefined && TRANSIENT.has(code)) throw unavailable(`object storage unavailable (${code})`, err);
+    throw err;
+  }
+}

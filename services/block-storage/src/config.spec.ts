@@ -1,0 +1,41 @@
+import { isAbsolute, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "./config.js";
+
+const base = { CFS_AUTH_ISSUER: "https://tenant.eu.auth0.com/", CFS_AUTH_AUDIENCE: "https://cfs.example/api" };
+
+describe("parseConfig", () => {
+  it("keeps chunks on disk under $CFS_DATA_DIR/blocks unless an S3 endpoint is set", () => {
+    const config = parseConfig({ ...base, CFS_DATA_DIR: "/srv/cfs" });
+    expect(config.storage).toEqual({ kind: "disk", root: join("/srv/cfs", "blocks") });
+    expect(config.server).toMatchObject({ port: 8003, metricsPort: 9103 });
+    expect(config.maxChunkBytes).toBe(4 * 1024 * 1024);
+    const relative = parseConfig(base).storage;
+    expect(relative.kind === "disk" && isAbsolute(relative.root)).toBe(true);
+  });
+
+  it("requires S3 credentials with an endpoint and defaults bucket and region", () => {
+    const s3 = { ...base, CFS_S3_ENDPOINT: "http://127.0.0.1:9000" };
+    expect(() => parseConfig(s3)).toThrow(/CFS_S3_ACCESS_KEY/);
+    expect(() => parseConfig({ ...s3, CFS_S3_ACCESS_KEY: "k" })).toThrow(/CFS_S3_SECRET_KEY/);
+    expect(parseConfig({ ...s3, CFS_S3_ACCESS_KEY: "k", CFS_S3_SECRET_KEY: "s" }).storage).toEqual({
+      kind: "s3",
+      endpoint: "http://127.0.0.1:9000",
+      accessKey: "k",
+      secretKey: "s",
+      bucket: "cfs-chunks",
+      region: "us-east-1",
+    });
+  });
+
+  it("refuses an endpoint that is not http(s), an invalid bucket name and a chunk limit below 1 MiB", () => {
+    const s3 = { ...base, CFS_S3_ACCESS_KEY: "k", CFS_S3_SECRET_KEY: "s" };
+    expect(() => parseConfig({ ...s3, CFS_S3_ENDPOINT: "ftp://host" })).toThrow(/http/);
+    expect(() => parseConfig({ ...s3, CFS_S3_ENDPOINT: "http://host", CFS_S3_BUCKET: "Bad_Bucket" })).toThrow(/bucket/);
+    expect(() => parseConfig({ ...base, CFS_MAX_CHUNK_BYTES: "1000" })).toThrow(/CFS_MAX_CHUNK_BYTES/);
+  });
+
+  it("freezes the result", () => {
+    expect(Object.isFrozen(parseConfig(base).storage)).toBe(true);
+  });
+});

@@ -1,0 +1,58 @@
+import { join, resolve } from "node:path";
+import { parseAuthConfig, type AuthConfig } from "../../../lib/auth.js";
+import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "../../../lib/config.js";
+import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+
+/** Where chunks are kept. */
+export type StorageConfig =
+  | { kind: "disk"; root: string }
+  | { kind: "s3"; endpoint: string; accessKey: string; secretKey: string; bucket: string; region: string };
+
+export interface BlockStorageConfig {
+  server: ServerConfig;
+  auth: AuthConfig;
+  /** Largest chunk accepted; the chunker writes 1 MiB chunks. */
+  maxChunkBytes: number;
+  storage: StorageConfig;
+}
+
+const MiB = 1024 * 1024;
+/** S3 bucket naming rules (lowercase, digits, dots, hyphens; 3 to 63 characters). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * CFS_MAX_CHUNK_BYTES (4 MiB); CFS_S3_ENDPOINT unset keeps chunks on disk
+ * under $CFS_DATA_DIR/blocks (CFS_DATA_DIR defaulting to ./.data), set it
+ * requires CFS_S3_ACCESS_KEY and CFS_S3_SECRET_KEY and reads CFS_S3_BUCKET
+ * (cfs-chunks) and CFS_S3_REGION (us-east-1).
+ */
+export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
+  return deepFreeze({
+    server: parseServerConfig(env, 8003, 9103),
+    auth: parseAuthConfig(env),
+    maxChunkBytes: int(env, "CFS_MAX_CHUNK_BYTES", 4 * MiB, MiB, 64 * MiB),
+    storage: parseStorage(env),
+  });
+}
+
+function parseStorage(env: Env): StorageConfig {
+  const endpoint = optionalStr(env, "CFS_S3_ENDPOINT");
+  if (endpoint === undefined) {
+    // Resolved once so logs show where the chunks really are.
+    return { kind: "disk", root: resolve(join(str(env, "CFS_DATA_DIR", "./.data"), "blocks")) };
+  }
+  const protocol = new URL(url(env, "CFS_S3_ENDPOINT")).protocol;
+  if (protocol !== "http:" && protocol !== "https:") {
+    throw new ConfigError(`CFS_S3_ENDPOINT must be an http:// or https:// URL, got "${endpoint}"`);
+  }
+  const bucket = str(env, "CFS_S3_BUCKET", "cfs-chunks");
+  if (!BUCKET_NAME.test(bucket)) throw new ConfigError(`CFS_S3_BUCKET is not a valid bucket name: "${bucket}"`);
+  return {
+    kind: "s3",
+    endpoint,
+    accessKey: str(env, "CFS_S3_ACCESS_KEY"),
+    secretKey: str(env, "CFS_S3_SECRET_KEY"),
+    bucket,
+    region: str(env, "CFS_S3_REGION", "us-east-1"),
+  };
+}

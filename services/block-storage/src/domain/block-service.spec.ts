@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { ChunkStore } from "../ports/chunk-store.js";
+import { BlockService, MAX_HASHES_PER_CALL, ownerKeyOf } from "./block-service.js";
+
+const alice = { subject: "alice", isService: false };
+const bob = { subject: "bob", isService: false };
+const gc = { subject: "metadata@clients", isService: true };
+const MAX = 4 * 1024 * 1024;
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+/** The port's contract in memory, keyed like the real stores. */
+class MemoryStore implements ChunkStore {
+  readonly chunks = new Map<string, Buffer>();
+
+  async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
+    const present = new Map<string, number>();
+    for (const hash of hashes) {
+      const data = this.chunks.get(`${ownerKey}/${hash}`);
+      if (data) present.set(hash, data.length);
+    }
+    return present;
+  }
+
+  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+    const key = `${ownerKey}/${hash}`;
+    if (this.chunks.has(key)) return false;
+    this.chunks.set(key, Buffer.from(data));
+    return true;
+  }
+
+  async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
+    return this.chunks.get(`${ownerKey}/${hash}`);
+  }
+
+  async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
+    return hashes.filter((hash) => this.chunks.delete(`${ownerKey}/${hash}`)).length;
+  }
+
+  async check(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+function setup() {
+  const store = new MemoryStore();
+  return { store, blocks: new BlockService(store, MAX) };
+}
+
+async function* partsOf(...parts: Buffer[]): AsyncGenerator<Buffer> {
+  yield* parts;
+}
+
+describe("BlockService.put", () => {
+  it("stores a chunk sent in one part or in many, under the caller", async () => {
+    const { store, blocks } = setup();
+    const data = randomBytes(3000);
+    expect(await blocks.put(alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data))).toBe(true);
+    expect(store.chunks.get(`${ownerKeyOf("alice")}/${sha256(data)}`)).toEqual(data);
+
+    const split = randomBytes(3000);
+    const parts = [split.subarray(0, 1), Buffer.alloc(0), split.subarray(1, 2000), split.subarray(2000)];
+    expect(await blocks.put(alice, { sha256: sha256(split), size: split.length, owner: "" }, partsOf(...parts))).toBe(true);
+    expect(await blocks.get(alice, sha256(split), "")).toEqual(split);
+  });
+
+  it("answers created=false for a chunk it already has", async () => {
+    const { blocks } = setup();
+    const data = randomBytes(10);
+    const header = { sha256: sha256(data), size: data.length, owner: "" };
+    expect(await blocks.put(alice, header, partsOf(data))).toBe(true);
+    expect(await blocks.put(alice, header, partsOf(data))).toBe(false);
+  });
+
+  it("stores a 0-byte chunk with or without an empty data part", async () => {
+    const { blocks } = setup();
+    const empty = Buffer.alloc(0);
+    expect(await blocks.put(alice, { sha256: sha256(empty), size: 0, owner: "" }, partsOf())).toBe(true);
+    expect(await blocks.put(bob, { sha256: sha256(empty), size: 0, owner: "" }, partsOf(empty))).toBe(true);
+    expect(await blocks.get(alice, sha256(empty), "")).toEqual(empty);
+  });
+
+  it("rejects bytes that do not match the hash and stores nothing", async () => {
+    const { store, blocks } = setup();
+    const data = randomBytes(100);
+    const other = randomBytes(100);
+    await expect(blocks.put(alice, { sha256: sha256(other), size: 100, owner: "" }, partsOf(data))).rejects.toMatchObject({
+      kind: "invalid-argument",
+      message: expect.stringMatching(/^chunk bytes do not match sha256/),
+    });
+    expect(store.chunks.size).toBe(0);
+  });
+
+  it("rejects the part that goes past the declared size without reading further", async () => {
+    const { store, blocks } = setup();
+    const data = randomBytes(100);
+    let partsRead = 0;
+    async function* endless(): AsyncGenerator<Buffer> {
+      for (;;) {
+        partsRead++;
+        yield data;
+      }
+    }
+    await expect(blocks.put(alice, { sha256: sha256(data), size: 150, owner: "" }, endless())).rejects.toMatchObject({
+      kind: "invalid-argument",
+      message: expect.stringMatching(/more bytes than the declared size/),
+    });
+    expect(partsRead).toBe(2);
+    expect(store.chunks.size).toBe(0);
+  });
+
+  it("rejects fewer bytes than declared", async () => {
+    const { blocks } = setup();
+    const data = randomBytes(100);
+    await expect(blocks.put(alice, { sha256: sha256(data), size: 101, owner: "" }, partsOf(data))).rejects.toMatchObject({
+      kind: "invalid-argument",
+    });
+  });
+
+  it("rejects a declared size above the limit, negative or fractional, before reading any part", async () => {
+    const { blocks } = setup();
+    const hash = "ab".repeat(32);
+    for (const size of [MAX + 1, -1, 1.5]) {
+      const never = { [Symbol.asyncIterator]: () => { throw new Error("parts were read"); } };
+      await expect(blocks.put(alice, { sha256: hash, size, owner: "" }, never)).rejects.toMatchObject({ kind: "invalid-argument" });
+    }
+  });
+
+  it.each([["uppercase", "AB".repeat(32)], ["too short", "ab".repeat(31)], ["a path", "../".repeat(21) + "a"], ["empty", ""]])(
+    "rejects a %s hash",
+    async (_, hash) => {
+      const { blocks } = setup();
+      await expect(blocks.put(alice, { sha256: hash, size: 0, owner: "" }, partsOf())).rejects.toMatchObject({ kind: "invalid-argument" });
+    },
+  );
+});
+
+describe("BlockService.get", () => {
+  it("returns the stored bytes and NOT_FOUND for an absent chunk", async () => {
+    const { blocks } = setup();
+    const data = randomBytes(500);
+    await blocks.put(alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data));
+    expect(await blocks.get(alice, sha256(data), "")).toEqual(data);
+    await expect(blocks.get(alice, sha256(randomBytes(5)), "")).rejects.toMatchObject({ kind: "not-found" });
+  });
+
+  it("answers DATA_LOSS naming the chunk when the stored bytes changed, never the bytes", async () => {
+    const { store, blocks } = setup();
+    const data = randomBytes(500);
+    await blocks.put(alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data));
+    const stored = store.chunks.get(`${ownerKeyOf("alice")}/${sha256(data)}`)!;
+    stored[7] = stored[7]! ^ 0x01;
+    await expect(blocks.get(alice, sha256(data), "")).rejects.toMatchObject({
+      kind: "data-loss",
+      message: expect.stringContaining(sha256(data)),
+    });
+  });
+});
+
+describe("owners", () => {
+  const data = randomBytes(64);
+  const hash = sha256(data);
+  const header = (owner: string) => ({ sha256: hash, size: data.length, owner });
+
+  it("keeps each user's chunks apart", async () => {
+    const { blocks } = setup();
+    await blocks.put(alice, header(""), partsOf(data));
+    expect(await blocks.has(bob, [hash], "")).toEqual([]);
+    await expect(blocks.get(bob, hash, "")).rejects.toMatchObject({ kind: "not-found" });
+    expect(await blocks.delete(bob, [hash], "")).toBe(0);
+    expect(await blocks.has(alice, [hash], "")).toEqual([{ sha256: hash, size: data.length }]);
+  });
+
+  it("lets a user name itself but no one else", async () => {
+    const { store, blocks } = setup();
+    expect(await blocks.put(alice, header("alice"), partsOf(data))).toBe(true);
+    await expect(blocks.put(bob, header("alice"), partsOf(data))).rejects.toMatchObject({ kind: "permission-denied" });
+    await expect(blocks.get(bob, hash, "alice")).rejects.toMatchObject({ kind: "permission-denied" });
+    await expect(blocks.has(bob, [hash], "alice")).rejects.toMatchObject({ kind: "permission-denied" });
+    await expect(blocks.delete(bob, [hash], "alice")).rejects.toMatchObject({ kind: "permission-denied" });
+    expect(store.chunks.size).toBe(1);
+  });
+
+  it("lets a service identity act for a named owner, and requires the name", async () => {
+    const { blocks } = setup();
+    expect(await blocks.put(gc, header("alice"), partsOf(data))).toBe(true);
+    expect(await blocks.get(alice, hash, "")).toEqual(data);
+    expect(await blocks.has(gc, [hash], "alice")).toEqual([{ sha256: hash, size: data.length }]);
+    await expect(blocks.has(gc, [hash], "")).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.put(gc, header(""), partsOf(data))).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.has(gc, [hash], "x".repeat(513))).rejects.toMatchObject({ kind: "invalid-argument" });
+    expect(await blocks.delete(gc, [hash], "alice")).toBe(1);
+    await expect(blocks.get(alice, hash, "")).rejects.toMatchObject({ kind: "not-found" });
+  });
+
+  it("derives a fixed-width hex key from any owner", () => {
+    expect(ownerKeyOf("../../etc")).toMatch(/^[0-9a-f]{64}$/);
+    expect(ownerKeyOf("alice")).not.toBe(ownerKeyOf("bob"));
+  });
+});
+
+describe("has and delete", () => {
+  it("answer present hashes once, in request order, and ignore absent ones", async () => {
+    const { blocks } = setup();
+    const a = randomBytes(10);
+    const b = randomBytes(20);
+    for (const d of [a, b]) await blocks.put(alice, { sha256: sha256(d), size: d.length, owner: "" }, partsOf(d));
+    const absent = sha256(randomBytes(1));
+    expect(await blocks.has(alice, [sha256(b), absent, sha256(a), sha256(b)], "")).toEqual([
+      { sha256: sha256(b), size: 20 },
+      { sha256: sha256(a), size: 10 },
+    ]);
+    expect(await blocks.has(alice, [], "")).toEqual([]);
+    expect(await blocks.delete(alice, [sha256(a), absent, sha256(a)], "")).toBe(1);
+    expect(await blocks.has(alice, [sha256(a), sha256(b)], "")).toEqual([{ sha256: sha256(b), size: 20 }]);
+  });
+
+  it("refuse more than the per-call limit and any invalid hash", async () => {
+    const { blocks } = setup();
+    const many = Array.from({ length: MAX_HASHES_PER_CALL + 1 }, (_, i) => sha256(Buffer.from(String(i))));
+    await expect(blocks.has(alice, many, "")).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.delete(alice, many, "")).rejects.toMatchObject({ kind: "invalid-argument" });
+    expect(await blocks.has(alice, many.slice(1), "")).toEqual([]);
+    await expect(blocks.has(alice, [sha256(Buffer.from("x")), "nope"], "")).rejects.toMatchObject({
+      kind: "invalid-argument",
+      message: expect.stringContaining("sha256s[1]"),
+    });
+  });
+});

@@ -1,0 +1,143 @@
+import { createHash } from "node:crypto";
+import type { Principal } from "../../../../lib/auth.js";
+import { dataLoss, invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
+import type { ChunkStore } from "../ports/chunk-store.js";
+
+/** Bounds the work (and the stat calls) one HasChunks or DeleteChunks can ask for. */
+export const MAX_HASHES_PER_CALL = 1000;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The longest subject the token verifier accepts. */
+const MAX_OWNER_LENGTH = 512;
+
+/** What a PutChunk declares before its bytes. */
+export interface ChunkHeader {
+  sha256: string;
+  size: number;
+  /** Empty means the caller. */
+  owner: string;
+}
+
+export interface StoredChunk {
+  sha256: string;
+  size: number;
+}
+
+/**
+ * The key under which an owner's chunks are stored: the hex SHA-256 of the
+ * owner, so any subject (slashes, dots, unicode, 512 characters) is a safe
+ * path segment or object-name prefix, and the key reveals no user name.
+ */
+export function ownerKeyOf(owner: string): string {
+  return createHash("sha256").update(owner, "utf8").digest("hex");
+}
+
+/**
+ * Keeps chunks per owner, addressed by their SHA-256. There is no dedup
+ * across owners: whether a chunk exists for someone else must not be
+ * observable. Every write is verified against its hash before it is stored
+ * and every read before it is returned.
+ */
+export class BlockService {
+  constructor(
+    private readonly store: ChunkStore,
+    private readonly maxChunkBytes: number,
+  ) {}
+
+  /**
+   * Stores a chunk from its data parts. The bytes are hashed as they arrive
+   * and a part that goes past the declared size fails the call at once, so
+   * no more than `size` bytes are ever held; nothing is stored unless the
+   * whole chunk matches its hash. Resolves false when it was already stored.
+   */
+  async put(principal: Principal, header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<boolean> {
+    const owner = resolveOwner(principal, header.owner);
+    const sha256 = checkHash(header.sha256, "sha256");
+    const size = header.size;
+    if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument(`size must be a non-negative integer, got ${size}`);
+    if (size > this.maxChunkBytes) throw invalidArgument(`size ${size} exceeds the largest chunk accepted (${this.maxChunkBytes} bytes)`);
+
+    const hash = createHash("sha256");
+    let chunk: Buffer | undefined;
+    let received = 0;
+    for await (const part of parts) {
+      if (part.length > size - received) {
+        throw invalidArgument(`chunk ${sha256}: more bytes than the declared size ${size}`);
+      }
+      hash.update(part);
+      if (received === 0 && part.length === size) {
+        // The usual case between cfs services: the whole chunk in one
+        // message, kept as it is instead of copied.
+        chunk = part;
+      } else if (part.length > 0) {
+        chunk ??= Buffer.allocUnsafe(size);
+        part.copy(chunk, received);
+      }
+      received += part.length;
+    }
+    if (received < size) throw invalidArgument(`chunk ${sha256}: ${received} bytes received, ${size} declared`);
+    const actual = hash.digest("hex");
+    if (actual !== sha256) throw invalidArgument(`chunk bytes do not match sha256 ${sha256} (they hash to ${actual})`);
+    return this.store.put(ownerKeyOf(owner), sha256, chunk ?? Buffer.alloc(0));
+  }
+
+  /** The chunk's bytes, verified: bytes that no longer match their hash are DATA_LOSS, never returned. */
+  async get(principal: Principal, sha256: string, requestedOwner: string): Promise<Buffer> {
+    const owner = resolveOwner(principal, requestedOwner);
+    const hash = checkHash(sha256, "sha256");
+    const data = await this.store.get(ownerKeyOf(owner), hash);
+    if (data === undefined) throw notFound(`chunk ${hash} not found`);
+    if (createHash("sha256").update(data).digest("hex") !== hash) {
+      throw dataLoss(`chunk ${hash} is corrupted: its stored bytes no longer match its sha256`);
+    }
+    return data;
+  }
+
+  /** Which of the hashes the owner has, with their sizes, in request order (duplicates once). */
+  async has(principal: Principal, sha256s: readonly string[], requestedOwner: string): Promise<StoredChunk[]> {
+    const owner = resolveOwner(principal, requestedOwner);
+    const hashes = checkHashList(sha256s);
+    if (hashes.length === 0) return [];
+    const present = await this.store.has(ownerKeyOf(owner), hashes);
+    return hashes.flatMap((sha256) => {
+      const size = present.get(sha256);
+      return size === undefined ? [] : [{ sha256, size }];
+    });
+  }
+
+  /** Deletes the owner's chunks among the hashes; absent ones are ignored. Resolves how many were deleted. */
+  async delete(principal: Principal, sha256s: readonly string[], requestedOwner: string): Promise<number> {
+    const owner = resolveOwner(principal, requestedOwner);
+    const hashes = checkHashList(sha256s);
+    if (hashes.length === 0) return 0;
+    return this.store.delete(ownerKeyOf(owner), hashes);
+  }
+}
+
+/**
+ * Whose chunks a call touches. A user acts only for itself (naming itself is
+ * allowed); a cfs service acts for users and must say which, so a missing
+ * owner never silently lands in the service's own namespace.
+ */
+function resolveOwner(principal: Principal, owner: string): string {
+  if (principal.isService) {
+    if (owner === "") throw invalidArgument("a service identity must name the owner");
+    if (owner.length > MAX_OWNER_LENGTH) throw invalidArgument(`owner is longer than ${MAX_OWNER_LENGTH} characters`);
+    return owner;
+  }
+  if (owner !== "" && owner !== principal.subject) throw permissionDenied("only a cfs service may act for another owner");
+  return principal.subject;
+}
+
+function checkHash(value: string, field: string): string {
+  if (!SHA256_HEX.test(value)) throw invalidArgument(`${field} must be 64 lowercase hex characters`);
+  return value;
+}
+
+/** Validates every hash and drops duplicates, keeping the first occurrence's order. */
+function checkHashList(sha256s: readonly string[]): string[] {
+  if (sha256s.length > MAX_HASHES_PER_CALL) {
+    throw invalidArgument(`at most ${MAX_HASHES_PER_CALL} hashes per call, got ${sha256s.length}`);
+  }
+  sha256s.forEach((hash, i) => checkHash(hash, `sha256s[${i}]`));
+  return [...new Set(sha256s)];
+}

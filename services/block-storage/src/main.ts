@@ -1,0 +1,54 @@
+import { BlockStorageServiceService } from "../../../gen/cfs/blockstore/v1/blockstore.js";
+import { ConfigError } from "../../../lib/config.js";
+import { service } from "../../../lib/grpc-server.js";
+import { createLogger, type Logger } from "../../../lib/logger.js";
+import { Metrics } from "../../../lib/metrics.js";
+import { runService } from "../../../lib/service.js";
+import { DiskChunkStore } from "./adapters/disk-chunk-store.js";
+import { MinioChunkStore } from "./adapters/minio-chunk-store.js";
+import { parseConfig, type StorageConfig } from "./config.js";
+import { BlockService } from "./domain/block-service.js";
+import type { ChunkStore } from "./ports/chunk-store.js";
+import { createHandlers } from "./server.js";
+
+/** Room for the protobuf field tag and length around a GetChunkResponse's bytes. */
+const FRAME_OVERHEAD_BYTES = 64;
+
+async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<ChunkStore> {
+  if (storage.kind === "disk") {
+    log.info({ root: storage.root }, "chunks on local disk");
+    return DiskChunkStore.open({ root: storage.root, maxChunkBytes });
+  }
+  const store = await MinioChunkStore.open({ ...storage, maxChunkBytes });
+  log.info({ endpoint: storage.endpoint, bucket: storage.bucket }, "chunks in object storage");
+  return store;
+}
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.env);
+  const log = createLogger("block-storage", config.server.logLevel);
+  const store = await openStore(config.storage, config.maxChunkBytes, log);
+  const blocks = new BlockService(store, config.maxChunkBytes);
+
+  await runService({
+    log,
+    server: config.server,
+    auth: config.auth,
+    metrics: new Metrics("block-storage"),
+    services: [
+      service(
+        "cfs.blockstore.v1.BlockStorageService",
+        BlockStorageServiceService,
+        createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - FRAME_OVERHEAD_BYTES }),
+      ),
+    ],
+    protoFiles: ["cfs/blockstore/v1/blockstore.proto"],
+    checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],
+    closers: [{ name: "chunk store", close: () => store.close() }],
+  });
+}
+
+main().catch((err: unknown) => {
+  createLogger("block-storage").fatal({ err }, err instanceof ConfigError ? "invalid configuration" : "failed to start");
+  process.exit(1);
+});

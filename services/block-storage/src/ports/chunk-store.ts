@@ -1,0 +1,41 @@
+/**
+ * Where chunks live. Every key is made of two lowercase hex SHA-256 digests:
+ * `ownerKey` (the hash of the owner, see domain/block-service.ts ownerKeyOf)
+ * and the chunk's own hash, so no owner name or file name ever reaches a path
+ * or an object name.
+ */
+export interface ChunkStore {
+  /** The sizes of those `hashes` that are stored under ownerKey; absent ones are left out. */
+  has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Stores the chunk atomically (a reader never sees part of it under its
+   * key). Resolves false, writing nothing, when it is already stored.
+   */
+  put(ownerKey: string, hash: string, data: Buffer): Promise<boolean>;
+  /**
+   * The stored bytes, unverified (the caller checks them against the hash),
+   * or undefined when absent. Rejects with DATA_LOSS rather than reading an
+   * object larger than any chunk into memory.
+   */
+  get(ownerKey: string, hash: string): Promise<Buffer | undefined>;
+  /** Removes those of `hashes` that are stored; resolves how many it removed. */
+  delete(ownerKey: string, hashes: readonly string[]): Promise<number>;
+  /** Resolves when the backing storage answers (the health check). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * `<ownerKey>/<hash[0:2]>/<hash>`: the two-character fan-out keeps a
+ * directory (or a listing prefix) from growing to millions of entries. Both
+ * parts are re-checked here, so an adapter can never be led outside its root
+ * even by a caller that skipped the domain's validation.
+ */
+export function chunkKey(ownerKey: string, hash: string): string {
+  if (!HEX_SHA256.test(ownerKey) || !HEX_SHA256.test(hash)) {
+    throw new Error("chunk keys are built from two lowercase hex SHA-256 digests");
+  }
+  return `${ownerKey}/${hash.slice(0, 2)}/${hash}`;
+}

@@ -1,0 +1,129 @@
+import { createHash, randomBytes } from "node:crypto";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
+import type { ChunkStore } from "../../services/block-storage/src/ports/chunk-store.js";
+
+export interface ChunkStoreUnderTest {
+  store: ChunkStore;
+  cleanup(): Promise<void>;
+}
+
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const ALICE = ownerKeyOf("alice");
+const BOB = ownerKeyOf("bob");
+
+/**
+ * What every ChunkStore adapter must do, whatever it stores chunks in. Each
+ * case gets a fresh, empty store from `create`.
+ */
+export function describeChunkStoreContract(name: string, create: () => Promise<ChunkStoreUnderTest>): void {
+  describe(`ChunkStore contract: ${name}`, () => {
+    let subject: ChunkStoreUnderTest;
+    let store: ChunkStore;
+
+    beforeEach(async () => {
+      subject = await create();
+      store = subject.store;
+    });
+
+    afterEach(async () => {
+      await subject.cleanup();
+    });
+
+    it("returns exactly the bytes that were put", async () => {
+      const data = randomBytes(70_000);
+      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.get(ALICE, sha256(data))).toEqual(data);
+    });
+
+    it("answers created=false for a second put and keeps the first bytes", async () => {
+      const data = randomBytes(1000);
+      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.put(ALICE, sha256(data), data)).toBe(false);
+      expect(await store.get(ALICE, sha256(data))).toEqual(data);
+    });
+
+    it("keeps a chunk whole when the same chunk is put concurrently", async () => {
+      const data = randomBytes(200_000);
+      const created = await Promise.all([1, 2, 3, 4].map(() => store.put(ALICE, sha256(data), data)));
+      expect(created).toContain(true);
+      expect(await store.get(ALICE, sha256(data))).toEqual(data);
+    });
+
+    it("answers has() with sizes for the present hashes only", async () => {
+      const a = randomBytes(10);
+      const b = randomBytes(2000);
+      await store.put(ALICE, sha256(a), a);
+      await store.put(ALICE, sha256(b), b);
+      const absent = sha256(randomBytes(8));
+      const present = await store.has(ALICE, [sha256(a), absent, sha256(b), sha256(a)]);
+      expect(Object.fromEntries(present)).toEqual({ [sha256(a)]: 10, [sha256(b)]: 2000 });
+      expect((await store.has(ALICE, [absent])).size).toBe(0);
+      expect((await store.has(ALICE, [])).size).toBe(0);
+    });
+
+    it("keeps owners apart: the same hash under one owner is invisible to another", async () => {
+      const data = randomBytes(500);
+      const hash = sha256(data);
+      await store.put(ALICE, hash, data);
+      expect((await store.has(BOB, [hash])).size).toBe(0);
+      expect(await store.get(BOB, hash)).toBeUndefined();
+      expect(await store.delete(BOB, [hash])).toBe(0);
+      expect(await store.get(ALICE, hash)).toEqual(data);
+      // Bob storing it too is a separate copy: deleting his leaves Alice's.
+      expect(await store.put(BOB, hash, data)).toBe(true);
+      expect(await store.delete(BOB, [hash])).toBe(1);
+      expect(await store.get(ALICE, hash)).toEqual(data);
+    });
+
+    it("deletes present chunks, counts them and ignores absent hashes", async () => {
+      const a = randomBytes(100);
+      const b = randomBytes(100);
+      const kept = randomBytes(100);
+      for (const d of [a, b, kept]) await store.put(ALICE, sha256(d), d);
+      const absent = sha256(randomBytes(8));
+      expect(await store.delete(ALICE, [sha256(a), absent, sha256(b)])).toBe(2);
+      expect(await store.get(ALICE, sha256(a))).toBeUndefined();
+      expect((await store.has(ALICE, [sha256(a), sha256(b), sha256(kept)])).size).toBe(1);
+      expect(await store.delete(ALICE, [sha256(a), sha256(b)])).toBe(0);
+      expect(await store.delete(ALICE, [])).toBe(0);
+      // A deleted chunk can be stored again.
+      expect(await store.put(ALICE, sha256(a), a)).toBe(true);
+    });
+
+    it("answers undefined for a chunk that was never stored", async () => {
+      expect(await store.get(ALICE, sha256(randomBytes(8)))).toBeUndefined();
+    });
+
+    it("stores a 0-byte chunk", async () => {
+      const empty = Buffer.alloc(0);
+      expect(await store.put(ALICE, sha256(empty), empty)).toBe(true);
+      expect(await store.get(ALICE, sha256(empty))).toEqual(empty);
+      expect(Object.fromEntries(await store.has(ALICE, [sha256(empty)]))).toEqual({ [sha256(empty)]: 0 });
+    });
+
+    it("stores a 1 MiB chunk", async () => {
+      const data = randomBytes(1024 * 1024);
+      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(Object.fromEntries(await store.has(ALICE, [sha256(data)]))).toEqual({ [sha256(data)]: 1024 * 1024 });
+      expect(sha256((await store.get(ALICE, sha256(data)))!)).toBe(sha256(data));
+    });
+
+    it("answers has() for many hashes at once", async () => {
+      const stored = Array.from({ length: 40 }, () => randomBytes(16));
+      await Promise.all(stored.map((d) => store.put(ALICE, sha256(d), d)));
+      const asked = [...stored.map(sha256), ...Array.from({ length: 200 }, () => sha256(randomBytes(8)))];
+      expect([...(await store.has(ALICE, asked)).keys()].sort()).toEqual(stored.map(sha256).sort());
+    });
+
+    it("refuses keys that are not hex digests instead of touching them", async () => {
+      const data = randomBytes(4);
+      await expect(store.put("../../etc", sha256(data), data)).rejects.toThrow();
+      await expect(store.get(ALICE, "../" + sha256(data).slice(3))).rejects.toThrow();
+    });
+
+    it("passes its health check", async () => {
+      await expect(store.check()).resolves.toBeUndefined();
+    });
+  });
+}
