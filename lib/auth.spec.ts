@@ -68,8 +68,9 @@ describe("createTokenVerifier", () => {
     ["a kid that is a path", { kid: "../../etc/passwd" }],
     ["a 10 KB kid", { kid: "k".repeat(10_000) }],
   ])("rejects a token with %s", async (_, opts) => {
-    const fixed = opts.iss === "ISSUER_NO_SLASH" ? { ...opts, iss: issuer.issuer.replace(/\/$/, "") } : opts;
-    await expect(verify(await sign({}, fixed as Parameters<typeof sign>[1]))).rejects.toMatchObject({ kind: "unauthenticated" });
+    const options: Parameters<typeof sign>[1] = opts;
+    const fixed = options.iss === "ISSUER_NO_SLASH" ? { ...options, iss: issuer.issuer.replace(/\/$/, "") } : options;
+    await expect(verify(await sign({}, fixed))).rejects.toMatchObject({ kind: "unauthenticated" });
   });
 
   it("accepts an expiry inside the clock skew", async () => {

@@ -167,7 +167,7 @@ describe("owners", () => {
     await blocks.put(alice, header(""), partsOf(data));
     expect(await blocks.has(bob, [hash], "")).toEqual([]);
     await expect(blocks.get(bob, hash, "")).rejects.toMatchObject({ kind: "not-found" });
-    expect(await blocks.delete(bob, [hash], "")).toBe(0);
+    expect(await blocks.delete(gc, [hash], "bob")).toBe(0);
     expect(await blocks.has(alice, [hash], "")).toEqual([{ sha256: hash, size: data.length }]);
   });
 
@@ -193,6 +193,13 @@ describe("owners", () => {
     await expect(blocks.get(alice, hash, "")).rejects.toMatchObject({ kind: "not-found" });
   });
 
+  it("lets only a service identity delete, even a user's own chunks", async () => {
+    const { blocks } = setup();
+    await blocks.put(alice, header(""), partsOf(data));
+    await expect(blocks.delete(alice, [hash], "")).rejects.toMatchObject({ kind: "permission-denied" });
+    expect(await blocks.has(alice, [hash], "")).toEqual([{ sha256: hash, size: data.length }]);
+  });
+
   it("derives a fixed-width hex key from any owner", () => {
     expect(ownerKeyOf("../../etc")).toMatch(/^[0-9a-f]{64}$/);
     expect(ownerKeyOf("alice")).not.toBe(ownerKeyOf("bob"));
@@ -211,7 +218,7 @@ describe("has and delete", () => {
       { sha256: sha256(a), size: 10 },
     ]);
     expect(await blocks.has(alice, [], "")).toEqual([]);
-    expect(await blocks.delete(alice, [sha256(a), absent, sha256(a)], "")).toBe(1);
+    expect(await blocks.delete(gc, [sha256(a), absent, sha256(a)], "alice")).toBe(1);
     expect(await blocks.has(alice, [sha256(a), sha256(b)], "")).toEqual([{ sha256: sha256(b), size: 20 }]);
   });
 
@@ -219,7 +226,7 @@ describe("has and delete", () => {
     const { blocks } = setup();
     const many = Array.from({ length: MAX_HASHES_PER_CALL + 1 }, (_, i) => sha256(Buffer.from(String(i))));
     await expect(blocks.has(alice, many, "")).rejects.toMatchObject({ kind: "invalid-argument" });
-    await expect(blocks.delete(alice, many, "")).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.delete(gc, many, "alice")).rejects.toMatchObject({ kind: "invalid-argument" });
     expect(await blocks.has(alice, many.slice(1), "")).toEqual([]);
     await expect(blocks.has(alice, [sha256(Buffer.from("x")), "nope"], "")).rejects.toMatchObject({
       kind: "invalid-argument",

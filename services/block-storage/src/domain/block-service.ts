@@ -104,8 +104,14 @@ export class BlockService {
     });
   }
 
-  /** Deletes the owner's chunks among the hashes; absent ones are ignored. Resolves how many were deleted. */
+  /**
+   * Deletes the owner's chunks among the hashes; absent ones are ignored.
+   * Only the metadata service's collector may delete: it alone knows which
+   * chunks no file references any more, so a user's call could only break
+   * the user's own files.
+   */
   async delete(principal: Principal, sha256s: readonly string[], requestedOwner: string): Promise<number> {
+    if (!principal.isService) throw permissionDenied("only the cfs collector deletes chunks");
     const owner = resolveOwner(principal, requestedOwner);
     const hashes = checkHashList(sha256s);
     if (hashes.length === 0) return 0;

@@ -137,7 +137,7 @@ describe("Downloader", () => {
     const data = randomBytes(40);
     const f = await uploaded(data);
     const [first] = f.stored.values();
-    first![0] ^= 0xff;
+    first![0] = first![0]! ^ 0xff;
     await expect(read(f, 0, 0)).rejects.toMatchObject({ kind: "data-loss" });
   });
 });
