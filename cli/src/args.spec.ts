@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { HELP, parseCommand } from "./args.js";
+import { CliError, ExitCode } from "./errors.js";
+
+function usageFailure(argv: string[]): string {
+  try {
+    parseCommand(argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(ExitCode.usage);
+    return (err as CliError).message;
+  }
+  throw new Error(`parsed without error: ${argv.join(" ")}`);
+}
+
+describe("parseCommand", () => {
+  it("parses put with defaults: base name, hash first, no forced progress", () => {
+    expect(parseCommand(["put", "dir/report.pdf"])).toEqual({
+      kind: "put",
+      path: "dir/report.pdf",
+      name: "report.pdf",
+      contentType: "",
+      verify: true,
+      progress: false,
+    });
+  });
+
+  it("parses put options", () => {
+    expect(
+      parseCommand(["put", "a.bin", "--name", "backups/a.bin", "--content-type=application/octet-stream", "--no-verify", "--progress"]),
+    ).toMatchObject({ name: "backups/a.bin", contentType: "application/octet-stream", verify: false, progress: true });
+  });
+
+  it("parses get with an output path, stdout and a range", () => {
+    expect(parseCommand(["get", "id-1"])).toEqual({ kind: "get", fileId: "id-1", output: undefined, offset: 0, length: 0, progress: false });
+    expect(parseCommand(["get", "id-1", "-o", "-"])).toMatchObject({ output: "-" });
+    expect(parseCommand(["get", "id-1", "--output", "x.bin", "--offset", "10", "--length", "5"])).toMatchObject({
+      output: "x.bin",
+      offset: 10,
+      length: 5,
+    });
+  });
+
+  it("parses ls, versions, rm and token", () => {
+    expect(parseCommand(["ls"])).toEqual({ kind: "ls", prefix: "", pageSize: 0, pageToken: "", all: false, json: false });
+    expect(parseCommand(["ls", "--prefix", "docs/", "--page-size", "20", "--page-token", "t", "--all", "--json"])).toEqual({
+      kind: "ls",
+      prefix: "docs/",
+      pageSize: 20,
+      pageToken: "t",
+      all: true,
+      json: true,
+    });
+    expect(parseCommand(["versions", "id-1", "--json"])).toEqual({ kind: "versions", fileId: "id-1", json: true });
+    expect(parseCommand(["rm", "id-1"])).toEqual({ kind: "rm", fileId: "id-1" });
+    expect(parseCommand(["token", "alice"])).toEqual({ kind: "token", user: "alice" });
+  });
+
+  it("answers help globally and per command", () => {
+    expect(parseCommand(["--help"])).toEqual({ kind: "help", text: HELP });
+    expect(parseCommand(["help"])).toEqual({ kind: "help", text: HELP });
+    const put = parseCommand(["put", "--help"]);
+    expect(put.kind === "help" && put.text).toMatch(/^Usage: cfs put <path>/);
+    const get = parseCommand(["help", "get"]);
+    expect(get.kind === "help" && get.text).toMatch(/^Usage: cfs get <file_id>/);
+  });
+
+  it("documents every exit code in the help", () => {
+    for (const code of Object.values(ExitCode)) expect(HELP).toMatch(new RegExp(`^  ${code} `, "m"));
+  });
+
+  it.each<[string[], RegExp]>([
+    [[], /a command is required/],
+    [["upload", "x"], /unknown command "upload"/],
+    [["put"], /put: <path> is required/],
+    [["put", "a", "b"], /unexpected argument "b"/],
+    [["put", "a", "--name", ""], /--name must not be empty/],
+    [["put", "a", "--name"], /put: Option '--name <value>' argument missing/],
+    [["get", "id", "--verify"], /get: Unknown option '--verify'/],
+    [["get", "id", "--offset", "-1"], /--offset/],
+    [["get", "id", "--offset=-1"], /--offset must be an integer from 0/],
+    [["get", "id", "--length", "1e3"], /--length must be an integer/],
+    [["get", "id", "--offset", "9007199254740993"], /--offset must be an integer/],
+    [["ls", "extra"], /ls: unexpected argument "extra"/],
+    [["ls", "--page-size", "0"], /--page-size must be an integer from 1/],
+    [["ls", "--page-size", "2147483648"], /--page-size/],
+    [["rm"], /rm: <file_id> is required/],
+    [["rm", ""], /<file_id> is required/],
+    [["token"], /token: <user> is required/],
+  ])("refuses %j", (argv, message) => {
+    expect(usageFailure(argv)).toMatch(message);
+  });
+});

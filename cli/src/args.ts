@@ -1,0 +1,178 @@
+import { basename } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { usageError } from "./errors.js";
+
+export type Command =
+  | { kind: "help"; text: string }
+  | { kind: "put"; path: string; name: string; contentType: string; verify: boolean; progress: boolean }
+  | { kind: "get"; fileId: string; output: string | undefined; offset: number; length: number; progress: boolean }
+  | { kind: "ls"; prefix: string; pageSize: number; pageToken: string; all: boolean; json: boolean }
+  | { kind: "rm"; fileId: string }
+  | { kind: "versions"; fileId: string; json: boolean }
+  | { kind: "token"; user: string };
+
+const USAGE = {
+  put: `cfs put <path> [--name NAME] [--content-type TYPE] [--no-verify] [--progress]
+    Uploads a file (a new version when NAME exists) and prints it as JSON.
+    NAME defaults to the file's base name. The file is read twice: once to
+    hash it, so the server refuses content that does not match, then to send
+    it. --no-verify skips the first pass; the hash the server reports is
+    still compared with what was sent.`,
+  get: `cfs get <file_id> [-o PATH|-] [--offset N] [--length N] [--progress]
+    Downloads the newest version to PATH (default: the file's base name in
+    the current directory), replacing it only once everything arrived and
+    matched the file's size and SHA-256; -o - writes to stdout (checked after
+    the fact). --offset/--length fetch a byte range (only its size is checked).`,
+  ls: `cfs ls [--prefix P] [--page-size N] [--page-token T] [--all] [--json]
+    Lists your files by name, one page (or --all pages).`,
+  rm: `cfs rm <file_id>
+    Deletes a file and all its versions.`,
+  versions: `cfs versions <file_id> [--json]
+    Lists every version of a file, newest first.`,
+  token: `cfs token <user>
+    Prints a development token: export CFS_TOKEN=$(cfs token alice)`,
+} as const;
+
+type CommandName = keyof typeof USAGE;
+
+export const HELP = `Usage: cfs <command> [options]   (cfs <command> --help for one command)
+
+Commands:
+${Object.values(USAGE)
+  .map((text) => `  ${text}`)
+  .join("\n\n")}
+
+Environment:
+  CFS_TOKEN           bearer token (every command but token)
+  CFS_CHUNKER_ADDR    chunker service (default localhost:8002)
+  CFS_METADATA_ADDR   metadata service (default localhost:8000)
+  CFS_DEV_ISSUER_URL  dev token issuer (default http://127.0.0.1:8090)
+  CFS_DEBUG           set to print the stack of unexpected errors
+
+Progress goes to stderr when it is a terminal, or with --progress.
+
+Exit codes:
+  0    success
+  1    unexpected error
+  2    usage error
+  3    not found (remote file or local path)
+  4    unauthenticated or permission denied (also: CFS_TOKEN not set)
+  5    invalid argument (the server refused the request)
+  6    integrity failure: the server reported data loss, or what arrived
+       does not match the file's size or SHA-256
+  7    service unavailable or deadline exceeded
+  130  interrupted (Ctrl-C)
+  141  stdout closed early (e.g. piped into head)
+`;
+
+const help = { type: "boolean", short: "h" } as const;
+const progress = { type: "boolean" } as const;
+const json = { type: "boolean" } as const;
+
+const OPTIONS = {
+  put: { help, progress, name: { type: "string" }, "content-type": { type: "string" }, "no-verify": { type: "boolean" } },
+  get: { help, progress, output: { type: "string", short: "o" }, offset: { type: "string" }, length: { type: "string" } },
+  ls: { help, json, prefix: { type: "string" }, "page-size": { type: "string" }, "page-token": { type: "string" }, all: { type: "boolean" } },
+  rm: { help },
+  versions: { help, json },
+  token: { help },
+} as const satisfies Record<CommandName, ParseArgsConfig["options"]>;
+
+function isCommandName(value: string): value is CommandName {
+  return Object.hasOwn(USAGE, value);
+}
+
+/** Parses the arguments after `cfs`; throws a usage error (exit 2) for anything malformed. */
+export function parseCommand(argv: readonly string[]): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw usageError(`a command is required: ${Object.keys(USAGE).join(", ")} (see cfs --help)`);
+  if (first === "-h" || first === "--help") return { kind: "help", text: HELP };
+  if (first === "help") {
+    const topic = rest[0];
+    return { kind: "help", text: topic !== undefined && isCommandName(topic) ? `Usage: ${USAGE[topic]}\n` : HELP };
+  }
+  if (!isCommandName(first)) throw usageError(`unknown command "${first}" (see cfs --help)`);
+
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...rest], options: OPTIONS[first], allowPositionals: true, strict: true });
+  } catch (err) {
+    // parseArgs explains unknown options and missing values well; keep its first line.
+    throw usageError(`${first}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  // No option sets `multiple`, so each value is a single string or boolean.
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help === true) return { kind: "help", text: `Usage: ${USAGE[first]}\n` };
+  const str = (key: string) => values[key] as string | undefined;
+  const flag = (key: string) => values[key] === true;
+  const positional = onePositional(first, parsed.positionals);
+
+  switch (first) {
+    case "put": {
+      const name = str("name") ?? basename(positional);
+      if (name === "") throw usageError("put: --name must not be empty");
+      return {
+        kind: "put",
+        path: positional,
+        name,
+        contentType: str("content-type") ?? "",
+        verify: !flag("no-verify"),
+        progress: flag("progress"),
+      };
+    }
+    case "get":
+      return {
+        kind: "get",
+        fileId: positional,
+        output: str("output"),
+        offset: integer(str("offset"), "--offset", Number.MAX_SAFE_INTEGER) ?? 0,
+        length: integer(str("length"), "--length", Number.MAX_SAFE_INTEGER) ?? 0,
+        progress: flag("progress"),
+      };
+    case "ls":
+      return {
+        kind: "ls",
+        prefix: str("prefix") ?? "",
+        pageSize: integer(str("page-size"), "--page-size", 2 ** 31 - 1, 1) ?? 0,
+        pageToken: str("page-token") ?? "",
+        all: flag("all"),
+        json: flag("json"),
+      };
+    case "rm":
+      return { kind: "rm", fileId: positional };
+    case "versions":
+      return { kind: "versions", fileId: positional, json: flag("json") };
+    case "token":
+      return { kind: "token", user: positional };
+  }
+}
+
+const POSITIONAL_NAMES: Record<CommandName, string> = {
+  put: "<path>",
+  get: "<file_id>",
+  ls: "",
+  rm: "<file_id>",
+  versions: "<file_id>",
+  token: "<user>",
+};
+
+/** The single positional argument a command takes ("" for ls, which takes none). */
+function onePositional(command: CommandName, positionals: string[]): string {
+  const expected = POSITIONAL_NAMES[command];
+  if (expected === "") {
+    if (positionals.length > 0) throw usageError(`${command}: unexpected argument "${positionals[0]}"`);
+    return "";
+  }
+  if (positionals.length === 0 || positionals[0] === "") throw usageError(`${command}: ${expected} is required`);
+  if (positionals.length > 1) throw usageError(`${command}: unexpected argument "${positionals[1]}"`);
+  return positionals[0]!;
+}
+
+function integer(raw: string | undefined, option: string, max: number, min = 0): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw usageError(`${option} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}

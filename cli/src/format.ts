@@ -1,0 +1,57 @@
+import type { File, FileVersion } from "../../gen/cfs/metadata/v1/metadata.js";
+import { formatBytes } from "./progress.js";
+
+interface Column<T> {
+  header: string;
+  value: (row: T) => string;
+  align?: "right";
+}
+
+/** Space-separated columns; the last one is not padded (names may be long). */
+function table<T>(columns: readonly Column<T>[], rows: readonly T[]): string {
+  const cells = rows.map((row) => columns.map((c) => c.value(row)));
+  const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => {
+        if (i === values.length - 1) return v;
+        return columns[i]!.align === "right" ? v.padStart(widths[i]!) : v.padEnd(widths[i]!);
+      })
+      .join("  ");
+  return [line(columns.map((c) => c.header)), ...cells.map(line)].join("\n") + "\n";
+}
+
+/** "2030-01-02 03:04:05" in UTC, or "-" when the server sent no time. */
+export function formatTime(time: Date | undefined): string {
+  return time ? time.toISOString().slice(0, 19).replace("T", " ") : "-";
+}
+
+export function filesTable(files: readonly File[]): string {
+  return table<File>(
+    [
+      { header: "FILE ID", value: (f) => f.fileId },
+      { header: "VERSION", value: (f) => String(f.version), align: "right" },
+      { header: "SIZE", value: (f) => formatBytes(f.size), align: "right" },
+      { header: "UPDATED (UTC)", value: (f) => formatTime(f.updatedAt) },
+      { header: "NAME", value: (f) => f.name },
+    ],
+    files,
+  );
+}
+
+export function versionsTable(versions: readonly FileVersion[]): string {
+  return table<FileVersion>(
+    [
+      { header: "VERSION", value: (v) => String(v.version), align: "right" },
+      { header: "SIZE", value: (v) => formatBytes(v.size), align: "right" },
+      { header: "CREATED (UTC)", value: (v) => formatTime(v.createdAt) },
+      { header: "SHA256", value: (v) => v.sha256 },
+    ],
+    versions,
+  );
+}
+
+/** Machine-readable output: proto field names in camelCase, times as ISO 8601. */
+export function toJson(value: unknown): string {
+  return `${JSON.stringify(value, null, 2)}\n`;
+}

@@ -1,0 +1,86 @@
+import { parseCommand, type Command } from "./args.js";
+import { deleteFile, listFiles, listVersions } from "./catalogue.js";
+import { describeFailure, ExitCode } from "./errors.js";
+import { filesTable, toJson, versionsTable } from "./format.js";
+import { get } from "./get.js";
+import { createProgress } from "./progress.js";
+import { put } from "./put.js";
+import { Connection, settingsFrom, type Settings } from "./rpc.js";
+import { devToken } from "./token.js";
+
+/** Runs one command; output goes to stdout, progress and errors to stderr. */
+async function run(command: Command, settings: Settings, signal: AbortSignal): Promise<void> {
+  const out = (text: string) => process.stdout.write(text);
+  if (command.kind === "help") return void out(command.text);
+  if (command.kind === "token") return void out(`${await devToken(settings.devIssuerUrl, command.user, signal)}\n`);
+
+  const conn = new Connection(settings, signal);
+  try {
+    switch (command.kind) {
+      case "put": {
+        const show = command.progress || process.stderr.isTTY;
+        const file = await put(conn, command, (label, total) => createProgress(show, process.stderr, label, total));
+        out(toJson(file));
+        return;
+      }
+      case "get": {
+        const show = command.progress || process.stderr.isTTY;
+        await get(conn, command, (label) => createProgress(show, process.stderr, label), process.stdout);
+        return;
+      }
+      case "ls": {
+        const list = await listFiles(conn, command);
+        if (command.json) return void out(toJson(list));
+        out(filesTable(list.files));
+        if (list.nextPageToken) process.stderr.write(`more files: add --all, or --page-token ${list.nextPageToken}\n`);
+        return;
+      }
+      case "versions": {
+        const versions = await listVersions(conn, command.fileId);
+        out(command.json ? toJson({ versions }) : versionsTable(versions));
+        return;
+      }
+      case "rm":
+        await deleteFile(conn, command.fileId);
+        return;
+    }
+  } finally {
+    conn.close();
+  }
+}
+
+function main(): void {
+  // Ctrl-C cancels the calls in flight (a partial download is removed);
+  // a second Ctrl-C stops at once.
+  const interrupt = new AbortController();
+  process.on("SIGINT", () => {
+    if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
+    interrupt.abort();
+  });
+  // EPIPE: the reader went away (`| head`) and nobody wants the rest.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    process.exit(err.code === "EPIPE" ? ExitCode.brokenPipe : ExitCode.unexpected);
+  });
+
+  let command: Command;
+  try {
+    command = parseCommand(process.argv.slice(2));
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  run(command, settingsFrom(process.env), interrupt.signal).then(
+    () => (process.exitCode = ExitCode.ok),
+    fail,
+  );
+}
+
+function fail(err: unknown): void {
+  const { exitCode, message } = describeFailure(err);
+  process.stderr.write(`cfs: ${exitCode === ExitCode.interrupted ? "interrupted" : message}\n`);
+  // Unexpected errors may be bugs: CFS_DEBUG=1 shows where they came from.
+  if (exitCode === ExitCode.unexpected && process.env.CFS_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = exitCode;
+}
+
+main();
