@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { createLogger } from "../../../lib/logger.js";
+import { BackgroundLoop, retryDelay } from "./background-loop.js";
+
+const log = createLogger("test", "silent");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}
+
+describe("retryDelay", () => {
+  it("doubles from the interval up to the cap, and never goes below the interval", () => {
+    expect([1, 2, 3, 4, 5, 6, 100].map((n) => retryDelay(1000, 30_000, n))).toEqual([2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000]);
+    expect(retryDelay(60_000, 30_000, 3)).toBe(60_000);
+  });
+});
+
+describe("BackgroundLoop", () => {
+  it("never overlaps runs, runs again at once while there is more work, and stop() waits for the run in progress", async () => {
+    let active = 0;
+    let maxActive = 0;
+    let runs = 0;
+    let finished = 0;
+    const loop = new BackgroundLoop(
+      async () => {
+        active += 1;
+        runs += 1;
+        maxActive = Math.max(maxActive, active);
+        await sleep(30);
+        active -= 1;
+        finished += 1;
+        return runs < 3;
+      },
+      { name: "test", intervalMs: 10_000, maxBackoffMs: 30_000, log },
+    );
+    loop.start();
+    await until(() => runs === 3);
+    await loop.stop();
+    expect(finished).toBe(runs);
+    expect(maxActive).toBe(1);
+    await sleep(50);
+    expect(runs).toBe(3);
+  });
+
+  it("backs off after failures and recovers", async () => {
+    const starts: number[] = [];
+    const loop = new BackgroundLoop(
+      async () => {
+        starts.push(Date.now());
+        if (starts.length <= 2) throw new Error("down");
+        return false;
+      },
+      { name: "test", intervalMs: 20, maxBackoffMs: 1000, log },
+    );
+    loop.start();
+    await until(() => starts.length >= 3);
+    await loop.stop();
+    // 40 ms after the first failure, 80 ms after the second.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(35);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(75);
+  });
+
+  it("passes an abort signal that stop() fires", async () => {
+    let signal: AbortSignal | undefined;
+    const loop = new BackgroundLoop(
+      async (s) => {
+        signal = s;
+        await sleep(20);
+        return false;
+      },
+      { name: "test", intervalMs: 1000, maxBackoffMs: 1000, log },
+    );
+    loop.start();
+    await sleep(5);
+    const stopped = loop.stop();
+    expect(signal?.aborted).toBe(true);
+    await stopped;
+  });
+});

@@ -1,0 +1,58 @@
+import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "../../../lib/auth.js";
+import { deepFreeze, int, str, url, type Env } from "../../../lib/config.js";
+import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+
+export interface MetadataConfig {
+  server: ServerConfig;
+  auth: AuthConfig;
+  /** The client-credentials grant the collector and the outbox relay act with. */
+  serviceCredentials: ServiceCredentialsConfig;
+  database: {
+    /** Required: without a catalogue there is no service. */
+    url: string;
+    /** 1 on PGlite (one query at a time). */
+    poolMax: number;
+  };
+  blockStorageAddress: string;
+  syncAddress: string;
+  gc: {
+    /** Queued chunks younger than this are never deleted (see ChunkCollector). */
+    graceSeconds: number;
+    intervalMs: number;
+    /** Failed runs back off exponentially up to this (or the interval, if longer). */
+    maxBackoffMs: number;
+    batchSize: number;
+  };
+  outbox: {
+    intervalMs: number;
+    /** Failed relays back off exponentially up to this. */
+    maxBackoffMs: number;
+    batchSize: number;
+  };
+}
+
+export function parseConfig(env: Env): Readonly<MetadataConfig> {
+  const auth = parseAuthConfig(env);
+  return deepFreeze({
+    server: parseServerConfig(env, 8000, 9100),
+    auth,
+    serviceCredentials: parseServiceCredentials(env, auth),
+    database: {
+      url: url(env, "CFS_DATABASE_URL"),
+      poolMax: int(env, "CFS_DATABASE_POOL_MAX", 10, 1, 1000),
+    },
+    blockStorageAddress: str(env, "CFS_BLOCKSTORE_ADDR", "localhost:8003"),
+    syncAddress: str(env, "CFS_SYNC_ADDR", "localhost:8001"),
+    gc: {
+      graceSeconds: int(env, "CFS_GC_GRACE_SECONDS", 3600),
+      intervalMs: int(env, "CFS_GC_INTERVAL_MS", 60_000, 10),
+      maxBackoffMs: 30_000,
+      batchSize: 1000,
+    },
+    outbox: {
+      intervalMs: int(env, "CFS_OUTBOX_INTERVAL_MS", 1000, 10),
+      maxBackoffMs: 30_000,
+      batchSize: 100,
+    },
+  });
+}

@@ -1,0 +1,201 @@
+import { createHash, randomUUID } from "node:crypto";
+import { describe, expect, it, vi } from "vitest";
+import { CfsError } from "../../../../lib/errors.js";
+import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { ChunkInventory } from "../ports/chunk-inventory.js";
+import type { MetadataRepository } from "../ports/metadata-repository.js";
+import { Catalogue } from "./catalogue.js";
+import type { CommitRequest } from "./commit-validation.js";
+import type { ChunkRecord, FileRecord, ListFilesQuery, NewFileVersion } from "./types.js";
+
+const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
+const as: CallIdentity = { token: "user-token", requestId: "req-1" };
+
+/** A repository where only the given methods exist; any other call fails the test. */
+function fakeRepo(impl: Partial<MetadataRepository>): MetadataRepository {
+  return new Proxy(impl, {
+    get: (target, key) =>
+      target[key as keyof MetadataRepository] ??
+      (() => {
+        throw new Error(`unexpected repository call ${String(key)}`);
+      }),
+  }) as MetadataRepository;
+}
+
+/** Block storage holding `stored` (hash -> size), recording each HasChunks batch. */
+function fakeInventory(stored: Map<string, number>) {
+  const batches: string[][] = [];
+  const inventory: ChunkInventory = {
+    storedSizes: async (hashes) => {
+      batches.push([...hashes]);
+      return new Map(hashes.filter((h) => stored.has(h)).map((h) => [h, stored.get(h)!]));
+    },
+    deleteChunks: async () => {
+      throw new Error("unexpected DeleteChunks");
+    },
+  };
+  return { inventory, batches };
+}
+
+function commitOf(count: number, size = 10): Omit<CommitRequest, "chunks"> & { chunks: ChunkRecord[] } {
+  return {
+    name: "big.bin",
+    contentType: "",
+    size: count * size,
+    sha256: sha("whole"),
+    chunks: Array.from({ length: count }, (_, index) => ({ index, sha256: sha(`c${index}`), size, offset: index * size })),
+  };
+}
+
+function fileOf(v: NewFileVersion): FileRecord {
+  const now = new Date();
+  return { fileId: randomUUID(), name: v.name, size: v.size, sha256: v.sha256, contentType: v.contentType, numChunks: v.chunks.length, version: 1, createdAt: now, updatedAt: now };
+}
+
+async function failure(promise: Promise<unknown>): Promise<CfsError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(CfsError);
+  return err as CfsError;
+}
+
+describe("Catalogue.commitFileVersion", () => {
+  it("checks every distinct chunk with block storage in batches of at most 1000, then commits as the caller", async () => {
+    const request = commitOf(2500);
+    // Chunk 2499 repeats chunk 0: 2499 distinct hashes.
+    request.chunks[2499] = { ...request.chunks[2499]!, sha256: request.chunks[0]!.sha256 };
+    const { inventory, batches } = fakeInventory(new Map(request.chunks.map((c) => [c.sha256, c.size])));
+    const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
+    const storedSizes = vi.spyOn(inventory, "storedSizes");
+    const file = await new Catalogue(fakeRepo({ commitFileVersion }), inventory).commitFileVersion("alice", request, as);
+
+    expect(batches.map((b) => b.length)).toEqual([1000, 1000, 499]);
+    expect(new Set(batches.flat()).size).toBe(2499);
+    expect(storedSizes.mock.calls.every(([, identity]) => identity === as)).toBe(true);
+    expect(commitFileVersion).toHaveBeenCalledOnce();
+    expect(commitFileVersion.mock.calls[0]![0]).toMatchObject({ owner: "alice", name: "big.bin", size: 25_000 });
+    expect(file.numChunks).toBe(2500);
+  });
+
+  it("commits an empty file without asking block storage", async () => {
+    const { inventory, batches } = fakeInventory(new Map());
+    const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
+    await new Catalogue(fakeRepo({ commitFileVersion }), inventory).commitFileVersion("alice", commitOf(0), as);
+    expect(batches).toEqual([]);
+    expect(commitFileVersion).toHaveBeenCalledOnce();
+  });
+
+  it("refuses with FAILED_PRECONDITION when a chunk is missing or stored with another size, and commits nothing", async () => {
+    const request = commitOf(3);
+    const commitFileVersion = vi.fn();
+    const missing = fakeInventory(new Map([[sha("c0"), 10], [sha("c2"), 10]])).inventory;
+    let err = await failure(new Catalogue(fakeRepo({ commitFileVersion }), missing).commitFileVersion("alice", request, as));
+    expect(err.kind).toBe("failed-precondition");
+    expect(err.message).toContain(sha("c1"));
+
+    const resized = fakeInventory(new Map([[sha("c0"), 10], [sha("c1"), 11], [sha("c2"), 10]])).inventory;
+    err = await failure(new Catalogue(fakeRepo({ commitFileVersion }), resized).commitFileVersion("alice", request, as));
+    expect(err.kind).toBe("failed-precondition");
+    expect(err.message).toMatch(/11 bytes, not 10/);
+    expect(commitFileVersion).not.toHaveBeenCalled();
+  });
+
+  it("validates before asking block storage", async () => {
+    const { inventory, batches } = fakeInventory(new Map());
+    const err = await failure(new Catalogue(fakeRepo({}), inventory).commitFileVersion("alice", { ...commitOf(1), name: "/abs" }, as));
+    expect(err.kind).toBe("invalid-argument");
+    expect(batches).toEqual([]);
+  });
+});
+
+describe("Catalogue reads and deletes", () => {
+  const { inventory } = fakeInventory(new Map());
+
+  it("answers a non-UUID file id with INVALID_ARGUMENT before touching storage", async () => {
+    const catalogue = new Catalogue(fakeRepo({}), inventory);
+    for (const call of [
+      catalogue.getFile("alice", "not-a-uuid"),
+      catalogue.listFileVersions("alice", "../x"),
+      catalogue.listFileChunks("alice", "", 0),
+      catalogue.deleteFile("alice", "1234"),
+    ]) {
+      const err = await failure(call);
+      expect(err.kind).toBe("invalid-argument");
+      expect(err.message).toBe("file_id must be a UUID");
+    }
+  });
+
+  it("answers unknown and other owners' ids with one NOT_FOUND message, querying as the caller", async () => {
+    const getFile = vi.fn(async () => undefined);
+    const listFileVersions = vi.fn(async () => []);
+    const listFileChunks = vi.fn(async () => undefined);
+    const deleteFile = vi.fn(async () => undefined);
+    const catalogue = new Catalogue(fakeRepo({ getFile, listFileVersions, listFileChunks, deleteFile }), inventory);
+    const id = randomUUID().toUpperCase();
+    const messages = new Set<string>();
+    for (const call of [
+      catalogue.getFile("alice", id),
+      catalogue.listFileVersions("alice", id),
+      catalogue.listFileChunks("alice", id, 0),
+      catalogue.deleteFile("alice", id),
+    ]) {
+      const err = await failure(call);
+      expect(err.kind).toBe("not-found");
+      messages.add(err.message);
+    }
+    expect([...messages]).toEqual(["file not found"]);
+    expect(getFile).toHaveBeenCalledWith("alice", id.toLowerCase());
+    expect(listFileChunks).toHaveBeenCalledWith("alice", id.toLowerCase(), undefined);
+  });
+
+  it("asks for a specific version of the chunks and refuses a negative one", async () => {
+    const listFileChunks = vi.fn(async () => undefined);
+    const catalogue = new Catalogue(fakeRepo({ listFileChunks }), inventory);
+    const id = randomUUID();
+    const err = await failure(catalogue.listFileChunks("alice", id, 3));
+    expect(err.kind).toBe("not-found");
+    expect(err.message).toBe("version 3 of the file not found");
+    expect(listFileChunks).toHaveBeenCalledWith("alice", id, 3);
+    expect((await failure(catalogue.listFileChunks("alice", id, -1))).kind).toBe("invalid-argument");
+  });
+});
+
+describe("Catalogue.listFiles", () => {
+  const names = ["a", "b", "c", "d", "e"];
+  const now = new Date();
+  const listFiles = vi.fn(async (_owner: string, q: ListFilesQuery) =>
+    names
+      .filter((n) => n > q.after && n.startsWith(q.prefix))
+      .slice(0, q.limit)
+      .map((name): FileRecord => ({ fileId: randomUUID(), name, size: 0, sha256: sha(name), contentType: "", numChunks: 0, version: 1, createdAt: now, updatedAt: now })),
+  );
+  const catalogue = new Catalogue(fakeRepo({ listFiles }), fakeInventory(new Map()).inventory);
+
+  it("pages with a token until the last page, asking one row more than the page", async () => {
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await catalogue.listFiles("alice", { pageSize: 2, pageToken, prefix: "" });
+      seen.push(...page.files.map((f) => f.name));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    expect(seen).toEqual(names);
+    expect(listFiles.mock.calls.map(([, q]) => q)).toEqual([
+      { prefix: "", after: "", limit: 3 },
+      { prefix: "", after: "b", limit: 3 },
+      { prefix: "", after: "d", limit: 3 },
+    ]);
+  });
+
+  it("gives no token when the page is exactly the rest", async () => {
+    expect((await catalogue.listFiles("alice", { pageSize: 5, pageToken: "", prefix: "" })).nextPageToken).toBe("");
+  });
+
+  it("refuses a token from another prefix", async () => {
+    const first = await catalogue.listFiles("alice", { pageSize: 1, pageToken: "", prefix: "" });
+    const err = await failure(catalogue.listFiles("alice", { pageSize: 1, pageToken: first.nextPageToken, prefix: "a" }));
+    expect(err.kind).toBe("invalid-argument");
+  });
+});

@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { CfsError } from "../../../../lib/errors.js";
+import { MAX_CHUNK_BYTES, validateCommit, type CommitRequest } from "./commit-validation.js";
+import type { ChunkRecord } from "./types.js";
+
+const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
+
+/** A request the tests may break in place. */
+type EditableRequest = Omit<CommitRequest, "chunks"> & { chunks: ChunkRecord[] };
+
+function request(sizes: number[], overrides: Partial<Omit<CommitRequest, "chunks">> = {}): EditableRequest {
+  let offset = 0;
+  const chunks: ChunkRecord[] = sizes.map((size, index) => {
+    const chunk = { index, sha256: sha(`chunk-${index}`), size, offset };
+    offset += size;
+    return chunk;
+  });
+  return { name: "file.bin", contentType: "application/octet-stream", size: offset, sha256: sha("whole"), chunks, ...overrides };
+}
+
+function rejection(req: CommitRequest): string {
+  try {
+    validateCommit("alice", req);
+  } catch (err) {
+    expect(err).toBeInstanceOf(CfsError);
+    expect((err as CfsError).kind).toBe("invalid-argument");
+    return (err as CfsError).message;
+  }
+  throw new Error("expected INVALID_ARGUMENT");
+}
+
+describe("validateCommit", () => {
+  it("accepts contiguous chunks 0..n-1 adding up to the size", () => {
+    const req = request([1024 * 1024, 1024 * 1024, 7]);
+    const version = validateCommit("alice", req);
+    expect(version).toEqual({ owner: "alice", name: "file.bin", contentType: req.contentType, size: req.size, sha256: req.sha256, chunks: req.chunks });
+  });
+
+  it("accepts an empty file with no chunks, and only with none", () => {
+    expect(validateCommit("alice", request([])).chunks).toEqual([]);
+    expect(rejection(request([], { size: 5 }))).toMatch(/add up to 0 bytes but size is 5/);
+  });
+
+  it("normalizes and checks the name", () => {
+    expect(validateCommit("alice", request([1], { name: "Cafe\u0301" })).name).toBe("Caf\u00e9");
+    expect(rejection(request([1], { name: "../x" }))).toMatch(/\.\./);
+  });
+
+  it("accepts chunks up to 4 MiB and repeated chunks of equal size", () => {
+    const req = request([MAX_CHUNK_BYTES, 10, 10]);
+    req.chunks = req.chunks.map((c, i) => (i === 2 ? { ...c, sha256: req.chunks[1]!.sha256 } : c));
+    expect(validateCommit("alice", req).chunks).toHaveLength(3);
+  });
+
+  it.each<[string, (r: EditableRequest) => void, RegExp]>([
+    ["an index out of order", (r) => (r.chunks = [r.chunks[1]!, r.chunks[0]!]), /chunks\[0\]\.index is 1/],
+    ["a duplicate index", (r) => (r.chunks[1] = { ...r.chunks[1]!, index: 0 }), /chunks\[1\]\.index is 0/],
+    ["a gap in offsets", (r) => (r.chunks[1] = { ...r.chunks[1]!, offset: 101 }), /chunks\[1\]\.offset is 101, expected 100/],
+    ["overlapping offsets", (r) => (r.chunks[1] = { ...r.chunks[1]!, offset: 50 }), /expected 100/],
+    ["a first offset that is not 0", (r) => (r.chunks[0] = { ...r.chunks[0]!, offset: 1 }), /chunks\[0\]\.offset is 1, expected 0/],
+    ["a zero-byte chunk", (r) => (r.chunks[1] = { ...r.chunks[1]!, size: 0 }), /chunks\[1\]\.size must be between 1/],
+    ["a chunk over 4 MiB", (r) => (r.chunks[0] = { ...r.chunks[0]!, size: MAX_CHUNK_BYTES + 1 }), /chunks\[0\]\.size/],
+    ["an uppercase chunk hash", (r) => (r.chunks[0] = { ...r.chunks[0]!, sha256: r.chunks[0]!.sha256.toUpperCase() }), /chunks\[0\]\.sha256/],
+    ["a short chunk hash", (r) => (r.chunks[0] = { ...r.chunks[0]!, sha256: "abc" }), /chunks\[0\]\.sha256/],
+    [
+      "one hash with two sizes",
+      (r) => {
+        r.chunks[1] = { ...r.chunks[1]!, sha256: r.chunks[0]!.sha256, size: 50 };
+        r.size = 150;
+      },
+      /chunks\[1\] repeats an earlier chunk's sha256 with a different size/,
+    ],
+    ["sizes not adding up", (r) => (r.size = 201), /add up to 200 bytes but size is 201/],
+    ["a negative size", (r) => (r.size = -1), /size must be a non-negative integer/],
+    ["a fractional size", (r) => (r.size = 1.5), /size must be a non-negative integer/],
+    ["a bad file hash", (r) => (r.sha256 = "not-a-hash"), /^sha256 must be/],
+    ["an over-long content type", (r) => (r.contentType = "x".repeat(256)), /content_type is longer/],
+    ["a content type with a newline", (r) => (r.contentType = "text/plain\r\nX: y"), /content_type must not contain control/],
+  ])("rejects %s", (_, mutate, message) => {
+    const req = request([100, 100]);
+    mutate(req);
+    expect(rejection(req)).toMatch(message);
+  });
+});

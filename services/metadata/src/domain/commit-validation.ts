@@ -1,0 +1,60 @@
+import { invalidArgument } from "../../../../lib/errors.js";
+import { normalizeName } from "./names.js";
+import type { ChunkRecord, NewFileVersion } from "./types.js";
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The chunker writes 1 MiB chunks; anything up to 4 MiB is accepted. */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+const MAX_CONTENT_TYPE_LENGTH = 255;
+
+/** CommitFileVersion as the chunker sends it. */
+export interface CommitRequest {
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  chunks: readonly ChunkRecord[];
+}
+
+/**
+ * Checks that a commit describes one complete, well-formed file: chunks
+ * 0..n-1 laid end to end, each 1 byte to 4 MiB, adding up to `size` (so an
+ * empty file has no chunks), and well-formed hashes. Whether the chunks
+ * exist is block storage's answer, asked separately.
+ */
+export function validateCommit(owner: string, request: CommitRequest): NewFileVersion {
+  const name = normalizeName(request.name);
+  if (request.contentType.length > MAX_CONTENT_TYPE_LENGTH) {
+    throw invalidArgument(`content_type is longer than ${MAX_CONTENT_TYPE_LENGTH} characters`);
+  }
+  if (/\p{Cc}/u.test(request.contentType)) throw invalidArgument("content_type must not contain control characters");
+  if (!Number.isSafeInteger(request.size) || request.size < 0) throw invalidArgument("size must be a non-negative integer");
+  if (!SHA256_HEX.test(request.sha256)) throw invalidArgument("sha256 must be 64 lowercase hex characters");
+
+  const sizeByHash = new Map<string, number>();
+  let offset = 0;
+  request.chunks.forEach((chunk, i) => {
+    const at = `chunks[${i}]`;
+    if (chunk.index !== i) throw invalidArgument(`${at}.index is ${chunk.index}; chunks must be listed in order with indexes 0..n-1`);
+    if (chunk.offset !== offset) throw invalidArgument(`${at}.offset is ${chunk.offset}, expected ${offset} (chunks must be contiguous)`);
+    if (!Number.isInteger(chunk.size) || chunk.size < 1 || chunk.size > MAX_CHUNK_BYTES) {
+      throw invalidArgument(`${at}.size must be between 1 and ${MAX_CHUNK_BYTES} bytes`);
+    }
+    if (!SHA256_HEX.test(chunk.sha256)) throw invalidArgument(`${at}.sha256 must be 64 lowercase hex characters`);
+    // Equal bytes hash alike: one hash with two sizes cannot be real content.
+    const seen = sizeByHash.get(chunk.sha256);
+    if (seen !== undefined && seen !== chunk.size) throw invalidArgument(`${at} repeats an earlier chunk's sha256 with a different size`);
+    sizeByHash.set(chunk.sha256, chunk.size);
+    offset += chunk.size;
+  });
+  if (offset !== request.size) throw invalidArgument(`the chunk sizes add up to ${offset} bytes but size is ${request.size}`);
+
+  return {
+    owner,
+    name,
+    contentType: request.contentType,
+    size: request.size,
+    sha256: request.sha256,
+    chunks: request.chunks.map(({ index, sha256, size, offset }) => ({ index, sha256, size, offset })),
+  };
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { CfsError } from "../../../../lib/errors.js";
+import { normalizeName, normalizePrefix } from "./names.js";
+
+function rejection(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CfsError);
+    expect((err as CfsError).kind).toBe("invalid-argument");
+    return (err as CfsError).message;
+  }
+  throw new Error("expected INVALID_ARGUMENT");
+}
+
+describe("normalizeName", () => {
+  it.each(["a", "report.pdf", "photos/2024/IMG 1.jpg", "a/b/c", "..hidden", "a..b", "...", ".env", "x/.../y", "ünïcödé/😀", "a b"])(
+    "accepts %j",
+    (name) => expect(normalizeName(name)).toBe(name.normalize("NFC")),
+  );
+
+  it("NFC-normalizes, so NFD and NFC spellings are one name", () => {
+    const nfd = "Cafe\u0301.txt";
+    expect(normalizeName(nfd)).toBe("Caf\u00e9.txt");
+    expect(normalizeName("Caf\u00e9.txt")).toBe("Caf\u00e9.txt");
+  });
+
+  it.each([
+    ["", /empty/],
+    ["/etc/passwd", /start with \//],
+    ["a//b", /empty path segment/],
+    ["a/", /empty path segment/],
+    ["../secret", /"\.\." path segment/],
+    ["a/../b", /"\.\." path segment/],
+    ["a/..", /"\.\." path segment/],
+    [".", /"\." path segment/],
+    ["a/./b", /"\." path segment/],
+    ["a\\b", /backslash/],
+    ["..\\windows", /backslash/],
+    ["nul\u0000byte", /control characters/],
+    ["new\nline", /control characters/],
+    ["tab\there", /control characters/],
+    ["del\u007f", /control characters/],
+    ["c1\u0085", /control characters/],
+    ["lone\ud800", /not valid Unicode/],
+  ])("rejects %j", (name, message) => {
+    expect(rejection(() => normalizeName(name))).toMatch(message);
+  });
+
+  it("limits names to 1024 bytes of UTF-8 after normalization", () => {
+    expect(normalizeName("a".repeat(1024))).toHaveLength(1024);
+    expect(rejection(() => normalizeName("a".repeat(1025)))).toMatch(/1025 bytes.*1024/);
+    // 342 three-byte characters are 1026 bytes though only 342 UTF-16 units.
+    expect(rejection(() => normalizeName("€".repeat(342)))).toMatch(/1026 bytes/);
+    expect(normalizeName("€".repeat(341))).toHaveLength(341);
+  });
+});
+
+describe("normalizePrefix", () => {
+  it("accepts what a name may start with, including a folder with its slash", () => {
+    expect(normalizePrefix("")).toBe("");
+    expect(normalizePrefix("photos/")).toBe("photos/");
+    expect(normalizePrefix("Cafe\u0301")).toBe("Caf\u00e9");
+  });
+
+  it("rejects control characters and over-long prefixes", () => {
+    expect(rejection(() => normalizePrefix("a\u0000"))).toMatch(/control/);
+    expect(rejection(() => normalizePrefix("a".repeat(1025)))).toMatch(/1024 bytes/);
+  });
+});

@@ -1,0 +1,40 @@
+import { invalidArgument } from "../../../../lib/errors.js";
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+/** A token holds one name and one prefix of at most 1024 bytes each. */
+const MAX_TOKEN_LENGTH = 8192;
+
+/** 0 means the default; larger than the maximum is capped, not refused. */
+export function pageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) throw invalidArgument("page_size must not be negative");
+  return requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE);
+}
+
+/**
+ * The ListFiles continuation: the last name of the page (the keyset) and the
+ * prefix the page was listed with, as base64url JSON. Clients must treat it
+ * as opaque; the prefix is inside so a token cannot be replayed against a
+ * different listing.
+ */
+export function encodePageToken(lastName: string, prefix: string): string {
+  return Buffer.from(JSON.stringify({ n: lastName, p: prefix }), "utf8").toString("base64url");
+}
+
+/** The name to continue after, or INVALID_ARGUMENT for anything we did not issue for this prefix. */
+export function decodePageToken(token: string, prefix: string): string {
+  if (token.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalidArgument("page_token is not valid");
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument("page_token is not valid");
+  }
+  if (typeof decoded !== "object" || decoded === null) throw invalidArgument("page_token is not valid");
+  const { n, p } = decoded as Record<string, unknown>;
+  if (typeof n !== "string" || typeof p !== "string" || n === "" || !n.startsWith(p) || /\p{Cc}/u.test(n)) {
+    throw invalidArgument("page_token is not valid");
+  }
+  if (p !== prefix) throw invalidArgument("page_token was issued for a different prefix");
+  return n;
+}

@@ -1,0 +1,87 @@
+/** A file as users see it: its newest version's content attributes. */
+export interface FileRecord {
+  fileId: string;
+  name: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  numChunks: number;
+  /** The newest version, from 1. */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface FileVersionRecord {
+  fileId: string;
+  version: number;
+  size: number;
+  sha256: string;
+  contentType: string;
+  numChunks: number;
+  createdAt: Date;
+}
+
+/** One chunk of a file version, in order. */
+export interface ChunkRecord {
+  index: number;
+  sha256: string;
+  size: number;
+  offset: number;
+}
+
+/** What CommitFileVersion stores once the request is validated. */
+export interface NewFileVersion {
+  owner: string;
+  /** NFC-normalized and validated. */
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  chunks: readonly ChunkRecord[];
+}
+
+export interface ListFilesQuery {
+  /** Only names starting with this (may be empty). */
+  prefix: string;
+  /** Only names sorting strictly after this (byte order); "" for the first page. */
+  after: string;
+  limit: number;
+}
+
+/** What DeleteFile removed. */
+export interface DeletedFile {
+  fileId: string;
+  name: string;
+  version: number;
+  /** Distinct chunk hashes newly queued for the collector. */
+  queuedChunks: number;
+}
+
+export type EventType = "upload" | "update" | "delete";
+
+/** A sync event waiting in the outbox. */
+export interface OutboxEvent {
+  /** Outbox position (a bigint, kept as its decimal string). */
+  seq: string;
+  eventId: string;
+  owner: string;
+  fileId: string;
+  eventType: EventType;
+  name: string;
+  version: number;
+  size: number;
+  sha256: string;
+  createdAt: Date;
+}
+
+/** A queued chunk whose grace period is over. */
+export interface GcCandidate {
+  owner: string;
+  sha256: string;
+  /**
+   * Re-checked when read: a file committed after the chunk was queued uses it
+   * again, so it must be kept and the stale candidate dropped.
+   */
+  stillReferenced: boolean;
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import { MetadataServiceService } from "../../../gen/cfs/metadata/v1/metadata.js";
+import { createServiceTokenSource } from "../../../lib/auth.js";
+import { ConfigError } from "../../../lib/config.js";
+import { channelOptions, type CallIdentity } from "../../../lib/grpc-client.js";
+import { service } from "../../../lib/grpc-server.js";
+import { createLogger } from "../../../lib/logger.js";
+import { Metrics } from "../../../lib/metrics.js";
+import { runService } from "../../../lib/service.js";
+import { GrpcChunkInventory } from "./adapters/grpc-block-storage.js";
+import { GrpcEventSink } from "./adapters/grpc-sync.js";
+import { createPool, PostgresMetadataRepository } from "./adapters/postgres-metadata-repository.js";
+import { BackgroundLoop } from "./background-loop.js";
+import { parseConfig } from "./config.js";
+import { Catalogue } from "./domain/catalogue.js";
+import { ChunkCollector } from "./domain/collector.js";
+import { OutboxRelay } from "./domain/outbox-relay.js";
+import { createHandlers } from "./server.js";
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.env);
+  const log = createLogger("metadata", config.server.logLevel);
+  const pool = createPool({ url: config.database.url, max: config.database.poolMax }, log);
+  const repo = new PostgresMetadataRepository(pool, log);
+  await repo.migrate();
+
+  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const blocks = new GrpcChunkInventory(config.blockStorageAddress, peers);
+  const sync = new GrpcEventSink(config.syncAddress, peers);
+  const serviceToken = createServiceTokenSource(config.serviceCredentials);
+  // Background work acts as the service itself; each batch gets its own request id for tracing.
+  const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
+
+  const collector = new ChunkCollector(repo, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
+  const relay = new OutboxRelay(repo, sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
+  const loops = [
+    new BackgroundLoop((signal) => collector.collectOnce(signal), {
+      name: "gc",
+      intervalMs: config.gc.intervalMs,
+      maxBackoffMs: config.gc.maxBackoffMs,
+      log,
+    }),
+    new BackgroundLoop(() => relay.relayOnce(), {
+      name: "outbox relay",
+      intervalMs: config.outbox.intervalMs,
+      maxBackoffMs: config.outbox.maxBackoffMs,
+      log,
+    }),
+  ];
+
+  await runService({
+    log,
+    server: config.server,
+    auth: config.auth,
+    metrics: new Metrics("metadata"),
+    services: [service("cfs.metadata.v1.MetadataService", MetadataServiceService, createHandlers(new Catalogue(repo, blocks)))],
+    protoFiles: ["cfs/metadata/v1/metadata.proto"],
+    checks: [{ name: "database", check: () => repo.ping() }],
+    closers: [
+      {
+        name: "background loops",
+        close: async () => {
+          await Promise.all(loops.map((l) => l.stop()));
+        },
+      },
+      { name: "block-storage client", close: () => blocks.close() },
+      { name: "sync client", close: () => sync.close() },
+      { name: "database pool", close: () => pool.end() },
+    ],
+  });
+  for (const loop of loops) loop.start();
+}
+
+main().catch((err: unknown) => {
+  createLogger("metadata").fatal({ err }, err instanceof ConfigError ? "invalid configuration" : "failed to start");
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import type { File, FileVersion, MetadataServiceService } from "../../../gen/cfs/metadata/v1/metadata.js";
+import type { CallIdentity } from "../../../lib/grpc-client.js";
+import type { RequestContext, ServiceHandlers } from "../../../lib/grpc-server.js";
+import type { Catalogue } from "./domain/catalogue.js";
+import type { FileRecord, FileVersionRecord } from "./domain/types.js";
+
+/** Calls to block storage act for the caller, with its token and request id. */
+function identityOf(ctx: RequestContext): CallIdentity {
+  return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline };
+}
+
+/** Translates MetadataService calls to the catalogue; the owner is always the token's subject. */
+export function createHandlers(catalogue: Catalogue): ServiceHandlers<typeof MetadataServiceService> {
+  return {
+    async getFile(request, ctx) {
+      return { file: toFile(await catalogue.getFile(ctx.principal.subject, request.fileId)) };
+    },
+
+    async listFiles(request, ctx) {
+      const page = await catalogue.listFiles(ctx.principal.subject, request);
+      return { files: page.files.map(toFile), nextPageToken: page.nextPageToken };
+    },
+
+    async deleteFile(request, ctx) {
+      const deleted = await catalogue.deleteFile(ctx.principal.subject, request.fileId);
+      ctx.log.info({ fileId: deleted.fileId, version: deleted.version, queuedChunks: deleted.queuedChunks }, "file deleted");
+      return {};
+    },
+
+    async listFileChunks(request, ctx) {
+      return { chunks: await catalogue.listFileChunks(ctx.principal.subject, request.fileId, request.version) };
+    },
+
+    async listFileVersions(request, ctx) {
+      const versions = await catalogue.listFileVersions(ctx.principal.subject, request.fileId);
+      return { versions: versions.map(toVersion) };
+    },
+
+    async commitFileVersion(request, ctx) {
+      const file = await catalogue.commitFileVersion(ctx.principal.subject, request, identityOf(ctx));
+      ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size, chunks: file.numChunks }, "version committed");
+      return { file: toFile(file) };
+    },
+  };
+}
+
+function toFile(f: FileRecord): File {
+  return {
+    fileId: f.fileId,
+    name: f.name,
+    size: f.size,
+    sha256: f.sha256,
+    contentType: f.contentType,
+    numChunks: f.numChunks,
+    version: f.version,
+    createdAt: f.createdAt,
+    updatedAt: f.updatedAt,
+  };
+}
+
+function toVersion(v: FileVersionRecord): FileVersion {
+  return {
+    fileId: v.fileId,
+    version: v.version,
+    size: v.size,
+    sha256: v.sha256,
+    contentType: v.contentType,
+    numChunks: v.numChunks,
+    createdAt: v.createdAt,
+  };
+}
