@@ -1,0 +1,85 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+
+// The `cfs` CLI as a script would run it, against real services.
+const CFS = fileURLToPath(new URL("../../cli/bin/cfs", import.meta.url));
+let stack: RunningStack;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cfs(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(CFS, args, { cwd: dir, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "cfs-cli-"));
+  stack = await startStack({ dataDir: join(dir, "data"), defaultPorts: false, logs: "files" });
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CFS_CHUNKER_ADDR: stack.addresses.chunker,
+    CFS_METADATA_ADDR: stack.addresses.metadata,
+    CFS_DEV_ISSUER_URL: stack.issuer!.issuer.replace(/\/$/, ""),
+  };
+  const token = await cfs(["token", "carol"]);
+  expect(token.code).toBe(0);
+  env.CFS_TOKEN = token.stdout.trim();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("cfs CLI", () => {
+  it("puts, lists, gets, versions and removes a file", async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 11);
+    await writeFile(join(dir, "local.bin"), data);
+    const put = await cfs(["put", "local.bin", "--name", "docs/report.bin"]);
+    expect(put.code, put.stderr).toBe(0);
+    const file = JSON.parse(put.stdout) as { fileId: string; version: number };
+    expect(file.version).toBe(1);
+
+    const ls = await cfs(["ls", "--json", "--prefix", "docs/"]);
+    expect(ls.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(ls.stdout))).toContain("docs/report.bin");
+
+    const get = await cfs(["get", file.fileId, "-o", "copy.bin"]);
+    expect(get.code, get.stderr).toBe(0);
+    expect((await readFile(join(dir, "copy.bin"))).equals(data)).toBe(true);
+
+    await writeFile(join(dir, "local.bin"), Buffer.from("v2"));
+    expect((await cfs(["put", "local.bin", "--name", "docs/report.bin"])).code).toBe(0);
+    const versions = await cfs(["versions", file.fileId, "--json"]);
+    expect(versions.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(versions.stdout))).toMatch(/"version":2/);
+
+    expect((await cfs(["rm", file.fileId])).code).toBe(0);
+    expect((await cfs(["get", file.fileId, "-o", "gone.bin"])).code).toBe(3);
+  });
+
+  it("exits with codes scripts can rely on", async () => {
+    expect((await cfs(["get", "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f"])).code).toBe(3);
+    expect((await cfs(["get", "not-a-uuid"])).code).toBe(5);
+    expect((await cfs(["ls"], { CFS_TOKEN: "garbage" })).code).toBe(4);
+    expect((await cfs(["ls"], { CFS_TOKEN: "" })).code).toBe(4);
+    expect((await cfs(["frobnicate"])).code).toBe(2);
+    expect((await cfs(["put", "no-such-file"])).code).toBe(3);
+  });
+});
