@@ -14,19 +14,20 @@ $(NPM_STAMP): package.json package-lock.json
 
 install: $(NPM_STAMP) ## Install npm dependencies (npm ci)
 
-gen: install ## Regenerate gen/ from proto/ (buf + ts-proto)
-	npx buf lint
+gen: install ## Regenerate gen/ from proto/ (buf + ts-proto, and the descriptor set reflection serves)
+	npx buf lint proto
 	npx buf generate
+	scripts/descriptor-set.sh gen/descriptor-set.binpb
 
 check-gen: install ## Fail when gen/ is stale against proto/
-	@tmp=$$(mktemp -d) && npx buf generate --output "$$tmp" && \
+	@tmp=$$(mktemp -d) && npx buf generate --output "$$tmp" && scripts/descriptor-set.sh "$$tmp/gen/descriptor-set.binpb" && \
 	  if ! diff -r "$$tmp/gen" gen >/dev/null; then \
 	    diff -r "$$tmp/gen" gen | head -20; rm -rf "$$tmp"; \
 	    echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; \
 	  fi; rm -rf "$$tmp"; echo "gen/ is up to date"
 
 lint: install ## buf lint, type check, eslint
-	npx buf lint
+	npx buf lint proto
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 

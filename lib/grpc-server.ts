@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
+import { readFileSync } from "node:fs";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
 import { bearerToken, type Principal, type TokenVerifier } from "./auth.js";
@@ -75,19 +77,18 @@ export interface GrpcServerOptions {
   flowControlWindowBytes: number;
 }
 
-const PROTO_ROOT = fileURLToPath(new URL("../proto", import.meta.url));
-const GOOGLE_PROTOS = fileURLToPath(new URL("../node_modules/google-proto-files", import.meta.url));
+/**
+ * Built by `make gen` (buf build): every cfs proto with its imports,
+ * well-known types included, plus grpc/health/v1/health.proto.
+ */
+const DESCRIPTOR_SET = fileURLToPath(new URL("../gen/descriptor-set.binpb", import.meta.url));
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * A grpc-js server with auth, request ids, access logs, metrics and error
  * mapping around every handler, plus grpc.health.v1 and server reflection.
  */
-export function createGrpcServer(
-  services: readonly ServiceRegistration<unknown>[],
-  protoFiles: readonly string[],
-  options: GrpcServerOptions,
-): grpc.Server {
+export function createGrpcServer(services: readonly ServiceRegistration<unknown>[], options: GrpcServerOptions): grpc.Server {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
     "grpc.max_send_message_length": options.maxReceiveMessageBytes,
@@ -104,9 +105,34 @@ export function createGrpcServer(
     server.addService(instrumented as unknown as grpc.ServiceDefinition, wrapped);
   }
   options.health.addToServer(server);
-  const packageDefinition = loadSync([...protoFiles], { includeDirs: [PROTO_ROOT, GOOGLE_PROTOS] });
-  new ReflectionService(packageDefinition).addToServer(server);
+  new ReflectionService(reflectionPackage(), {
+    services: [...services.map((s) => s.name), "grpc.health.v1.Health"],
+  }).addToServer(server);
   return server;
+}
+
+/**
+ * The package definition that server reflection describes. @grpc/reflection
+ * serves the files it finds in `fileDescriptorProtos`, and those that
+ * proto-loader produces are re-encoded by protobufjs, which drops
+ * google/protobuf/timestamp.proto (grpc-node#2958) and mangles oneofs and map
+ * entries, so grpcurl rejects them. We put buf's original bytes of every file
+ * first (the first copy of a file name wins).
+ */
+function reflectionPackage(): PackageDefinition {
+  const bytes = readFileSync(DESCRIPTOR_SET);
+  const files: Buffer[] = [];
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(Buffer.from(reader.bytes()));
+    else reader.skip(wireType);
+  }
+  const allFiles = { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos: files };
+  return {
+    "cfs.reflection.AllFiles": allFiles as unknown as PackageDefinition[string],
+    ...loadFileDescriptorSetFromBuffer(bytes),
+  };
 }
 
 /** Binds host:port (0 picks a free port) and returns the bound port. */

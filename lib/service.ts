@@ -40,8 +40,6 @@ export interface ServiceSpec {
   auth: AuthConfig;
   metrics: Metrics;
   services: readonly ServiceRegistration<unknown>[];
-  /** .proto files (relative to proto/) that reflection describes. */
-  protoFiles: readonly string[];
   checks: readonly DependencyCheck[];
   /** Closed in order after the server drained. */
   closers: ReadonlyArray<{ name: string; close: () => Promise<void> | void }>;
@@ -61,7 +59,7 @@ export async function runService(spec: ServiceSpec): Promise<RunningService> {
     spec.checks,
     log,
   );
-  const server = createGrpcServer(spec.services, spec.protoFiles, {
+  const server = createGrpcServer(spec.services, {
     log,
     metrics: spec.metrics,
     health,

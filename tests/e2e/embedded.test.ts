@@ -47,17 +47,17 @@ describe("authentication", () => {
     const before = await listAll(alice);
     const forged = await forgedTokens(stack.issuer!, stack.audience);
     for (const [label, token] of [...forged, ["missing", undefined] as [string, undefined]]) {
-      const attempts: Array<[string, Promise<unknown>]> = [
-        ["UploadFile", upload(c, token, Buffer.from("intruder"), { name: `forged-${label}` })],
-        ["DownloadFile", download(c, token, "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f")],
-        ["ListFiles", call(c.metadata.listFiles, c.metadata, { pageSize: 1, pageToken: "", prefix: "" }, token)],
-        ["GetFile", call(c.metadata.getFile, c.metadata, { fileId: before[0]!.fileId }, token)],
-        ["DeleteFile", call(c.metadata.deleteFile, c.metadata, { fileId: before[0]!.fileId }, token)],
-        ["HasChunks", call(c.blocks.hasChunks, c.blocks, { sha256s: [], owner: "" }, token)],
-        ["ListSyncEvents", call(c.sync.listSyncEvents, c.sync, { pageSize: 1, pageToken: "", fileId: "" }, token)],
+      const attempts: Array<[string, () => Promise<unknown>]> = [
+        ["UploadFile", () => upload(c, token, Buffer.from("intruder"), { name: `forged-${label}` })],
+        ["DownloadFile", () => download(c, token, "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f")],
+        ["ListFiles", () => call(c.metadata.listFiles, c.metadata, { pageSize: 1, pageToken: "", prefix: "" }, token)],
+        ["GetFile", () => call(c.metadata.getFile, c.metadata, { fileId: before[0]!.fileId }, token)],
+        ["DeleteFile", () => call(c.metadata.deleteFile, c.metadata, { fileId: before[0]!.fileId }, token)],
+        ["HasChunks", () => call(c.blocks.hasChunks, c.blocks, { sha256s: [], owner: "" }, token)],
+        ["ListSyncEvents", () => call(c.sync.listSyncEvents, c.sync, { pageSize: 1, pageToken: "", fileId: "" }, token)],
       ];
       for (const [method, attempt] of attempts) {
-        await expectStatus(attempt, status.UNAUTHENTICATED).catch((err: Error) => {
+        await expectStatus(attempt(), status.UNAUTHENTICATED).catch((err: Error) => {
           throw new Error(`${label} token on ${method}: ${err.message}`);
         });
       }

@@ -97,10 +97,20 @@ describe("graceful shutdown and health", () => {
   it("SIGTERM lets an upload in flight finish, then the chunker stops", async () => {
     const data = randomBytes(6 * 1024 * 1024);
     let stopped: Promise<void> | undefined;
-    const file = await interruptedUpload("drained.bin", data, 2 * 1024 * 1024, async () => {
-      stopped = stack.kill("chunker", "SIGTERM");
-      await new Promise((r) => setTimeout(r, 200));
-    });
+    const client = clientsFor(stack.addresses);
+    const file = await interruptedUpload(
+      "drained.bin",
+      data,
+      2 * 1024 * 1024,
+      async () => {
+        // Let the stream reach the server before the signal: only calls in
+        // flight are drained, new ones are refused.
+        await new Promise((r) => setTimeout(r, 500));
+        stopped = stack.kill("chunker", "SIGTERM");
+        await new Promise((r) => setTimeout(r, 200));
+      },
+      client,
+    ).finally(() => client.close());
     expect(file.size).toBe(data.length);
     await stopped;
     expect(stack.processes.get("chunker")!.exitCode).toBe(0);

@@ -42,7 +42,6 @@ async function main(): Promise<void> {
         createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - FRAME_OVERHEAD_BYTES }),
       ),
     ],
-    protoFiles: ["cfs/blockstore/v1/blockstore.proto"],
     checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],
     closers: [{ name: "chunk store", close: () => store.close() }],
   });

@@ -28,7 +28,6 @@ async function main(): Promise<void> {
     auth: config.auth,
     metrics: new Metrics("chunker"),
     services: [service("cfs.chunker.v1.ChunkerService", ChunkerServiceService, createHandlers(uploader, downloader))],
-    protoFiles: ["cfs/chunker/v1/chunker.proto"],
     checks: [
       { name: "block-storage", check: () => waitForReady(blocks.client) },
       { name: "metadata", check: () => waitForReady(catalogue.client) },

@@ -54,7 +54,6 @@ async function main(): Promise<void> {
     auth: config.auth,
     metrics: new Metrics("metadata"),
     services: [service("cfs.metadata.v1.MetadataService", MetadataServiceService, createHandlers(new Catalogue(repo, blocks)))],
-    protoFiles: ["cfs/metadata/v1/metadata.proto"],
     checks: [{ name: "database", check: () => repo.ping() }],
     closers: [
       {

@@ -21,7 +21,6 @@ async function main(): Promise<void> {
     auth: config.auth,
     metrics: new Metrics("sync"),
     services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(store)))],
-    protoFiles: ["cfs/sync/v1/sync.proto"],
     checks: [{ name: "sqlite", check: () => store.ping() }],
     closers: [{ name: "sqlite", close: () => store.close() }],
   });
