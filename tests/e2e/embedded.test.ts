@@ -54,7 +54,7 @@ describe("authentication", () => {
         ["GetFile", () => call(c.metadata.getFile, c.metadata, { fileId: before[0]!.fileId }, token)],
         ["DeleteFile", () => call(c.metadata.deleteFile, c.metadata, { fileId: before[0]!.fileId }, token)],
         ["HasChunks", () => call(c.blocks.hasChunks, c.blocks, { sha256s: [], owner: "" }, token)],
-        ["ListSyncEvents", () => call(c.sync.listSyncEvents, c.sync, { pageSize: 1, pageToken: "", fileId: "" }, token)],
+        ["ListSyncEvents", () => call(c.sync.listSyncEvents, c.sync, { pageSize: 1, pageToken: "", fileId: "", status: 0, eventType: 0 }, token)],
       ];
       for (const [method, attempt] of attempts) {
         await expectStatus(attempt(), status.UNAUTHENTICATED).catch((err: Error) => {

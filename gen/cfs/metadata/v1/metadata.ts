@@ -124,6 +124,35 @@ export interface CommitFileVersionResponse {
   file?: File | undefined;
 }
 
+export interface ReleaseChunksRequest {
+  sha256s: string[];
+}
+
+export interface ReleaseChunksResponse {
+}
+
+export interface InspectFileVersionRequest {
+  owner: string;
+  fileId: string;
+  version: number;
+}
+
+export interface InspectFileVersionResponse {
+  file?: File | undefined;
+  version?: FileVersion | undefined;
+  chunks: FileChunk[];
+}
+
+export interface CheckChunkReferencesRequest {
+  owner: string;
+  sha256s: string[];
+}
+
+export interface CheckChunkReferencesResponse {
+  referenced: string[];
+  queuedForCollection: string[];
+}
+
 function createBaseFile(): File {
   return {
     fileId: "",
@@ -1618,6 +1647,511 @@ export const CommitFileVersionResponse: MessageFns<CommitFileVersionResponse> = 
   },
 };
 
+function createBaseReleaseChunksRequest(): ReleaseChunksRequest {
+  return { sha256s: [] };
+}
+
+export const ReleaseChunksRequest: MessageFns<ReleaseChunksRequest> = {
+  encode(message: ReleaseChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sha256s) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256s.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReleaseChunksRequest {
+    return {
+      sha256s: globalThis.Array.isArray(object?.sha256s) ? object.sha256s.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ReleaseChunksRequest): unknown {
+    const obj: any = {};
+    if (message.sha256s?.length) {
+      obj.sha256s = message.sha256s;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseChunksRequest>, I>>(base?: I): ReleaseChunksRequest {
+    return ReleaseChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseChunksRequest>, I>>(object: I): ReleaseChunksRequest {
+    const message = createBaseReleaseChunksRequest();
+    message.sha256s = object.sha256s?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseReleaseChunksResponse(): ReleaseChunksResponse {
+  return {};
+}
+
+export const ReleaseChunksResponse: MessageFns<ReleaseChunksResponse> = {
+  encode(_: ReleaseChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReleaseChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReleaseChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReleaseChunksResponse {
+    return {};
+  },
+
+  toJSON(_: ReleaseChunksResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReleaseChunksResponse>, I>>(base?: I): ReleaseChunksResponse {
+    return ReleaseChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReleaseChunksResponse>, I>>(_: I): ReleaseChunksResponse {
+    const message = createBaseReleaseChunksResponse();
+    return message;
+  },
+};
+
+function createBaseInspectFileVersionRequest(): InspectFileVersionRequest {
+  return { owner: "", fileId: "", version: 0 };
+}
+
+export const InspectFileVersionRequest: MessageFns<InspectFileVersionRequest> = {
+  encode(message: InspectFileVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== "") {
+      writer.uint32(10).string(message.owner);
+    }
+    if (message.fileId !== "") {
+      writer.uint32(18).string(message.fileId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(24).int32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectFileVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectFileVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectFileVersionRequest {
+    return {
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: InspectFileVersionRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectFileVersionRequest>, I>>(base?: I): InspectFileVersionRequest {
+    return InspectFileVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectFileVersionRequest>, I>>(object: I): InspectFileVersionRequest {
+    const message = createBaseInspectFileVersionRequest();
+    message.owner = object.owner ?? "";
+    message.fileId = object.fileId ?? "";
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseInspectFileVersionResponse(): InspectFileVersionResponse {
+  return { file: undefined, version: undefined, chunks: [] };
+}
+
+export const InspectFileVersionResponse: MessageFns<InspectFileVersionResponse> = {
+  encode(message: InspectFileVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    if (message.version !== undefined) {
+      FileVersion.encode(message.version, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.chunks) {
+      FileChunk.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectFileVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectFileVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = FileVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunks.push(FileChunk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectFileVersionResponse {
+    return {
+      file: isSet(object.file) ? File.fromJSON(object.file) : undefined,
+      version: isSet(object.version) ? FileVersion.fromJSON(object.version) : undefined,
+      chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => FileChunk.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: InspectFileVersionResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    if (message.version !== undefined) {
+      obj.version = FileVersion.toJSON(message.version);
+    }
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => FileChunk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectFileVersionResponse>, I>>(base?: I): InspectFileVersionResponse {
+    return InspectFileVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectFileVersionResponse>, I>>(object: I): InspectFileVersionResponse {
+    const message = createBaseInspectFileVersionResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    message.version = (object.version !== undefined && object.version !== null)
+      ? FileVersion.fromPartial(object.version)
+      : undefined;
+    message.chunks = object.chunks?.map((e) => FileChunk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCheckChunkReferencesRequest(): CheckChunkReferencesRequest {
+  return { owner: "", sha256s: [] };
+}
+
+export const CheckChunkReferencesRequest: MessageFns<CheckChunkReferencesRequest> = {
+  encode(message: CheckChunkReferencesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== "") {
+      writer.uint32(10).string(message.owner);
+    }
+    for (const v of message.sha256s) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckChunkReferencesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckChunkReferencesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256s.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckChunkReferencesRequest {
+    return {
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      sha256s: globalThis.Array.isArray(object?.sha256s) ? object.sha256s.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: CheckChunkReferencesRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.sha256s?.length) {
+      obj.sha256s = message.sha256s;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckChunkReferencesRequest>, I>>(base?: I): CheckChunkReferencesRequest {
+    return CheckChunkReferencesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckChunkReferencesRequest>, I>>(object: I): CheckChunkReferencesRequest {
+    const message = createBaseCheckChunkReferencesRequest();
+    message.owner = object.owner ?? "";
+    message.sha256s = object.sha256s?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCheckChunkReferencesResponse(): CheckChunkReferencesResponse {
+  return { referenced: [], queuedForCollection: [] };
+}
+
+export const CheckChunkReferencesResponse: MessageFns<CheckChunkReferencesResponse> = {
+  encode(message: CheckChunkReferencesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.referenced) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.queuedForCollection) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckChunkReferencesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckChunkReferencesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.referenced.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.queuedForCollection.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckChunkReferencesResponse {
+    return {
+      referenced: globalThis.Array.isArray(object?.referenced)
+        ? object.referenced.map((e: any) => globalThis.String(e))
+        : [],
+      queuedForCollection: globalThis.Array.isArray(object?.queuedForCollection)
+        ? object.queuedForCollection.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.queued_for_collection)
+        ? object.queued_for_collection.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CheckChunkReferencesResponse): unknown {
+    const obj: any = {};
+    if (message.referenced?.length) {
+      obj.referenced = message.referenced;
+    }
+    if (message.queuedForCollection?.length) {
+      obj.queuedForCollection = message.queuedForCollection;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckChunkReferencesResponse>, I>>(base?: I): CheckChunkReferencesResponse {
+    return CheckChunkReferencesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckChunkReferencesResponse>, I>>(object: I): CheckChunkReferencesResponse {
+    const message = createBaseCheckChunkReferencesResponse();
+    message.referenced = object.referenced?.map((e) => e) || [];
+    message.queuedForCollection = object.queuedForCollection?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * MetadataService owns the catalogue: files, their versions and chunk lists.
  * A file becomes visible only when CommitFileVersion's transaction commits.
@@ -1698,6 +2232,51 @@ export const MetadataServiceService = {
       Buffer.from(CommitFileVersionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CommitFileVersionResponse => CommitFileVersionResponse.decode(value),
   },
+  /**
+   * Internal (chunker): chunks stored for an upload that then failed. They
+   * are queued for the collector, which deletes them after the grace period
+   * unless a file references them by then.
+   */
+  releaseChunks: {
+    path: "/cfs.metadata.v1.MetadataService/ReleaseChunks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReleaseChunksRequest): Buffer => Buffer.from(ReleaseChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReleaseChunksRequest => ReleaseChunksRequest.decode(value),
+    responseSerialize: (value: ReleaseChunksResponse): Buffer =>
+      Buffer.from(ReleaseChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReleaseChunksResponse => ReleaseChunksResponse.decode(value),
+  },
+  /**
+   * Internal (sync verification, service identity): a file version of a
+   * named owner with its chunk list.
+   */
+  inspectFileVersion: {
+    path: "/cfs.metadata.v1.MetadataService/InspectFileVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectFileVersionRequest): Buffer =>
+      Buffer.from(InspectFileVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectFileVersionRequest => InspectFileVersionRequest.decode(value),
+    responseSerialize: (value: InspectFileVersionResponse): Buffer =>
+      Buffer.from(InspectFileVersionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectFileVersionResponse => InspectFileVersionResponse.decode(value),
+  },
+  /**
+   * Internal (sync verification, service identity): which of the chunks the
+   * owner's files still reference, and which are queued for collection.
+   */
+  checkChunkReferences: {
+    path: "/cfs.metadata.v1.MetadataService/CheckChunkReferences" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckChunkReferencesRequest): Buffer =>
+      Buffer.from(CheckChunkReferencesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckChunkReferencesRequest => CheckChunkReferencesRequest.decode(value),
+    responseSerialize: (value: CheckChunkReferencesResponse): Buffer =>
+      Buffer.from(CheckChunkReferencesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckChunkReferencesResponse => CheckChunkReferencesResponse.decode(value),
+  },
 } as const;
 
 export interface MetadataServiceServer extends UntypedServiceImplementation {
@@ -1719,6 +2298,22 @@ export interface MetadataServiceServer extends UntypedServiceImplementation {
    * name with its complete chunk list, in one transaction.
    */
   commitFileVersion: handleUnaryCall<CommitFileVersionRequest, CommitFileVersionResponse>;
+  /**
+   * Internal (chunker): chunks stored for an upload that then failed. They
+   * are queued for the collector, which deletes them after the grace period
+   * unless a file references them by then.
+   */
+  releaseChunks: handleUnaryCall<ReleaseChunksRequest, ReleaseChunksResponse>;
+  /**
+   * Internal (sync verification, service identity): a file version of a
+   * named owner with its chunk list.
+   */
+  inspectFileVersion: handleUnaryCall<InspectFileVersionRequest, InspectFileVersionResponse>;
+  /**
+   * Internal (sync verification, service identity): which of the chunks the
+   * owner's files still reference, and which are queued for collection.
+   */
+  checkChunkReferences: handleUnaryCall<CheckChunkReferencesRequest, CheckChunkReferencesResponse>;
 }
 
 export interface MetadataServiceClient extends Client {
@@ -1823,6 +2418,64 @@ export interface MetadataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (chunker): chunks stored for an upload that then failed. They
+   * are queued for the collector, which deletes them after the grace period
+   * unless a file references them by then.
+   */
+  releaseChunks(
+    request: ReleaseChunksRequest,
+    callback: (error: ServiceError | null, response: ReleaseChunksResponse) => void,
+  ): ClientUnaryCall;
+  releaseChunks(
+    request: ReleaseChunksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReleaseChunksResponse) => void,
+  ): ClientUnaryCall;
+  releaseChunks(
+    request: ReleaseChunksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReleaseChunksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (sync verification, service identity): a file version of a
+   * named owner with its chunk list.
+   */
+  inspectFileVersion(
+    request: InspectFileVersionRequest,
+    callback: (error: ServiceError | null, response: InspectFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  inspectFileVersion(
+    request: InspectFileVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  inspectFileVersion(
+    request: InspectFileVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (sync verification, service identity): which of the chunks the
+   * owner's files still reference, and which are queued for collection.
+   */
+  checkChunkReferences(
+    request: CheckChunkReferencesRequest,
+    callback: (error: ServiceError | null, response: CheckChunkReferencesResponse) => void,
+  ): ClientUnaryCall;
+  checkChunkReferences(
+    request: CheckChunkReferencesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckChunkReferencesResponse) => void,
+  ): ClientUnaryCall;
+  checkChunkReferences(
+    request: CheckChunkReferencesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckChunkReferencesResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -132,7 +134,36 @@ export interface SyncEvent {
   size: number;
   sha256: string;
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** Verification attempts so far. */
+  attempts: number;
+  /** What background verification found (set once it ran). */
+  verification?:
+    | Verification
+    | undefined;
+  /**
+   * Delete events: the chunks the deleted file used (input to verification;
+   * not returned by the listing RPCs).
+   */
+  chunkSha256s: string[];
+}
+
+/** The result of verifying one event against metadata and block storage. */
+export interface Verification {
+  /** "synchronized" or "inconsistent". */
+  syncStatus: string;
+  chunksVerified: number;
+  totalChunks: number;
+  /**
+   * upload_synchronized, update_synchronized, delete_synchronized, or
+   * superseded when a newer change made the event's state unobservable.
+   */
+  action: string;
+  /** How many chunks were downloaded and re-hashed (a sample). */
+  chunksRehashed: number;
+  verifiedAt?: Date | undefined;
 }
 
 export interface RecordEventsRequest {
@@ -147,7 +178,10 @@ export interface RecordEventsResponse {
 export interface ListSyncEventsRequest {
   pageSize: number;
   pageToken: string;
+  /** Filters; unset means any. */
   fileId: string;
+  status: EventStatus;
+  eventType: EventType;
 }
 
 export interface ListSyncEventsResponse {
@@ -161,6 +195,41 @@ export interface GetSyncEventRequest {
 
 export interface GetSyncEventResponse {
   event?: SyncEvent | undefined;
+}
+
+export interface GetFileSyncStatusRequest {
+  fileId: string;
+}
+
+export interface GetFileSyncStatusResponse {
+  fileId: string;
+  /** The status of the newest event of the file. */
+  status: EventStatus;
+  latestEvent?: SyncEvent | undefined;
+}
+
+export interface WatchChangesRequest {
+  cursor: string;
+}
+
+/** One committed change of a file. */
+export interface Change {
+  fileId: string;
+  name: string;
+  eventType: EventType;
+  version: number;
+  size: number;
+  sha256: string;
+  committedAt?: Date | undefined;
+}
+
+export interface WatchChangesResponse {
+  /** Unset in a heartbeat, sent while nothing changes. */
+  change?:
+    | Change
+    | undefined;
+  /** Resume after this message by passing it back. */
+  cursor: string;
 }
 
 function createBaseSyncEvent(): SyncEvent {
@@ -177,6 +246,9 @@ function createBaseSyncEvent(): SyncEvent {
     sha256: "",
     createdAt: undefined,
     updatedAt: undefined,
+    attempts: 0,
+    verification: undefined,
+    chunkSha256s: [],
   };
 }
 
@@ -217,6 +289,15 @@ export const SyncEvent: MessageFns<SyncEvent> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(98).fork()).join();
+    }
+    if (message.attempts !== 0) {
+      writer.uint32(104).int32(message.attempts);
+    }
+    if (message.verification !== undefined) {
+      Verification.encode(message.verification, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.chunkSha256s) {
+      writer.uint32(122).string(v!);
     }
     return writer;
   },
@@ -330,6 +411,30 @@ export const SyncEvent: MessageFns<SyncEvent> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.attempts = reader.int32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.verification = Verification.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.chunkSha256s.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -380,6 +485,13 @@ export const SyncEvent: MessageFns<SyncEvent> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      verification: isSet(object.verification) ? Verification.fromJSON(object.verification) : undefined,
+      chunkSha256s: globalThis.Array.isArray(object?.chunkSha256s)
+        ? object.chunkSha256s.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.chunk_sha256s)
+        ? object.chunk_sha256s.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -421,6 +533,15 @@ export const SyncEvent: MessageFns<SyncEvent> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.attempts !== 0) {
+      obj.attempts = Math.round(message.attempts);
+    }
+    if (message.verification !== undefined) {
+      obj.verification = Verification.toJSON(message.verification);
+    }
+    if (message.chunkSha256s?.length) {
+      obj.chunkSha256s = message.chunkSha256s;
+    }
     return obj;
   },
 
@@ -441,6 +562,180 @@ export const SyncEvent: MessageFns<SyncEvent> = {
     message.sha256 = object.sha256 ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.attempts = object.attempts ?? 0;
+    message.verification = (object.verification !== undefined && object.verification !== null)
+      ? Verification.fromPartial(object.verification)
+      : undefined;
+    message.chunkSha256s = object.chunkSha256s?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVerification(): Verification {
+  return { syncStatus: "", chunksVerified: 0, totalChunks: 0, action: "", chunksRehashed: 0, verifiedAt: undefined };
+}
+
+export const Verification: MessageFns<Verification> = {
+  encode(message: Verification, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.syncStatus !== "") {
+      writer.uint32(10).string(message.syncStatus);
+    }
+    if (message.chunksVerified !== 0) {
+      writer.uint32(16).int32(message.chunksVerified);
+    }
+    if (message.totalChunks !== 0) {
+      writer.uint32(24).int32(message.totalChunks);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.chunksRehashed !== 0) {
+      writer.uint32(40).int32(message.chunksRehashed);
+    }
+    if (message.verifiedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.verifiedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Verification {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVerification();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.syncStatus = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunksVerified = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.totalChunks = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.chunksRehashed = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.verifiedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Verification {
+    return {
+      syncStatus: isSet(object.syncStatus)
+        ? globalThis.String(object.syncStatus)
+        : isSet(object.sync_status)
+        ? globalThis.String(object.sync_status)
+        : "",
+      chunksVerified: isSet(object.chunksVerified)
+        ? globalThis.Number(object.chunksVerified)
+        : isSet(object.chunks_verified)
+        ? globalThis.Number(object.chunks_verified)
+        : 0,
+      totalChunks: isSet(object.totalChunks)
+        ? globalThis.Number(object.totalChunks)
+        : isSet(object.total_chunks)
+        ? globalThis.Number(object.total_chunks)
+        : 0,
+      action: isSet(object.action) ? globalThis.String(object.action) : "",
+      chunksRehashed: isSet(object.chunksRehashed)
+        ? globalThis.Number(object.chunksRehashed)
+        : isSet(object.chunks_rehashed)
+        ? globalThis.Number(object.chunks_rehashed)
+        : 0,
+      verifiedAt: isSet(object.verifiedAt)
+        ? fromJsonTimestamp(object.verifiedAt)
+        : isSet(object.verified_at)
+        ? fromJsonTimestamp(object.verified_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Verification): unknown {
+    const obj: any = {};
+    if (message.syncStatus !== "") {
+      obj.syncStatus = message.syncStatus;
+    }
+    if (message.chunksVerified !== 0) {
+      obj.chunksVerified = Math.round(message.chunksVerified);
+    }
+    if (message.totalChunks !== 0) {
+      obj.totalChunks = Math.round(message.totalChunks);
+    }
+    if (message.action !== "") {
+      obj.action = message.action;
+    }
+    if (message.chunksRehashed !== 0) {
+      obj.chunksRehashed = Math.round(message.chunksRehashed);
+    }
+    if (message.verifiedAt !== undefined) {
+      obj.verifiedAt = message.verifiedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Verification>, I>>(base?: I): Verification {
+    return Verification.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Verification>, I>>(object: I): Verification {
+    const message = createBaseVerification();
+    message.syncStatus = object.syncStatus ?? "";
+    message.chunksVerified = object.chunksVerified ?? 0;
+    message.totalChunks = object.totalChunks ?? 0;
+    message.action = object.action ?? "";
+    message.chunksRehashed = object.chunksRehashed ?? 0;
+    message.verifiedAt = object.verifiedAt ?? undefined;
     return message;
   },
 };
@@ -582,7 +877,7 @@ export const RecordEventsResponse: MessageFns<RecordEventsResponse> = {
 };
 
 function createBaseListSyncEventsRequest(): ListSyncEventsRequest {
-  return { pageSize: 0, pageToken: "", fileId: "" };
+  return { pageSize: 0, pageToken: "", fileId: "", status: 0, eventType: 0 };
 }
 
 export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
@@ -595,6 +890,12 @@ export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
     }
     if (message.fileId !== "") {
       writer.uint32(26).string(message.fileId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(32).int32(message.status);
+    }
+    if (message.eventType !== 0) {
+      writer.uint32(40).int32(message.eventType);
     }
     return writer;
   },
@@ -636,6 +937,22 @@ export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
             message.fileId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.eventType = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -665,6 +982,12 @@ export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
         : isSet(object.file_id)
         ? globalThis.String(object.file_id)
         : "",
+      status: isSet(object.status) ? eventStatusFromJSON(object.status) : 0,
+      eventType: isSet(object.eventType)
+        ? eventTypeFromJSON(object.eventType)
+        : isSet(object.event_type)
+        ? eventTypeFromJSON(object.event_type)
+        : 0,
     };
   },
 
@@ -679,6 +1002,12 @@ export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
     if (message.fileId !== "") {
       obj.fileId = message.fileId;
     }
+    if (message.status !== 0) {
+      obj.status = eventStatusToJSON(message.status);
+    }
+    if (message.eventType !== 0) {
+      obj.eventType = eventTypeToJSON(message.eventType);
+    }
     return obj;
   },
 
@@ -690,6 +1019,8 @@ export const ListSyncEventsRequest: MessageFns<ListSyncEventsRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.fileId = object.fileId ?? "";
+    message.status = object.status ?? 0;
+    message.eventType = object.eventType ?? 0;
     return message;
   },
 };
@@ -925,6 +1256,521 @@ export const GetSyncEventResponse: MessageFns<GetSyncEventResponse> = {
   },
 };
 
+function createBaseGetFileSyncStatusRequest(): GetFileSyncStatusRequest {
+  return { fileId: "" };
+}
+
+export const GetFileSyncStatusRequest: MessageFns<GetFileSyncStatusRequest> = {
+  encode(message: GetFileSyncStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFileSyncStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFileSyncStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFileSyncStatusRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetFileSyncStatusRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetFileSyncStatusRequest>, I>>(base?: I): GetFileSyncStatusRequest {
+    return GetFileSyncStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetFileSyncStatusRequest>, I>>(object: I): GetFileSyncStatusRequest {
+    const message = createBaseGetFileSyncStatusRequest();
+    message.fileId = object.fileId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetFileSyncStatusResponse(): GetFileSyncStatusResponse {
+  return { fileId: "", status: 0, latestEvent: undefined };
+}
+
+export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = {
+  encode(message: GetFileSyncStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.latestEvent !== undefined) {
+      SyncEvent.encode(message.latestEvent, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFileSyncStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFileSyncStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.latestEvent = SyncEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetFileSyncStatusResponse {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      status: isSet(object.status) ? eventStatusFromJSON(object.status) : 0,
+      latestEvent: isSet(object.latestEvent)
+        ? SyncEvent.fromJSON(object.latestEvent)
+        : isSet(object.latest_event)
+        ? SyncEvent.fromJSON(object.latest_event)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetFileSyncStatusResponse): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.status !== 0) {
+      obj.status = eventStatusToJSON(message.status);
+    }
+    if (message.latestEvent !== undefined) {
+      obj.latestEvent = SyncEvent.toJSON(message.latestEvent);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetFileSyncStatusResponse>, I>>(base?: I): GetFileSyncStatusResponse {
+    return GetFileSyncStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetFileSyncStatusResponse>, I>>(object: I): GetFileSyncStatusResponse {
+    const message = createBaseGetFileSyncStatusResponse();
+    message.fileId = object.fileId ?? "";
+    message.status = object.status ?? 0;
+    message.latestEvent = (object.latestEvent !== undefined && object.latestEvent !== null)
+      ? SyncEvent.fromPartial(object.latestEvent)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWatchChangesRequest(): WatchChangesRequest {
+  return { cursor: "" };
+}
+
+export const WatchChangesRequest: MessageFns<WatchChangesRequest> = {
+  encode(message: WatchChangesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cursor !== "") {
+      writer.uint32(10).string(message.cursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchChangesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchChangesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchChangesRequest {
+    return { cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "" };
+  },
+
+  toJSON(message: WatchChangesRequest): unknown {
+    const obj: any = {};
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchChangesRequest>, I>>(base?: I): WatchChangesRequest {
+    return WatchChangesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchChangesRequest>, I>>(object: I): WatchChangesRequest {
+    const message = createBaseWatchChangesRequest();
+    message.cursor = object.cursor ?? "";
+    return message;
+  },
+};
+
+function createBaseChange(): Change {
+  return { fileId: "", name: "", eventType: 0, version: 0, size: 0, sha256: "", committedAt: undefined };
+}
+
+export const Change: MessageFns<Change> = {
+  encode(message: Change, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.eventType !== 0) {
+      writer.uint32(24).int32(message.eventType);
+    }
+    if (message.version !== 0) {
+      writer.uint32(32).int32(message.version);
+    }
+    if (message.size !== 0) {
+      writer.uint32(40).int64(message.size);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(50).string(message.sha256);
+    }
+    if (message.committedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.committedAt), writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Change {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.eventType = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.committedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Change {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      eventType: isSet(object.eventType)
+        ? eventTypeFromJSON(object.eventType)
+        : isSet(object.event_type)
+        ? eventTypeFromJSON(object.event_type)
+        : 0,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      committedAt: isSet(object.committedAt)
+        ? fromJsonTimestamp(object.committedAt)
+        : isSet(object.committed_at)
+        ? fromJsonTimestamp(object.committed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Change): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.eventType !== 0) {
+      obj.eventType = eventTypeToJSON(message.eventType);
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.committedAt !== undefined) {
+      obj.committedAt = message.committedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Change>, I>>(base?: I): Change {
+    return Change.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Change>, I>>(object: I): Change {
+    const message = createBaseChange();
+    message.fileId = object.fileId ?? "";
+    message.name = object.name ?? "";
+    message.eventType = object.eventType ?? 0;
+    message.version = object.version ?? 0;
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.committedAt = object.committedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseWatchChangesResponse(): WatchChangesResponse {
+  return { change: undefined, cursor: "" };
+}
+
+export const WatchChangesResponse: MessageFns<WatchChangesResponse> = {
+  encode(message: WatchChangesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.change !== undefined) {
+      Change.encode(message.change, writer.uint32(10).fork()).join();
+    }
+    if (message.cursor !== "") {
+      writer.uint32(18).string(message.cursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchChangesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchChangesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.change = Change.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchChangesResponse {
+    return {
+      change: isSet(object.change) ? Change.fromJSON(object.change) : undefined,
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+    };
+  },
+
+  toJSON(message: WatchChangesResponse): unknown {
+    const obj: any = {};
+    if (message.change !== undefined) {
+      obj.change = Change.toJSON(message.change);
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchChangesResponse>, I>>(base?: I): WatchChangesResponse {
+    return WatchChangesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchChangesResponse>, I>>(object: I): WatchChangesResponse {
+    const message = createBaseWatchChangesResponse();
+    message.change = (object.change !== undefined && object.change !== null)
+      ? Change.fromPartial(object.change)
+      : undefined;
+    message.cursor = object.cursor ?? "";
+    return message;
+  },
+};
+
 /** SyncService records every committed upload and delete as a sync event. */
 export type SyncServiceService = typeof SyncServiceService;
 export const SyncServiceService = {
@@ -964,6 +1810,34 @@ export const SyncServiceService = {
       Buffer.from(GetSyncEventResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetSyncEventResponse => GetSyncEventResponse.decode(value),
   },
+  /** The sync state of a file: its newest event and what verifying it found. */
+  getFileSyncStatus: {
+    path: "/cfs.sync.v1.SyncService/GetFileSyncStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetFileSyncStatusRequest): Buffer =>
+      Buffer.from(GetFileSyncStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetFileSyncStatusRequest => GetFileSyncStatusRequest.decode(value),
+    responseSerialize: (value: GetFileSyncStatusResponse): Buffer =>
+      Buffer.from(GetFileSyncStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetFileSyncStatusResponse => GetFileSyncStatusResponse.decode(value),
+  },
+  /**
+   * The caller's changes after `cursor`, in commit order, then new ones as
+   * they happen. Each message carries the cursor to resume after it. An empty
+   * cursor starts from now; a cursor older than the retention window fails
+   * with FAILED_PRECONDITION: the client must list its files again.
+   */
+  watchChanges: {
+    path: "/cfs.sync.v1.SyncService/WatchChanges" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchChangesRequest): Buffer => Buffer.from(WatchChangesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchChangesRequest => WatchChangesRequest.decode(value),
+    responseSerialize: (value: WatchChangesResponse): Buffer =>
+      Buffer.from(WatchChangesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchChangesResponse => WatchChangesResponse.decode(value),
+  },
 } as const;
 
 export interface SyncServiceServer extends UntypedServiceImplementation {
@@ -975,6 +1849,15 @@ export interface SyncServiceServer extends UntypedServiceImplementation {
   /** The caller's events, newest first. */
   listSyncEvents: handleUnaryCall<ListSyncEventsRequest, ListSyncEventsResponse>;
   getSyncEvent: handleUnaryCall<GetSyncEventRequest, GetSyncEventResponse>;
+  /** The sync state of a file: its newest event and what verifying it found. */
+  getFileSyncStatus: handleUnaryCall<GetFileSyncStatusRequest, GetFileSyncStatusResponse>;
+  /**
+   * The caller's changes after `cursor`, in commit order, then new ones as
+   * they happen. Each message carries the cursor to resume after it. An empty
+   * cursor starts from now; a cursor older than the retention window fails
+   * with FAILED_PRECONDITION: the client must list its files again.
+   */
+  watchChanges: handleServerStreamingCall<WatchChangesRequest, WatchChangesResponse>;
 }
 
 export interface SyncServiceClient extends Client {
@@ -1028,6 +1911,37 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetSyncEventResponse) => void,
   ): ClientUnaryCall;
+  /** The sync state of a file: its newest event and what verifying it found. */
+  getFileSyncStatus(
+    request: GetFileSyncStatusRequest,
+    callback: (error: ServiceError | null, response: GetFileSyncStatusResponse) => void,
+  ): ClientUnaryCall;
+  getFileSyncStatus(
+    request: GetFileSyncStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetFileSyncStatusResponse) => void,
+  ): ClientUnaryCall;
+  getFileSyncStatus(
+    request: GetFileSyncStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetFileSyncStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The caller's changes after `cursor`, in commit order, then new ones as
+   * they happen. Each message carries the cursor to resume after it. An empty
+   * cursor starts from now; a cursor older than the retention window fails
+   * with FAILED_PRECONDITION: the client must list its files again.
+   */
+  watchChanges(
+    request: WatchChangesRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchChangesResponse>;
+  watchChanges(
+    request: WatchChangesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchChangesResponse>;
 }
 
 export const SyncServiceClient = makeGenericClientConstructor(
