@@ -22,7 +22,7 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
       }
       const meta = first.value.payload.value;
       const header: UploadHeader = { name: meta.name, contentType: meta.contentType, size: meta.size, sha256: meta.sha256 };
-      const file = await uploader.upload(header, dataFrames(iterator), identityOf(ctx));
+      const file = await uploader.upload(header, dataFrames(iterator), identityOf(ctx), ctx.log);
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
       return { file };
     },

@@ -38,6 +38,18 @@ export class GrpcCatalogue implements Catalogue {
     return response.chunks;
   }
 
+  async releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void> {
+    // The metadata service takes at most 1000 hashes per call.
+    for (let i = 0; i < sha256s.length; i += 1000) {
+      await callUnary(
+        this.client.releaseChunks.bind(this.client),
+        { sha256s: sha256s.slice(i, i + 1000) },
+        as,
+        "metadata ReleaseChunks",
+      );
+    }
+  }
+
   close(): void {
     this.client.close();
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { CfsError } from "../../../../lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
@@ -9,11 +10,13 @@ import type { StoredFile } from "./types.js";
 import { Uploader } from "./upload.js";
 
 const as = { token: "t" };
+const log = pino({ level: "silent" });
 
 /** In-memory fakes of the two ports (unit tests of the domain logic only). */
 function fakes(options: { putDelayMs?: number } = {}) {
   const stored = new Map<string, Buffer>();
   const commits: CommitRequest[] = [];
+  const released: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const blocks: BlockStore = {
@@ -41,8 +44,11 @@ function fakes(options: { putDelayMs?: number } = {}) {
       return { fileId: "f", name: c.name, size: c.size, sha256: c.sha256, contentType: "", numChunks: c.chunks.length, version: 1 };
     },
     listChunks: async () => [...commits.at(-1)!.chunks],
+    releaseChunks: async (hashes) => {
+      released.push(...hashes);
+    },
   };
-  return { blocks, catalogue, stored, commits, maxInFlight: () => maxInFlight };
+  return { blocks, catalogue, stored, commits, released, maxInFlight: () => maxInFlight };
 }
 
 async function* stream(data: Buffer, frameSize = 7): AsyncGenerator<Buffer> {
@@ -55,7 +61,7 @@ describe("Uploader", () => {
   it("commits contiguous chunks whose hashes and sizes describe the content", async () => {
     const f = fakes();
     const data = randomBytes(50);
-    const file = await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as);
+    const file = await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as, log);
     expect(file.sha256).toBe(sha256Hex(data));
     const { chunks } = f.commits[0]!;
     expect(chunks.map((c) => [c.index, c.offset, c.size])).toEqual([[0, 0, 16], [1, 16, 16], [2, 32, 16], [3, 48, 2]]);
@@ -65,14 +71,14 @@ describe("Uploader", () => {
   it("stores a chunk repeated within the file once", async () => {
     const f = fakes();
     const block = randomBytes(16);
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(Buffer.concat([block, block, block])), as);
+    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(Buffer.concat([block, block, block])), as, log);
     expect(f.stored.size).toBe(1);
     expect(f.commits[0]!.chunks).toHaveLength(3);
   });
 
   it("never has more chunks in flight than allowed", async () => {
     const f = fakes({ putDelayMs: 5 });
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(300)), as);
+    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(300)), as, log);
     expect(f.maxInFlight()).toBeLessThanOrEqual(2);
   });
 
@@ -82,31 +88,48 @@ describe("Uploader", () => {
     [{ sha256: "0".repeat(64) }, "declared sha256"],
   ])("rejects a mismatch with %j and commits nothing", async (declared, message) => {
     const f = fakes();
-    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "", ...declared }, stream(randomBytes(50)), as);
+    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "", ...declared }, stream(randomBytes(50)), as, log);
     await expect(upload).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining(message) });
     expect(f.commits).toHaveLength(0);
+  });
+
+  it("hands the chunks it stored to the collector when the upload fails", async () => {
+    const f = fakes();
+    const data = randomBytes(40);
+    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "", size: 41 }, stream(data), as, log);
+    await expect(upload).rejects.toMatchObject({ kind: "invalid-argument" });
+    expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
+    expect(f.released).toHaveLength(3);
+  });
+
+  it("releases nothing on success", async () => {
+    const f = fakes();
+    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(40)), as, log);
+    expect(f.released).toEqual([]);
   });
 
   it("rejects bad headers before reading data", async () => {
     const f = fakes();
     const up = new Uploader(f.blocks, f.catalogue, limits);
     for (const header of [{ name: "" }, { name: "a", sha256: "XYZ" }, { name: "a", size: -1 }, { name: "a", size: 5000 }]) {
-      await expect(up.upload({ contentType: "", ...header }, stream(Buffer.alloc(0)), as)).rejects.toMatchObject({ kind: "invalid-argument" });
+      await expect(up.upload({ contentType: "", ...header }, stream(Buffer.alloc(0)), as, log)).rejects.toMatchObject({ kind: "invalid-argument" });
     }
   });
 
   it("stops a file over the size cap as soon as it exceeds it", async () => {
     const f = fakes();
-    const upload = new Uploader(f.blocks, f.catalogue, { ...limits, maxFileBytes: 40 }).upload({ name: "a", contentType: "" }, stream(randomBytes(100)), as);
+    const upload = new Uploader(f.blocks, f.catalogue, { ...limits, maxFileBytes: 40 }).upload({ name: "a", contentType: "" }, stream(randomBytes(100)), as, log);
     await expect(upload).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining("limit") });
     expect(f.commits).toHaveLength(0);
+    expect(f.released.length).toBeGreaterThan(0);
+    expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
   });
 });
 
 describe("Downloader", () => {
   async function uploaded(data: Buffer) {
     const f = fakes();
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as);
+    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as, log);
     return f;
   }
   async function read(f: ReturnType<typeof fakes>, offset: number, length: number): Promise<Buffer> {

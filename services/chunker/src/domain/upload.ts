@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { Logger } from "../../../../lib/logger.js";
 import { invalidArgument } from "../../../../lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 import type { Catalogue } from "../ports/catalogue.js";
@@ -27,8 +28,26 @@ export class Uploader {
     private readonly limits: UploadLimits,
   ) {}
 
-  async upload(header: UploadHeader, data: AsyncIterable<Uint8Array>, as: CallIdentity): Promise<StoredFile> {
+  /**
+   * Uploads and commits. If anything fails after chunks were stored, they are
+   * handed to the collector so an abandoned upload leaves no garbage behind.
+   */
+  async upload(header: UploadHeader, data: AsyncIterable<Uint8Array>, as: CallIdentity, log: Logger): Promise<StoredFile> {
     this.checkHeader(header);
+    const stored: string[] = [];
+    try {
+      return await this.storeAndCommit(header, data, as, stored);
+    } catch (err) {
+      if (stored.length > 0) {
+        await this.catalogue.releaseChunks(stored, as).catch((releaseErr: unknown) => {
+          log.warn({ err: releaseErr, chunks: stored.length }, "could not release the chunks of a failed upload");
+        });
+      }
+      throw err;
+    }
+  }
+
+  private async storeAndCommit(header: UploadHeader, data: AsyncIterable<Uint8Array>, as: CallIdentity, stored: string[]): Promise<StoredFile> {
     const chunks: ChunkRef[] = [];
     const fileHash = createHash("sha256");
     const scheduled = new Set<string>();
@@ -36,25 +55,33 @@ export class Uploader {
     let failure: unknown;
     let size = 0;
 
-    for await (const chunk of fixedSizeChunks(this.limitedStream(data, header), this.limits.chunkSize)) {
-      const sha256 = sha256Hex(chunk);
-      fileHash.update(chunk);
-      chunks.push({ index: chunks.length, sha256, size: chunk.length, offset: size });
-      size += chunk.length;
-      // A chunk repeated inside one upload is stored once.
-      if (!scheduled.has(sha256)) {
-        scheduled.add(sha256);
-        const task: Promise<void> = this.storeChunk(sha256, chunk, as)
-          .catch((err: unknown) => {
-            failure ??= err;
-          })
-          .finally(() => inFlight.delete(task));
-        inFlight.add(task);
+    try {
+      for await (const chunk of fixedSizeChunks(this.limitedStream(data, header), this.limits.chunkSize)) {
+        const sha256 = sha256Hex(chunk);
+        fileHash.update(chunk);
+        chunks.push({ index: chunks.length, sha256, size: chunk.length, offset: size });
+        size += chunk.length;
+        // A chunk repeated inside one upload is stored once.
+        if (!scheduled.has(sha256)) {
+          scheduled.add(sha256);
+          const task: Promise<void> = this.storeChunk(sha256, chunk, as)
+            .then((wrote) => {
+              if (wrote) stored.push(sha256);
+            })
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => inFlight.delete(task));
+          inFlight.add(task);
+        }
+        while (inFlight.size >= this.limits.maxChunksInFlight) await Promise.race(inFlight);
+        if (failure !== undefined) break;
       }
-      while (inFlight.size >= this.limits.maxChunksInFlight) await Promise.race(inFlight);
-      if (failure !== undefined) break;
+    } finally {
+      // Also when the stream fails midway: no store may still be running
+      // (and unaccounted for in `stored`) once we return.
+      await Promise.all(inFlight);
     }
-    await Promise.all(inFlight);
     if (failure !== undefined) throw failure;
 
     const sha256 = fileHash.digest("hex");
@@ -99,8 +126,11 @@ export class Uploader {
     }
   }
 
-  private async storeChunk(sha256: string, chunk: Buffer, as: CallIdentity): Promise<void> {
+  /** Stores the chunk unless block storage has it; true when this upload wrote it. */
+  private async storeChunk(sha256: string, chunk: Buffer, as: CallIdentity): Promise<boolean> {
     const missing = await this.blocks.missing([sha256], as);
-    if (missing.has(sha256)) await this.blocks.put(sha256, chunk, as);
+    if (!missing.has(sha256)) return false;
+    await this.blocks.put(sha256, chunk, as);
+    return true;
   }
 }

@@ -15,4 +15,6 @@ export interface Catalogue {
   commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile>;
   getFile(fileId: string, as: CallIdentity): Promise<StoredFile>;
   listChunks(fileId: string, version: number, as: CallIdentity): Promise<ChunkRef[]>;
+  /** Hands chunks of a failed upload to the collector (deleted unless referenced later). */
+  releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void>;
 }
