@@ -230,6 +230,93 @@ export function describeMetadataRepositoryContract(name: string, create: () => P
       await repo.removeEvents([]);
     });
 
+    it("puts the distinct chunk hashes of every version into the delete event, and none into upload or update events", async () => {
+      const owner = newOwner();
+      const first = await repo.commitFileVersion(version(owner, "hashed", ["h1", "shared", "h1"]));
+      await repo.commitFileVersion(version(owner, "hashed", ["h2", "shared"]));
+      // Chunks another file still uses are listed too: verification checks each.
+      await repo.commitFileVersion(version(owner, "other", ["shared"]));
+      const empty = await repo.commitFileVersion(version(owner, "empty", []));
+      await repo.deleteFile(owner, first.fileId);
+      await repo.deleteFile(owner, empty.fileId);
+
+      const events = await eventsOf(owner);
+      expect(events.map((e) => [e.eventType, e.name, e.chunkSha256s])).toEqual([
+        ["upload", "hashed", []],
+        ["update", "hashed", []],
+        ["upload", "other", []],
+        ["upload", "empty", []],
+        ["delete", "hashed", [sha("h1"), sha("h2"), sha("shared")].sort()],
+        ["delete", "empty", []],
+      ]);
+    });
+
+    it("inspects a version with its chunks, newest by default, for its owner only", async () => {
+      const owner = newOwner();
+      const v1 = version(owner, "inspected", ["i1", "i2"]);
+      const v2 = version(owner, "inspected", ["i3"], 700);
+      const first = await repo.commitFileVersion(v1);
+      const second = await repo.commitFileVersion(v2);
+
+      const newest = await repo.inspectFileVersion(owner, first.fileId, undefined);
+      expect(newest).toEqual({
+        file: second,
+        version: { fileId: first.fileId, version: 2, size: 700, sha256: v2.sha256, contentType: "text/plain", numChunks: 1, createdAt: expect.any(Date) },
+        chunks: v2.chunks,
+      });
+      const old = await repo.inspectFileVersion(owner, first.fileId, 1);
+      expect(old?.file).toEqual(second);
+      expect(old?.version).toMatchObject({ version: 1, size: 2000, sha256: v1.sha256, numChunks: 2 });
+      expect(old?.chunks).toEqual(v1.chunks);
+
+      const empty = await repo.commitFileVersion(version(owner, "inspected-empty", []));
+      expect(await repo.inspectFileVersion(owner, empty.fileId, undefined)).toMatchObject({ version: { numChunks: 0, size: 0 }, chunks: [] });
+
+      expect(await repo.inspectFileVersion(owner, first.fileId, 3)).toBeUndefined();
+      expect(await repo.inspectFileVersion(newOwner(), first.fileId, undefined)).toBeUndefined();
+      expect(await repo.inspectFileVersion(owner, randomUUID(), undefined)).toBeUndefined();
+      await repo.deleteFile(owner, first.fileId);
+      expect(await repo.inspectFileVersion(owner, first.fileId, undefined)).toBeUndefined();
+      expect(await repo.inspectFileVersion(owner, first.fileId, 1)).toBeUndefined();
+    });
+
+    it("tells which chunks the owner's files reference and which are queued, per owner", async () => {
+      const owner = newOwner();
+      const other = newOwner();
+      const gone = await repo.commitFileVersion(version(owner, "gone", ["only-gone", "kept"]));
+      await repo.commitFileVersion(version(owner, "stays", ["kept"]));
+      await repo.commitFileVersion(version(other, "theirs", ["theirs"]));
+      await repo.deleteFile(owner, gone.fileId);
+
+      const hashes = [sha("only-gone"), sha("kept"), sha("theirs"), sha("never"), sha("kept")];
+      const refs = await repo.chunkReferences(owner, hashes);
+      expect(refs.referenced).toEqual([sha("kept")]);
+      expect(refs.queued).toEqual([sha("only-gone")]);
+      expect(await repo.chunkReferences(other, hashes)).toEqual({ referenced: [sha("theirs")], queued: [] });
+      expect(await repo.chunkReferences(owner, [])).toEqual({ referenced: [], queued: [] });
+    });
+
+    it("queues released chunks once, keeping the first queue time, and the collector re-checks them", async () => {
+      const owner = newOwner();
+      const used = await repo.commitFileVersion(version(owner, "in-use", ["used"]));
+      expect(await repo.queueGcCandidates(owner, [sha("orphan"), sha("used"), sha("orphan")])).toBe(2);
+      expect(await repo.queueGcCandidates(owner, [sha("orphan")])).toBe(0);
+      expect(await repo.queueGcCandidates(owner, [])).toBe(0);
+      const due = await candidatesOf(owner);
+      expect(due.map((c) => [c.sha256, c.stillReferenced]).sort()).toEqual(
+        [
+          [sha("orphan"), false],
+          [sha("used"), true],
+        ].sort(),
+      );
+      expect((await repo.chunkReferences(owner, [sha("orphan"), sha("used")])).queued.sort()).toEqual([sha("orphan"), sha("used")].sort());
+      // A commit that uses a released chunk takes it off the queue.
+      await repo.commitFileVersion(version(owner, "adopts", ["orphan"]));
+      expect((await candidatesOf(owner)).map((c) => c.sha256)).toEqual([sha("used")]);
+      expect(await repo.getFile(owner, used.fileId)).toBeDefined();
+      expect(await candidatesOf(newOwner())).toEqual([]);
+    });
+
     it("leaves nothing behind when a commit fails half-way", async () => {
       const owner = newOwner();
       const queued = await repo.commitFileVersion(version(owner, "queued", ["q"]));

@@ -41,6 +41,22 @@ export function createHandlers(catalogue: Catalogue): ServiceHandlers<typeof Met
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size, chunks: file.numChunks }, "version committed");
       return { file: toFile(file) };
     },
+
+    async releaseChunks(request, ctx) {
+      const queued = await catalogue.releaseChunks(ctx.principal.subject, request.sha256s);
+      ctx.log.info({ released: request.sha256s.length, queued }, "chunks released to the collector");
+      return {};
+    },
+
+    async inspectFileVersion(request, ctx) {
+      const found = await catalogue.inspectFileVersion(ctx.principal, request.owner, request.fileId, request.version);
+      return { file: toFile(found.file), version: toVersion(found.version), chunks: found.chunks };
+    },
+
+    async checkChunkReferences(request, ctx) {
+      const refs = await catalogue.checkChunkReferences(ctx.principal, request.owner, request.sha256s);
+      return { referenced: refs.referenced, queuedForCollection: refs.queued };
+    },
   };
 }
 

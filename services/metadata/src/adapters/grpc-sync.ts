@@ -35,6 +35,9 @@ export class GrpcEventSink implements EventSink {
           size: e.size,
           sha256: e.sha256,
           createdAt: e.createdAt,
+          attempts: 0,
+          // Delete events: the chunks the deleted file used, for verification.
+          chunkSha256s: e.chunkSha256s,
         })),
       },
       as,

@@ -7,11 +7,13 @@ import { CfsError, unavailable } from "../../../../lib/errors.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import type {
   ChunkRecord,
+  ChunkReferences,
   DeletedFile,
   EventType,
   FileRecord,
   FileVersionRecord,
   GcCandidate,
+  InspectedVersion,
   ListFilesQuery,
   NewFileVersion,
   OutboxEvent,
@@ -137,6 +139,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
         version,
         size: v.size,
         sha256: v.sha256,
+        chunkSha256s: [],
       });
       return {
         fileId,
@@ -220,6 +223,12 @@ export class PostgresMetadataRepository implements MetadataRepository {
       );
       const file = rows[0];
       if (!file) return undefined;
+      // Every chunk any version used, for the delete event: sync verification
+      // checks that each is still needed elsewhere, queued, or collected.
+      const { rows: hashRows } = await db.query<{ hashes: string[] }>(
+        `SELECT COALESCE(array_agg(DISTINCT sha256 ORDER BY sha256), '{}') AS hashes FROM file_chunks WHERE file_id = $1`,
+        [fileId],
+      );
       // Before the rows go: every hash of this file (any version) that no
       // other file of the owner lists.
       const queued = await db.query(
@@ -240,9 +249,77 @@ export class PostgresMetadataRepository implements MetadataRepository {
         version: file.version,
         size: Number(file.size),
         sha256: file.sha256,
+        chunkSha256s: hashRows[0]?.hashes ?? [],
       });
       return { fileId, name: file.name, version: file.version, queuedChunks: queued.rowCount ?? 0 };
     });
+  }
+
+  async inspectFileVersion(owner: string, fileId: string, version: number | undefined): Promise<InspectedVersion | undefined> {
+    // One statement, so the file, the version and its chunks come from one
+    // snapshot. The LEFT JOIN yields one all-NULL chunk row for a version
+    // without chunks (an empty file), and no row when there is no version.
+    const { rows } = await this.query<
+      FileRow & {
+        v_version: number;
+        v_size: string;
+        v_sha256: string;
+        v_content_type: string;
+        v_num_chunks: number;
+        v_created_at: Date;
+        chunk_index: number | null;
+        c_sha256: string | null;
+        c_size: number | null;
+        c_offset: string | null;
+      }
+    >(
+      `SELECT f.file_id, f.name, f.current_version, f.created_at, f.updated_at,
+              cv.size, cv.sha256, cv.content_type, cv.num_chunks,
+              v.version AS v_version, v.size AS v_size, v.sha256 AS v_sha256, v.content_type AS v_content_type,
+              v.num_chunks AS v_num_chunks, v.created_at AS v_created_at,
+              c.chunk_index, c.sha256 AS c_sha256, c.size AS c_size, c."offset" AS c_offset
+       FROM files f
+       JOIN file_versions cv ON cv.file_id = f.file_id AND cv.version = f.current_version
+       JOIN file_versions v ON v.file_id = f.file_id AND v.version = COALESCE($3::int, f.current_version)
+       LEFT JOIN file_chunks c ON c.file_id = v.file_id AND c.version = v.version
+       WHERE f.owner = $1 AND f.file_id = $2
+       ORDER BY c.chunk_index`,
+      [owner, fileId, version ?? null],
+    );
+    const first = rows[0];
+    if (!first) return undefined;
+    return {
+      file: toFile(first),
+      version: {
+        fileId: first.file_id,
+        version: first.v_version,
+        size: Number(first.v_size),
+        sha256: first.v_sha256,
+        contentType: first.v_content_type,
+        numChunks: first.v_num_chunks,
+        createdAt: first.v_created_at,
+      },
+      chunks: rows
+        .filter((r) => r.chunk_index !== null)
+        .map((r) => ({ index: r.chunk_index!, sha256: r.c_sha256!, size: r.c_size!, offset: Number(r.c_offset) })),
+    };
+  }
+
+  async chunkReferences(owner: string, hashes: readonly string[]): Promise<ChunkReferences> {
+    if (hashes.length === 0) return { referenced: [], queued: [] };
+    // One statement: both answers describe the same moment.
+    const { rows } = await this.query<{ sha256: string; referenced: boolean; queued: boolean }>(
+      `SELECT h.sha256,
+              EXISTS (SELECT 1 FROM file_chunks c WHERE c.owner = $1 AND c.sha256 = h.sha256) AS referenced,
+              EXISTS (SELECT 1 FROM gc_candidates g WHERE g.owner = $1 AND g.sha256 = h.sha256) AS queued
+       FROM (SELECT DISTINCT unnest($2::text[]) AS sha256) h
+       ORDER BY h.sha256`,
+      [owner, [...hashes]],
+    );
+    return {
+      referenced: rows.filter((r) => r.referenced).map((r) => r.sha256),
+      queued: rows.filter((r) => r.queued).map((r) => r.sha256),
+    };
   }
 
   async pendingEvents(limit: number): Promise<OutboxEvent[]> {
@@ -256,9 +333,10 @@ export class PostgresMetadataRepository implements MetadataRepository {
       version: number;
       size: string;
       sha256: string;
+      chunk_sha256s: string[];
       created_at: Date;
     }>(
-      `SELECT seq, event_id, owner, file_id, event_type, name, version, size, sha256, created_at
+      `SELECT seq, event_id, owner, file_id, event_type, name, version, size, sha256, chunk_sha256s, created_at
        FROM sync_outbox ORDER BY seq LIMIT $1`,
       [limit],
     );
@@ -272,6 +350,7 @@ export class PostgresMetadataRepository implements MetadataRepository {
       version: r.version,
       size: Number(r.size),
       sha256: r.sha256,
+      chunkSha256s: r.chunk_sha256s,
       createdAt: r.created_at,
     }));
   }
@@ -279,6 +358,17 @@ export class PostgresMetadataRepository implements MetadataRepository {
   async removeEvents(seqs: readonly string[]): Promise<void> {
     if (seqs.length === 0) return;
     await this.query(`DELETE FROM sync_outbox WHERE seq = ANY($1::bigint[])`, [[...seqs]]);
+  }
+
+  async queueGcCandidates(owner: string, hashes: readonly string[]): Promise<number> {
+    if (hashes.length === 0) return 0;
+    const result = await this.query(
+      `INSERT INTO gc_candidates (owner, sha256)
+       SELECT $1, h.sha256 FROM (SELECT DISTINCT unnest($2::text[]) AS sha256) h
+       ON CONFLICT DO NOTHING`,
+      [owner, [...hashes]],
+    );
+    return result.rowCount ?? 0;
   }
 
   async dueGcCandidates(graceSeconds: number, limit: number): Promise<GcCandidate[]> {
@@ -385,9 +475,9 @@ function toFile(r: FileRow): FileRecord {
 
 function insertEvent(db: pg.PoolClient, e: Omit<OutboxEvent, "seq" | "eventId" | "createdAt">): Promise<pg.QueryResult> {
   return db.query(
-    `INSERT INTO sync_outbox (event_id, owner, file_id, event_type, name, version, size, sha256)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-    [randomUUID(), e.owner, e.fileId, e.eventType, e.name, e.version, e.size, e.sha256],
+    `INSERT INTO sync_outbox (event_id, owner, file_id, event_type, name, version, size, sha256, chunk_sha256s)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[])`,
+    [randomUUID(), e.owner, e.fileId, e.eventType, e.name, e.version, e.size, e.sha256, e.chunkSha256s],
   );
 }
 

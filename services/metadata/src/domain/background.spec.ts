@@ -5,7 +5,7 @@ import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import { ChunkCollector } from "./collector.js";
-import { OutboxRelay } from "./outbox-relay.js";
+import { estimatedBytes, OutboxRelay } from "./outbox-relay.js";
 import type { GcCandidate, OutboxEvent } from "./types.js";
 
 const log = createLogger("test", "silent");
@@ -96,6 +96,7 @@ describe("OutboxRelay", () => {
     version: 1,
     size: 1,
     sha256: hash(seq),
+    chunkSha256s: [],
     createdAt: new Date(),
   });
 
@@ -115,6 +116,22 @@ describe("OutboxRelay", () => {
     const relay = new OutboxRelay(fakeRepo({ pendingEvents: async () => [event(1)], removeEvents }), sink, identity, log);
     await expect(relay.relayOnce()).rejects.toThrow("unavailable");
     expect(removeEvents).not.toHaveBeenCalled();
+  });
+
+  it("splits a batch whose delete events list many chunks, in order, under the byte budget", async () => {
+    const big = (seq: number): OutboxEvent => ({ ...event(seq), eventType: "delete", chunkSha256s: Array.from({ length: 20 }, (_, i) => hash(seq * 100 + i)) });
+    const events = [big(1), big(2), big(3)];
+    const removeEvents = vi.fn(async () => undefined);
+    const recordEvents = vi.fn(async (batch: readonly OutboxEvent[]) => batch.length);
+    const budget = estimatedBytes(events[0]!) * 2;
+    const relay = new OutboxRelay(fakeRepo({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, 100, budget);
+    expect(await relay.relayOnce()).toBe(true);
+    expect(recordEvents).toHaveBeenCalledWith(events.slice(0, 2), service);
+    expect(removeEvents).toHaveBeenCalledWith(["1", "2"]);
+    // An event alone over the budget still goes, by itself.
+    const tiny = new OutboxRelay(fakeRepo({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, 100, 10);
+    expect(await tiny.relayOnce()).toBe(true);
+    expect(recordEvents).toHaveBeenLastCalledWith(events.slice(0, 1), service);
   });
 
   it("reports no more work on an empty or partial batch", async () => {

@@ -199,3 +199,61 @@ describe("Catalogue.listFiles", () => {
     expect(err.kind).toBe("invalid-argument");
   });
 });
+
+describe("Catalogue internal RPCs (ReleaseChunks, InspectFileVersion, CheckChunkReferences)", () => {
+  const { inventory } = fakeInventory(new Map());
+  const service = { subject: "cfs-services@clients", isService: true };
+  const user = { subject: "alice", isService: false };
+
+  it("queues released chunks for the caller, deduplicated, and validates them first", async () => {
+    const queueGcCandidates = vi.fn(async (_owner: string, hashes: readonly string[]) => hashes.length);
+    const catalogue = new Catalogue(fakeRepo({ queueGcCandidates }), inventory);
+    expect(await catalogue.releaseChunks("alice", [sha("a"), sha("b"), sha("a")])).toBe(2);
+    expect(queueGcCandidates).toHaveBeenCalledWith("alice", [sha("a"), sha("b")]);
+    expect(await catalogue.releaseChunks("alice", [])).toBe(0);
+    expect(queueGcCandidates).toHaveBeenCalledOnce();
+
+    const tooMany = Array.from({ length: 1001 }, (_, i) => sha(`h${i}`));
+    expect((await failure(catalogue.releaseChunks("alice", tooMany))).message).toMatch(/at most 1000/);
+    const bad = await failure(catalogue.releaseChunks("alice", [sha("a"), sha("b").toUpperCase()]));
+    expect(bad.kind).toBe("invalid-argument");
+    expect(bad.message).toMatch(/sha256s\[1\]/);
+    expect(queueGcCandidates).toHaveBeenCalledOnce();
+  });
+
+  it("lets only a service identity inspect a named owner, and requires the owner", async () => {
+    const inspectFileVersion = vi.fn(async () => undefined);
+    const chunkReferences = vi.fn(async () => ({ referenced: [], queued: [] }));
+    const catalogue = new Catalogue(fakeRepo({ inspectFileVersion, chunkReferences }), inventory);
+    const id = randomUUID();
+    expect((await failure(catalogue.inspectFileVersion(user, "alice", id, 0))).kind).toBe("permission-denied");
+    expect((await failure(catalogue.checkChunkReferences(user, "alice", [sha("a")]))).kind).toBe("permission-denied");
+    expect((await failure(catalogue.inspectFileVersion(service, "", id, 0))).message).toBe("owner is required");
+    expect((await failure(catalogue.checkChunkReferences(service, "", [sha("a")]))).message).toBe("owner is required");
+    expect((await failure(catalogue.inspectFileVersion(service, "alice", "nope", 0))).kind).toBe("invalid-argument");
+    expect((await failure(catalogue.inspectFileVersion(service, "alice", id, -2))).kind).toBe("invalid-argument");
+    expect(inspectFileVersion).not.toHaveBeenCalled();
+    expect(chunkReferences).not.toHaveBeenCalled();
+  });
+
+  it("inspects the newest version for 0, a given version otherwise, NOT_FOUND when gone", async () => {
+    const inspectFileVersion = vi.fn(async () => undefined);
+    const catalogue = new Catalogue(fakeRepo({ inspectFileVersion }), inventory);
+    const id = randomUUID();
+    expect((await failure(catalogue.inspectFileVersion(service, "alice", id.toUpperCase(), 0))).message).toBe("file not found");
+    expect((await failure(catalogue.inspectFileVersion(service, "alice", id, 4))).message).toBe("version 4 of the file not found");
+    expect(inspectFileVersion.mock.calls).toEqual([
+      ["alice", id, undefined],
+      ["alice", id, 4],
+    ]);
+  });
+
+  it("checks chunk references of the named owner with validated, distinct hashes", async () => {
+    const chunkReferences = vi.fn(async (_owner: string, hashes: readonly string[]) => ({ referenced: [hashes[0]!], queued: [] }));
+    const catalogue = new Catalogue(fakeRepo({ chunkReferences }), inventory);
+    expect(await catalogue.checkChunkReferences(service, "bob", [sha("x"), sha("x"), sha("y")])).toEqual({ referenced: [sha("x")], queued: [] });
+    expect(chunkReferences).toHaveBeenCalledWith("bob", [sha("x"), sha("y")]);
+    expect(await catalogue.checkChunkReferences(service, "bob", [])).toEqual({ referenced: [], queued: [] });
+    expect((await failure(catalogue.checkChunkReferences(service, "bob", ["xyz"]))).kind).toBe("invalid-argument");
+  });
+});

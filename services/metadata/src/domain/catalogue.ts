@@ -1,16 +1,20 @@
-import { failedPrecondition, invalidArgument, notFound } from "../../../../lib/errors.js";
+import type { Principal } from "../../../../lib/auth.js";
+import { failedPrecondition, invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
 import type { CallIdentity } from "../../../../lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL, type ChunkInventory } from "../ports/chunk-inventory.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
 import { normalizePrefix } from "./names.js";
 import { decodePageToken, encodePageToken, pageSize } from "./page-token.js";
-import type { ChunkRecord, DeletedFile, FileRecord, FileVersionRecord } from "./types.js";
+import type { ChunkRecord, ChunkReferences, DeletedFile, FileRecord, FileVersionRecord, InspectedVersion } from "./types.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** One message for unknown ids and other owners' ids, so neither can be told apart. */
 const FILE_NOT_FOUND = "file not found";
 const INT32_MAX = 2 ** 31 - 1;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The longest subject the token verifier accepts. */
+const MAX_OWNER_LENGTH = 512;
 
 export interface ListFilesRequest {
   pageSize: number;
@@ -86,6 +90,38 @@ export class Catalogue {
     return deleted;
   }
 
+  /**
+   * Chunks an upload stored before it failed: queued for the collector,
+   * which deletes them after the grace period unless a file references them
+   * by then. Only the caller's own chunks (owner is the token's subject).
+   */
+  async releaseChunks(owner: string, sha256s: readonly string[]): Promise<number> {
+    const hashes = checkHashes(sha256s);
+    if (hashes.length === 0) return 0;
+    return this.repo.queueGcCandidates(owner, hashes);
+  }
+
+  /**
+   * A version (0: the newest) of a named owner's file with its chunk list,
+   * for sync verification. Only a service identity may name an owner.
+   */
+  async inspectFileVersion(caller: Principal, owner: string, fileId: string, version: number): Promise<InspectedVersion> {
+    checkOwner(caller, owner);
+    const id = checkFileId(fileId);
+    if (!Number.isInteger(version) || version < 0 || version > INT32_MAX) throw invalidArgument("version must not be negative");
+    const found = await this.repo.inspectFileVersion(owner, id, version === 0 ? undefined : version);
+    if (!found) throw notFound(version === 0 ? FILE_NOT_FOUND : `version ${version} of the file not found`);
+    return found;
+  }
+
+  /** Which of a named owner's chunk hashes its files still reference, and which are queued for the collector. */
+  async checkChunkReferences(caller: Principal, owner: string, sha256s: readonly string[]): Promise<ChunkReferences> {
+    checkOwner(caller, owner);
+    const hashes = checkHashes(sha256s);
+    if (hashes.length === 0) return { referenced: [], queued: [] };
+    return this.repo.chunkReferences(owner, hashes);
+  }
+
   private async requireStored(chunks: readonly ChunkRecord[], as: CallIdentity): Promise<void> {
     const wanted = new Map(chunks.map((c) => [c.sha256, c.size]));
     const hashes = [...wanted.keys()];
@@ -107,4 +143,22 @@ export class Catalogue {
 function checkFileId(fileId: string): string {
   if (!UUID.test(fileId)) throw invalidArgument("file_id must be a UUID");
   return fileId.toLowerCase();
+}
+
+/** The internal RPCs that name an owner serve cfs services only. */
+function checkOwner(caller: Principal, owner: string): void {
+  if (!caller.isService) throw permissionDenied("only cfs services may inspect another owner's catalogue");
+  if (owner === "") throw invalidArgument("owner is required");
+  if (owner.length > MAX_OWNER_LENGTH) throw invalidArgument(`owner is longer than ${MAX_OWNER_LENGTH} characters`);
+}
+
+/** At most MAX_HASHES_PER_CALL well-formed hashes, duplicates dropped. */
+function checkHashes(sha256s: readonly string[]): string[] {
+  if (sha256s.length > MAX_HASHES_PER_CALL) {
+    throw invalidArgument(`at most ${MAX_HASHES_PER_CALL} hashes per call, got ${sha256s.length}`);
+  }
+  sha256s.forEach((h, i) => {
+    if (!SHA256_HEX.test(h)) throw invalidArgument(`sha256s[${i}] must be 64 lowercase hex characters`);
+  });
+  return [...new Set(sha256s)];
 }

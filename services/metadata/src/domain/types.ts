@@ -72,6 +72,11 @@ export interface OutboxEvent {
   version: number;
   size: number;
   sha256: string;
+  /**
+   * Delete events: the distinct chunk hashes of every version of the deleted
+   * file (the sync service verifies what became of them). Empty otherwise.
+   */
+  chunkSha256s: string[];
   createdAt: Date;
 }
 
@@ -84,4 +89,22 @@ export interface GcCandidate {
    * again, so it must be kept and the stale candidate dropped.
    */
   stillReferenced: boolean;
+}
+
+/** One version of a file with its chunk list, as sync verification inspects it. */
+export interface InspectedVersion {
+  /** The file as users see it (its newest version). */
+  file: FileRecord;
+  /** The version asked for (the newest when none was named). */
+  version: FileVersionRecord;
+  /** In order: indexes 0..n-1 as stored. */
+  chunks: ChunkRecord[];
+}
+
+/** What the catalogue knows of some of an owner's chunk hashes. */
+export interface ChunkReferences {
+  /** Hashes that at least one version of the owner's files lists. */
+  referenced: string[];
+  /** Hashes waiting in gc_candidates for the collector. */
+  queued: string[];
 }

@@ -1,9 +1,11 @@
 import type {
   ChunkRecord,
+  ChunkReferences,
   DeletedFile,
   FileRecord,
   FileVersionRecord,
   GcCandidate,
+  InspectedVersion,
   ListFilesQuery,
   NewFileVersion,
   OutboxEvent,
@@ -38,15 +40,30 @@ export interface MetadataRepository {
   /**
    * In one transaction: deletes the file with all its versions, queues for
    * the collector every chunk hash of it that no other file of the owner
-   * uses, and writes a "delete" outbox event. Undefined when not found.
+   * uses, and writes a "delete" outbox event that lists the distinct chunk
+   * hashes of all its versions. Undefined when not found.
    */
   deleteFile(owner: string, fileId: string): Promise<DeletedFile | undefined>;
+  /**
+   * The file, one version of it (the newest when undefined) and that
+   * version's chunks, read in one snapshot; undefined when there is no such
+   * file or version.
+   */
+  inspectFileVersion(owner: string, fileId: string, version: number | undefined): Promise<InspectedVersion | undefined>;
+  /** Of `hashes`, which the owner's files reference and which are queued for the collector (one snapshot). */
+  chunkReferences(owner: string, hashes: readonly string[]): Promise<ChunkReferences>;
 
   /** The oldest outbox events, in the order they were written. */
   pendingEvents(limit: number): Promise<OutboxEvent[]>;
   /** Forgets delivered events. */
   removeEvents(seqs: readonly string[]): Promise<void>;
 
+  /**
+   * Queues chunk hashes of `owner` for the collector; a hash already queued
+   * keeps its queue time. Returns how many were newly queued. The collector
+   * re-checks references, so queuing a hash that a file uses is harmless.
+   */
+  queueGcCandidates(owner: string, hashes: readonly string[]): Promise<number>;
   /**
    * The oldest candidates queued at least `graceSeconds` ago, each re-checked
    * against the chunk lists at read time.
