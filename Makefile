@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: help install gen check-gen lint typecheck test test-unit run bench tools clean
+.PHONY: help install gen check-gen lint typecheck build test test-unit run bench tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: install ## buf lint, type check, eslint
 typecheck: install
 	npx tsc --noEmit -p tsconfig.json
 
+build: install ## Compile to plain JavaScript in dist/ (what images run)
+	scripts/build.sh
+
 tools: ## Build the pinned Go tools (MinIO, grpcurl) into the per-machine cache
 	@scripts/go-tool.sh minio >/dev/null
 	@scripts/go-tool.sh grpcurl >/dev/null
@@ -52,4 +55,4 @@ bench: install tools ## 1 GiB through the stack vs direct MinIO PUT/GET, with ea
 	npx tsx bench/bench.ts
 
 clean: ## Remove local data of make run
-	rm -rf .data .tmp
+	rm -rf .data .tmp dist

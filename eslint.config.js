@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["gen/**", "node_modules/**", ".data/**", ".tmp/**", "web/dist/**", "coverage/**"] },
+  { ignores: ["dist/**", "gen/**", "node_modules/**", ".data/**", ".tmp/**", "web/dist/**", "coverage/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

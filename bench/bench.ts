@@ -53,14 +53,21 @@ async function resetPeak(pid: number): Promise<void> {
 
 async function main(): Promise<void> {
   execFileSync("bash", ["scripts/ensure-postgres.sh"], { stdio: "inherit" });
+  // The services run as compiled JavaScript, as in the images.
+  execFileSync("bash", ["scripts/build.sh"], { stdio: "inherit" });
   const dataDir = await mkdtemp(join(tmpdir(), "cfs-bench-"));
   const [minio, db] = await Promise.all([startMinio(), createTestDatabase()]);
   const stack = await startStack({
     dataDir,
     databaseUrl: db.url,
-    s3: { endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: "cfs-bench" },
+    // CFS_BENCH_BLOCKS=disk stores chunks on local disk instead, to tell MinIO's share of the cost from cfs's own.
+    s3:
+      process.env.CFS_BENCH_BLOCKS === "disk"
+        ? undefined
+        : { endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: "cfs-bench" },
     defaultPorts: false,
     logs: "files",
+    runtime: "dist",
     env: { CFS_LOG_LEVEL: "warn" },
   });
   const clients = clientsFor(stack.addresses);

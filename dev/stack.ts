@@ -46,6 +46,11 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** "inherit" prints service logs; otherwise they go to dataDir/logs/<service>.log. */
   logs: "inherit" | "files";
+  /**
+   * "tsx" runs the TypeScript sources (development, tests); "dist" runs the
+   * compiled JavaScript of scripts/build.sh, as the images do (benchmarks).
+   */
+  runtime?: "tsx" | "dist";
 }
 
 export interface RunningStack {
@@ -135,7 +140,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
   if (options.logs === "files") await mkdir(join(options.dataDir, "logs"), { recursive: true });
 
   const start = async (name: ServiceName) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join("services", name, "src", "main.ts")], {
+    const args =
+      options.runtime === "dist"
+        ? [join("dist", "services", name, "src", "main.js")]
+        : ["--import", "tsx", join("services", name, "src", "main.ts")];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env[name] },
       stdio: ["ignore", options.logs === "inherit" ? "inherit" : "pipe", options.logs === "inherit" ? "inherit" : "pipe"],

@@ -10,6 +10,7 @@ export interface ChunkerConfig {
   /** Fixed for now: 1 MiB. */
   chunkSize: number;
   maxChunksInFlight: number;
+  downloadPrefetchChunks: number;
   maxFileBytes: number;
   /** Size of the data messages sent to download clients. */
   downloadFrameBytes: number;
@@ -22,7 +23,11 @@ export function parseConfig(env: Env): Readonly<ChunkerConfig> {
     metadataAddress: str(env, "CFS_METADATA_ADDR", "localhost:8000"),
     blockStorageAddress: str(env, "CFS_BLOCKSTORE_ADDR", "localhost:8003"),
     chunkSize: 1024 * 1024,
-    maxChunksInFlight: int(env, "CFS_UPLOAD_CHUNKS_IN_FLIGHT", 4, 1, 64),
+    // Storing a chunk durably is mostly waiting for fsync (in MinIO or on
+    // disk); keeping several in flight overlaps those waits. Memory per
+    // transfer is about chunkSize × this.
+    maxChunksInFlight: int(env, "CFS_UPLOAD_CHUNKS_IN_FLIGHT", 8, 1, 64),
+    downloadPrefetchChunks: int(env, "CFS_DOWNLOAD_PREFETCH_CHUNKS", 4, 1, 64),
     maxFileBytes: int(env, "CFS_MAX_FILE_BYTES", 64 * 1024 ** 3, 1),
     downloadFrameBytes: int(env, "CFS_DOWNLOAD_FRAME_BYTES", 256 * 1024, 16 * 1024, 1024 * 1024),
   });

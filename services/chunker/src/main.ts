@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const blocks = new GrpcBlockStore(config.blockStorageAddress, peers);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   const uploader = new Uploader(blocks, catalogue, config);
-  const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);
+  const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes, config.downloadPrefetchChunks);
 
   await runService({
     log,

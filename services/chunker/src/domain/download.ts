@@ -15,7 +15,7 @@ export interface ByteRange {
 
 /**
  * Streams the newest version of a file (or a byte range of it), verifying
- * every chunk's SHA-256 before any of its bytes leave. The next chunk is
+ * every chunk's SHA-256 before any of its bytes leave. The next chunks are
  * fetched while the current one is being sent.
  */
 export class Downloader {
@@ -23,6 +23,8 @@ export class Downloader {
     private readonly blocks: BlockStore,
     private readonly catalogue: Catalogue,
     private readonly frameSize: number,
+    /** Chunks fetched ahead of the one being sent (memory: about this many chunks). */
+    private readonly prefetch: number,
   ) {}
 
   async *download(fileId: string, range: ByteRange, as: CallIdentity): AsyncGenerator<DownloadPart> {
@@ -35,14 +37,21 @@ export class Downloader {
     const needed = chunks.filter((c) => c.offset + c.size > range.offset && c.offset < end);
 
     yield { kind: "file", file };
-    let next = needed[0] ? this.fetchVerified(needed[0], as) : undefined;
-    for (let i = 0; i < needed.length; i++) {
-      const chunk = needed[i]!;
-      const data = await next!;
-      next = needed[i + 1] ? this.fetchVerified(needed[i + 1]!, as) : undefined;
-      // A prefetch that fails while we still send must not go unhandled;
-      // its error is rethrown when it is awaited above.
-      next?.catch(() => undefined);
+    // Up to `prefetch` chunks are fetched ahead of the one being sent; their
+    // errors surface, in order, when they are awaited.
+    const pending: Array<Promise<Buffer>> = [];
+    let nextToFetch = 0;
+    const refill = () => {
+      while (pending.length < this.prefetch && nextToFetch < needed.length) {
+        const fetching = this.fetchVerified(needed[nextToFetch++]!, as);
+        fetching.catch(() => undefined);
+        pending.push(fetching);
+      }
+    };
+    for (const chunk of needed) {
+      refill();
+      const data = await pending.shift()!;
+      refill();
       const from = Math.max(range.offset - chunk.offset, 0);
       const to = Math.min(end - chunk.offset, chunk.size);
       for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };

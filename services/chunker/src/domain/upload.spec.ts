@@ -134,7 +134,7 @@ describe("Downloader", () => {
   }
   async function read(f: ReturnType<typeof fakes>, offset: number, length: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const part of new Downloader(f.blocks, f.catalogue, 5).download("f", { offset, length }, as)) {
+    for await (const part of new Downloader(f.blocks, f.catalogue, 5, 2).download("f", { offset, length }, as)) {
       if (part.kind === "data") parts.push(part.data);
     }
     return Buffer.concat(parts);
