@@ -6,6 +6,8 @@ import {
 } from "../../../gen/cfs/sync/v1/sync.js";
 import type { ServiceHandlers } from "../../../lib/grpc-server.js";
 import type { SyncEvents } from "./domain/sync-events.js";
+import type { ChangeFeed } from "./feed/change-feed.js";
+import { watchChangesHandler } from "./feed/handler.js";
 import type { EventStatus, EventType, IncomingEvent, SyncEventRecord } from "./domain/types.js";
 
 const typeToProto: Record<EventType, ProtoEventType> = {
@@ -26,7 +28,7 @@ const protoToType = new Map<ProtoEventType, EventType>(
 );
 
 /** Translates SyncService calls to the domain. */
-export function createHandlers(events: SyncEvents): ServiceHandlers<typeof SyncServiceService> {
+export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHandlers<typeof SyncServiceService> {
   return {
     async recordEvents(request, ctx) {
       const recorded = await events.record(ctx.principal, request.events.map(fromProto));
@@ -42,6 +44,8 @@ export function createHandlers(events: SyncEvents): ServiceHandlers<typeof SyncS
     async getSyncEvent(request, ctx) {
       return { event: toProto(await events.get(ctx.principal, request.eventId)) };
     },
+
+    watchChanges: watchChangesHandler(feed),
   };
 }
 
