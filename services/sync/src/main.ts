@@ -1,12 +1,20 @@
+import { randomUUID } from "node:crypto";
 import { SyncServiceService } from "../../../gen/cfs/sync/v1/sync.js";
+import { createServiceTokenSource } from "../../../lib/auth.js";
 import { ConfigError } from "../../../lib/config.js";
+import { channelOptions, type CallIdentity } from "../../../lib/grpc-client.js";
 import { service } from "../../../lib/grpc-server.js";
 import { createLogger } from "../../../lib/logger.js";
 import { Metrics } from "../../../lib/metrics.js";
 import { runService } from "../../../lib/service.js";
+import { GrpcChunkStorage } from "./adapters/grpc-block-storage.js";
+import { GrpcCatalogueInspector } from "./adapters/grpc-metadata.js";
+import { VerificationMetrics } from "./adapters/prometheus-verification-metrics.js";
 import { SqliteSyncEventStore } from "./adapters/sqlite-sync-event-store.js";
+import { BackgroundLoop } from "./background-loop.js";
 import { parseConfig } from "./config.js";
 import { SyncEvents } from "./domain/sync-events.js";
+import { Verifier, VerificationWorker } from "./domain/verifier.js";
 import { notifyOnInsert, startChangeFeed } from "./feed/index.js";
 import { createHandlers } from "./server.js";
 
@@ -16,6 +24,32 @@ async function main(): Promise<void> {
   const store = SqliteSyncEventStore.open(config.databasePath);
   log.info({ databasePath: config.databasePath }, "sync database ready");
   const metrics = new Metrics("sync");
+
+  // Background verification: reads metadata and block storage as the service itself.
+  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const catalogue = new GrpcCatalogueInspector(config.metadataAddress, peers);
+  const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
+  const serviceToken = createServiceTokenSource(config.serviceCredentials);
+  // Each run gets its own request id, so peers' logs tie back to it.
+  const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
+  const verifier = new Verifier(catalogue, blocks, store, { sampleChunks: config.verification.sampleChunks });
+  const worker = new VerificationWorker(
+    store,
+    verifier,
+    serviceIdentity,
+    new VerificationMetrics(metrics.registry, store, log),
+    log.child({ loop: "verification" }),
+    config.verification,
+  );
+  // Before the first run: events a crashed predecessor left processing are taken again.
+  await worker.recover();
+  const verification = new BackgroundLoop((signal) => worker.runOnce(signal), {
+    name: "verification",
+    intervalMs: config.verification.intervalMs,
+    maxBackoffMs: 30_000,
+    log,
+  });
+
   const changes = startChangeFeed({ databasePath: config.databasePath, retentionDays: config.retentionDays, registry: metrics.registry, log });
   // WatchChanges streams never end by themselves: end them as shutdown begins (registered before runService's handler).
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, changes.endStreams);
@@ -26,12 +60,19 @@ async function main(): Promise<void> {
     auth: config.auth,
     metrics,
     services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(notifyOnInsert(store, changes.feed)), changes.feed))],
+    // Only SQLite: listing and recording work without the peers, and
+    // verification waits for them by itself (retries with backoff).
     checks: [{ name: "sqlite", check: () => store.ping() }],
     closers: [
+      // The run in progress finishes (its results are written) before SQLite closes.
+      { name: "verification loop", close: () => verification.stop() },
+      { name: "metadata client", close: () => catalogue.close() },
+      { name: "block-storage client", close: () => blocks.close() },
       { name: "change feed", close: changes.close },
       { name: "sqlite", close: () => store.close() },
     ],
   });
+  verification.start();
 }
 
 main().catch((err: unknown) => {

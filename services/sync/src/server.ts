@@ -3,12 +3,13 @@ import {
   EventType as ProtoEventType,
   type SyncEvent,
   type SyncServiceService,
+  type Verification as ProtoVerification,
 } from "../../../gen/cfs/sync/v1/sync.js";
 import type { ServiceHandlers } from "../../../lib/grpc-server.js";
 import type { SyncEvents } from "./domain/sync-events.js";
 import type { ChangeFeed } from "./feed/change-feed.js";
 import { watchChangesHandler } from "./feed/handler.js";
-import type { EventStatus, EventType, IncomingEvent, SyncEventRecord } from "./domain/types.js";
+import type { EventStatus, EventType, IncomingEvent, SyncEventRecord, Verification } from "./domain/types.js";
 
 const typeToProto: Record<EventType, ProtoEventType> = {
   upload: ProtoEventType.EVENT_TYPE_UPLOAD,
@@ -27,6 +28,10 @@ const protoToType = new Map<ProtoEventType, EventType>(
   Object.entries(typeToProto).map(([type, proto]) => [proto, type as EventType]),
 );
 
+const protoToStatus = new Map<ProtoEventStatus, EventStatus>(
+  Object.entries(statusToProto).map(([status, proto]) => [proto, status as EventStatus]),
+);
+
 /** Translates SyncService calls to the domain. */
 export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHandlers<typeof SyncServiceService> {
   return {
@@ -37,7 +42,13 @@ export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHan
     },
 
     async listSyncEvents(request, ctx) {
-      const page = await events.list(ctx.principal, request);
+      const page = await events.list(ctx.principal, {
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+        fileId: request.fileId,
+        status: filterValue(request.status, protoToStatus),
+        eventType: filterValue(request.eventType, protoToType),
+      });
       return { events: page.events.map(toProto), nextPageToken: page.nextPageToken };
     },
 
@@ -45,11 +56,22 @@ export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHan
       return { event: toProto(await events.get(ctx.principal, request.eventId)) };
     },
 
+    async getFileSyncStatus(request, ctx) {
+      const { fileId, latest } = await events.fileStatus(ctx.principal, request.fileId);
+      return { fileId, status: statusToProto[latest.status], latestEvent: toProto(latest) };
+    },
+
     watchChanges: watchChangesHandler(feed),
   };
 }
 
-/** Status and error_message of incoming events are ignored: new events start pending. */
+/** UNSPECIFIED (0) means no filter; an unknown enum value becomes "?" for the domain to reject. */
+function filterValue<P extends number, D extends string>(value: P, known: Map<P, D>): D | "" | "?" {
+  if (value === 0) return "";
+  return known.get(value) ?? "?";
+}
+
+/** Status, error_message and attempts of incoming events are ignored: new events start pending. */
 function fromProto(event: SyncEvent): IncomingEvent {
   return {
     eventId: event.eventId,
@@ -61,10 +83,12 @@ function fromProto(event: SyncEvent): IncomingEvent {
     version: event.version,
     size: event.size,
     sha256: event.sha256,
+    chunkSha256s: event.chunkSha256s,
     occurredAt: event.createdAt,
   };
 }
 
+/** Responses never carry chunk_sha256s (verification input, not for users). */
 function toProto(event: SyncEventRecord): SyncEvent {
   return {
     eventId: event.eventId,
@@ -79,5 +103,19 @@ function toProto(event: SyncEventRecord): SyncEvent {
     sha256: event.sha256,
     createdAt: event.createdAt,
     updatedAt: event.updatedAt,
+    attempts: event.attempts,
+    verification: event.verification && toProtoVerification(event.verification),
+    chunkSha256s: [],
+  };
+}
+
+function toProtoVerification(v: Verification): ProtoVerification {
+  return {
+    syncStatus: v.syncStatus,
+    chunksVerified: v.chunksVerified,
+    totalChunks: v.totalChunks,
+    action: v.action,
+    chunksRehashed: v.chunksRehashed,
+    verifiedAt: v.verifiedAt,
   };
 }

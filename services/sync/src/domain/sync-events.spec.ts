@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CfsError, type ErrorKind } from "../../../../lib/errors.js";
 import type { StoredEventsQuery, SyncEventStore } from "../ports/sync-event-store.js";
-import { DEFAULT_PAGE_SIZE, MAX_EVENTS_PER_BATCH, MAX_PAGE_SIZE, SyncEvents } from "./sync-events.js";
+import { DEFAULT_PAGE_SIZE, MAX_CHUNKS_PER_EVENT, MAX_EVENTS_PER_BATCH, MAX_PAGE_SIZE, SyncEvents } from "./sync-events.js";
 import type { IncomingEvent, NewSyncEvent, SyncEventRecord } from "./types.js";
 
 const relay = { subject: "metadata@clients", isService: true };
@@ -30,6 +30,7 @@ class MemoryStore implements SyncEventStore {
     this.lastQuery = query;
     return this.rows
       .filter((r) => r.owner === query.owner && (query.fileId === undefined || r.fileId === query.fileId))
+      .filter((r) => (query.status === undefined || r.status === query.status) && (query.eventType === undefined || r.eventType === query.eventType))
       .filter((r) => query.beforeSeq === undefined || r.seq < query.beforeSeq)
       .sort((a, b) => b.seq - a.seq)
       .slice(0, query.limit);
@@ -211,6 +212,86 @@ describe("SyncEvents.list", () => {
     const { events } = await seeded(3);
     const { nextPageToken } = await events.list(alice, { pageSize: 1, pageToken: "", fileId: "" });
     await failsWith(events.list(alice, { pageSize: 1, pageToken: nextPageToken, fileId: randomUUID() }), "invalid-argument", /page_token/);
+  });
+});
+
+describe("SyncEvents.list filters", () => {
+  it("filters by status and event type, and binds page tokens to the filters", async () => {
+    const { store, events } = setup();
+    await events.record(relay, [event(), event({ eventType: "delete" }), event(), event({ eventType: "delete" })]);
+    store.rows[0]!.status = "completed";
+    store.rows[1]!.status = "failed";
+    const pending = await events.list(alice, { pageSize: 0, pageToken: "", fileId: "", status: "pending" });
+    expect(pending.events.map((e) => e.seq)).toEqual([4, 3]);
+    const deletes = await events.list(alice, { pageSize: 1, pageToken: "", fileId: "", eventType: "delete" });
+    expect(deletes.events.map((e) => e.seq)).toEqual([4]);
+    expect(store.lastQuery).toMatchObject({ eventType: "delete", status: undefined });
+    const next = await events.list(alice, { pageSize: 1, pageToken: deletes.nextPageToken, fileId: "", eventType: "delete" });
+    expect(next.events.map((e) => e.seq)).toEqual([2]);
+    await failsWith(
+      events.list(alice, { pageSize: 1, pageToken: deletes.nextPageToken, fileId: "", eventType: "upload" }),
+      "invalid-argument",
+      /other status or event_type filters/,
+    );
+    await failsWith(events.list(alice, { pageSize: 1, pageToken: deletes.nextPageToken, fileId: "" }), "invalid-argument", /page_token/);
+    expect((await events.list(alice, { pageSize: 0, pageToken: "", fileId: "", status: "failed", eventType: "delete" })).events.map((e) => e.seq)).toEqual([2]);
+  });
+
+  it("accepts page tokens issued before the status and type filters existed", async () => {
+    const { events } = await (async () => {
+      const s = setup();
+      await s.events.record(relay, [event(), event(), event()]);
+      return s;
+    })();
+    const legacy = Buffer.from(JSON.stringify({ s: 3, f: "" })).toString("base64url");
+    expect((await events.list(alice, { pageSize: 0, pageToken: legacy, fileId: "" })).events.map((e) => e.seq)).toEqual([2, 1]);
+  });
+
+  it("rejects unknown filter values", async () => {
+    const { events } = setup();
+    await failsWith(events.list(alice, { pageSize: 0, pageToken: "", fileId: "", status: "?" }), "invalid-argument", /status must be/);
+    await failsWith(events.list(alice, { pageSize: 0, pageToken: "", fileId: "", eventType: "?" }), "invalid-argument", /event_type must be/);
+  });
+});
+
+describe("SyncEvents.fileStatus", () => {
+  it("answers the newest event of the caller's file", async () => {
+    const { events } = setup();
+    const fileId = randomUUID();
+    await events.record(relay, [event({ fileId }), event({ fileId, eventType: "update", version: 2 }), event()]);
+    const status = await events.fileStatus(alice, fileId.toUpperCase());
+    expect(status.fileId).toBe(fileId);
+    expect(status.latest).toMatchObject({ seq: 2, eventType: "update", version: 2 });
+  });
+
+  it("answers another user's file exactly like a file without events", async () => {
+    const { events } = setup();
+    const fileId = randomUUID();
+    await events.record(relay, [event({ fileId })]);
+    const foreign = await failsWith(events.fileStatus(bob, fileId), "not-found");
+    const unknown = await failsWith(events.fileStatus(bob, randomUUID()), "not-found");
+    expect(foreign.message).toBe(unknown.message);
+    await failsWith(events.fileStatus(alice, "nope"), "invalid-argument", /file_id must be a UUID/);
+  });
+});
+
+describe("SyncEvents.record: chunk hashes", () => {
+  const h = (n: number) => n.toString(16).padStart(64, "0");
+
+  it("keeps a delete's distinct chunk hashes for verification", async () => {
+    const { store, events } = setup();
+    await events.record(relay, [event({ eventType: "delete", chunkSha256s: [h(1), h(2), h(1)] })]);
+    expect((store.rows[0] as NewSyncEvent).chunkSha256s).toEqual([h(1), h(2)]);
+  });
+
+  it.each([
+    ["a malformed hash", { eventType: "delete", chunkSha256s: [h(1), "XYZ"] }, /chunk_sha256s\[1\] must be 64 lowercase hex/],
+    ["hashes on an upload", { chunkSha256s: [h(1)] }, /chunk_sha256s is only for delete events/],
+    ["too many hashes", { eventType: "delete", chunkSha256s: Array.from({ length: MAX_CHUNKS_PER_EVENT + 1 }, (_, i) => h(i)) }, /more than/],
+  ])("rejects the batch for %s", async (_, overrides, message) => {
+    const { store, events } = setup();
+    await failsWith(events.record(relay, [event(overrides)]), "invalid-argument", message);
+    expect(store.rows).toHaveLength(0);
   });
 });
 

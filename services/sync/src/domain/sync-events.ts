@@ -3,8 +3,10 @@ import { invalidArgument, notFound, permissionDenied } from "../../../../lib/err
 import type { SyncEventStore } from "../ports/sync-event-store.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import {
+  EVENT_STATUSES,
   EVENT_TYPES,
   type EventPage,
+  type EventStatus,
   type EventType,
   type IncomingEvent,
   type ListEventsQuery,
@@ -23,6 +25,19 @@ export const MAX_EVENTS_PER_BATCH = 1000;
 /** The longest subject the token verifier accepts. */
 const MAX_OWNER_LENGTH = 512;
 const MAX_NAME_BYTES = 1024;
+/**
+ * The most chunk hashes one delete event may carry: a file of the largest
+ * size metadata accepts (64 GiB) in 1 MiB chunks.
+ */
+export const MAX_CHUNKS_PER_EVENT = 65_536;
+/** One message for unknown files and other users' files. */
+const NO_EVENTS_FOR_FILE = "no sync events for this file";
+
+/** The sync state of one file: its newest event. */
+export interface FileSyncStatus {
+  fileId: string;
+  latest: SyncEventRecord;
+}
 
 /** Records relayed events and answers users about their own events. */
 export class SyncEvents {
@@ -52,18 +67,36 @@ export class SyncEvents {
   async list(principal: Principal, query: ListEventsQuery): Promise<EventPage> {
     const pageSize = checkPageSize(query.pageSize);
     const fileId = query.fileId === "" ? "" : checkUuid(query.fileId, "file_id");
-    const beforeSeq = query.pageToken === "" ? undefined : decodePageToken(query.pageToken, fileId);
+    const status = query.status ?? "";
+    if (status !== "" && !isEventStatus(status)) throw invalidArgument("status must be pending, processing, completed or failed");
+    const eventType = query.eventType ?? "";
+    if (eventType !== "" && !isEventType(eventType)) throw invalidArgument("event_type must be upload, update or delete");
+    const filters = { fileId, status, eventType };
+    const beforeSeq = query.pageToken === "" ? undefined : decodePageToken(query.pageToken, filters);
     // One extra row tells whether another page follows without a COUNT.
     const rows = await this.store.list({
       owner: principal.subject,
       fileId: fileId === "" ? undefined : fileId,
+      status: status === "" ? undefined : status,
+      eventType: eventType === "" ? undefined : eventType,
       beforeSeq,
       limit: pageSize + 1,
     });
     const events = rows.slice(0, pageSize);
     const last = events.at(-1);
-    const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.seq, fileId) : "";
+    const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.seq, filters) : "";
     return { events, nextPageToken };
+  }
+
+  /**
+   * The newest event of one of the caller's files: its status is the file's
+   * sync state. A file of another user answers like one without events.
+   */
+  async fileStatus(principal: Principal, fileId: string): Promise<FileSyncStatus> {
+    const id = checkUuid(fileId, "file_id");
+    const [latest] = await this.store.list({ owner: principal.subject, fileId: id, limit: 1 });
+    if (!latest) throw notFound(NO_EVENTS_FOR_FILE);
+    return { fileId: id, latest };
   }
 
   /** One of the caller's events; another user's answers like an unknown id. */
@@ -84,6 +117,10 @@ function checkPageSize(pageSize: number): number {
 function checkUuid(value: string, field: string): string {
   if (!UUID.test(value)) throw invalidArgument(`${field} must be a UUID`);
   return value.toLowerCase();
+}
+
+function isEventStatus(value: string): value is EventStatus {
+  return (EVENT_STATUSES as readonly string[]).includes(value);
 }
 
 function isEventType(value: string): value is EventType {
@@ -112,6 +149,16 @@ function toNewEvent(event: IncomingEvent, at: string, recordedAt: Date): NewSync
     if (event.version < 1) throw invalidArgument(`${at}.version must be at least 1 for ${event.eventType} events`);
     if (event.sha256 === "") throw invalidArgument(`${at}.sha256 is required for ${event.eventType} events`);
   }
+  const chunks = event.chunkSha256s ?? [];
+  if (chunks.length > MAX_CHUNKS_PER_EVENT) throw invalidArgument(`${at}.chunk_sha256s holds more than ${MAX_CHUNKS_PER_EVENT} hashes`);
+  chunks.forEach((hash, i) => {
+    if (!SHA256_HEX.test(hash)) throw invalidArgument(`${at}.chunk_sha256s[${i}] must be 64 lowercase hex characters`);
+  });
+  // Only a delete's chunks are verified (what became of them); an upload's
+  // chunk list is read from metadata, which is the authority on it.
+  if (chunks.length > 0 && event.eventType !== "delete") {
+    throw invalidArgument(`${at}.chunk_sha256s is only for delete events`);
+  }
   const occurredAt = event.occurredAt;
   if (occurredAt !== undefined && Number.isNaN(occurredAt.getTime())) throw invalidArgument(`${at}.created_at is not a valid time`);
   return {
@@ -128,5 +175,6 @@ function toNewEvent(event: IncomingEvent, at: string, recordedAt: Date): NewSync
     sha256: event.sha256,
     createdAt: occurredAt ?? recordedAt,
     updatedAt: recordedAt,
+    chunkSha256s: [...new Set(chunks)],
   };
 }

@@ -15,8 +15,28 @@ export interface IncomingEvent {
   version: number;
   size: number;
   sha256: string;
+  /** Delete events: the chunk hashes the deleted file used. */
+  chunkSha256s?: readonly string[] | undefined;
   /** When the change was committed; the time of recording when absent. */
   occurredAt?: Date | undefined;
+}
+
+export const SYNC_STATUSES = ["synchronized", "inconsistent"] as const;
+export type SyncStatus = (typeof SYNC_STATUSES)[number];
+
+export const VERIFICATION_ACTIONS = ["upload_synchronized", "update_synchronized", "delete_synchronized", "superseded"] as const;
+/** What verification concluded; "" when it found an inconsistency. */
+export type VerificationAction = (typeof VERIFICATION_ACTIONS)[number] | "";
+
+/** What background verification found for one event. */
+export interface Verification {
+  syncStatus: SyncStatus;
+  chunksVerified: number;
+  totalChunks: number;
+  action: VerificationAction;
+  /** How many chunks were downloaded and re-hashed (a sample). */
+  chunksRehashed: number;
+  verifiedAt: Date;
 }
 
 /** A recorded event. */
@@ -39,15 +59,30 @@ export interface SyncEventRecord {
   createdAt: Date;
   /** When the status last changed. */
   updatedAt: Date;
+  /** Set once verification reached a conclusion (completed, or failed on an inconsistency). */
+  verification?: Verification | undefined;
 }
 
-export type NewSyncEvent = Omit<SyncEventRecord, "seq">;
+export type NewSyncEvent = Omit<SyncEventRecord, "seq" | "verification"> & {
+  /** Delete events: the distinct chunk hashes the deleted file used. */
+  chunkSha256s?: readonly string[] | undefined;
+};
+
+/** An event taken for verification, with what verifying it needs. */
+export interface ClaimedEvent extends SyncEventRecord {
+  /** Delete events: the distinct chunk hashes the deleted file used; empty otherwise. */
+  chunkSha256s: string[];
+}
 
 export interface ListEventsQuery {
   pageSize: number;
   pageToken: string;
   /** Only this file's events; empty means every file. */
   fileId: string;
+  /** Only events in this status; empty or absent means any. */
+  status?: string | undefined;
+  /** Only events of this type; empty or absent means any. */
+  eventType?: string | undefined;
 }
 
 export interface EventPage {

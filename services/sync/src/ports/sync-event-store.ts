@@ -1,8 +1,10 @@
-import type { NewSyncEvent, SyncEventRecord } from "../domain/types.js";
+import type { EventStatus, EventType, NewSyncEvent, SyncEventRecord } from "../domain/types.js";
 
 export interface StoredEventsQuery {
   owner: string;
   fileId?: string | undefined;
+  status?: EventStatus | undefined;
+  eventType?: EventType | undefined;
   /** Only events recorded before this seq (keyset pagination). */
   beforeSeq?: number | undefined;
   limit: number;
@@ -12,8 +14,8 @@ export interface StoredEventsQuery {
 export interface SyncEventStore {
   /**
    * Inserts, in one transaction, the events whose event_id is not stored
-   * yet (the first of duplicates within the batch wins); returns how many
-   * were inserted.
+   * yet (the first of duplicates within the batch wins), with their chunk
+   * hashes; returns how many were inserted.
    */
   insertNew(events: readonly NewSyncEvent[]): Promise<number>;
   /** The owner's events, newest (highest seq) first. */

@@ -1,0 +1,46 @@
+import type { CallIdentity } from "../../../../lib/grpc-client.js";
+
+/** Block storage and metadata answer at most this many hashes per call. */
+export const MAX_HASHES_PER_CALL = 1000;
+
+export interface InspectedChunk {
+  index: number;
+  sha256: string;
+  size: number;
+  offset: number;
+}
+
+/** One version of a file as the metadata service records it. */
+export interface InspectedVersion {
+  /** The file's newest version. */
+  currentVersion: number;
+  version: number;
+  size: number;
+  sha256: string;
+  numChunks: number;
+  chunks: InspectedChunk[];
+}
+
+/**
+ * The metadata service as verification needs it. Calls name the owner and
+ * carry a service identity. Errors other than "not found" reject (a peer
+ * that is down rejects with an "unavailable" CfsError).
+ */
+export interface CatalogueInspector {
+  /** `version` 0 means the newest; undefined when the file or version does not exist. */
+  inspectFileVersion(owner: string, fileId: string, version: number, as: CallIdentity): Promise<InspectedVersion | undefined>;
+  /** Of at most MAX_HASHES_PER_CALL hashes, which the owner's files reference and which are queued for collection. */
+  chunkReferences(owner: string, hashes: readonly string[], as: CallIdentity): Promise<{ referenced: Set<string>; queued: Set<string> }>;
+}
+
+/** Block storage as verification needs it, acting for a named owner. */
+export interface ChunkStorage {
+  /** The stored size of each of at most MAX_HASHES_PER_CALL hashes the owner has; absent ones are left out. */
+  storedSizes(owner: string, hashes: readonly string[], as: CallIdentity): Promise<Map<string, number>>;
+  /**
+   * The chunk's bytes, at most `maxBytes` of them; undefined when absent.
+   * Rejects with a "data-loss" CfsError when block storage finds the stored
+   * bytes do not match their hash.
+   */
+  read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined>;
+}
