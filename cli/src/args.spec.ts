@@ -56,6 +56,14 @@ describe("parseCommand", () => {
     expect(parseCommand(["token", "alice"])).toEqual({ kind: "token", user: "alice" });
   });
 
+  it("parses sync with defaults and options", () => {
+    expect(parseCommand(["sync", "~/cfs"])).toEqual({ kind: "sync", dir: "~/cfs", once: false, rescanSeconds: 300 });
+    expect(parseCommand(["sync", "dir", "--once", "--rescan", "60"])).toEqual({ kind: "sync", dir: "dir", once: true, rescanSeconds: 60 });
+    const help = parseCommand(["sync", "--help"]);
+    expect(help.kind === "help" && help.text).toMatch(/^Usage: cfs sync <dir> \[--once\]/);
+    expect(help.kind === "help" && help.text).toMatch(/conflicted copy YYYY-MM-DD HHMMSS/);
+  });
+
   it("answers help globally and per command", () => {
     expect(parseCommand(["--help"])).toEqual({ kind: "help", text: HELP });
     expect(parseCommand(["help"])).toEqual({ kind: "help", text: HELP });
@@ -87,6 +95,10 @@ describe("parseCommand", () => {
     [["rm"], /rm: <file_id> is required/],
     [["rm", ""], /<file_id> is required/],
     [["token"], /token: <user> is required/],
+    [["sync"], /sync: <dir> is required/],
+    [["sync", "a", "b"], /unexpected argument "b"/],
+    [["sync", "a", "--rescan", "0"], /--rescan must be an integer from 1/],
+    [["sync", "a", "--watch"], /sync: Unknown option '--watch'/],
   ])("refuses %j", (argv, message) => {
     expect(usageFailure(argv)).toMatch(message);
   });

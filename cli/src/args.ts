@@ -9,7 +9,8 @@ export type Command =
   | { kind: "ls"; prefix: string; pageSize: number; pageToken: string; all: boolean; json: boolean }
   | { kind: "rm"; fileId: string }
   | { kind: "versions"; fileId: string; json: boolean }
-  | { kind: "token"; user: string };
+  | { kind: "token"; user: string }
+  | { kind: "sync"; dir: string; once: boolean; rescanSeconds: number };
 
 const USAGE = {
   put: `cfs put <path> [--name NAME] [--content-type TYPE] [--no-verify] [--progress]
@@ -31,6 +32,17 @@ const USAGE = {
     Lists every version of a file, newest first.`,
   token: `cfs token <user>
     Prints a development token: export CFS_TOKEN=$(cfs token alice)`,
+  sync: `cfs sync <dir> [--once] [--rescan SECONDS]
+    Mirrors a folder (created when missing) with your files, both ways. A full
+    pass first compares the remote listing, the folder and what was synced
+    last (kept in <dir>/.cfs-sync/, so only what changed moves); then it
+    follows remote changes and watches the folder until Ctrl-C, and repeats
+    the full pass every --rescan seconds (default 300) as a safety net.
+    Remote names map to paths (/ separates folders); names that would leave
+    the folder are never written. Deletes propagate both ways, an edit wins
+    over a delete, and a file changed on both sides keeps both: the local one
+    becomes "name (conflicted copy YYYY-MM-DD HHMMSS).ext". Prints a line per
+    file moved. --once does one full pass and exits (1-7 if a file failed).`,
 } as const;
 
 type CommandName = keyof typeof USAGE;
@@ -46,6 +58,7 @@ Environment:
   CFS_TOKEN           bearer token (every command but token)
   CFS_CHUNKER_ADDR    chunker service (default localhost:8002)
   CFS_METADATA_ADDR   metadata service (default localhost:8000)
+  CFS_SYNC_ADDR       sync service, for cfs sync (default localhost:8001)
   CFS_DEV_ISSUER_URL  dev token issuer (default http://127.0.0.1:8090)
   CFS_DEBUG           set to print the stack of unexpected errors
 
@@ -61,7 +74,7 @@ Exit codes:
   6    integrity failure: the server reported data loss, or what arrived
        does not match the file's size or SHA-256
   7    service unavailable or deadline exceeded
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C or SIGTERM; how a running cfs sync stops)
   141  stdout closed early (e.g. piped into head)
 `;
 
@@ -76,6 +89,7 @@ const OPTIONS = {
   rm: { help },
   versions: { help, json },
   token: { help },
+  sync: { help, once: { type: "boolean" }, rescan: { type: "string" } },
 } as const satisfies Record<CommandName, ParseArgsConfig["options"]>;
 
 function isCommandName(value: string): value is CommandName {
@@ -144,6 +158,13 @@ export function parseCommand(argv: readonly string[]): Command {
       return { kind: "versions", fileId: positional, json: flag("json") };
     case "token":
       return { kind: "token", user: positional };
+    case "sync":
+      return {
+        kind: "sync",
+        dir: positional,
+        once: flag("once"),
+        rescanSeconds: integer(str("rescan"), "--rescan", 86_400, 1) ?? 300,
+      };
   }
 }
 
@@ -154,6 +175,7 @@ const POSITIONAL_NAMES: Record<CommandName, string> = {
   rm: "<file_id>",
   versions: "<file_id>",
   token: "<user>",
+  sync: "<dir>",
 };
 
 /** The single positional argument a command takes ("" for ls, which takes none). */

@@ -28,18 +28,19 @@ interface Sink {
  * Streams the newest version of a file (or a range of it) to a temporary
  * file beside the target, checks what arrived against the `file` message,
  * and only then renames it into place: an interrupted or corrupt download
- * never replaces the target.
+ * never replaces the target. Returns the `file` message (the version sent).
  */
 export async function get(
   conn: Connection,
   request: GetRequest,
   progress: (label: string) => Progress,
   stdout: NodeJS.WritableStream,
-): Promise<void> {
+): Promise<File> {
   const call = conn.chunker.downloadFile({ fileId: request.fileId, offset: request.offset, length: request.length }, conn.auth);
   const release = conn.cancelOnAbort(call);
   const bar = progress("downloading");
   let sink: Sink | undefined;
+  let file: File | undefined;
   let expected: { bytes: number; sha256: string | undefined } | undefined;
   const hash = createHash("sha256");
   let received = 0;
@@ -48,6 +49,7 @@ export async function get(
       const payload = message.payload;
       if (payload?.$case === "file") {
         if (sink) throw new Error("the chunker sent a second file message");
+        file = payload.value;
         expected = expectedContent(payload.value, request);
         bar.setTotal(expected.bytes);
         sink = request.output === "-" ? stdoutSink(stdout) : await tempFileSink(await targetPath(request.output, payload.value.name));
@@ -60,7 +62,7 @@ export async function get(
         bar.add(payload.value.length);
       }
     }
-    if (!sink || !expected) throw new Error("the download ended before the file message");
+    if (!sink || !expected || !file) throw new Error("the download ended before the file message");
     if (received !== expected.bytes) throw integrityError(`received ${received} bytes, expected ${expected.bytes}`);
     const sha256 = hash.digest("hex");
     if (expected.sha256 !== undefined && sha256 !== expected.sha256) {
@@ -68,6 +70,7 @@ export async function get(
     }
     await sink.commit();
     bar.finish();
+    return file;
   } catch (err) {
     bar.abandon();
     call.cancel();

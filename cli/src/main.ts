@@ -6,6 +6,7 @@ import { get } from "./get.js";
 import { createProgress } from "./progress.js";
 import { put } from "./put.js";
 import { Connection, settingsFrom, type Settings } from "./rpc.js";
+import { sync } from "./sync/index.js";
 import { devToken } from "./token.js";
 
 /** Runs one command; output goes to stdout, progress and errors to stderr. */
@@ -43,6 +44,9 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
       case "rm":
         await deleteFile(conn, command.fileId);
         return;
+      case "sync":
+        await sync(conn, settings.token ?? "", command, (line) => out(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
+        return;
     }
   } finally {
     conn.close();
@@ -50,13 +54,15 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
 }
 
 function main(): void {
-  // Ctrl-C cancels the calls in flight (a partial download is removed);
-  // a second Ctrl-C stops at once.
+  // Ctrl-C (or SIGTERM, how services stop a running cfs sync) cancels the
+  // calls in flight (a partial download is removed); a second one stops at once.
   const interrupt = new AbortController();
-  process.on("SIGINT", () => {
+  const onInterrupt = () => {
     if (interrupt.signal.aborted) process.exit(ExitCode.interrupted);
     interrupt.abort();
-  });
+  };
+  process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onInterrupt);
   // EPIPE: the reader went away (`| head`) and nobody wants the rest.
   process.stdout.on("error", (err: NodeJS.ErrnoException) => {
     process.exit(err.code === "EPIPE" ? ExitCode.brokenPipe : ExitCode.unexpected);

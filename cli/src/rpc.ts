@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { ChunkerServiceClient } from "../../gen/cfs/chunker/v1/chunker.js";
 import { MetadataServiceClient } from "../../gen/cfs/metadata/v1/metadata.js";
+import { SyncServiceClient } from "../../gen/cfs/sync/v1/sync.js";
 import { optionalStr, str, type Env } from "../../lib/config.js";
 import { callMetadata, channelOptions, UNARY_TIMEOUT_MS } from "../../lib/grpc-client.js";
 import { CliError, ExitCode } from "./errors.js";
@@ -10,6 +11,7 @@ export interface Settings {
   token: string | undefined;
   chunkerAddress: string;
   metadataAddress: string;
+  syncAddress: string;
   devIssuerUrl: string;
 }
 
@@ -18,6 +20,7 @@ export function settingsFrom(env: Env): Settings {
     token: optionalStr(env, "CFS_TOKEN"),
     chunkerAddress: str(env, "CFS_CHUNKER_ADDR", "localhost:8002"),
     metadataAddress: str(env, "CFS_METADATA_ADDR", "localhost:8000"),
+    syncAddress: str(env, "CFS_SYNC_ADDR", "localhost:8001"),
     devIssuerUrl: str(env, "CFS_DEV_ISSUER_URL", "http://127.0.0.1:8090"),
   };
 }
@@ -33,10 +36,11 @@ type UnaryMethod<Q, R> = (
   callback: (err: grpc.ServiceError | null, response: R) => void,
 ) => grpc.ClientUnaryCall;
 
-/** Clients of the two public services, authenticated with CFS_TOKEN. */
+/** Clients of the public services, authenticated with CFS_TOKEN. */
 export class Connection {
   readonly chunker: ChunkerServiceClient;
   readonly metadata: MetadataServiceClient;
+  readonly sync: SyncServiceClient;
   /** Call metadata carrying `authorization: Bearer <token>`. */
   readonly auth: grpc.Metadata;
 
@@ -52,6 +56,7 @@ export class Connection {
     const options = channelOptions(MESSAGE_BYTES, FLOW_CONTROL_WINDOW_BYTES);
     this.chunker = new ChunkerServiceClient(settings.chunkerAddress, grpc.credentials.createInsecure(), options);
     this.metadata = new MetadataServiceClient(settings.metadataAddress, grpc.credentials.createInsecure(), options);
+    this.sync = new SyncServiceClient(settings.syncAddress, grpc.credentials.createInsecure(), options);
   }
 
   /**
@@ -79,5 +84,6 @@ export class Connection {
   close(): void {
     this.chunker.close();
     this.metadata.close();
+    this.sync.close();
   }
 }

@@ -1,0 +1,527 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, watch, type FSWatcher } from "node:fs";
+import { lstat, mkdir, rename, rm, rmdir } from "node:fs/promises";
+import { join, posix, sep } from "node:path";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import type { File } from "../../../gen/cfs/metadata/v1/metadata.js";
+import { EventType, type Change, type WatchChangesResponse } from "../../../gen/cfs/sync/v1/sync.js";
+import { isServiceError } from "../../../lib/errors.js";
+import { deleteFile, listFiles } from "../catalogue.js";
+import { CliError, describeFailure, ExitCode } from "../errors.js";
+import { get } from "../get.js";
+import { formatBytes, noProgress } from "../progress.js";
+import { put } from "../put.js";
+import type { Connection } from "../rpc.js";
+import { followChanges, headCursor } from "./feed.js";
+import { isSyncablePath, localPath, STATE_DIR } from "./paths.js";
+import { plan, planPath, type Action, type LocalFile, type PathState, type RemoteFile } from "./planner.js";
+import { scanFolder, scanOne } from "./scan.js";
+import { saveState, stateDir, type SyncState } from "./state.js";
+
+export interface SyncOptions {
+  /** The folder, absolute. */
+  root: string;
+  /** Full pass every rescanMs while following. */
+  rescanMs: number;
+  /** Quiet time after a local change before the folder is looked at. */
+  debounceMs?: number;
+  /** A file modified more recently than this is still being written: it waits. */
+  settleMs?: number;
+  /** Progress lines (stdout). */
+  out: (line: string) => void;
+  /** Warnings and per-file failures (stderr). */
+  warn: (line: string) => void;
+}
+
+/** A file that changed while it was being synced: the next pass takes it again. */
+class ChangedMeanwhile extends Error {}
+
+/** Failures no retry can fix: stop instead of reporting them per file. */
+const FATAL = new Set<number>([GrpcStatus.UNAUTHENTICATED, GrpcStatus.PERMISSION_DENIED]);
+/** How soon a pass that had failures is tried again while following. */
+const RETRY_MS = 10_000;
+
+function toRemote(file: File): RemoteFile {
+  return { fileId: file.fileId, version: file.version, size: file.size, sha256: file.sha256 };
+}
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+async function lstatOrUndefined(path: string) {
+  return lstat(path).catch((err: unknown) => {
+    if (errno(err) === "ENOENT" || errno(err) === "ENOTDIR") return undefined;
+    throw err;
+  });
+}
+
+/**
+ * Mirrors one folder with the user's files. All work runs one task at a time
+ * (a promise chain): full passes, local passes after folder events, and
+ * batches of feed changes never interleave, so each plans against the state
+ * the previous one left.
+ */
+export class SyncEngine {
+  /** The remote side as last seen: the listing, updated by feed changes and our own uploads. */
+  private remote = new Map<string, RemoteFile>();
+  private queue: Promise<void> = Promise.resolve();
+  private firstFailure: unknown;
+  private fatal: ((err: unknown) => void) | undefined;
+  /** Following changes (not --once): failed passes are retried, busy files wait. */
+  private following = false;
+  private dirty = false;
+  private lastSave = 0;
+  private readonly warned = new Set<string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly scheduled = new Set<string>();
+
+  // Feed state: changes received and not applied yet, and the cursor of the newest message.
+  private readonly pending = new Map<string, Change>();
+  private latestCursor: string;
+  private needsHead: boolean;
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly state: SyncState,
+    private readonly options: SyncOptions,
+  ) {
+    this.latestCursor = state.cursor;
+    this.needsHead = state.cursor === "";
+  }
+
+  private get root(): string {
+    return this.options.root;
+  }
+
+  /** One full pass, then exit: the exit code tells whether every file made it. */
+  async runOnce(): Promise<void> {
+    let cursor: string | undefined;
+    if (this.state.cursor === "") {
+      // Taken before listing, so a later `cfs sync` replays whatever the listing missed.
+      cursor = await headCursor(this.conn).catch((err: unknown) => {
+        if (isServiceError(err) && FATAL.has(err.code)) throw err;
+        this.options.warn(`cfs sync: no change feed cursor (${describeFailure(err).message}); a later cfs sync starts with a full pass`);
+        return undefined;
+      });
+    }
+    await this.fullPass();
+    if (cursor !== undefined) {
+      this.state.cursor = cursor;
+      this.dirty = true;
+    }
+    await this.persist(true);
+    if (this.firstFailure !== undefined) throw this.firstFailure;
+  }
+
+  /** A full pass, then follows remote changes and the folder until the signal aborts. */
+  async runForever(): Promise<void> {
+    const signal = this.conn.signal;
+    this.following = true;
+    const fatal = new Promise<never>((_, reject) => (this.fatal = reject));
+    fatal.catch(() => undefined);
+    const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    let watcher: FSWatcher | undefined;
+    let rescan: NodeJS.Timeout | undefined;
+    try {
+      if (!this.needsHead) {
+        this.options.out("resuming the change feed from the saved cursor");
+        this.enqueue("full pass", () => this.fullPass());
+      }
+      watcher = this.watchFolder();
+      rescan = setInterval(() => this.schedule("full pass", 0, () => this.fullPass()), this.options.rescanMs);
+      const following = followChanges(this.conn, {
+        cursor: () => (this.needsHead ? "" : this.latestCursor),
+        message: (m) => this.onMessage(m),
+        expired: (reason) => {
+          this.options.warn(`cfs sync: the saved position in the change feed is no longer usable (${reason}); listing everything again`);
+          this.pending.clear();
+          this.needsHead = true;
+        },
+        notice: (text) => this.options.out(text),
+      });
+      await Promise.race([stopped, fatal, following]);
+      if (!signal.aborted) await Promise.race([stopped, fatal]);
+    } finally {
+      watcher?.close();
+      clearInterval(rescan);
+      for (const timer of this.timers) clearTimeout(timer);
+      await this.queue;
+      await this.persist(true).catch(() => undefined);
+    }
+    throw new CliError(ExitCode.interrupted, "interrupted");
+  }
+
+  // ── scheduling ──
+
+  /** Runs task after everything queued before it; failures are reported, fatal ones stop the sync. */
+  private enqueue(what: string, task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(async () => {
+      if (this.conn.signal.aborted) return;
+      try {
+        await task();
+      } catch (err) {
+        this.report(what, err);
+        this.schedule("full pass", RETRY_MS, () => this.fullPass());
+      }
+    });
+    this.queue = run;
+    return run;
+  }
+
+  /** Queues task once after delayMs; calls for the same key meanwhile fold into it. */
+  private schedule(key: string, delayMs: number, task: () => Promise<void>): void {
+    if (!this.following || this.conn.signal.aborted || this.scheduled.has(key)) return;
+    this.scheduled.add(key);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.scheduled.delete(key);
+      void this.enqueue(key, task);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private watchFolder(): FSWatcher | undefined {
+    const debounce = this.options.debounceMs ?? 300;
+    const stateDirPrefix = `${STATE_DIR}${sep}`;
+    try {
+      const watcher = watch(this.root, { recursive: true }, (_event, filename) => {
+        const name = filename?.toString() ?? "";
+        if (name === STATE_DIR || name.startsWith(stateDirPrefix)) return;
+        this.schedule("local pass", debounce, () => this.localPass());
+      });
+      watcher.on("error", (err) => this.options.warn(`cfs sync: watching the folder failed (${err.message}); rescanning every ${this.options.rescanMs / 1000} s`));
+      return watcher;
+    } catch (err) {
+      this.options.warn(`cfs sync: cannot watch the folder (${(err as Error).message}); rescanning every ${this.options.rescanMs / 1000} s`);
+      return undefined;
+    }
+  }
+
+  private onMessage(message: WatchChangesResponse): void {
+    this.latestCursor = message.cursor;
+    if (this.needsHead) {
+      // The first message from an empty cursor: the head, taken before the listing below.
+      this.needsHead = false;
+      const head = message.cursor;
+      this.enqueue("full pass", async () => {
+        await this.fullPass();
+        this.state.cursor = head;
+        this.dirty = true;
+        await this.persist(true);
+      });
+      return;
+    }
+    if (message.change) {
+      this.pending.set(message.change.fileId, message.change);
+      this.schedule("remote changes", 100, () => this.applyPending());
+    } else if (this.pending.size === 0 && !this.scheduled.has("remote changes")) {
+      // A heartbeat: nothing of ours is in flight, so the cursor may move.
+      this.enqueue("cursor", async () => {
+        if (this.pending.size > 0 || this.state.cursor === message.cursor) return;
+        this.state.cursor = message.cursor;
+        this.dirty = true;
+        await this.persist(true);
+      });
+    }
+  }
+
+  // ── passes ──
+
+  /** Remote listing against a scan of the folder and the saved state. */
+  private async fullPass(): Promise<void> {
+    const listing = await listFiles(this.conn, { prefix: "", pageSize: 1000, pageToken: "", all: true });
+    const remote = new Map<string, RemoteFile>();
+    for (const file of listing.files) {
+      if (isSyncablePath(file.name)) remote.set(file.name, toRemote(file));
+      else this.warnOnce(`remote:${file.name}`, `cfs sync: "${file.name}" stays on the server only: its name cannot be a path in the folder`);
+    }
+    this.remote = remote;
+    const local = await this.scan();
+    await this.reconcile(new Set([...local.keys(), ...remote.keys(), ...this.state.files.keys()]), local, false);
+  }
+
+  /** After folder events: a scan (hashing only what changed) against the remote side as known. */
+  private async localPass(): Promise<void> {
+    const local = await this.scan();
+    await this.reconcile(new Set([...local.keys(), ...this.remote.keys(), ...this.state.files.keys()]), local, true);
+  }
+
+  private scan(): Promise<Map<string, LocalFile>> {
+    return scanFolder(this.root, this.state.files, this.conn.signal, (path, why) =>
+      this.warnOnce(`local:${path}`, `cfs sync: ${path} is not synced: ${why}`),
+    );
+  }
+
+  /** Applies a batch of feed changes: each file's current state comes from the catalogue, then its path is reconciled. */
+  private async applyPending(): Promise<void> {
+    const changes = [...this.pending.values()];
+    const upto = this.latestCursor;
+    this.pending.clear();
+    const paths = new Set<string>();
+    for (const change of changes) {
+      if (!isSyncablePath(change.name)) continue;
+      const known = this.state.files.get(change.name);
+      // Our own upload coming back, or a change already applied: nothing to fetch.
+      if (change.eventType !== EventType.EVENT_TYPE_DELETE && known?.fileId === change.fileId && known.version >= change.version) continue;
+      const file = await this.getFile(change.fileId);
+      if (file && isSyncablePath(file.name)) {
+        this.remote.set(file.name, toRemote(file));
+        paths.add(file.name);
+      } else if (!file && this.remote.get(change.name)?.fileId === change.fileId) {
+        this.remote.delete(change.name);
+        paths.add(change.name);
+      } else if (!file && known?.fileId === change.fileId) {
+        paths.add(change.name);
+      }
+    }
+    if (paths.size > 0) await this.reconcile(paths, undefined, false);
+    this.state.cursor = upto;
+    this.dirty = true;
+    await this.persist(true);
+  }
+
+  private async getFile(fileId: string): Promise<File | undefined> {
+    try {
+      return (await this.conn.unary(this.conn.metadata.getFile.bind(this.conn.metadata), { fileId })).file;
+    } catch (err) {
+      if (isServiceError(err) && err.code === GrpcStatus.NOT_FOUND) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Plans and runs the actions for some paths. `scanned` is a scan of the
+   * whole folder (else each path is looked at); with `settle`, files still
+   * being written wait for a later pass.
+   */
+  private async reconcile(paths: ReadonlySet<string>, scanned: Map<string, LocalFile> | undefined, settle: boolean): Promise<void> {
+    const settleMs = this.options.settleMs ?? 1_000;
+    const entries = new Map<string, PathState>();
+    let busy = false;
+    for (const path of paths) {
+      const base = this.state.files.get(path);
+      const local = scanned ? scanned.get(path) : await scanOne(this.root, path, base, this.conn.signal);
+      if (settle && local && local.sha256 !== base?.sha256 && Date.now() - local.mtimeMs < settleMs) {
+        busy = true;
+        continue;
+      }
+      entries.set(path, { local, remote: this.remote.get(path), base });
+    }
+    let failed = false;
+    for (const action of plan(entries, { now: new Date(), taken: (p) => this.taken(p) })) {
+      if (this.conn.signal.aborted) break;
+      try {
+        await this.execute(action, false);
+      } catch (err) {
+        failed ||= !(err instanceof ChangedMeanwhile);
+        this.report(action.path, err);
+      }
+      await this.persist(false);
+    }
+    await this.persist(true);
+    if (busy) this.schedule("local pass", settleMs, () => this.localPass());
+    if (failed) this.schedule("full pass", RETRY_MS, () => this.fullPass());
+  }
+
+  private taken(path: string): boolean {
+    // A name that cannot exist is free; using it fails, and is reported, later.
+    if (!isSyncablePath(path)) return false;
+    return this.remote.has(path) || this.state.files.has(path) || existsSync(localPath(this.root, path));
+  }
+
+  // ── actions ──
+
+  private async execute(action: Action, fresh: boolean): Promise<void> {
+    if (!fresh && (action.kind === "upload" || action.kind === "delete-remote" || action.kind === "conflict")) {
+      // The remote side may have moved since it was listed: look again, and
+      // do what the fresh state calls for (a conflict instead of an upload...).
+      const remote = await this.refreshRemote(action.path);
+      const local = action.kind === "delete-remote" ? undefined : action.local;
+      const again = planPath(action.path, { local, remote, base: this.state.files.get(action.path) }, { now: new Date(), taken: (p) => this.taken(p) });
+      if (again) await this.execute(again, true);
+      return;
+    }
+    switch (action.kind) {
+      case "record":
+        this.state.files.set(action.path, action.state);
+        this.dirty = true;
+        return;
+      case "forget":
+        this.state.files.delete(action.path);
+        this.dirty = true;
+        return;
+      case "upload":
+        return this.upload(action.path, action.local);
+      case "download":
+        return this.download(action.path, action.remote, action.local);
+      case "delete-local":
+        return this.deleteLocal(action.path, action.local);
+      case "delete-remote":
+        return this.deleteRemote(action.path, action.base.fileId);
+      case "conflict":
+        return this.conflict(action.path, action.conflictPath, action.local, action.remote);
+    }
+  }
+
+  /** The remote file at exactly this name now (names sort byte-wise, so it comes first under its own prefix). */
+  private async refreshRemote(path: string): Promise<RemoteFile | undefined> {
+    const page = await this.conn.unary(this.conn.metadata.listFiles.bind(this.conn.metadata), { prefix: path, pageSize: 1, pageToken: "" });
+    const file = page.files[0];
+    const remote = file && file.name === path ? toRemote(file) : undefined;
+    if (remote) this.remote.set(path, remote);
+    else this.remote.delete(path);
+    return remote;
+  }
+
+  private async upload(path: string, local: LocalFile): Promise<void> {
+    const file = await put(this.conn, { path: localPath(this.root, path), name: path, contentType: "", verify: true }, () => noProgress);
+    // If the file changed after it was scanned, what was sent is newer than the mtime we know: hash it again next time.
+    const mtimeMs = file.sha256 === local.sha256 ? local.mtimeMs : -1;
+    this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs });
+    this.remote.set(path, toRemote(file));
+    this.dirty = true;
+    this.options.out(`uploaded ${path} (${formatBytes(file.size)}, version ${file.version})`);
+  }
+
+  /**
+   * Downloads into .cfs-sync/tmp, then renames over the target, but only if
+   * the local file is still what was planned with: a local edit made during
+   * the download is never overwritten.
+   */
+  private async download(path: string, remote: RemoteFile, expected: LocalFile | undefined): Promise<void> {
+    const target = localPath(this.root, path);
+    await this.ensureParent(path);
+    const tempDir = join(stateDir(this.root), "tmp");
+    await mkdir(tempDir, { recursive: true });
+    const temp = join(tempDir, randomBytes(8).toString("hex"));
+    let file: File;
+    try {
+      try {
+        file = await get(this.conn, { fileId: remote.fileId, output: temp, offset: 0, length: 0 }, () => noProgress, process.stdout);
+      } catch (err) {
+        if (isServiceError(err) && err.code === GrpcStatus.NOT_FOUND) {
+          // Deleted since it was listed: do what the path calls for now.
+          const now = await this.refreshRemote(path);
+          const again = planPath(path, { local: expected, remote: now, base: this.state.files.get(path) }, { now: new Date(), taken: (p) => this.taken(p) });
+          if (again) await this.execute(again, true);
+          return;
+        }
+        throw err;
+      }
+      const current = await lstatOrUndefined(target);
+      if (current && !current.isFile()) throw new Error(`${path} is not a regular file here; left alone`);
+      const unchanged = expected ? current?.size === expected.size && current.mtimeMs === expected.mtimeMs : current === undefined;
+      if (!unchanged) throw new ChangedMeanwhile(`${path} changed locally during the download; it is synced again on the next pass`);
+      await rename(temp, target);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    const info = await lstat(target);
+    this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs: info.mtimeMs });
+    this.remote.set(path, toRemote(file));
+    this.dirty = true;
+    this.options.out(`downloaded ${path} (${formatBytes(file.size)}, version ${file.version})`);
+  }
+
+  private async deleteLocal(path: string, expected: LocalFile): Promise<void> {
+    const target = localPath(this.root, path);
+    const current = await lstatOrUndefined(target);
+    if (current && (!current.isFile() || current.size !== expected.size || current.mtimeMs !== expected.mtimeMs)) {
+      throw new ChangedMeanwhile(`${path} changed locally while it was being deleted; it is synced again on the next pass`);
+    }
+    if (current) await rm(target);
+    this.state.files.delete(path);
+    this.dirty = true;
+    await this.removeEmptyParents(path);
+    this.options.out(`deleted ${path} (deleted on the server)`);
+  }
+
+  private async deleteRemote(path: string, fileId: string): Promise<void> {
+    try {
+      await deleteFile(this.conn, fileId);
+    } catch (err) {
+      if (!(isServiceError(err) && err.code === GrpcStatus.NOT_FOUND)) throw err;
+    }
+    this.state.files.delete(path);
+    this.remote.delete(path);
+    this.dirty = true;
+    this.options.out(`deleted ${path} on the server (deleted locally)`);
+  }
+
+  /** Both sides changed: the local file becomes the conflict copy (uploaded), the remote one takes the name. */
+  private async conflict(path: string, copy: string, local: LocalFile, remote: RemoteFile): Promise<void> {
+    const from = localPath(this.root, path);
+    const to = localPath(this.root, copy);
+    const current = await lstatOrUndefined(from);
+    if (!current?.isFile() || current.size !== local.size || current.mtimeMs !== local.mtimeMs || (await lstatOrUndefined(to))) {
+      throw new ChangedMeanwhile(`${path} changed locally while a conflict was being resolved; it is synced again on the next pass`);
+    }
+    await rename(from, to);
+    this.options.out(`conflict ${path}: changed on both sides; the local version is kept as "${copy}"`);
+    let failure: unknown;
+    try {
+      await this.upload(copy, local);
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      await this.download(path, remote, undefined);
+    } catch (err) {
+      failure ??= err;
+    }
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Creates the parent directories, refusing to go through anything but real directories (a symlink could lead outside). */
+  private async ensureParent(path: string): Promise<void> {
+    const segments = path.split("/").slice(0, -1);
+    let dir = this.root;
+    for (const segment of segments) {
+      dir = join(dir, segment);
+      const info = await lstatOrUndefined(dir);
+      if (!info) await mkdir(dir).catch((err: unknown) => (errno(err) === "EEXIST" ? undefined : Promise.reject(err)));
+      else if (!info.isDirectory()) throw new Error(`cannot write ${path}: ${posix.relative("", dir.slice(this.root.length + 1))} is not a directory`);
+    }
+  }
+
+  private async removeEmptyParents(path: string): Promise<void> {
+    for (let dir = posix.dirname(path); dir !== "."; dir = posix.dirname(dir)) {
+      try {
+        await rmdir(localPath(this.root, dir));
+      } catch {
+        return;
+      }
+    }
+  }
+
+  // ── state and reporting ──
+
+  /** Saves the state when it changed: at once with force, else at most once a second. */
+  private async persist(force: boolean): Promise<void> {
+    if (!this.dirty || (!force && Date.now() - this.lastSave < 1_000)) return;
+    this.dirty = false;
+    this.lastSave = Date.now();
+    await saveState(this.root, this.state);
+  }
+
+  private report(what: string, err: unknown): void {
+    if (this.conn.signal.aborted) return;
+    if (err instanceof ChangedMeanwhile) {
+      this.options.warn(`cfs sync: ${err.message}`);
+      return;
+    }
+    if (isServiceError(err) && FATAL.has(err.code)) {
+      this.firstFailure ??= err;
+      if (this.fatal) this.fatal(err);
+      else throw err;
+      return;
+    }
+    this.options.warn(`cfs sync: ${what}: ${describeFailure(err).message}`);
+    this.firstFailure ??= err;
+  }
+
+  private warnOnce(key: string, text: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.options.warn(text);
+  }
+}

@@ -1,0 +1,204 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+
+// `cfs sync` mirroring two folders of one user through the real services.
+const CFS = fileURLToPath(new URL("../../cli/bin/cfs", import.meta.url));
+let stack: RunningStack;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let A: string;
+let B: string;
+const running: ChildProcess[] = [];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cfs(args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(CFS, args, { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** A running `cfs sync <folder>` whose output lines can be awaited. */
+function follow(folder: string) {
+  const child = spawn(CFS, ["sync", folder], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
+  running.push(child);
+  let output = "";
+  child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return {
+    output: () => output,
+    async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+      await waitUntil(() => pattern.test(output), timeoutMs, () => `${pattern} in the output of cfs sync ${folder}:\n${output}`);
+    },
+    async stop(): Promise<number | null> {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Relative path -> content of every file under root, the state directory excepted. */
+async function tree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string) => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.name === ".cfs-sync") continue;
+      if (entry.isDirectory()) await walk(path);
+      else out[relative(root, path)] = (await readFile(path)).toString("base64");
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+const text = async (path: string) => readFile(path, "utf8").catch(() => undefined);
+
+async function write(path: string, content: string | Buffer): Promise<void> {
+  await mkdir(join(path, ".."), { recursive: true });
+  await writeFile(path, content);
+}
+
+async function once(folder: string): Promise<string> {
+  const r = await cfs(["sync", folder, "--once"]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "cfs-cli-sync-"));
+  stack = await startStack({ dataDir: join(dir, "data"), defaultPorts: false, logs: "files", env: { CFS_OUTBOX_INTERVAL_MS: "100" } });
+  env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CFS_CHUNKER_ADDR: stack.addresses.chunker,
+    CFS_METADATA_ADDR: stack.addresses.metadata,
+    CFS_SYNC_ADDR: stack.addresses.sync,
+    CFS_TOKEN: await stack.issuer!.userToken("dana"),
+  };
+  A = join(dir, "A");
+  B = join(dir, "B");
+});
+
+afterAll(async () => {
+  for (const child of running) if (child.exitCode === null) child.kill("SIGKILL");
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("cfs sync", () => {
+  it("converges two folders after adds, edits and deletes on both sides, keeping both sides of a conflict", async () => {
+    const big = randomBytes(2 * 1024 * 1024 + 5);
+    await write(join(A, "a.txt"), "alpha");
+    await write(join(A, "docs", "b.txt"), "beta");
+    await write(join(A, "docs", "deep", "c.bin"), big);
+
+    expect(await once(A)).toMatch(/uploaded docs\/deep\/c\.bin \(2\.10 MB, version 1\)/);
+    const first = await once(B);
+    expect(first.match(/^downloaded /gm)).toHaveLength(3);
+    expect(await tree(B)).toEqual(await tree(A));
+    // Nothing changed: nothing moves.
+    expect(await once(B)).toBe("");
+    expect(await once(A)).toBe("");
+
+    await write(join(A, "a.txt"), "alpha 2");
+    await write(join(A, "d.txt"), "delta");
+    await rm(join(B, "docs", "b.txt"));
+    await write(join(B, "e.txt"), "epsilon");
+    await once(A);
+    const fromB = await once(B);
+    expect(fromB).toMatch(/^deleted docs\/b\.txt on the server/m);
+    expect(fromB).toMatch(/^uploaded e\.txt/m);
+    expect(fromB).toMatch(/^downloaded a\.txt .*version 2/m);
+    expect(await once(A)).toMatch(/^deleted docs\/b\.txt \(deleted on the server\)/m);
+    expect(await tree(A)).toEqual(await tree(B));
+    expect(Object.keys(await tree(A)).sort()).toEqual(["a.txt", "d.txt", "docs/deep/c.bin", "e.txt"]);
+    expect(await text(join(A, "a.txt"))).toBe("alpha 2");
+
+    // Both sides edit a.txt.
+    await write(join(A, "a.txt"), "from A");
+    await write(join(B, "a.txt"), "from B, longer");
+    await once(A);
+    const conflict = await once(B);
+    expect(conflict).toMatch(/^conflict a\.txt: changed on both sides/m);
+    const copy = /"(a \(conflicted copy \d{4}-\d\d-\d\d \d{6}\)\.txt)"/.exec(conflict)?.[1];
+    expect(copy).toBeDefined();
+    expect(await text(join(B, "a.txt"))).toBe("from A");
+    expect(await text(join(B, copy!))).toBe("from B, longer");
+    await once(A);
+    expect(await text(join(A, copy!))).toBe("from B, longer");
+    expect(await tree(A)).toEqual(await tree(B));
+
+    // The state directory never leaves the machine.
+    const ls = await cfs(["ls", "--all", "--json"]);
+    expect(ls.stdout).not.toContain(".cfs-sync");
+  });
+
+  it("follows changes both ways while running, and resumes from its saved cursor after a restart", async () => {
+    const syncA = follow(A);
+    let syncB = follow(B);
+    await syncA.waitFor(/following remote changes/);
+    await syncB.waitFor(/following remote changes/);
+    expect(syncB.output()).toMatch(/resuming the change feed from the saved cursor/);
+
+    await write(join(A, "live.txt"), "made in A");
+    await waitUntil(async () => (await text(join(B, "live.txt"))) === "made in A", 20_000, () => `live.txt in B:\n${syncB.output()}`);
+    await rm(join(B, "docs", "deep", "c.bin"));
+    await waitUntil(async () => (await text(join(A, "docs", "deep", "c.bin"))) === undefined, 20_000, () => `c.bin gone from A:\n${syncA.output()}`);
+    await write(join(B, "e.txt"), "epsilon 2");
+    await waitUntil(async () => (await text(join(A, "e.txt"))) === "epsilon 2", 20_000, () => `e.txt updated in A:\n${syncA.output()}`);
+
+    // Stop B; its state file holds the cursor it reached.
+    expect(await syncB.stop()).toBe(130);
+    const saved = JSON.parse(await readFile(join(B, ".cfs-sync", "state.json"), "utf8")) as { cursor: string; files: Record<string, unknown> };
+    expect(saved.cursor).not.toBe("");
+    expect(Object.keys(saved.files)).toContain("live.txt");
+
+    await write(join(A, "offline.txt"), "made while B was stopped");
+    await syncA.waitFor(/uploaded offline\.txt/);
+    syncB = follow(B);
+    await syncB.waitFor(/following remote changes/);
+    expect(syncB.output()).toMatch(/resuming the change feed from the saved cursor/);
+    await waitUntil(async () => (await text(join(B, "offline.txt"))) !== undefined, 20_000, () => `offline.txt in B:\n${syncB.output()}`);
+    // Only what changed moved.
+    expect(syncB.output().match(/^(downloaded|uploaded|deleted) .*/gm)).toEqual([expect.stringMatching(/^downloaded offline\.txt/)]);
+
+    // And live changes keep flowing after the restart.
+    await write(join(A, "after-restart.txt"), "still live");
+    await waitUntil(async () => (await text(join(B, "after-restart.txt"))) === "still live", 20_000, () => `after-restart.txt in B:\n${syncB.output()}`);
+    await syncA.stop();
+    await syncB.stop();
+    expect(await tree(A)).toEqual(await tree(B));
+  });
+
+  it("refuses a second sync of the same folder and a path that is not a directory", async () => {
+    const first = follow(A);
+    await first.waitFor(/following remote changes/);
+    const second = await cfs(["sync", A, "--once"]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(/being synced by another cfs sync/);
+    await first.stop();
+    expect((await cfs(["sync", join(A, "a.txt")])).code).toBe(2);
+  });
+});
