@@ -10,7 +10,7 @@ import { runService } from "../../../lib/service.js";
 import { GrpcChunkInventory } from "./adapters/grpc-block-storage.js";
 import { GrpcEventSink } from "./adapters/grpc-sync.js";
 import { createPool, PostgresMetadataRepository } from "./adapters/postgres-metadata-repository.js";
-import { BackgroundLoop } from "./background-loop.js";
+import { BackgroundLoop } from "../../../lib/background-loop.js";
 import { parseConfig } from "./config.js";
 import { Catalogue } from "./domain/catalogue.js";
 import { ChunkCollector } from "./domain/collector.js";

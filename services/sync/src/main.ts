@@ -11,7 +11,7 @@ import { GrpcChunkStorage } from "./adapters/grpc-block-storage.js";
 import { GrpcCatalogueInspector } from "./adapters/grpc-metadata.js";
 import { VerificationMetrics } from "./adapters/prometheus-verification-metrics.js";
 import { SqliteSyncEventStore } from "./adapters/sqlite-sync-event-store.js";
-import { BackgroundLoop } from "./background-loop.js";
+import { BackgroundLoop } from "../../../lib/background-loop.js";
 import { parseConfig } from "./config.js";
 import { SyncEvents } from "./domain/sync-events.js";
 import { Verifier, VerificationWorker } from "./domain/verifier.js";

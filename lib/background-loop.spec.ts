@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../../lib/logger.js";
+import { createLogger } from "./logger.js";
 import { BackgroundLoop, retryDelay } from "./background-loop.js";
 
 const log = createLogger("test", "silent");
