@@ -104,6 +104,7 @@ export class SyncEngine {
       });
     }
     await this.fullPass();
+    if (this.conn.signal.aborted) throw new CliError(ExitCode.interrupted, "interrupted");
     if (cursor !== undefined) {
       this.state.cursor = cursor;
       this.dirty = true;
@@ -122,10 +123,11 @@ export class SyncEngine {
     let watcher: FSWatcher | undefined;
     let rescan: NodeJS.Timeout | undefined;
     try {
-      if (!this.needsHead) {
-        this.options.out("resuming the change feed from the saved cursor");
-        this.enqueue("full pass", () => this.fullPass());
-      }
+      // Local changes made while stopped, and remote ones, right away (also when
+      // the sync service is down). Without a saved cursor, the feed's first
+      // message (its head) triggers another full pass that the cursor follows.
+      if (!this.needsHead) this.options.out("resuming the change feed from the saved cursor");
+      this.enqueue("full pass", () => this.fullPass());
       watcher = this.watchFolder();
       rescan = setInterval(() => this.schedule("full pass", 0, () => this.fullPass()), this.options.rescanMs);
       const following = followChanges(this.conn, {
@@ -138,6 +140,7 @@ export class SyncEngine {
         },
         notice: (text) => this.options.out(text),
       });
+      following.catch(() => undefined);
       await Promise.race([stopped, fatal, following]);
       if (!signal.aborted) await Promise.race([stopped, fatal]);
     } finally {

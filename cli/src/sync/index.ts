@@ -1,9 +1,9 @@
-import { mkdir, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { usageError } from "../errors.js";
 import type { Connection } from "../rpc.js";
 import { SyncEngine } from "./engine.js";
-import { loadState, lockFolder } from "./state.js";
+import { loadState, lockFolder, stateDir } from "./state.js";
 
 export interface SyncRequest {
   dir: string;
@@ -31,6 +31,8 @@ export async function sync(conn: Connection, token: string, request: SyncRequest
   await mkdir(root, { recursive: true });
   const unlock = await lockFolder(root);
   try {
+    // Downloads a killed predecessor left unfinished (the lock says none is running).
+    await rm(join(stateDir(root), "tmp"), { recursive: true, force: true });
     const state = await loadState(root, tokenSubject(token));
     const engine = new SyncEngine(conn, state, { root, rescanMs: request.rescanSeconds * 1000, out, warn });
     if (request.once) await engine.runOnce();
