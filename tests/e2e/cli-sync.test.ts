@@ -182,7 +182,8 @@ describe("cfs sync", () => {
     expect(syncB.output()).toMatch(/resuming the change feed from the saved cursor/);
     await waitUntil(async () => (await text(join(B, "offline.txt"))) !== undefined, 20_000, () => `offline.txt in B:\n${syncB.output()}`);
     // Only what changed moved.
-    expect(syncB.output().match(/^(downloaded|uploaded|deleted) .*/gm)).toEqual([expect.stringMatching(/^downloaded offline\.txt/)]);
+    const moved = syncB.output().match(/^(downloaded|uploaded|deleted) .*/gm);
+    expect(moved).toEqual([expect.stringMatching(/^downloaded offline\.txt/)]);
 
     // And live changes keep flowing after the restart.
     await write(join(A, "after-restart.txt"), "still live");

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { lstat, mkdir, rename, rm, rmdir } from "node:fs/promises";
-import { join, posix, sep } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { File } from "../../../gen/cfs/metadata/v1/metadata.js";
 import { EventType, type Change, type WatchChangesResponse } from "../../../gen/cfs/sync/v1/sync.js";
@@ -12,7 +12,7 @@ import { get } from "../get.js";
 import { formatBytes, noProgress } from "../progress.js";
 import { put } from "../put.js";
 import type { Connection } from "../rpc.js";
-import { followChanges, headCursor } from "./feed.js";
+import { followChanges, headCursor, type FeedHandlers } from "./feed.js";
 import { isSyncablePath, localPath, STATE_DIR } from "./paths.js";
 import { plan, planPath, type Action, type LocalFile, type PathState, type RemoteFile } from "./planner.js";
 import { scanFolder, scanOne } from "./scan.js";
@@ -120,6 +120,8 @@ export class SyncEngine {
     const fatal = new Promise<never>((_, reject) => (this.fatal = reject));
     fatal.catch(() => undefined);
     const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    // Ends following when this returns, also after a fatal error (no Ctrl-C then).
+    const halt = new AbortController();
     let watcher: FSWatcher | undefined;
     let rescan: NodeJS.Timeout | undefined;
     try {
@@ -130,7 +132,7 @@ export class SyncEngine {
       this.enqueue("full pass", () => this.fullPass());
       watcher = this.watchFolder();
       rescan = setInterval(() => this.schedule("full pass", 0, () => this.fullPass()), this.options.rescanMs);
-      const following = followChanges(this.conn, {
+      const handlers: FeedHandlers = {
         cursor: () => (this.needsHead ? "" : this.latestCursor),
         message: (m) => this.onMessage(m),
         expired: (reason) => {
@@ -139,11 +141,14 @@ export class SyncEngine {
           this.needsHead = true;
         },
         notice: (text) => this.options.out(text),
-      });
+      };
+      const following = followChanges(this.conn, handlers, { signal: halt.signal });
       following.catch(() => undefined);
       await Promise.race([stopped, fatal, following]);
       if (!signal.aborted) await Promise.race([stopped, fatal]);
     } finally {
+      halt.abort();
+      this.following = false;
       watcher?.close();
       clearInterval(rescan);
       for (const timer of this.timers) clearTimeout(timer);
@@ -185,16 +190,17 @@ export class SyncEngine {
   private watchFolder(): FSWatcher | undefined {
     const debounce = this.options.debounceMs ?? 300;
     const stateDirPrefix = `${STATE_DIR}${sep}`;
+    const fallback = `rescanning every ${this.options.rescanMs / 1000} s instead`;
     try {
       const watcher = watch(this.root, { recursive: true }, (_event, filename) => {
         const name = filename?.toString() ?? "";
         if (name === STATE_DIR || name.startsWith(stateDirPrefix)) return;
         this.schedule("local pass", debounce, () => this.localPass());
       });
-      watcher.on("error", (err) => this.options.warn(`cfs sync: watching the folder failed (${err.message}); rescanning every ${this.options.rescanMs / 1000} s`));
+      watcher.on("error", (err) => this.options.warn(`cfs sync: watching the folder failed (${err.message}); ${fallback}`));
       return watcher;
     } catch (err) {
-      this.options.warn(`cfs sync: cannot watch the folder (${(err as Error).message}); rescanning every ${this.options.rescanMs / 1000} s`);
+      this.options.warn(`cfs sync: cannot watch the folder (${(err as Error).message}); ${fallback}`);
       return undefined;
     }
   }
@@ -235,7 +241,7 @@ export class SyncEngine {
     const remote = new Map<string, RemoteFile>();
     for (const file of listing.files) {
       if (isSyncablePath(file.name)) remote.set(file.name, toRemote(file));
-      else this.warnOnce(`remote:${file.name}`, `cfs sync: "${file.name}" stays on the server only: its name cannot be a path in the folder`);
+      else this.warnOnce(`remote:${file.name}`, `cfs sync: "${file.name}" stays on the server only: it cannot be a path in the folder`);
     }
     this.remote = remote;
     const local = await this.scan();
@@ -338,9 +344,7 @@ export class SyncEngine {
       // The remote side may have moved since it was listed: look again, and
       // do what the fresh state calls for (a conflict instead of an upload...).
       const remote = await this.refreshRemote(action.path);
-      const local = action.kind === "delete-remote" ? undefined : action.local;
-      const again = planPath(action.path, { local, remote, base: this.state.files.get(action.path) }, { now: new Date(), taken: (p) => this.taken(p) });
-      if (again) await this.execute(again, true);
+      await this.replan(action.path, action.kind === "delete-remote" ? undefined : action.local, remote);
       return;
     }
     switch (action.kind) {
@@ -363,6 +367,12 @@ export class SyncEngine {
       case "conflict":
         return this.conflict(action.path, action.conflictPath, action.local, action.remote);
     }
+  }
+
+  /** Does what a path calls for given a remote side just fetched (no second look). */
+  private async replan(path: string, local: LocalFile | undefined, remote: RemoteFile | undefined): Promise<void> {
+    const action = planPath(path, { local, remote, base: this.state.files.get(path) }, { now: new Date(), taken: (p) => this.taken(p) });
+    if (action) await this.execute(action, true);
   }
 
   /** The remote file at exactly this name now (names sort byte-wise, so it comes first under its own prefix). */
@@ -403,9 +413,7 @@ export class SyncEngine {
       } catch (err) {
         if (isServiceError(err) && err.code === GrpcStatus.NOT_FOUND) {
           // Deleted since it was listed: do what the path calls for now.
-          const now = await this.refreshRemote(path);
-          const again = planPath(path, { local: expected, remote: now, base: this.state.files.get(path) }, { now: new Date(), taken: (p) => this.taken(p) });
-          if (again) await this.execute(again, true);
+          await this.replan(path, expected, await this.refreshRemote(path));
           return;
         }
         throw err;
@@ -482,7 +490,7 @@ export class SyncEngine {
       dir = join(dir, segment);
       const info = await lstatOrUndefined(dir);
       if (!info) await mkdir(dir).catch((err: unknown) => (errno(err) === "EEXIST" ? undefined : Promise.reject(err)));
-      else if (!info.isDirectory()) throw new Error(`cannot write ${path}: ${posix.relative("", dir.slice(this.root.length + 1))} is not a directory`);
+      else if (!info.isDirectory()) throw new Error(`cannot write ${path}: ${relative(this.root, dir)} is not a directory`);
     }
   }
 

@@ -20,6 +20,8 @@ export interface FeedOptions {
   idleMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Stops following (besides the connection's signal, which means Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -31,13 +33,15 @@ export async function followChanges(conn: Connection, handlers: FeedHandlers, op
   const idleMs = options.idleMs ?? 75_000;
   const minBackoff = options.minBackoffMs ?? 500;
   const maxBackoff = options.maxBackoffMs ?? 30_000;
+  const signal = options.signal ? AbortSignal.any([conn.signal, options.signal]) : conn.signal;
   let backoff = minBackoff;
   let connected = false;
-  while (!conn.signal.aborted) {
+  while (!signal.aborted) {
     const call = conn.sync.watchChanges({ cursor: handlers.cursor() }, conn.auth);
     // A cancelled call still emits its status; the loop below reads errors itself.
     call.on("error", () => undefined);
-    const release = conn.cancelOnAbort(call);
+    const cancel = () => call.cancel();
+    signal.addEventListener("abort", cancel, { once: true });
     let idle = false;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -60,7 +64,7 @@ export async function followChanges(conn: Connection, handlers: FeedHandlers, op
         handlers.message(message);
       }
     } catch (err) {
-      if (conn.signal.aborted) return;
+      if (signal.aborted) return;
       if (!isServiceError(err)) throw err;
       if (err.code === GrpcStatus.FAILED_PRECONDITION || err.code === GrpcStatus.INVALID_ARGUMENT) {
         handlers.expired(err.details);
@@ -70,13 +74,13 @@ export async function followChanges(conn: Connection, handlers: FeedHandlers, op
       reason = idle ? `no message for ${Math.round(idleMs / 1000)} s` : `${GrpcStatus[err.code] ?? err.code}: ${err.details}`;
     } finally {
       clearTimeout(timer);
-      release();
+      signal.removeEventListener("abort", cancel);
     }
-    if (conn.signal.aborted) return;
+    if (signal.aborted) return;
     connected = false;
     const delay = Math.round(backoff * (1 + Math.random() / 4));
     handlers.notice(`change feed disconnected (${reason}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
-    await sleep(delay, undefined, { signal: conn.signal }).catch(() => undefined);
+    await sleep(delay, undefined, { signal }).catch(() => undefined);
     backoff = Math.min(backoff * 2, maxBackoff);
   }
 }

@@ -24,7 +24,13 @@ export function tokenSubject(token: string): string {
 }
 
 /** `cfs sync <dir>`: one full pass with --once, else until interrupted. */
-export async function sync(conn: Connection, token: string, request: SyncRequest, out: (line: string) => void, warn: (line: string) => void): Promise<void> {
+export async function sync(
+  conn: Connection,
+  token: string,
+  request: SyncRequest,
+  out: (line: string) => void,
+  warn: (line: string) => void,
+): Promise<void> {
   const root = resolve(request.dir);
   const existing = await stat(root).catch(() => undefined);
   if (existing && !existing.isDirectory()) throw usageError(`sync: ${request.dir} is not a directory`);
