@@ -127,7 +127,7 @@ async function failsWith(promise: Promise<unknown>, kind: ErrorKind, message?: R
 }
 
 describe("ChangeFeed.watch", () => {
-  it("sends the backlog after a cursor in order, then a caught-up heartbeat with the same cursor", async () => {
+  it("sends the backlog after a cursor in order, then a caught-up heartbeat at the scanned head", async () => {
     const { log, feed } = setup();
     for (let i = 0; i < 10; i++) log.append(i % 3 === 0 ? "bob" : "alice");
     const s = open(feed, alice, encodeCursor(3));
@@ -139,7 +139,8 @@ describe("ChangeFeed.watch", () => {
       m = await s.next();
     }
     expect(seqs).toEqual([5, 6, 8, 9]);
-    expect(m).toEqual({ change: undefined, cursor: encodeCursor(9) });
+    // Seq 10 is bob's: alice's cursor may move past it.
+    expect(m).toEqual({ change: undefined, cursor: encodeCursor(10) });
   });
 
   it("reads the backlog a page at a time", async () => {

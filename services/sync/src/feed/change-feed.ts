@@ -109,8 +109,8 @@ export class ChangeFeed {
 
   /**
    * The stream of one WatchChanges call. An empty cursor starts at the
-   * current head. Once the backlog is sent, a heartbeat (no change, the
-   * same cursor) says the client is caught up; then changes follow as they
+   * current head. Once the backlog is sent, a heartbeat (no change, a
+   * cursor at the scanned head) says the client is caught up; then changes follow as they
    * are recorded, with a heartbeat after heartbeatMs without a message.
    * Ends when `signal` aborts; throws UNAVAILABLE when the feed closes.
    */
@@ -130,8 +130,13 @@ export class ChangeFeed {
       let lastSent = this.now();
       let caughtUp = false;
       let read = true;
+      // A heartbeat's cursor moves up to what was scanned: nothing of the
+      // owner's lies between, and a client whose own files stay unchanged
+      // for longer than the retention window can still resume. SQLite has a
+      // single writer, so every seq up to a snapshot's head is committed.
       const heartbeat = (): FeedMessage => {
         lastSent = this.now();
+        after = Math.max(after, scanned);
         return { change: undefined, cursor: encodeCursor(after) };
       };
 
