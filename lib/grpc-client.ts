@@ -33,7 +33,8 @@ export function unaryDeadline(identity: CallIdentity): Date {
   return identity.deadline && identity.deadline.getTime() < cap ? identity.deadline : new Date(cap);
 }
 
-type UnaryMethod<Q, R> = (
+/** A unary method of a generated grpc-js client. */
+export type UnaryMethod<Q, R> = (
   request: Q,
   metadata: grpc.Metadata,
   options: Partial<grpc.CallOptions>,

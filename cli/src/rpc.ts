@@ -3,7 +3,7 @@ import { ChunkerServiceClient } from "../../gen/cfs/chunker/v1/chunker.js";
 import { MetadataServiceClient } from "../../gen/cfs/metadata/v1/metadata.js";
 import { SyncServiceClient } from "../../gen/cfs/sync/v1/sync.js";
 import { optionalStr, str, type Env } from "../../lib/config.js";
-import { callMetadata, channelOptions, UNARY_TIMEOUT_MS } from "../../lib/grpc-client.js";
+import { callMetadata, channelOptions, UNARY_TIMEOUT_MS, type UnaryMethod } from "../../lib/grpc-client.js";
 import { CliError, ExitCode } from "./errors.js";
 
 /** What the CLI reads from its environment. */
@@ -28,13 +28,6 @@ export function settingsFrom(env: Env): Settings {
 /** The services' default limits: 256 KiB frames fit with room to spare. */
 const MESSAGE_BYTES = 4 * 1024 * 1024;
 const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
-
-type UnaryMethod<Q, R> = (
-  request: Q,
-  metadata: grpc.Metadata,
-  options: Partial<grpc.CallOptions>,
-  callback: (err: grpc.ServiceError | null, response: R) => void,
-) => grpc.ClientUnaryCall;
 
 /** Clients of the public services, authenticated with CFS_TOKEN. */
 export class Connection {
