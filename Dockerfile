@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1
+# cfs images. One stage per image, all sharing the build below:
+#   docker build --target chunker -t cfs/chunker .      (also metadata, block-storage, sync)
+#   docker build --target dev-issuer -t cfs/dev-issuer . (kind and trials only)
+#   docker build --target web -t cfs/web .               (needs web/dist: the web build)
+# The services run as compiled JavaScript (scripts/build.sh -> dist/) on Node, with
+# production dependencies only, as user 1000 under tini (signals forwarded, children
+# reaped; Node as PID 1 would ignore a SIGTERM that arrives before its handlers exist).
+
+# Node 20: the version the tests run on (package.json engines: >=20).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.28-alpine
+
+# ---- production dependencies (native: better-sqlite3) --------------------------------
+FROM ${NODE_IMAGE} AS deps
+# A compiler in case no prebuilt better-sqlite3 fits; tini for the runtime stage.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ tini \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# ---- compile TypeScript to dist/ ------------------------------------------------------
+FROM deps AS build
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.sh scripts/build.sh
+COPY gen gen
+COPY lib lib
+COPY services services
+COPY dev dev
+COPY cli cli
+RUN scripts/build.sh
+
+# ---- what every service image runs on -------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# Nothing installs packages at run time: npm, npx, corepack and yarn go.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+      /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /opt/yarn-* \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg
+COPY --from=deps /usr/bin/tini-static /usr/bin/tini
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json: "type": "module" for dist/.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Numeric, so that runAsNonRoot can be verified (the image's "node" user).
+USER 1000:1000
+ENTRYPOINT ["/usr/bin/tini", "--", "node"]
+
+# ---- the web page: static files behind the gateway ------------------------------------
+# Depends on gateway/web: web/dist is what the web build writes.
+FROM ${NGINX_IMAGE} AS web
+COPY deploy/docker/nginx.conf /etc/nginx/conf.d/default.conf
+COPY web/dist/ /usr/share/nginx/html/
+
+# ---- development token issuer (kind and trials) ---------------------------------------
+FROM runtime AS dev-issuer
+COPY deploy/docker/dev-issuer.mjs ./dev-issuer.mjs
+EXPOSE 8090
+CMD ["dev-issuer.mjs"]
+
+# ---- the four services ----------------------------------------------------------------
+FROM runtime AS block-storage
+EXPOSE 8003 9103
+CMD ["dist/services/block-storage/src/main.js"]
+
+FROM runtime AS sync
+EXPOSE 8001 9101
+CMD ["dist/services/sync/src/main.js"]
+
+FROM runtime AS metadata
+EXPOSE 8000 9100
+CMD ["dist/services/metadata/src/main.js"]
+
+FROM runtime AS chunker
+EXPOSE 8002 9102
+CMD ["dist/services/chunker/src/main.js"]
