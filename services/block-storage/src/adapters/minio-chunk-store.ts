@@ -113,11 +113,21 @@ export class MinioChunkStore implements ChunkStore {
   }
 
   async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
-    if ((await this.sizeOf(ownerKey, hash)) !== undefined) return false;
-    await guard(() =>
-      this.client.putObject(this.bucket, chunkKey(ownerKey, hash), data, data.length, { "Content-Type": "application/octet-stream" }),
-    );
-    return true;
+    // A conditional write (If-None-Match: *) instead of a HEAD before the
+    // PUT: one request per chunk, and an existing chunk is never rewritten,
+    // even by two puts at once.
+    try {
+      await guard(() =>
+        this.client.putObject(this.bucket, chunkKey(ownerKey, hash), data, data.length, {
+          "Content-Type": "application/octet-stream",
+          "If-None-Match": "*",
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (codeOf(err) === "PreconditionFailed") return false;
+      throw err;
+    }
   }
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
