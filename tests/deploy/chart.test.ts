@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { validateEnvoyConfig, type EnvoyConfig } from "./envoy.js";
+import { validateEnvoyConfig, validateEnvoyYaml, type EnvoyConfig } from "./envoy.js";
 import {
   CHART,
   ciValueFiles,
@@ -51,15 +51,13 @@ let t: Tools;
 const renders = new Map<string, Render>();
 
 /** The chart's values merged like Helm does (maps merge, lists and scalars replace). */
-function mergedValues(files: readonly string[]): Promise<Json> {
-  return (async () => {
-    let values = (await yamlToJson(t, readFileSync(join(CHART, "values.yaml"), "utf8")))[0] as Json;
-    for (const f of files) {
-      const [overlay] = await yamlToJson(t, readFileSync(join(CHART, f), "utf8"));
-      values = merge(values, overlay);
-    }
-    return values;
-  })();
+async function mergedValues(files: readonly string[]): Promise<Json> {
+  let values: Json = {};
+  for (const f of ["values.yaml", ...files]) {
+    const [overlay] = await yamlToJson(t, readFileSync(join(CHART, f), "utf8"));
+    values = merge(values, overlay);
+  }
+  return values;
 }
 
 function merge(base: Json, overlay: Json): Json {
@@ -417,8 +415,9 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
       },
     });
     expect(problems).toEqual([]);
-    const deployment = objects.find((o) => o.kind === "Deployment" && component(o) === "gateway")!;
     const cm = objects.find((o) => o.kind === "ConfigMap" && component(o) === "gateway")!;
+    expect(await validateEnvoyYaml(cm.data["envoy.yaml"])).toEqual([]);
+    const deployment = objects.find((o) => o.kind === "Deployment" && component(o) === "gateway")!;
     expect(deployment.spec.template.metadata.annotations["checksum/config"], "pods roll when the config changes").toBe(
       // The block scalar adds the final newline.
       createHash("sha256").update(cm.data["envoy.yaml"].replace(/\n$/, "")).digest("hex"),
