@@ -2,13 +2,18 @@ import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 
+/** The health service name liveness probes ask for. */
+export const LIVENESS = "liveness";
+
 /** A dependency probe: resolves when the dependency answers, rejects otherwise. */
 export type DependencyCheck = { name: string; check: () => Promise<void> };
 
 /**
  * grpc.health.v1 for a process: "" and each of its gRPC service names are
- * SERVING only while every dependency check passes; shutdown() turns them
- * NOT_SERVING first so load balancers stop routing before the drain.
+ * SERVING only while every dependency check passes (readiness); shutdown()
+ * turns them NOT_SERVING first so load balancers stop routing before the
+ * drain. "liveness" is SERVING for as long as the process serves at all, so
+ * a liveness probe never restarts a pod because a dependency is down.
  */
 export class Health {
   private readonly impl: HealthImplementation;
@@ -20,7 +25,10 @@ export class Health {
     private readonly checks: readonly DependencyCheck[],
     private readonly log: Logger,
   ) {
-    this.impl = new HealthImplementation(Object.fromEntries(["", ...serviceNames].map((n) => [n, "NOT_SERVING"])));
+    this.impl = new HealthImplementation({
+      ...Object.fromEntries(["", ...serviceNames].map((n) => [n, "NOT_SERVING"])),
+      [LIVENESS]: "SERVING",
+    });
   }
 
   addToServer(server: Server): void {
@@ -30,6 +38,7 @@ export class Health {
   /** Runs the checks now and then every intervalMs. */
   async start(intervalMs = 5_000): Promise<void> {
     await this.runChecks();
+    clearInterval(this.timer);
     this.timer = setInterval(() => void this.runChecks(), intervalMs);
     this.timer.unref();
   }
@@ -65,6 +74,7 @@ export class Health {
     this.stopping = true;
     clearInterval(this.timer);
     this.setAll("NOT_SERVING");
+    this.impl.setStatus(LIVENESS, "NOT_SERVING");
   }
 }
 

@@ -1,5 +1,5 @@
 import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "../../../lib/auth.js";
-import { deepFreeze, int, str, url, type Env } from "../../../lib/config.js";
+import { bool, deepFreeze, int, str, url, type Env } from "../../../lib/config.js";
 import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
 
 export interface MetadataConfig {
@@ -31,16 +31,37 @@ export interface MetadataConfig {
   };
 }
 
+/**
+ * CFS_MIGRATE_ONLY=true: apply the schema migrations and exit (the chart's
+ * migration Job). It needs only the database settings, no auth or peers.
+ */
+export function isMigrateOnly(env: Env): boolean {
+  return bool(env, "CFS_MIGRATE_ONLY", false);
+}
+
+export interface MigrationConfig {
+  database: MetadataConfig["database"];
+  logLevel: string;
+}
+
+export function parseMigrationConfig(env: Env): Readonly<MigrationConfig> {
+  return deepFreeze({ database: parseDatabase(env), logLevel: str(env, "CFS_LOG_LEVEL", "info") });
+}
+
+function parseDatabase(env: Env): MetadataConfig["database"] {
+  return {
+    url: url(env, "CFS_DATABASE_URL"),
+    poolMax: int(env, "CFS_DATABASE_POOL_MAX", 10, 1, 1000),
+  };
+}
+
 export function parseConfig(env: Env): Readonly<MetadataConfig> {
   const auth = parseAuthConfig(env);
   return deepFreeze({
     server: parseServerConfig(env, 8000, 9100),
     auth,
     serviceCredentials: parseServiceCredentials(env, auth),
-    database: {
-      url: url(env, "CFS_DATABASE_URL"),
-      poolMax: int(env, "CFS_DATABASE_POOL_MAX", 10, 1, 1000),
-    },
+    database: parseDatabase(env),
     blockStorageAddress: str(env, "CFS_BLOCKSTORE_ADDR", "localhost:8003"),
     syncAddress: str(env, "CFS_SYNC_ADDR", "localhost:8001"),
     gc: {

@@ -11,7 +11,7 @@ import { GrpcChunkInventory } from "./adapters/grpc-block-storage.js";
 import { GrpcEventSink } from "./adapters/grpc-sync.js";
 import { createPool, PostgresMetadataRepository } from "./adapters/postgres-metadata-repository.js";
 import { BackgroundLoop } from "../../../lib/background-loop.js";
-import { parseConfig } from "./config.js";
+import { isMigrateOnly, parseConfig, parseMigrationConfig } from "./config.js";
 import { Catalogue } from "./domain/catalogue.js";
 import { ChunkCollector } from "./domain/collector.js";
 import { OutboxRelay } from "./domain/outbox-relay.js";
@@ -70,7 +70,20 @@ async function main(): Promise<void> {
   for (const loop of loops) loop.start();
 }
 
-main().catch((err: unknown) => {
+/** Applies the migrations (under the repository's advisory lock) and returns. */
+async function migrateOnly(): Promise<void> {
+  const config = parseMigrationConfig(process.env);
+  const log = createLogger("metadata", config.logLevel);
+  const pool = createPool({ url: config.database.url, max: config.database.poolMax }, log);
+  try {
+    await new PostgresMetadataRepository(pool, log).migrate();
+    log.info("migrations applied");
+  } finally {
+    await pool.end();
+  }
+}
+
+(isMigrateOnly(process.env) ? migrateOnly() : main()).catch((err: unknown) => {
   createLogger("metadata").fatal({ err }, err instanceof ConfigError ? "invalid configuration" : "failed to start");
   process.exit(1);
 });
