@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -69,7 +69,26 @@ export interface RunningStack {
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
+/**
+ * Free ports are picked before the services start (each needs its peers'
+ * addresses), so another process can take one in between, e.g. as the source
+ * port of an outgoing connection. On free ports a failed start is retried
+ * with new ports; a real start-up bug fails every attempt, and the error
+ * carries the end of the failing service's log.
+ */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
+  const attempts = options.defaultPorts ? 1 : 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(options);
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      process.stderr.write(`cfs stack: start attempt ${attempt} failed, retrying on new ports: ${(err as Error).message}\n`);
+    }
+  }
+}
+
+async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   await mkdir(options.dataDir, { recursive: true });
   const closers: Array<() => Promise<void>> = [];
   const serviceClientId = options.auth?.serviceClientId ?? "cfs-services";
@@ -162,7 +181,13 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       child.stderr?.pipe(file);
     }
     processes.set(name, child);
-    await waitServing(name, addresses[name], child);
+    try {
+      await waitServing(name, addresses[name], child);
+    } catch (err) {
+      const logTail =
+        options.logs === "files" ? (await readFile(join(options.dataDir, "logs", `${name}.log`), "utf8").catch(() => "")).slice(-2000) : "";
+      throw new Error(`${(err as Error).message}${logTail ? `\n--- end of ${name}.log ---\n${logTail}` : ""}`, { cause: err });
+    }
   };
 
   const kill = async (name: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
