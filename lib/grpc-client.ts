@@ -8,9 +8,6 @@ export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: 
     "grpc.max_send_message_length": maxMessageBytes,
     "grpc-node.flow_control_window": flowControlWindowBytes,
     "grpc.keepalive_time_ms": 60_000,
-    // Peers are addressed as dns:///<headless service>:port on Kubernetes;
-    // round_robin spreads calls over every pod instead of pinning to one.
-    "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
   };
 }
 
