@@ -53,6 +53,13 @@ async function names(): Promise<string[]> {
   return files.map((f) => f.name);
 }
 
+/** Bytes of UploadFile requests the chunker has received so far (its own metric). */
+async function uploadBytesReceived(): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${stack.metricsPorts.chunker}/metrics`)).text();
+  const match = /cfs_grpc_server_received_bytes_total\{method="ChunkerService\/UploadFile"[^}]*\} (\d+)/.exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
 function healthOf(address: string, serviceName: string): Promise<string> {
   const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
   const client = new Client(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
@@ -96,6 +103,7 @@ describe("crashes", () => {
 describe("graceful shutdown and health", () => {
   it("SIGTERM lets an upload in flight finish, then the chunker stops", async () => {
     const data = randomBytes(6 * 1024 * 1024);
+    const before = await uploadBytesReceived();
     let stopped: Promise<void> | undefined;
     const client = clientsFor(stack.addresses);
     const file = await interruptedUpload(
@@ -103,11 +111,10 @@ describe("graceful shutdown and health", () => {
       data,
       2 * 1024 * 1024,
       async () => {
-        // Let the stream reach the server before the signal: only calls in
-        // flight are drained, new ones are refused.
-        await new Promise((r) => setTimeout(r, 500));
+        // Only calls in flight are drained (new ones are refused): signal once
+        // the chunker has received the first bytes of this upload.
+        await waitFor(async () => (await uploadBytesReceived()) >= before + 1024 * 1024, 20_000, "the upload to reach the chunker");
         stopped = stack.kill("chunker", "SIGTERM");
-        await new Promise((r) => setTimeout(r, 200));
       },
       client,
     ).finally(() => client.close());

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -206,10 +206,10 @@ describe("WatchChanges", () => {
   it("ends open streams with UNAVAILABLE at shutdown instead of holding it up, and resumes after a restart", async () => {
     const feed = watch(alice, lastCursor);
     await feed.take();
-    const started = Date.now();
     await stack.kill("sync");
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect((await feed.failure()).code).toBe(grpc.status.UNAVAILABLE);
+    // The open stream did not hold the drain until the grace period forced it.
+    expect(await readFile(join(dir, "data", "logs", "sync.log"), "utf8")).not.toContain("grace period over");
     // Committed while sync is down: the relay delivers it once sync is back.
     const f = await put(alice, "feed/while-down.bin");
     await stack.start("sync");
@@ -233,7 +233,7 @@ describe("WatchChanges", () => {
     expect(err.details).toMatch(/list your files again/);
     // The newest cursor is still good, and so is starting from now.
     const current = watch(alice, lastCursor);
-    expect((await current.take()).cursor).toBe(lastCursor);
+    expect(decodeCursor((await current.take()).cursor)).toBeGreaterThanOrEqual(decodeCursor(lastCursor));
     current.close();
     const fresh = watch(alice, "");
     expect((await fresh.take()).change).toBeUndefined();
