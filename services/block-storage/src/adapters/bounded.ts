@@ -21,3 +21,22 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/**
+ * The sizes of the distinct `hashes` that `sizeOf` finds, looked up at most
+ * `limit` at a time: what every ChunkStore's has() answers.
+ */
+export async function presentSizes(
+  hashes: readonly string[],
+  limit: number,
+  sizeOf: (hash: string) => Promise<number | undefined>,
+): Promise<Map<string, number>> {
+  const unique = [...new Set(hashes)];
+  const sizes = await mapBounded(unique, limit, sizeOf);
+  const present = new Map<string, number>();
+  unique.forEach((hash, i) => {
+    const size = sizes[i];
+    if (size !== undefined) present.set(hash, size);
+  });
+  return present;
+}

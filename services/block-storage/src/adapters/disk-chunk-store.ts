@@ -4,7 +4,7 @@ import { access, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/pr
 import { dirname, join } from "node:path";
 import { dataLoss, resourceExhausted } from "../../../../lib/errors.js";
 import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
-import { mapBounded } from "./bounded.js";
+import { mapBounded, presentSizes } from "./bounded.js";
 
 export interface DiskChunkStoreOptions {
   /** `$CFS_DATA_DIR/blocks`. */
@@ -42,9 +42,8 @@ export class DiskChunkStore implements ChunkStore {
     return new DiskChunkStore(options.root, tmpDir, options.maxChunkBytes);
   }
 
-  async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
-    const unique = [...new Set(hashes)];
-    const sizes = await mapBounded(unique, FS_CONCURRENCY, async (hash) => {
+  has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
+    return presentSizes(hashes, FS_CONCURRENCY, async (hash) => {
       try {
         const info = await stat(this.pathOf(ownerKey, hash));
         return info.isFile() ? info.size : undefined;
@@ -53,12 +52,6 @@ export class DiskChunkStore implements ChunkStore {
         throw err;
       }
     });
-    const present = new Map<string, number>();
-    unique.forEach((hash, i) => {
-      const size = sizes[i];
-      if (size !== undefined) present.set(hash, size);
-    });
-    return present;
   }
 
   async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {

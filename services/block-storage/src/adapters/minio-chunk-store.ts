@@ -3,7 +3,7 @@ import * as https from "node:https";
 import { Client } from "minio";
 import { dataLoss, unavailable } from "../../../../lib/errors.js";
 import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
-import { mapBounded } from "./bounded.js";
+import { presentSizes } from "./bounded.js";
 
 export interface MinioChunkStoreOptions {
   /** http(s)://host[:port] of MinIO or any S3-compatible server. */
@@ -101,15 +101,8 @@ export class MinioChunkStore implements ChunkStore {
     }
   }
 
-  async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
-    const unique = [...new Set(hashes)];
-    const sizes = await mapBounded(unique, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
-    const present = new Map<string, number>();
-    unique.forEach((hash, i) => {
-      const size = sizes[i];
-      if (size !== undefined) present.set(hash, size);
-    });
-    return present;
+  has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
+    return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
   }
 
   async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
