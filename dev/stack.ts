@@ -130,9 +130,14 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     // dynamic mmap threshold soon serves them from its heap, which it rarely
     // returns to the OS; a fixed threshold keeps them mmapped, so RSS falls
     // back when they are freed (measured: chunker peak 198 -> 154 MB on a
-    // 512 MiB upload). The images set the same.
+    // 512 MiB upload). The images set the same, and the NODE_OPTIONS below.
     MALLOC_MMAP_THRESHOLD_: "131072",
     MALLOC_ARENA_MAX: "2",
+    // A small young generation: the many short-lived message and chunk
+    // objects are collected sooner, and the Buffers they hold with them
+    // (1 GiB bench: block-storage peak 205 -> 160 MB, chunker 172 -> 149 MB,
+    // at the same throughput).
+    NODE_OPTIONS: "--max-semi-space-size=2",
     CFS_HOST: "127.0.0.1",
     CFS_DATA_DIR: options.dataDir,
     CFS_AUTH_ISSUER: options.auth?.issuer ?? issuer!.issuer,

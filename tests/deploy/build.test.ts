@@ -76,7 +76,7 @@ describe("Dockerfile", () => {
   });
 
   it("sets the allocator environment the services were measured with (dev/stack.ts)", () => {
-    const measured = [...read("dev/stack.ts").matchAll(/^\s*(MALLOC_\w+): "([^"]+)",/gm)].map((m) => `${m[1]}=${m[2]}`);
+    const measured = [...read("dev/stack.ts").matchAll(/^\s*(MALLOC_\w+|NODE_OPTIONS): "([^"]+)",/gm)].map((m) => `${m[1]}=${m[2]}`);
     expect(measured.length).toBeGreaterThan(0);
     const env = byName.get("runtime")!.lines.filter((l) => l.startsWith("ENV ")).flatMap((l) => l.split(/\s+/).slice(1));
     for (const setting of measured) expect(env, setting).toContain(setting);
