@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { fromGrpcError } from "./errors.js";
+import { CfsError, fromGrpcError } from "./errors.js";
 
 /** Channel options for calls between cfs services and from our clients. */
 export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: number): grpc.ChannelOptions {
@@ -28,9 +28,46 @@ export function callMetadata(identity: CallIdentity): grpc.Metadata {
 /** Unary calls between services never wait longer than this. */
 export const UNARY_TIMEOUT_MS = 30_000;
 
-export function unaryDeadline(identity: CallIdentity): Date {
-  const cap = Date.now() + UNARY_TIMEOUT_MS;
+/** The caller's deadline, but never later than capMs from now. */
+export function boundedDeadline(identity: CallIdentity, capMs: number): Date {
+  const cap = Date.now() + capMs;
   return identity.deadline && identity.deadline.getTime() < cap ? identity.deadline : new Date(cap);
+}
+
+export function unaryDeadline(identity: CallIdentity): Date {
+  return boundedDeadline(identity, UNARY_TIMEOUT_MS);
+}
+
+/**
+ * Concatenates the bytes of a server stream (e.g. BlockStorage.GetChunk),
+ * never buffering more than maxBytes: a longer stream is cancelled and
+ * rejected as DATA_LOSS. Other failures become domain errors.
+ */
+export function collectBytes<M>(
+  call: grpc.ClientReadableStream<M>,
+  bytesOf: (message: M) => Buffer,
+  maxBytes: number,
+  what: string,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let received = 0;
+    let tooLong = false;
+    call.on("data", (message: M) => {
+      const bytes = bytesOf(message);
+      received += bytes.length;
+      if (received > maxBytes) {
+        tooLong = true;
+        call.cancel();
+      } else {
+        parts.push(bytes);
+      }
+    });
+    call.on("error", (err) =>
+      reject(tooLong ? new CfsError("data-loss", `${what}: the stream is longer than ${maxBytes} bytes`) : fromGrpcError(err, what)),
+    );
+    call.on("end", () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+  });
 }
 
 /** A unary method of a generated grpc-js client. */

@@ -1,7 +1,7 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import { BlockStorageServiceClient, type GetChunkResponse } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
-import { callMetadata, callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "../../../../lib/grpc-client.js";
 import { fromGrpcError } from "../../../../lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 
@@ -39,19 +39,8 @@ export class GrpcBlockStore implements BlockStore {
   }
 
   get(sha256: string, size: number, as: CallIdentity): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const parts: Buffer[] = [];
-      let received = 0;
-      const call = this.client.getChunk({ sha256, owner: "" }, callMetadata(as), { deadline: chunkDeadline(as) });
-      call.on("data", (message: GetChunkResponse) => {
-        received += message.data.length;
-        // Never buffer more than the chunk we asked for.
-        if (received > size) call.cancel();
-        else parts.push(message.data);
-      });
-      call.on("error", (err) => reject(fromGrpcError(err, "block storage GetChunk")));
-      call.on("end", () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
-    });
+    const call = this.client.getChunk({ sha256, owner: "" }, callMetadata(as), { deadline: chunkDeadline(as) });
+    return collectBytes(call, (message: GetChunkResponse) => message.data, size, "block storage GetChunk");
   }
 
   close(): void {
@@ -60,6 +49,5 @@ export class GrpcBlockStore implements BlockStore {
 }
 
 function chunkDeadline(as: CallIdentity): Date {
-  const cap = Date.now() + CHUNK_CALL_TIMEOUT_MS;
-  return as.deadline && as.deadline.getTime() < cap ? as.deadline : new Date(cap);
+  return boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS);
 }

@@ -1,7 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
 import { BlockStorageServiceClient, type GetChunkResponse } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
-import { CfsError, fromGrpcError } from "../../../../lib/errors.js";
-import { callMetadata, callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "../../../../lib/grpc-client.js";
 import type { ChunkStorage } from "../ports/peers.js";
 import { isNotFound, withCallName } from "./peer-errors.js";
 
@@ -26,31 +25,15 @@ export class GrpcChunkStorage implements ChunkStorage {
     }
   }
 
-  read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined> {
+  async read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined> {
     const what = "block storage GetChunk";
-    return new Promise((resolve, reject) => {
-      const parts: Buffer[] = [];
-      let received = 0;
-      let tooLong = false;
-      const call = this.client.getChunk({ sha256, owner }, callMetadata(as), { deadline: Date.now() + CHUNK_CALL_TIMEOUT_MS });
-      call.on("data", (message: GetChunkResponse) => {
-        received += message.data.length;
-        // Never buffer more than the chunk we asked for.
-        if (received > maxBytes) {
-          tooLong = true;
-          call.cancel();
-        } else {
-          parts.push(message.data);
-        }
-      });
-      call.on("error", (err) => {
-        if (tooLong) return reject(new CfsError("data-loss", `${what}: the stored chunk is longer than ${maxBytes} bytes`));
-        const mapped = fromGrpcError(err, what);
-        if (isNotFound(mapped)) resolve(undefined);
-        else reject(withCallName(mapped, what));
-      });
-      call.on("end", () => resolve(Buffer.concat(parts)));
-    });
+    const call = this.client.getChunk({ sha256, owner }, callMetadata(as), { deadline: boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS) });
+    try {
+      return await collectBytes(call, (message: GetChunkResponse) => message.data, maxBytes, what);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw withCallName(err, what);
+    }
   }
 
   close(): void {
