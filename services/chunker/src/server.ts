@@ -1,4 +1,5 @@
-import type { ChunkerServiceService, DownloadFileResponse, UploadFileRequest } from "../../../gen/cfs/chunker/v1/chunker.js";
+import type { ChunkerServiceService, DownloadFileResponse, UploadFileContentRequest, UploadFileRequest } from "../../../gen/cfs/chunker/v1/chunker.js";
+import type { HttpBody } from "../../../gen/google/api/httpbody.js";
 import type { ServiceHandlers, RequestContext } from "../../../lib/grpc-server.js";
 import type { CallIdentity } from "../../../lib/grpc-client.js";
 import { invalidArgument } from "../../../lib/errors.js";
@@ -34,7 +35,45 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
         yield message;
       }
     },
+
+    async uploadFileContent(requests, ctx) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done) throw invalidArgument("the upload request carried no message");
+      const { name, size, sha256, content } = first.value;
+      const header: UploadHeader = { name, contentType: content?.contentType ?? "", size, sha256 };
+      const file = await uploader.upload(header, bodyFrames(first.value, iterator), identityOf(ctx), ctx.log);
+      ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
+      return { file };
+    },
+
+    async *downloadFileContent(request, ctx) {
+      // Nothing is sent before the first bytes are ready, so a failed lookup
+      // or a bad range is the call's status (an HTTP status through Envoy).
+      let contentType: string | undefined;
+      let sent = false;
+      for await (const part of downloader.download(request.fileId, request, identityOf(ctx))) {
+        if (part.kind === "file") {
+          contentType = part.file.contentType || "application/octet-stream";
+          continue;
+        }
+        const message: HttpBody = { contentType: sent ? "" : contentType!, data: part.data, extensions: [] };
+        sent = true;
+        yield message;
+      }
+      if (!sent) yield { contentType: contentType!, data: Buffer.alloc(0), extensions: [] };
+    },
   };
+}
+
+/** The body bytes of a raw upload; only the first message may carry the query fields. */
+async function* bodyFrames(first: UploadFileContentRequest, rest: AsyncIterator<UploadFileContentRequest>): AsyncGenerator<Buffer> {
+  if (first.content?.data.length) yield first.content.data;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) {
+    const { name, size, sha256, content } = next.value;
+    if (name || size !== undefined || sha256 !== undefined) throw invalidArgument("only the first upload message may set name, size or sha256");
+    if (content?.data.length) yield content.data;
+  }
 }
 
 /** The `data` payloads after the metadata message; a second metadata is an error. */

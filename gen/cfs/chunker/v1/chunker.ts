@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { HttpBody } from "../../../google/api/httpbody.js";
 import { File } from "../../metadata/v1/metadata.js";
 
 export const protobufPackage = "cfs.chunker.v1";
@@ -62,6 +63,33 @@ export interface DownloadFileRequest {
 
 export interface DownloadFileResponse {
   payload?: { $case: "file"; value: File } | { $case: "data"; value: Buffer } | undefined;
+}
+
+export interface UploadFileContentRequest {
+  /** File name (query parameter `name`); read from the first message. */
+  name: string;
+  /** Expected size in bytes (query parameter `size`), checked like UploadMetadata.size. */
+  size?:
+    | number
+    | undefined;
+  /** Expected lowercase hex SHA-256 (query parameter `sha256`). */
+  sha256?:
+    | string
+    | undefined;
+  /** The bytes; Envoy fills it from the HTTP request body. */
+  content?: HttpBody | undefined;
+}
+
+export interface UploadFileContentResponse {
+  file?: File | undefined;
+}
+
+export interface DownloadFileContentRequest {
+  fileId: string;
+  /** First byte to send. */
+  offset: number;
+  /** Number of bytes from offset; 0 means to the end of the file. */
+  length: number;
 }
 
 function createBaseUploadMetadata(): UploadMetadata {
@@ -559,6 +587,297 @@ export const DownloadFileResponse: MessageFns<DownloadFileResponse> = {
   },
 };
 
+function createBaseUploadFileContentRequest(): UploadFileContentRequest {
+  return { name: "", size: undefined, sha256: undefined, content: undefined };
+}
+
+export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
+  encode(message: UploadFileContentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.size !== undefined) {
+      writer.uint32(16).int64(message.size);
+    }
+    if (message.sha256 !== undefined) {
+      writer.uint32(26).string(message.sha256);
+    }
+    if (message.content !== undefined) {
+      HttpBody.encode(message.content, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFileContentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFileContentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.content = HttpBody.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFileContentRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : undefined,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : undefined,
+      content: isSet(object.content) ? HttpBody.fromJSON(object.content) : undefined,
+    };
+  },
+
+  toJSON(message: UploadFileContentRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.size !== undefined) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256 !== undefined) {
+      obj.sha256 = message.sha256;
+    }
+    if (message.content !== undefined) {
+      obj.content = HttpBody.toJSON(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadFileContentRequest>, I>>(base?: I): UploadFileContentRequest {
+    return UploadFileContentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadFileContentRequest>, I>>(object: I): UploadFileContentRequest {
+    const message = createBaseUploadFileContentRequest();
+    message.name = object.name ?? "";
+    message.size = object.size ?? undefined;
+    message.sha256 = object.sha256 ?? undefined;
+    message.content = (object.content !== undefined && object.content !== null)
+      ? HttpBody.fromPartial(object.content)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUploadFileContentResponse(): UploadFileContentResponse {
+  return { file: undefined };
+}
+
+export const UploadFileContentResponse: MessageFns<UploadFileContentResponse> = {
+  encode(message: UploadFileContentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFileContentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFileContentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFileContentResponse {
+    return { file: isSet(object.file) ? File.fromJSON(object.file) : undefined };
+  },
+
+  toJSON(message: UploadFileContentResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadFileContentResponse>, I>>(base?: I): UploadFileContentResponse {
+    return UploadFileContentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadFileContentResponse>, I>>(object: I): UploadFileContentResponse {
+    const message = createBaseUploadFileContentResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseDownloadFileContentRequest(): DownloadFileContentRequest {
+  return { fileId: "", offset: 0, length: 0 };
+}
+
+export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> = {
+  encode(message: DownloadFileContentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(16).int64(message.offset);
+    }
+    if (message.length !== 0) {
+      writer.uint32(24).int64(message.length);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DownloadFileContentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDownloadFileContentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.offset = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.length = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DownloadFileContentRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
+      length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+    };
+  },
+
+  toJSON(message: DownloadFileContentRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.offset !== 0) {
+      obj.offset = Math.round(message.offset);
+    }
+    if (message.length !== 0) {
+      obj.length = Math.round(message.length);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DownloadFileContentRequest>, I>>(base?: I): DownloadFileContentRequest {
+    return DownloadFileContentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DownloadFileContentRequest>, I>>(object: I): DownloadFileContentRequest {
+    const message = createBaseDownloadFileContentRequest();
+    message.fileId = object.fileId ?? "";
+    message.offset = object.offset ?? 0;
+    message.length = object.length ?? 0;
+    return message;
+  },
+};
+
 /**
  * ChunkerService is the public data path: it streams uploads into 1 MiB
  * SHA-256 addressed chunks and streams downloads back, verifying each chunk.
@@ -589,6 +908,41 @@ export const ChunkerServiceService = {
       Buffer.from(DownloadFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DownloadFileResponse => DownloadFileResponse.decode(value),
   },
+  /**
+   * REST upload of raw bytes: `POST /v1/files?name=…` with the content as
+   * the request body. The query fields are read from the first message; the
+   * first message's content.content_type (the request's Content-Type) is the
+   * file's content type. Envoy passes a client-streamed HttpBody on without
+   * buffering it, so the size is bounded only by the server's file limit.
+   */
+  uploadFileContent: {
+    path: "/cfs.chunker.v1.ChunkerService/UploadFileContent" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadFileContentRequest): Buffer =>
+      Buffer.from(UploadFileContentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadFileContentRequest => UploadFileContentRequest.decode(value),
+    responseSerialize: (value: UploadFileContentResponse): Buffer =>
+      Buffer.from(UploadFileContentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadFileContentResponse => UploadFileContentResponse.decode(value),
+  },
+  /**
+   * REST download of raw bytes. The first message carries the content type
+   * and the first bytes; errors (unknown file, bad range) arrive before it,
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  downloadFileContent: {
+    path: "/cfs.chunker.v1.ChunkerService/DownloadFileContent" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: DownloadFileContentRequest): Buffer =>
+      Buffer.from(DownloadFileContentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DownloadFileContentRequest => DownloadFileContentRequest.decode(value),
+    responseSerialize: (value: HttpBody): Buffer => Buffer.from(HttpBody.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HttpBody => HttpBody.decode(value),
+  },
 } as const;
 
 export interface ChunkerServiceServer extends UntypedServiceImplementation {
@@ -599,6 +953,22 @@ export interface ChunkerServiceServer extends UntypedServiceImplementation {
   uploadFile: handleClientStreamingCall<UploadFileRequest, UploadFileResponse>;
   /** The first message sets `file`, then `data` messages follow in order. */
   downloadFile: handleServerStreamingCall<DownloadFileRequest, DownloadFileResponse>;
+  /**
+   * REST upload of raw bytes: `POST /v1/files?name=…` with the content as
+   * the request body. The query fields are read from the first message; the
+   * first message's content.content_type (the request's Content-Type) is the
+   * file's content type. Envoy passes a client-streamed HttpBody on without
+   * buffering it, so the size is bounded only by the server's file limit.
+   */
+  uploadFileContent: handleClientStreamingCall<UploadFileContentRequest, UploadFileContentResponse>;
+  /**
+   * REST download of raw bytes. The first message carries the content type
+   * and the first bytes; errors (unknown file, bad range) arrive before it,
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  downloadFileContent: handleServerStreamingCall<DownloadFileContentRequest, HttpBody>;
 }
 
 export interface ChunkerServiceClient extends Client {
@@ -632,6 +1002,45 @@ export interface ChunkerServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<DownloadFileResponse>;
+  /**
+   * REST upload of raw bytes: `POST /v1/files?name=…` with the content as
+   * the request body. The query fields are read from the first message; the
+   * first message's content.content_type (the request's Content-Type) is the
+   * file's content type. Envoy passes a client-streamed HttpBody on without
+   * buffering it, so the size is bounded only by the server's file limit.
+   */
+  uploadFileContent(
+    callback: (error: ServiceError | null, response: UploadFileContentResponse) => void,
+  ): ClientWritableStream<UploadFileContentRequest>;
+  uploadFileContent(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadFileContentResponse) => void,
+  ): ClientWritableStream<UploadFileContentRequest>;
+  uploadFileContent(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFileContentResponse) => void,
+  ): ClientWritableStream<UploadFileContentRequest>;
+  uploadFileContent(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFileContentResponse) => void,
+  ): ClientWritableStream<UploadFileContentRequest>;
+  /**
+   * REST download of raw bytes. The first message carries the content type
+   * and the first bytes; errors (unknown file, bad range) arrive before it,
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   */
+  downloadFileContent(
+    request: DownloadFileContentRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<HttpBody>;
+  downloadFileContent(
+    request: DownloadFileContentRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<HttpBody>;
 }
 
 export const ChunkerServiceClient = makeGenericClientConstructor(
