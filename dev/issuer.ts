@@ -75,8 +75,10 @@ export async function startDevIssuer(options: DevIssuerOptions): Promise<DevIssu
 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", issuer);
+    // The web page signs in from its own origin (the edge's port) in dev mode.
+    const cors = url.pathname === "/dev/token" ? { "access-control-allow-origin": "*" } : {};
     const json = (status: number, body: unknown) =>
-      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" }).end(JSON.stringify(body));
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...cors }).end(JSON.stringify(body));
     if (req.method === "GET" && url.pathname === "/.well-known/jwks.json") return json(200, jwks);
     if (req.method === "GET" && url.pathname === "/dev/token") {
       const sub = url.searchParams.get("sub") ?? "";
