@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { startStack, type ExternalAuth, type StackOptions } from "./stack.js";
 
@@ -20,6 +21,7 @@ function externalAuth(): ExternalAuth | undefined {
     serviceClientId: env.CFS_SERVICE_CLIENT_ID!,
     serviceClientSecret: env.CFS_SERVICE_CLIENT_SECRET!,
     serviceTokenUrl: env.CFS_SERVICE_TOKEN_URL,
+    spaClientId: env.CFS_AUTH0_SPA_CLIENT_ID,
   };
 }
 
@@ -39,11 +41,18 @@ const options: StackOptions = {
   defaultPorts: true,
   devIssuerPort: Number(env.CFS_DEV_ISSUER_PORT ?? 8090),
   logs: "files",
+  edge: {
+    port: Number(env.CFS_EDGE_PORT ?? 8080),
+    webRoot: existsSync(resolve("web/dist/index.html")) ? resolve("web/dist") : undefined,
+    corsOrigins: (env.CFS_EDGE_CORS_ORIGINS ?? "").split(",").map((o) => o.trim()).filter(Boolean),
+  },
 };
 
 const stack = await startStack(options);
 const line = (label: string, value: string) => process.stdout.write(`  ${label.padEnd(16)} ${value}\n`);
 process.stdout.write("\ncfs is running\n\n");
+line("web page", options.edge!.webRoot ? `${stack.edgeUrl}/` : "not built (make web)");
+line("REST", `${stack.edgeUrl}/v1/files`);
 line("chunker", `${stack.addresses.chunker}   (UploadFile, DownloadFile)`);
 line("metadata", `${stack.addresses.metadata}   (files, versions, chunks)`);
 line("sync", stack.addresses.sync);
@@ -58,6 +67,7 @@ if (stack.issuer) {
 Get a token and use the CLI or grpcurl:
   export CFS_TOKEN=$(./cli/bin/cfs token alice)
   ./cli/bin/cfs put README.md && ./cli/bin/cfs ls
+  curl -H "authorization: Bearer $CFS_TOKEN" ${stack.edgeUrl}/v1/files
   grpcurl -plaintext -H "authorization: Bearer $CFS_TOKEN" localhost:8000 cfs.metadata.v1.MetadataService/ListFiles
 `);
 } else {

@@ -4,7 +4,13 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { service as healthService } from "grpc-health-check";
+import { parseAuthConfig } from "../lib/auth.js";
+import { createLogger } from "../lib/logger.js";
+import { loadRegistry } from "../gateway/edge/routes.js";
+import { startEdge, type RunningEdge } from "../gateway/edge/edge.js";
 import { startDevIssuer, type DevIssuer } from "./issuer.js";
 import { freePort } from "./net.js";
 import { startPglite } from "./pglite.js";
@@ -27,6 +33,18 @@ export interface ExternalAuth {
   serviceClientId: string;
   serviceClientSecret: string;
   serviceTokenUrl?: string;
+  /** The Auth0 SPA application's client id, for the web page's sign-in. */
+  spaClientId?: string;
+}
+
+/** The HTTP edge (REST + web page), the single-machine stand-in for Envoy. */
+export interface EdgeOptions {
+  /** Default: 8080 with defaultPorts, else a free port. */
+  port?: number;
+  /** The built page (web/dist); unset serves the API only. */
+  webRoot?: string;
+  /** Origins of pages served elsewhere that may call the API. */
+  corsOrigins?: string[];
 }
 
 export interface StackOptions {
@@ -51,6 +69,8 @@ export interface StackOptions {
    * compiled JavaScript of scripts/build.sh, as the images do (benchmarks).
    */
   runtime?: "tsx" | "dist";
+  /** Also start the HTTP edge. */
+  edge?: EdgeOptions;
 }
 
 export interface RunningStack {
@@ -60,6 +80,8 @@ export interface RunningStack {
   audience: string;
   env: Record<ServiceName, Record<string, string>>;
   processes: Map<ServiceName, ChildProcess>;
+  /** http://127.0.0.1:<port> of the edge, when started. */
+  edgeUrl: string | undefined;
   /** Starts a service again (after stop or kill) with the same settings. */
   start(name: ServiceName): Promise<void>;
   /** Sends a signal to one service and waits for it to exit. */
@@ -211,6 +233,18 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     throw err;
   }
 
+  let edge: RunningEdge | undefined;
+  if (options.edge) {
+    try {
+      edge = await startStackEdge(options, options.edge, common, issuer);
+      closers.push(() => edge!.close());
+    } catch (err) {
+      await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGKILL")));
+      for (const close of closers.reverse()) await close();
+      throw err;
+    }
+  }
+
   return {
     addresses,
     metricsPorts,
@@ -218,6 +252,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     audience,
     env,
     processes,
+    edgeUrl: edge?.url,
     start,
     kill,
     stop: async () => {
@@ -225,6 +260,30 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** The edge runs in this process; its log goes where the services' logs go. */
+async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Record<string, string>, issuer: DevIssuer | undefined): Promise<RunningEdge> {
+  const auth = parseAuthConfig(env);
+  const destination = options.logs === "files" ? pino.destination({ dest: join(options.dataDir, "logs", "edge.log"), mkdir: true, sync: false }) : undefined;
+  const pageAuth: JsonObject = options.auth
+    ? { mode: "auth0", domain: new URL(auth.issuer).host, clientId: options.auth.spaClientId ?? "", audience: auth.audience }
+    : { mode: "dev", tokenUrl: `${issuer!.issuer}dev/token` };
+  return startEdge({
+    host: "127.0.0.1",
+    port: edge.port ?? (options.defaultPorts ? 8080 : 0),
+    registry: loadRegistry(await readFile(join(REPO_ROOT, "gen", "descriptor-set.binpb"))),
+    upstreams: {
+      "cfs.chunker.v1.ChunkerService": env.CFS_CHUNKER_ADDR!,
+      "cfs.metadata.v1.MetadataService": env.CFS_METADATA_ADDR!,
+      "cfs.sync.v1.SyncService": env.CFS_SYNC_ADDR!,
+    },
+    auth,
+    corsOrigins: edge.corsOrigins ?? [],
+    webRoot: edge.webRoot,
+    pageConfig: { apiBaseUrl: "", auth: pageAuth },
+    log: createLogger("edge", "info", destination),
+  });
 }
 
 type HealthClient = {

@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -6,8 +6,8 @@ export type { Logger };
  * The one pino logger of a process: JSON lines on stdout, tokens and
  * credentials redacted wherever they appear in logged objects.
  */
-export function createLogger(service: string, level = "info"): Logger {
-  return pino({
+export function createLogger(service: string, level = "info", destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name: service,
     level,
     base: { service },
@@ -30,5 +30,6 @@ export function createLogger(service: string, level = "info"): Logger {
       ],
       censor: "[redacted]",
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -1,0 +1,345 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import { create, fromBinary, toBinary, toJson, type DescMessage, type JsonObject, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
+import { bearerToken, createTokenVerifier, type AuthConfig } from "../../lib/auth.js";
+import { channelOptions } from "../../lib/grpc-client.js";
+import type { Logger } from "../../lib/logger.js";
+import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
+import { serveStatic } from "./static.js";
+import { badRequest, HttpError, httpStatusOf, requestMessage } from "./transcode.js";
+
+/**
+ * The single-machine stand-in for Envoy (gateway/envoy.yaml): the REST
+ * routes of the `google.api.http` annotations transcoded to gRPC, the same
+ * JWT rule (a valid token on every API route; the services verify it again),
+ * CORS for the page's origins, and the web page itself.
+ */
+export interface EdgeOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  /** gRPC address per transcoded service, e.g. cfs.metadata.v1.MetadataService → 127.0.0.1:8000. */
+  upstreams: Readonly<Record<string, string>>;
+  auth: AuthConfig;
+  /** Origins (scheme://host:port) whose pages may call the API. */
+  corsOrigins: readonly string[];
+  /** The built web page (web/dist); unset serves the API only. */
+  webRoot?: string;
+  /** Served as /config.json: how the page signs people in. */
+  pageConfig: JsonObject;
+  log: Logger;
+}
+
+export interface RunningEdge {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const UNARY_DEADLINE_MS = 30_000;
+const MAX_JSON_BODY_BYTES = 1024 * 1024;
+/** Upload bytes are sent upstream in messages of about this size. */
+const UPLOAD_FRAME_BYTES = 256 * 1024;
+const IDLE_TIMEOUT_MS = 5 * 60_000;
+
+export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
+  const routes = loadHttpRoutes(options.registry, Object.keys(options.upstreams));
+  for (const route of routes) checkSupported(route);
+  const httpBody = options.registry.getMessage(HTTP_BODY)!;
+  const clients = new Map(
+    Object.entries(options.upstreams).map(([name, address]) => [
+      name,
+      new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions(4 * 1024 * 1024, 4 * 1024 * 1024)),
+    ]),
+  );
+  const verify = createTokenVerifier(options.auth);
+  const cors = new Set(options.corsOrigins);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://edge");
+    if (applyCors(req, res, cors)) return;
+    if (url.pathname === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
+      return serveStatic(req, res, url.pathname, options.webRoot, options.pageConfig);
+    }
+    const match = matchRoute(routes, req.method ?? "", url.pathname);
+    if ("allowed" in match) {
+      if (match.allowed.length > 0) res.setHeader("allow", [...new Set(match.allowed)].join(", "));
+      throw new HttpError(match.allowed.length > 0 ? 405 : 404, grpc.status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
+    }
+    const token = await authenticate(req.headers.authorization, verify);
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${token}`);
+    metadata.set("x-request-id", res.getHeader("x-request-id") as string);
+    const call: UpstreamCall = { route: match.route, client: clients.get(match.route.method.parent.typeName)!, metadata, req, res, log };
+    const { body, method } = match.route;
+    const bodyField = method.input.fields.find((f) => f.name === body);
+    if (bodyField?.message?.typeName === HTTP_BODY) {
+      const first = requestMessage(method.input, match.variables, url.searchParams);
+      return uploadStream(call, first, bodyField.localName, httpBody);
+    }
+    const jsonBody = body ? { field: body, value: await readJson(req) } : undefined;
+    const request = requestMessage(match.route.method.input, match.variables, url.searchParams, jsonBody);
+    if (method.methodKind === "server_streaming") return responseStream(call, request);
+    return unary(call, request);
+  };
+
+  const server = createServer((req, res) => {
+    const started = process.hrtime.bigint();
+    const requestId = sanitizeRequestId(req.headers["x-request-id"]) ?? randomUUID();
+    res.setHeader("x-request-id", requestId);
+    const log = options.log.child({ requestId });
+    res.on("close", () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const path = (req.url ?? "").split("?")[0];
+      log.info({ method: req.method, path, status: res.statusCode, ms: Math.round(ms), aborted: !res.writableFinished }, "http request");
+    });
+    handle(req, res, log).catch((err: unknown) => sendError(res, err, log));
+  });
+  server.headersTimeout = 10_000;
+  // Uploads and downloads of big files take as long as they take; a stalled
+  // connection is cut after the idle timeout instead.
+  server.requestTimeout = 0;
+  server.timeout = IDLE_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.log.info({ host: options.host, port, routes: routes.length }, "edge listening");
+  return {
+    url: `http://${options.host}:${port}`,
+    port,
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      for (const client of clients.values()) client.close();
+    },
+  };
+}
+
+/** Fails at start-up on an annotation whose call shape the edge cannot serve. */
+function checkSupported(route: HttpRoute): void {
+  const { method } = route;
+  const where = `${method.parent.typeName}.${method.name}`;
+  if (method.methodKind === "bidi_streaming") throw new Error(`${where}: bidirectional streaming has no REST mapping in the edge`);
+  if (method.methodKind === "client_streaming") {
+    const field = route.body && route.body !== "*" ? method.input.fields.find((f) => f.name === route.body) : undefined;
+    if (field?.message?.typeName !== HTTP_BODY) throw new Error(`${where}: a client-streamed call needs body: bound to a google.api.HttpBody field`);
+  }
+}
+
+interface UpstreamCall {
+  route: HttpRoute;
+  client: grpc.Client;
+  metadata: grpc.Metadata;
+  req: IncomingMessage;
+  res: ServerResponse;
+  log: Logger;
+}
+
+const serializer = (schema: DescMessage) => (message: Message) => Buffer.from(toBinary(schema, message));
+const deserializer = (schema: DescMessage) => (bytes: Buffer) => fromBinary(schema, bytes);
+
+async function unary(call: UpstreamCall, request: Message): Promise<void> {
+  const { method } = call.route;
+  const response = await new Promise<Message>((resolve, reject) => {
+    const pending = call.client.makeUnaryRequest(
+      call.route.grpcPath,
+      serializer(method.input),
+      deserializer(method.output),
+      request,
+      call.metadata,
+      { deadline: Date.now() + UNARY_DEADLINE_MS },
+      (err, value) => (err ? reject(err) : resolve(value!)),
+    );
+    cancelWhenClientLeaves(call.res, () => pending.cancel());
+  });
+  sendJson(call.res, 200, toJson(method.output, response, { alwaysEmitImplicit: true }));
+}
+
+/**
+ * A raw-bytes upload: the request body goes upstream as it arrives, in
+ * HttpBody messages of about UPLOAD_FRAME_BYTES, pausing the client while
+ * the service is behind. The first message also carries the path and query
+ * fields and the content type, as Envoy sends it.
+ */
+async function uploadStream(call: UpstreamCall, first: Message, bodyField: string, httpBody: DescMessage): Promise<void> {
+  const { method } = call.route;
+  const { req, res } = call;
+  const contentType = req.headers["content-type"] ?? "";
+  const response = await new Promise<Message>((resolve, reject) => {
+    const upstream = call.client.makeClientStreamRequest(
+      call.route.grpcPath,
+      serializer(method.input),
+      deserializer(method.output),
+      call.metadata,
+      {},
+      (err, value) => (err ? reject(err) : resolve(value!)),
+    );
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let sentFirst = false;
+    const flush = (): boolean => {
+      const data = Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      const message = sentFirst ? create(method.input) : first;
+      (message as unknown as Record<string, unknown>)[bodyField] = create(httpBody, sentFirst ? { data } : { contentType, data });
+      sentFirst = true;
+      return upstream.write(message);
+    };
+    req.on("data", (part: Buffer) => {
+      pending.push(part);
+      pendingBytes += part.length;
+      if (pendingBytes >= UPLOAD_FRAME_BYTES && !flush()) {
+        req.pause();
+        upstream.once("drain", () => req.resume());
+      }
+    });
+    req.on("end", () => {
+      if (pendingBytes > 0 || !sentFirst) flush();
+      upstream.end();
+    });
+    // A client that goes away mid-upload cancels the call: the chunker then
+    // commits nothing and releases what it stored.
+    req.on("close", () => {
+      if (!req.complete) upstream.cancel();
+    });
+    cancelWhenClientLeaves(res, () => upstream.cancel());
+  });
+  sendJson(res, 200, toJson(method.output, response, { alwaysEmitImplicit: true }));
+}
+
+/**
+ * A server stream: google.api.HttpBody messages become the raw response body
+ * (the first one's content type is the response's), anything else a JSON
+ * array written as messages arrive. Nothing is sent before the first message,
+ * so an error before it is a plain HTTP error status.
+ */
+async function responseStream(call: UpstreamCall, request: Message): Promise<void> {
+  const { method } = call.route;
+  const { res } = call;
+  const raw = method.output.typeName === HTTP_BODY;
+  const upstream = call.client.makeServerStreamRequest(call.route.grpcPath, serializer(method.input), deserializer(method.output), request, call.metadata, {});
+  cancelWhenClientLeaves(res, () => upstream.cancel());
+  res.on("drain", () => upstream.resume());
+  await new Promise<void>((resolve, reject) => {
+    let started = false;
+    upstream.on("data", (message: Message) => {
+      const fields = message as unknown as { contentType: string; data: Uint8Array };
+      if (!started) {
+        started = true;
+        res.writeHead(200, { "content-type": raw ? fields.contentType || "application/octet-stream" : "application/json", "cache-control": "no-store" });
+        if (!raw) res.write("[");
+      } else if (!raw) {
+        res.write(",");
+      }
+      const more = raw ? res.write(fields.data) : res.write(JSON.stringify(toJson(method.output, message, { alwaysEmitImplicit: true })));
+      if (!more) upstream.pause();
+    });
+    upstream.on("error", (err) => {
+      if (!started) return reject(err);
+      // The status line is gone: all that is left is to cut the body short.
+      call.log.warn({ err }, "stream failed after the response started");
+      res.destroy();
+      resolve();
+    });
+    upstream.on("end", () => {
+      if (!started) res.writeHead(200, { "content-type": raw ? "application/octet-stream" : "application/json" });
+      res.end(raw ? undefined : started ? "]" : "[]");
+      resolve();
+    });
+  });
+}
+
+function cancelWhenClientLeaves(res: ServerResponse, cancel: () => void): void {
+  res.on("close", () => {
+    if (!res.writableFinished) cancel();
+  });
+}
+
+async function authenticate(header: string | undefined, verify: ReturnType<typeof createTokenVerifier>): Promise<string> {
+  try {
+    const token = bearerToken(header);
+    await verify(token);
+    return token;
+  } catch (err) {
+    throw new HttpError(401, grpc.status.UNAUTHENTICATED, (err as Error).message);
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<JsonValue> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of req as AsyncIterable<Buffer>) {
+    size += part.length;
+    if (size > MAX_JSON_BODY_BYTES) throw new HttpError(413, grpc.status.RESOURCE_EXHAUSTED, `request body over ${MAX_JSON_BODY_BYTES} bytes`);
+    parts.push(part);
+  }
+  try {
+    return JSON.parse(Buffer.concat(parts).toString("utf8")) as JsonValue;
+  } catch {
+    throw badRequest("the request body is not valid JSON");
+  }
+}
+
+/**
+ * CORS for the configured origins. Returns true when the request was a
+ * preflight and has been answered (preflights carry no token).
+ */
+function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlySet<string>): boolean {
+  const origin = req.headers.origin;
+  const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+  if (origin) res.setHeader("vary", "Origin");
+  if (!origin || !allowed.has(origin)) {
+    if (preflight) res.writeHead(403).end();
+    return preflight;
+  }
+  res.setHeader("access-control-allow-origin", origin);
+  res.setHeader("access-control-expose-headers", "x-request-id, content-type, content-length");
+  if (!preflight) return false;
+  res.writeHead(204, {
+    "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+    "access-control-allow-headers": "authorization, content-type, x-request-id",
+    "access-control-max-age": "600",
+  });
+  res.end();
+  return true;
+}
+
+function sendJson(res: ServerResponse, status: number, body: JsonValue): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+/** Errors as google.rpc.Status JSON with the HTTP status Envoy's convert_grpc_status gives. */
+function sendError(res: ServerResponse, err: unknown, log: Logger): void {
+  let httpStatus: number;
+  let code: number;
+  let message: string;
+  if (err instanceof HttpError) {
+    [httpStatus, code, message] = [err.httpStatus, err.grpcCode, err.message];
+  } else if (isGrpcError(err)) {
+    [httpStatus, code, message] = [httpStatusOf(err.code), err.code, err.details];
+  } else {
+    log.error({ err }, "edge request failed");
+    [httpStatus, code, message] = [500, grpc.status.INTERNAL, "internal error"];
+  }
+  if (res.headersSent) return void res.destroy();
+  if (httpStatus === 401) res.setHeader("www-authenticate", 'Bearer realm="cfs"');
+  sendJson(res, httpStatus, { code, message, details: [] });
+}
+
+function isGrpcError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === "number" && "details" in err;
+}
+
+function sanitizeRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" && /^[A-Za-z0-9._-]{1,128}$/.test(value) ? value : undefined;
+}

@@ -1,0 +1,74 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join, resolve, sep } from "node:path";
+import type { JsonObject } from "@bufbuild/protobuf";
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8",
+  ".map": "application/json",
+};
+
+const PAGE_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+/**
+ * The web page: files of the Vite build (hashed /assets/ cached for good,
+ * the rest revalidated), index.html for the page's own paths, and
+ * /config.json telling the page how to sign in.
+ */
+export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, webRoot: string | undefined, pageConfig: JsonObject) {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { allow: "GET, HEAD" }).end();
+    return;
+  }
+  if (pathname === "/config.json") {
+    const text = JSON.stringify(pageConfig);
+    res.writeHead(200, { ...PAGE_HEADERS, "content-type": "application/json", "cache-control": "no-cache" });
+    res.end(req.method === "HEAD" ? undefined : text);
+    return;
+  }
+  const root = webRoot ? resolve(webRoot) : undefined;
+  const file = root ? await findFile(root, pathname) : undefined;
+  if (!file) {
+    res.writeHead(404, { ...PAGE_HEADERS, "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+    return;
+  }
+  res.writeHead(200, {
+    ...PAGE_HEADERS,
+    "content-type": CONTENT_TYPES[extname(file.path)] ?? "application/octet-stream",
+    "content-length": file.size,
+    "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+  });
+  if (req.method === "HEAD") return void res.end();
+  createReadStream(file.path).pipe(res);
+}
+
+/** The file for a path inside root, or index.html for extension-less page paths (client-side routes). */
+async function findFile(root: string, pathname: string): Promise<{ path: string; size: number } | undefined> {
+  let relative: string;
+  try {
+    relative = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  const wanted = resolve(join(root, relative === "/" ? "index.html" : relative));
+  if (wanted !== root && !wanted.startsWith(root + sep)) return undefined;
+  const found = await stat(wanted).catch(() => undefined);
+  if (found?.isFile()) return { path: wanted, size: found.size };
+  if (extname(wanted) !== "") return undefined;
+  const index = join(root, "index.html");
+  const indexStat = await stat(index).catch(() => undefined);
+  return indexStat?.isFile() ? { path: index, size: indexStat.size } : undefined;
+}
