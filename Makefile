@@ -37,11 +37,12 @@ typecheck: install
 build: install ## Compile to plain JavaScript in dist/ (what images run)
 	scripts/build.sh
 
-tools: ## Build the pinned Go tools (MinIO, grpcurl, Helm, k8s-check) into the per-machine cache
+tools: ## Build the pinned Go tools (MinIO, grpcurl, Helm, k8s-check, envoy-check) into the per-machine cache
 	@scripts/go-tool.sh minio >/dev/null
 	@scripts/go-tool.sh grpcurl >/dev/null
 	@scripts/go-tool.sh helm >/dev/null
 	@scripts/go-tool.sh k8s-check >/dev/null
+	@scripts/go-tool.sh envoy-check >/dev/null
 
 test: install lint check-gen tools ## Everything CI runs: lint, codegen check, unit, contract and end-to-end tests
 	scripts/ensure-postgres.sh

@@ -4,7 +4,7 @@
 # CI clone reuses them), keyed by module version so a pin change rebuilds.
 # Tools of this repository (a path under tools/) are keyed by a hash of their
 # sources instead, and built with the versions their go.sum pins.
-#   usage: scripts/go-tool.sh minio|grpcurl|helm|ghz|k8s-check
+#   usage: scripts/go-tool.sh minio|grpcurl|helm|ghz|k8s-check|envoy-check
 set -euo pipefail
 
 tool="${1:?usage: go-tool.sh <tool>}"
@@ -14,6 +14,7 @@ case "$tool" in
   helm)    pkg="helm.sh/helm/v3/cmd/helm";                     ver="v3.22.0" ;;
   ghz)     pkg="github.com/bojand/ghz/cmd/ghz";                ver="v0.120.0" ;;
   k8s-check) pkg="tools/k8s-check";                             ver="" ;;  # offline validator of the deploy tests
+  envoy-check) pkg="tools/envoy-check";                         ver="" ;;  # Envoy config validator (go-control-plane + PGV)
   *) echo "go-tool.sh: unknown tool '$tool'" >&2; exit 2 ;;
 esac
 
