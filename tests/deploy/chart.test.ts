@@ -404,6 +404,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
     const services = new Map(objects.filter((o) => o.kind === "Service").map((s) => [s.metadata.name, s]));
     const problems = validateEnvoyConfig(config, {
       transcoding: Boolean(values.gateway.descriptorSet.existingConfigMap || values.gateway.descriptorSet.file),
+      corsOrigins: values.gateway.cors.allowedOrigins,
       web: values.web.enabled,
       port: values.gateway.port,
       metricsPort: values.gateway.metricsPort,

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -56,10 +57,12 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%s: %s: warning: %s\n", name, w.path, w.message)
 		}
 		for _, p := range problems {
+			// One line per problem: the YAML parser's messages span several.
+			message := strings.Join(strings.Fields(p.message), " ")
 			if p.path == "" {
-				fmt.Printf("%s: %s\n", name, p.message)
+				fmt.Printf("%s: %s\n", name, message)
 			} else {
-				fmt.Printf("%s: %s: %s\n", name, p.path, p.message)
+				fmt.Printf("%s: %s: %s\n", name, p.path, message)
 			}
 		}
 		if len(problems) > 0 {

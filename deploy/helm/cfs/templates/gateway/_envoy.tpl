@@ -1,16 +1,34 @@
-{{/* Whether the transcoder runs: a descriptor set was given. */}}
-{{- define "cfs.gateway.transcoding" -}}
+{{/* Whether a descriptor set is mounted from a ConfigMap (given, or made from descriptorSet.file). */}}
+{{- define "cfs.gateway.descriptorMounted" -}}
 {{- if or .Values.gateway.descriptorSet.existingConfigMap .Values.gateway.descriptorSet.file -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether the transcoder runs: a descriptor set was given (mounted, or a path on Envoy's machine). */}}
+{{- define "cfs.gateway.transcoding" -}}
+{{- if or (include "cfs.gateway.descriptorMounted" .) .Values.gateway.descriptorSet.path -}}true{{- end -}}
+{{- end -}}
+
+{{/* An upstream's host and port: gateway.upstreams.<component> ("host:port") or the component's Service. */}}
+{{- define "cfs.gateway.upstream" -}}
+{{- $override := index .root.Values.gateway.upstreams .component | default "" -}}
+{{- if $override -}}
+{{- $parts := splitList ":" $override -}}
+{{- dict "host" (first $parts) "port" (last $parts | int) | toJson -}}
+{{- else -}}
+{{- dict "host" (include "cfs.componentHost" .) "port" .port | toJson -}}
+{{- end -}}
 {{- end -}}
 
 {{/* An upstream cluster of cfs gRPC pods: every ready pod of the headless Service, HTTP/2. */}}
 {{- define "cfs.gateway.grpcCluster" -}}
+{{- $upstream := include "cfs.gateway.upstream" . | fromJson }}
 - name: {{ .component }}
+  # Every ready pod of the headless Service (DNS re-resolved every 5 s, Envoy's default).
   type: STRICT_DNS
   dns_lookup_family: V4_PREFERRED
-  dns_refresh_rate: 5s
   lb_policy: ROUND_ROBIN
   connect_timeout: 2s
+  per_connection_buffer_limit_bytes: {{ .root.Values.gateway.limits.connectionBufferBytes }}
   typed_extension_protocol_options:
     envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
       "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
@@ -28,8 +46,8 @@
           - endpoint:
               address:
                 socket_address:
-                  address: {{ include "cfs.componentHost" . }}
-                  port_value: {{ .port }}
+                  address: {{ $upstream.host }}
+                  port_value: {{ $upstream.port }}
 {{- end -}}
 
 {{- define "cfs.gateway.envoyConfig" -}}
@@ -50,7 +68,8 @@ static_resources:
   listeners:
     - name: gateway
       address:
-        socket_address: {address: 0.0.0.0, port_value: {{ $g.port }}}
+        socket_address: {address: {{ $g.listenAddress }}, port_value: {{ $g.port }}}
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
       filter_chains:
         - filters:
             - name: envoy.filters.network.http_connection_manager
@@ -62,6 +81,13 @@ static_resources:
                 normalize_path: true
                 merge_slashes: true
                 path_with_escaped_slashes_action: REJECT_REQUEST
+                # Slow or stalled clients cannot hold connections: headers must arrive
+                # within requestHeaders, and a stream with no bytes either way for
+                # streamIdle ends (the change feed sends a heartbeat every 25 s).
+                request_headers_timeout: {{ $g.timeouts.requestHeaders }}
+                stream_idle_timeout: {{ $g.timeouts.streamIdle }}
+                common_http_protocol_options:
+                  headers_with_underscores_action: REJECT_REQUEST
                 http2_protocol_options:
                   initial_stream_window_size: 4194304
                   initial_connection_window_size: 8388608
@@ -79,11 +105,45 @@ static_resources:
                           duration_ms: "%DURATION%"
                           upstream: "%UPSTREAM_CLUSTER%"
                           request_id: "%REQ(X-REQUEST-ID)%"
+                # Envoy's own answers (401 from jwt_authn, 400 from the transcoder, 404 for
+                # blocked methods) in the JSON shape convert_grpc_status gives upstream errors.
+                # gRPC clients are left alone: their errors travel in grpc-status.
+                local_reply_config:
+                  mappers:
+                    {{- range $status, $code := dict "400" 3 "401" 16 "403" 7 "404" 5 "413" 8 "429" 8 "503" 14 "504" 4 }}
+                    - filter:
+                        and_filter:
+                          filters:
+                            - status_code_filter:
+                                comparison: {op: EQ, value: {default_value: {{ $status }}, runtime_key: gateway.local_reply.{{ $status }}}}
+                            - header_filter:
+                                header:
+                                  name: content-type
+                                  string_match: {prefix: application/grpc}
+                                  invert_match: true
+                      body_format_override:
+                        json_format:
+                          code: {{ $code }}
+                          message: "%LOCAL_REPLY_BODY%"
+                    {{- end }}
                 route_config:
                   name: cfs
                   virtual_hosts:
                     - name: cfs
                       domains: ["*"]
+                      {{- with $g.cors.allowedOrigins }}
+                      typed_per_filter_config:
+                        envoy.filters.http.cors:
+                          "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
+                          allow_origin_string_match:
+                            {{- range . }}
+                            - exact: {{ . | quote }}
+                            {{- end }}
+                          allow_methods: "GET, POST, DELETE, OPTIONS"
+                          allow_headers: "authorization, content-type, x-request-id"
+                          expose_headers: "x-request-id, content-type, content-length, grpc-status, grpc-message"
+                          max_age: "600"
+                      {{- end }}
                       routes:
                         {{- range $g.blockedMethods }}
                         - match: {path: {{ . | quote }}}
@@ -101,6 +161,9 @@ static_resources:
                           route:
                             cluster: sync
                             {{- toYaml $routeTimeout | nindent 28 }}
+                        # Any other cfs service (block storage) is never reachable from outside.
+                        - match: {prefix: /cfs.}
+                          direct_response: {status: 404}
                         {{- if .Values.web.enabled }}
                         - match: {prefix: /}
                           route: {cluster: web}
@@ -116,6 +179,12 @@ static_resources:
                       headers:
                         - name: ":path"
                           string_match: {exact: /healthz}
+                  {{- if $g.cors.allowedOrigins }}
+                  # Answers preflights (which carry no token) for the page's origins only.
+                  - name: envoy.filters.http.cors
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors
+                  {{- end }}
                   - name: envoy.filters.http.jwt_authn
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication
@@ -142,14 +211,22 @@ static_resources:
                   - name: envoy.filters.http.grpc_json_transcoder
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
-                      proto_descriptor: /etc/envoy/descriptors/descriptor-set.binpb
+                      proto_descriptor: {{ $g.descriptorSet.path | default "/etc/envoy/descriptors/descriptor-set.binpb" }}
                       services:
                         {{- toYaml $g.transcodedServices | nindent 24 }}
                       convert_grpc_status: true
                       print_options:
                         always_print_primitive_fields: true
+                      # Unknown query parameters are a 400; unknown methods pass on
+                      # (gRPC itself and the web page are not transcoded).
                       request_validation_options:
                         reject_unknown_query_parameters: true
+                      # Whole JSON bodies of unary calls are buffered up to these sizes.
+                      # Raw-bytes uploads (client-streamed HttpBody) go on in pieces of
+                      # about 1 MB and downloads (server-streamed HttpBody) frame by frame:
+                      # neither is bounded by them.
+                      max_request_body_size: {{ $g.limits.maxJsonRequestBytes }}
+                      max_response_body_size: {{ $g.limits.maxJsonResponseBytes }}
                   {{- end }}
                   - name: envoy.filters.http.router
                     typed_config:
@@ -157,7 +234,7 @@ static_resources:
     # Prometheus metrics from the admin interface, which itself stays on loopback.
     - name: metrics
       address:
-        socket_address: {address: 0.0.0.0, port_value: {{ $g.metricsPort }}}
+        socket_address: {address: {{ $g.listenAddress }}, port_value: {{ $g.metricsPort }}}
       filter_chains:
         - filters:
             - name: envoy.filters.network.http_connection_manager
@@ -183,11 +260,13 @@ static_resources:
     {{- include "cfs.gateway.grpcCluster" (dict "root" . "component" "metadata" "port" .Values.metadata.port) | nindent 4 }}
     {{- include "cfs.gateway.grpcCluster" (dict "root" . "component" "sync" "port" .Values.sync.port) | nindent 4 }}
     {{- if .Values.web.enabled }}
+    {{- $web := include "cfs.gateway.upstream" (dict "root" . "component" "web" "port" .Values.web.port) | fromJson }}
     - name: web
       type: STRICT_DNS
       dns_lookup_family: V4_PREFERRED
       lb_policy: ROUND_ROBIN
       connect_timeout: 2s
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
       load_assignment:
         cluster_name: web
         endpoints:
@@ -195,13 +274,14 @@ static_resources:
               - endpoint:
                   address:
                     socket_address:
-                      address: {{ include "cfs.componentHost" (dict "root" . "component" "web") }}
-                      port_value: {{ .Values.web.port }}
+                      address: {{ $web.host }}
+                      port_value: {{ $web.port }}
     {{- end }}
     - name: issuer
       type: LOGICAL_DNS
       dns_lookup_family: V4_PREFERRED
       connect_timeout: 5s
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
       load_assignment:
         cluster_name: issuer
         endpoints:
