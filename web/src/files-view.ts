@@ -418,8 +418,7 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
 
   const setProgress = (item: UploadItem, percent: number) => {
     const value = Math.max(0, Math.min(100, Math.floor(percent)));
-    item.progress.value = value;
-    // Also as an attribute, so that assistive tech and tests observing the DOM see each step.
+    // The content attribute (the value property reflects it), so that observers of the DOM see each step.
     item.progress.setAttribute("value", String(value));
     item.percent.textContent = `${value}%`;
   };

@@ -1,0 +1,260 @@
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+import { REPO } from "../deploy/tools.js";
+
+/**
+ * The web page in a real browser (Debian's Chromium driven by
+ * playwright-core) against the real stack: the edge serving the page built
+ * from web/ now, the four services, and tokens from the dev issuer.
+ */
+
+const CHROMIUM = process.env.CFS_CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(REPO, "test-artifacts");
+const MiB = 1024 * 1024;
+const STEP_MS = 30_000;
+
+let dataDir: string;
+let stack: RunningStack;
+let browser: Browser;
+let edgeUrl: string;
+const pageErrors: string[] = [];
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (apt-get install chromium)`);
+  dataDir = await mkdtemp(join(tmpdir(), "cfs-web-"));
+  // The page as the sources are now (web/dist may be stale outside make).
+  const webRoot = join(dataDir, "web");
+  await build({ root: join(REPO, "web"), logLevel: "warn", build: { outDir: webRoot, emptyOutDir: true } });
+  stack = await startStack({
+    dataDir,
+    defaultPorts: false,
+    logs: "files",
+    edge: { webRoot },
+    // Sync events relayed and verified quickly, so the page shows "Synced" soon.
+    env: { CFS_OUTBOX_INTERVAL_MS: "200", CFS_VERIFY_INTERVAL_MS: "200" },
+  });
+  edgeUrl = stack.edgeUrl!;
+  expect(edgeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-background-networking"],
+    timeout: STEP_MS,
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 720 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on("pageerror", (err) => pageErrors.push(err.message));
+  return { context, page };
+}
+
+async function signIn(page: Page, user: string): Promise<void> {
+  await page.goto(`${edgeUrl}/`);
+  await expect.poll(() => page.title()).toBe("Sign in — cfs");
+  await page.getByLabel("User name").fill(user);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("#user-name", { hasText: user }).waitFor();
+  await page.locator("#file-list[aria-busy=false]").waitFor();
+}
+
+// Scripts that run in the page (strings: the tests' TypeScript has no DOM types).
+
+/** Records every value the upload progress bars show, from the page's DOM. */
+const RECORD_PROGRESS = `(() => {
+  const seen = (window.progressSeen = []);
+  const record = (bar) => {
+    const item = bar.closest("li.upload");
+    seen.push({ name: item?.dataset.name ?? "", value: Number(bar.getAttribute("value")), state: item?.dataset.state ?? "" });
+  };
+  new MutationObserver((mutations) => {
+    for (const m of mutations) {
+      if (m.type === "attributes" && m.target instanceof HTMLProgressElement) record(m.target);
+      if (m.type === "childList") for (const n of m.addedNodes) if (n instanceof Element) n.querySelectorAll("progress").forEach(record);
+    }
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["value"] });
+})()`;
+
+const progressSeen = (page: Page) => page.evaluate("window.progressSeen") as Promise<Array<{ name: string; value: number; state: string }>>;
+
+/** A drag-and-drop payload of one small file. */
+const DROPPED_FILE = `(() => {
+  const dt = new DataTransfer();
+  dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+  return dt;
+})()`;
+
+/** The page's REST API with a dev token, to check what the server holds. */
+async function api(user: string, path: string, init: RequestInit = {}): Promise<Response> {
+  const token = await stack.issuer!.userToken(user);
+  return fetch(`${edgeUrl}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
+}
+
+describe("web page", () => {
+  it("signs in, uploads 5 MiB with a progress bar, lists it, downloads it byte-identical, deletes it after confirming", async () => {
+    const { context, page } = await newPage();
+    await signIn(page, "alice");
+    await page.getByRole("heading", { name: "No files yet" }).waitFor();
+
+    // Loopback moves 5 MiB in a blink: Chromium's network throttling (4 MiB/s up)
+    // makes the upload last about a second, so the bar has steps to show.
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * MiB });
+    await page.evaluate(RECORD_PROGRESS);
+
+    const data = randomBytes(5 * MiB);
+    const name = "random-5MiB.bin";
+    await page.locator("#file-input").setInputFiles({ name, mimeType: "application/octet-stream", buffer: data });
+    const item = page.locator(`li.upload[data-name="${name}"]`);
+    await item.waitFor();
+    await page.locator(`li.upload[data-name="${name}"][data-state="done"]`).waitFor();
+    await expect.poll(() => item.locator("progress").getAttribute("value")).toBe("100");
+    await expect.poll(() => item.locator(".upload-status").textContent()).toBe("Uploaded");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+
+    const seen = (await progressSeen(page)).filter((s) => s.name === name);
+    const values = seen.map((s) => s.value);
+    console.log(`web page: progress values seen for ${name}: ${values.join(", ")}`);
+    expect(seen.some((s) => s.state === "uploading")).toBe(true);
+    expect(values.at(-1)).toBe(100);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(values.filter((v) => v > 0 && v < 100).length).toBeGreaterThan(0);
+
+    // Listed with its size, version and, once verified, its sync status.
+    const row = page.locator(`tr[data-name="${name}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.locator("td.size").textContent()).toBe("5.0 MiB");
+    expect(await row.locator("td.size").getAttribute("data-bytes")).toBe(String(5 * MiB));
+    expect(await row.locator("td.version").textContent()).toBe("v1");
+    await expect.poll(() => row.locator("td.sync .badge").textContent(), { timeout: STEP_MS }).toBe("Synced");
+    await page.screenshot({ path: join(ARTIFACTS, "web-listing.png"), fullPage: true });
+
+    // Download through the page: the same bytes.
+    const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("button", { name: `Download ${name}` }).click()]);
+    expect(download.suggestedFilename()).toBe(name);
+    const path = await download.path();
+    expect(sha256(await readFile(path))).toBe(sha256(data));
+
+    // Delete: cancelling keeps the file, confirming deletes it.
+    await row.getByRole("button", { name: `Delete ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Delete “${name}”?` });
+    await dialog.waitFor();
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    expect(await row.count()).toBe(1);
+    await row.getByRole("button", { name: `Delete ${name}` }).click();
+    await dialog.getByRole("button", { name: "Delete" }).click();
+    await page.getByRole("heading", { name: "No files yet" }).waitFor();
+    expect(await row.count()).toBe(0);
+    const listed = (await (await api("alice", "/v1/files")).json()) as { files?: unknown[] };
+    expect(listed.files ?? []).toEqual([]);
+
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("shows a clear error for an upload the server rejects, and uploads the others (picker and drag-and-drop)", async () => {
+    const { context, page } = await newPage();
+    await signIn(page, "dave");
+    await page.locator("#file-input").setInputFiles([
+      { name: "bad\\name.txt", mimeType: "text/plain", buffer: Buffer.from("refused") },
+      { name: "good.txt", mimeType: "text/plain", buffer: Buffer.from("accepted") },
+    ]);
+    const failed = page.locator('li.upload[data-name="bad\\\\name.txt"][data-state="error"]');
+    await failed.waitFor();
+    const message = await failed.getByRole("alert").textContent();
+    expect(message).toMatch(/^Upload failed: The server refused the request: .*backslash/);
+    await page.locator('tr[data-name="good.txt"]').waitFor();
+    expect(await page.locator('tr[data-name="bad\\\\name.txt"]').count()).toBe(0);
+
+    // The same name again is a new version; the version opens the history.
+    await page.locator("#file-input").setInputFiles({ name: "good.txt", mimeType: "text/plain", buffer: Buffer.from("accepted, v2") });
+    await page.locator('li.upload[data-name="good.txt"] .upload-status', { hasText: "Uploaded as version 2" }).waitFor();
+    const good = page.locator('tr[data-name="good.txt"]');
+    await expect.poll(() => good.locator("td.version").textContent()).toBe("v2");
+    await good.getByRole("button", { name: "Version 2 of good.txt: show history" }).click();
+    await page.getByRole("heading", { name: "2 versions of good.txt" }).waitFor();
+    expect(await page.locator("tr.versions-row ol.versions li").allTextContents()).toEqual([
+      expect.stringMatching(/^v2 · 12 B · /),
+      expect.stringMatching(/^v1 · 8 B · /),
+    ]);
+
+    // Files dropped onto the page upload the same way.
+    const dataTransfer = await page.evaluateHandle(DROPPED_FILE);
+    await page.dispatchEvent("main", "dragenter", { dataTransfer });
+    await page.locator(".drop-overlay").waitFor();
+    await page.dispatchEvent("main", "drop", { dataTransfer });
+    await page.locator(".drop-overlay").waitFor({ state: "hidden" });
+    await page.locator('tr[data-name="dropped.txt"]').waitFor();
+    await expect.poll(() => page.locator('tr[data-name="dropped.txt"] td.size').textContent()).toBe("13 B");
+
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("shows each user only their own files", async () => {
+    const mine = (await (await api("erin", "/v1/files?name=erin-only.txt", { method: "POST", body: "erin's", headers: { "content-type": "text/plain" } })).json()) as {
+      file: { fileId: string };
+    };
+    const { context, page } = await newPage();
+    await signIn(page, "frank");
+    await page.getByRole("heading", { name: "No files yet" }).waitFor();
+    expect(await page.locator('tr[data-name="erin-only.txt"]').count()).toBe(0);
+    // Signing out and in as erin shows hers.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("User name").fill("erin");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator('tr[data-name="erin-only.txt"]').waitFor();
+    // Another user's id answers like an unknown one.
+    expect((await api("frank", `/v1/files/${mine.file.fileId}`)).status).toBe(404);
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("pages through more files than fit on a page", async () => {
+    const names = Array.from({ length: 53 }, (_, i) => `page-${String(i).padStart(2, "0")}.txt`);
+    for (const name of names) {
+      const res = await api("gina", `/v1/files?name=${name}`, { method: "POST", body: name, headers: { "content-type": "text/plain" } });
+      expect(res.status).toBe(200);
+    }
+    const { context, page } = await newPage();
+    await signIn(page, "gina");
+    const rows = page.locator("table.files tbody tr[data-file-id]");
+    await expect.poll(() => rows.count()).toBe(50);
+    expect(await rows.first().getAttribute("data-name")).toBe("page-00.txt");
+    expect(await page.getByRole("button", { name: "← Previous" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Next →" }).click();
+    await expect.poll(() => rows.count()).toBe(3);
+    expect(await rows.first().getAttribute("data-name")).toBe("page-50.txt");
+    await page.locator(".page-label", { hasText: "Page 2 · 3 files" }).waitFor();
+    expect(await page.getByRole("button", { name: "Next →" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "← Previous" }).click();
+    await expect.poll(() => rows.count()).toBe(50);
+
+    // The filter asks the server for names with that prefix.
+    await page.getByLabel("Filter by name").fill("page-5");
+    await expect.poll(() => rows.count()).toBe(3);
+    await page.getByLabel("Filter by name").fill("nothing-");
+    await page.getByRole("heading", { name: "No matching files" }).waitFor();
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+});
