@@ -1,0 +1,199 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createFileRegistry, fromBinary, getExtension, hasExtension, toJson, type DescMethod } from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { EnvoyConfig } from "./envoy.js";
+import { REPO, template, TOOL_BUILD_TIMEOUT_MS, tools, yamlToJson, type Tools } from "./tools.js";
+
+/**
+ * The gateway's routes against the API's own description: the google.api.http
+ * annotations and the "Internal" comments in the descriptor set. For
+ * gateway/envoy.yaml and the chart's config, evaluated the way Envoy does
+ * (first matching route, first matching jwt_authn rule):
+ * - every annotated method's service is transcoded, and its gRPC path
+ *   (which transcoded REST calls are routed by) reaches its service's cluster;
+ * - JWT is required on its REST path and its gRPC path;
+ * - every internal method is answered by the gateway with 404, never routed,
+ *   and has no REST route;
+ * - /healthz is answered before any JWT check.
+ * The checks are shown to fail on configs with a route or a rule removed.
+ */
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+interface Method {
+  service: string;
+  name: string;
+  grpcPath: string;
+  /** REST [verb, sample path] of each binding; empty when not annotated. */
+  rest: Array<[string, string]>;
+  internal: boolean;
+}
+
+const SAMPLE = "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f";
+
+async function apiMethods(): Promise<Method[]> {
+  const set = fromBinary(FileDescriptorSetSchema, await readFile(join(REPO, "gen/descriptor-set.binpb")));
+  const registry = createFileRegistry(set);
+  const http = registry.getExtension("google.api.http");
+  const rule = registry.getMessage("google.api.HttpRule");
+  if (!http || !rule) throw new Error("the descriptor set lacks google/api/annotations.proto");
+  const methods: Method[] = [];
+  for (const file of set.file.filter((f) => f.package.startsWith("cfs."))) {
+    file.service.forEach((serviceProto, s) => {
+      const service = registry.getService(`${file.package}.${serviceProto.name}`)!;
+      service.methods.forEach((method: DescMethod, m) => {
+        // Source info: the leading comment of method m of service s (field 6, then field 2).
+        const location = file.sourceCodeInfo?.location.find((l) => l.path.join(".") === `6.${s}.2.${m}`);
+        const options = method.proto.options;
+        const rest: Array<[string, string]> = [];
+        if (options && hasExtension(options, http)) {
+          const json = toJson(rule, getExtension(options, http) as never) as Record<string, Json>;
+          for (const binding of [json, ...(json.additionalBindings ?? [])]) {
+            for (const verb of ["get", "put", "post", "delete", "patch"]) {
+              if (binding[verb]) rest.push([verb.toUpperCase(), String(binding[verb]).replace(/\{[^}]+\}/g, SAMPLE)]);
+            }
+          }
+        }
+        methods.push({
+          service: service.typeName,
+          name: method.name,
+          grpcPath: `/${service.typeName}/${method.name}`,
+          rest,
+          internal: (location?.leadingComments ?? "").trim().startsWith("Internal"),
+        });
+      });
+    });
+  }
+  if (!set.file.some((f) => f.sourceCodeInfo?.location.length)) throw new Error("the descriptor set has no source info");
+  return methods;
+}
+
+/** The cluster that serves a cfs service: cfs.<component>.v1.XService -> <component>. */
+const clusterOf = (service: string) => service.split(".")[1]!;
+
+function matches(match: Json, path: string): boolean {
+  if (match.path !== undefined) return match.path === path;
+  if (match.prefix !== undefined) return path.startsWith(match.prefix);
+  if (match.safe_regex !== undefined) return new RegExp(`^(?:${match.safe_regex.regex})$`).test(path);
+  return false;
+}
+
+/** Problems of a config's routes and JWT rules against the API; empty when it serves the API as meant. */
+export function routeProblems(config: EnvoyConfig, methods: readonly Method[]): string[] {
+  const problems: string[] = [];
+  const gateway = config.static_resources.listeners.find((l) => l.name === "gateway");
+  const hcm = gateway?.filter_chains[0]?.filters.find((f) => f.name === "envoy.filters.network.http_connection_manager")?.typed_config;
+  if (!hcm) return ["no HTTP connection manager on the gateway listener"];
+  const filters: Json[] = hcm.http_filters;
+  const filterIndex = (name: string) => filters.findIndex((f) => f.name === name);
+  const transcoder = filters.find((f) => f.name === "envoy.filters.http.grpc_json_transcoder")?.typed_config;
+  const jwt = filters.find((f) => f.name === "envoy.filters.http.jwt_authn")?.typed_config;
+  const routes: Json[] = hcm.route_config.virtual_hosts.flatMap((v: Json) => v.routes);
+  const firstRoute = (path: string) => routes.find((r) => matches(r.match, path));
+  const requiresJwt = (path: string) => {
+    const rule = (jwt?.rules ?? []).find((r: Json) => matches(r.match, path));
+    return rule?.requires?.provider_name === "cfs";
+  };
+
+  for (const m of methods) {
+    const route = firstRoute(m.grpcPath);
+    if (m.internal) {
+      if (route?.direct_response?.status !== 404 || route.route) problems.push(`${m.grpcPath} (internal) is answered with 404, never routed`);
+      if (m.rest.length > 0) problems.push(`${m.grpcPath} (internal) has no REST route`);
+      continue;
+    }
+    if (m.rest.length === 0) continue;
+    if (!transcoder?.services?.includes(m.service)) problems.push(`${m.service} is transcoded (${m.name} is annotated)`);
+    if (route?.route?.cluster !== clusterOf(m.service)) {
+      problems.push(`${m.grpcPath} routes to ${clusterOf(m.service)}, not ${route?.route?.cluster ?? JSON.stringify(route?.direct_response ?? "nothing")}`);
+    }
+    if (!requiresJwt(m.grpcPath)) problems.push(`${m.grpcPath} requires a JWT`);
+    for (const [verb, path] of m.rest) if (!requiresJwt(path)) problems.push(`${verb} ${path} (${m.name}) requires a JWT`);
+  }
+
+  const health = filters[filterIndex("envoy.filters.http.health_check")]?.typed_config;
+  const healthAnswered =
+    health?.pass_through_mode === false && health.headers?.some((h: Json) => h.name === ":path" && h.string_match?.exact === "/healthz");
+  const healthFirst = filterIndex("envoy.filters.http.health_check") >= 0 && filterIndex("envoy.filters.http.health_check") < filterIndex("envoy.filters.http.jwt_authn");
+  if (!healthAnswered || !healthFirst) problems.push("/healthz is answered by the health check filter before jwt_authn (no JWT needed)");
+  return problems;
+}
+
+let t: Tools;
+let methods: Method[];
+const configs = new Map<string, EnvoyConfig>();
+
+beforeAll(async () => {
+  t = await tools();
+  methods = await apiMethods();
+  configs.set("gateway/envoy.yaml", (await yamlToJson<EnvoyConfig>(t, await readFile(join(REPO, "gateway/envoy.yaml"), "utf8")))[0]!);
+  const rendered = await template(t, [], ["--set-file", `gateway.descriptorSet.file=${join(REPO, "gen/descriptor-set.binpb")}`, "--show-only", "templates/gateway/configmap.yaml"]);
+  if (rendered.code !== 0) throw new Error(rendered.stderr);
+  const [cm] = await yamlToJson<Json>(t, rendered.stdout);
+  configs.set("the chart's config", (await yamlToJson<EnvoyConfig>(t, cm.data["envoy.yaml"]))[0]!);
+}, TOOL_BUILD_TIMEOUT_MS);
+
+describe("the API as the descriptor set describes it", () => {
+  it("has annotated methods in every public service and internal methods, read from source info", () => {
+    const annotated = methods.filter((m) => m.rest.length > 0);
+    expect(new Set(annotated.map((m) => m.service))).toEqual(new Set(["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.sync.v1.SyncService"]));
+    expect(annotated.length).toBeGreaterThanOrEqual(11);
+    expect(methods.filter((m) => m.internal).map((m) => m.grpcPath)).toEqual(
+      expect.arrayContaining(["/cfs.metadata.v1.MetadataService/CommitFileVersion", "/cfs.sync.v1.SyncService/RecordEvents"]),
+    );
+    expect(methods.find((m) => m.name === "DownloadFileContent")?.rest).toEqual([["GET", `/v1/files/${SAMPLE}/content`]]);
+  });
+});
+
+describe.each(["gateway/envoy.yaml", "the chart's config"])("routes of %s", (label) => {
+  it("route every annotated method to its service with a JWT on its REST and gRPC paths, block internal methods, and leave /healthz open", () => {
+    expect(routeProblems(configs.get(label)!, methods)).toEqual([]);
+  });
+
+  const mutations: Array<[string, (c: Json) => void, RegExp]> = [
+    [
+      "the sync route removed",
+      (c) => {
+        const vh = hcmOf(c).route_config.virtual_hosts[0];
+        vh.routes = vh.routes.filter((r: Json) => r.match.prefix !== "/cfs.sync.v1.SyncService/");
+      },
+      /\/cfs\.sync\.v1\.SyncService\/ListSyncEvents routes to sync, not .*status.*404/,
+    ],
+    ["the JWT rule for REST paths removed", (c) => (jwtOf(c).rules = jwtOf(c).rules.filter((r: Json) => r.match.prefix !== "/v1/")), /GET \/v1\/files \(ListFiles\) requires a JWT/],
+    ["the JWT rule for gRPC paths removed", (c) => (jwtOf(c).rules = jwtOf(c).rules.filter((r: Json) => r.match.prefix !== "/cfs.")), /\/cfs\.chunker\.v1\.ChunkerService\/UploadFileContent requires a JWT/],
+    [
+      "an internal method's 404 removed",
+      (c) => {
+        const vh = hcmOf(c).route_config.virtual_hosts[0];
+        vh.routes = vh.routes.filter((r: Json) => r.match.path !== "/cfs.metadata.v1.MetadataService/CommitFileVersion");
+      },
+      /CommitFileVersion \(internal\) is answered with 404, never routed/,
+    ],
+    ["the chunker not transcoded", (c) => (transcoderOf(c).services = transcoderOf(c).services.filter((s: string) => !s.includes("chunker"))), /cfs\.chunker\.v1\.ChunkerService is transcoded/],
+    ["the health check after jwt_authn", (c) => hcmOf(c).http_filters.reverse(), /\/healthz is answered by the health check filter before jwt_authn/],
+    [
+      "a route sending chunker calls to metadata",
+      (c) => (hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.route?.cluster === "chunker").route.cluster = "metadata"),
+      /\/cfs\.chunker\.v1\.ChunkerService\/DownloadFileContent routes to chunker, not metadata/,
+    ],
+  ];
+  it.each(mutations)("fails with %s", (_what, change, problem) => {
+    const config = structuredClone(configs.get(label)!);
+    change(config);
+    const problems = routeProblems(config, methods);
+    expect(problems.some((p) => problem.test(p)), problems.join("\n")).toBe(true);
+  });
+});
+
+function hcmOf(c: Json): Json {
+  return c.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+}
+function jwtOf(c: Json): Json {
+  return hcmOf(c).http_filters.find((f: Json) => f.name === "envoy.filters.http.jwt_authn").typed_config;
+}
+function transcoderOf(c: Json): Json {
+  return hcmOf(c).http_filters.find((f: Json) => f.name === "envoy.filters.http.grpc_json_transcoder").typed_config;
+}
