@@ -2,8 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NPM_STAMP := node_modules/.install-stamp
+# The web page's sources: web/dist is rebuilt when one of them is newer.
+WEB_SOURCES := $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null)
+WEB_STAMP := web/dist/.build-stamp
 
-.PHONY: help install gen check-gen lint typecheck build test test-unit run bench tools clean
+.PHONY: help install gen check-gen lint typecheck build web test test-unit run bench tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +32,7 @@ check-gen: install ## Fail when gen/ is stale against proto/
 lint: install ## buf lint, type check, eslint
 	npx buf lint proto
 	npx tsc --noEmit -p tsconfig.json
+	npx tsc --noEmit -p web/tsconfig.json
 	npx eslint .
 
 typecheck: install
@@ -37,6 +41,12 @@ typecheck: install
 build: install ## Compile to plain JavaScript in dist/ (what images run)
 	scripts/build.sh
 
+$(WEB_STAMP): $(NPM_STAMP) $(WEB_SOURCES)
+	npx vite build web
+	@touch $@
+
+web: $(WEB_STAMP) ## Build the web page into web/dist (Vite), when its sources changed
+
 tools: ## Build the pinned Go tools (MinIO, grpcurl, Helm, k8s-check, envoy-check) into the per-machine cache
 	@scripts/go-tool.sh minio >/dev/null
 	@scripts/go-tool.sh grpcurl >/dev/null
@@ -44,18 +54,19 @@ tools: ## Build the pinned Go tools (MinIO, grpcurl, Helm, k8s-check, envoy-chec
 	@scripts/go-tool.sh k8s-check >/dev/null
 	@scripts/go-tool.sh envoy-check >/dev/null
 
-test: install lint check-gen tools ## Everything CI runs: lint, codegen check, unit, contract and end-to-end tests
+test: install lint check-gen tools web ## Everything CI runs: lint, codegen check, unit, contract and end-to-end tests
 	scripts/ensure-postgres.sh
+	scripts/ensure-chromium.sh
 	npx vitest run
 
 test-unit: install ## Only the fast unit tests
 	npx vitest run lib services cli
 
-run: install ## Run all of cfs on this machine (PGlite, local chunks, dev issuer unless CFS_* say otherwise)
+run: install web ## Run all of cfs on this machine (PGlite, local chunks, dev issuer unless CFS_* say otherwise)
 	npx tsx dev/run.ts
 
 bench: install tools ## 1 GiB through the stack vs direct MinIO PUT/GET, with each service's peak RSS
 	npx tsx bench/bench.ts
 
 clean: ## Remove local data of make run
-	rm -rf .data .tmp dist
+	rm -rf .data .tmp dist web/dist
