@@ -172,6 +172,13 @@ describe("envoy-check", () => {
     expect(problems.some((p) => p.startsWith(message)), `expected "${message}" in:\n${problems.join("\n")}`).toBe(true);
   });
 
+  it("rejects an integer in exponent form (Helm prints large integer values so without | int)", async () => {
+    const yaml = "admin:\n  address:\n    socket_address: {address: 127.0.0.1, port_value: 9901}\nstatic_resources:\n  clusters:\n    - name: a\n      per_connection_buffer_limit_bytes: 1.048576e+06\n";
+    expect(await validateEnvoyYaml(yaml)).toEqual([
+      "line 7: a number in exponent form (per_connection_buffer_limit_bytes: 1.048576e+06): write integers in full (Helm: | int)",
+    ]);
+  });
+
   it("reports every problem of a config at once", async () => {
     const problems = await validateEnvoyYaml(
       mutated((c) => {

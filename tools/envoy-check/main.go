@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	bootstrap "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -95,15 +96,16 @@ func check(raw []byte, set *descriptorSet) (problems, warnings []problem) {
 	if err := yaml.Unmarshal(json, &doc); err != nil {
 		return []problem{{"", fmt.Sprintf("not YAML: %v", err)}}, nil
 	}
+	problems = append(problems, exponents(raw)...)
 	b := &bootstrap.Bootstrap{}
 	s := &shape{}
 	s.message("", b.ProtoReflect().Descriptor(), doc)
 	if len(s.problems) > 0 {
-		return s.problems, s.warnings
+		return append(problems, s.problems...), s.warnings
 	}
 	// The walk above mirrors protojson; protojson has the last word.
 	if err := protojson.Unmarshal(json, b); err != nil {
-		return []problem{{"", err.Error()}}, s.warnings
+		return append(problems, problem{"", err.Error()}), s.warnings
 	}
 	v := &validator{}
 	v.root(b)
@@ -113,4 +115,19 @@ func check(raw []byte, set *descriptorSet) (problems, warnings []problem) {
 		problems = append(problems, set.transcodedServices(v.found)...)
 	}
 	return problems, s.warnings
+}
+
+var exponent = regexp.MustCompile(`^[^#]*:\s+-?[0-9]+(\.[0-9]+)?[eE][-+]?[0-9]+\s*(#.*)?$`)
+
+// exponents finds numbers written like 1.048576e+06 (what Helm prints for a
+// large integer value without | int): protojson takes them, but whether
+// Envoy's parser takes one for an integer field is not worth finding out.
+func exponents(raw []byte) []problem {
+	var problems []problem
+	for i, line := range strings.Split(string(raw), "\n") {
+		if exponent.MatchString(line) {
+			problems = append(problems, problem{fmt.Sprintf("line %d", i+1), fmt.Sprintf("a number in exponent form (%s): write integers in full (Helm: | int)", strings.TrimSpace(line))})
+		}
+	}
+	return problems
 }

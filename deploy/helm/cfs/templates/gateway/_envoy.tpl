@@ -28,7 +28,7 @@
   dns_lookup_family: V4_PREFERRED
   lb_policy: ROUND_ROBIN
   connect_timeout: 2s
-  per_connection_buffer_limit_bytes: {{ .root.Values.gateway.limits.connectionBufferBytes }}
+  per_connection_buffer_limit_bytes: {{ .root.Values.gateway.limits.connectionBufferBytes | int64 }}
   typed_extension_protocol_options:
     envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
       "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
@@ -47,7 +47,7 @@
               address:
                 socket_address:
                   address: {{ $upstream.host }}
-                  port_value: {{ $upstream.port }}
+                  port_value: {{ $upstream.port | int }}
 {{- end -}}
 
 {{- define "cfs.gateway.envoyConfig" -}}
@@ -69,7 +69,7 @@ static_resources:
     - name: gateway
       address:
         socket_address: {address: {{ $g.listenAddress }}, port_value: {{ $g.port }}}
-      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes | int64 }}
       filter_chains:
         - filters:
             - name: envoy.filters.network.http_connection_manager
@@ -225,8 +225,8 @@ static_resources:
                       # Raw-bytes uploads (client-streamed HttpBody) go on in pieces of
                       # about 1 MB and downloads (server-streamed HttpBody) frame by frame:
                       # neither is bounded by them.
-                      max_request_body_size: {{ $g.limits.maxJsonRequestBytes }}
-                      max_response_body_size: {{ $g.limits.maxJsonResponseBytes }}
+                      max_request_body_size: {{ $g.limits.maxJsonRequestBytes | int64 }}
+                      max_response_body_size: {{ $g.limits.maxJsonResponseBytes | int64 }}
                   {{- end }}
                   - name: envoy.filters.http.router
                     typed_config:
@@ -266,7 +266,7 @@ static_resources:
       dns_lookup_family: V4_PREFERRED
       lb_policy: ROUND_ROBIN
       connect_timeout: 2s
-      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes | int64 }}
       load_assignment:
         cluster_name: web
         endpoints:
@@ -275,13 +275,13 @@ static_resources:
                   address:
                     socket_address:
                       address: {{ $web.host }}
-                      port_value: {{ $web.port }}
+                      port_value: {{ $web.port | int }}
     {{- end }}
     - name: issuer
       type: LOGICAL_DNS
       dns_lookup_family: V4_PREFERRED
       connect_timeout: 5s
-      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes }}
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes | int64 }}
       load_assignment:
         cluster_name: issuer
         endpoints:
