@@ -2,7 +2,7 @@
 # cfs images. One stage per image, all sharing the build below:
 #   docker build --target chunker -t cfs/chunker .      (also metadata, block-storage, sync)
 #   docker build --target dev-issuer -t cfs/dev-issuer . (kind and trials only)
-#   docker build --target web -t cfs/web .               (needs web/dist: the web build)
+#   docker build --target web -t cfs/web .               (the web page, built here with Vite)
 # The services run as compiled JavaScript (scripts/build.sh -> dist/) on Node, with
 # production dependencies only, as user 1000 under tini (signals forwarded, children
 # reaped; Node as PID 1 would ignore a SIGTERM that arrives before its handlers exist).
@@ -33,6 +33,14 @@ COPY dev dev
 COPY cli cli
 RUN scripts/build.sh
 
+# ---- the web page: Vite builds web/ into web/dist -------------------------------------
+# Its own stage (the same npm ci layer as build's), so that the page and the services
+# rebuild independently.
+FROM deps AS web-build
+RUN npm ci --no-audit --no-fund
+COPY web web
+RUN npx vite build web
+
 # ---- what every service image runs on -------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # Nothing installs packages at run time: npm, npx, corepack and yarn go.
@@ -55,10 +63,11 @@ USER 1000:1000
 ENTRYPOINT ["/usr/bin/tini", "--", "node"]
 
 # ---- the web page: static files behind the gateway ------------------------------------
-# Depends on gateway/web: web/dist is what the web build writes.
+# nginx-unprivileged (user 101, port 8080, pid and temporary files in /tmp); /config.json
+# comes from the chart's ConfigMap, mounted at /etc/cfs-web/.
 FROM ${NGINX_IMAGE} AS web
 COPY deploy/docker/nginx.conf /etc/nginx/conf.d/default.conf
-COPY web/dist/ /usr/share/nginx/html/
+COPY --from=web-build /app/web/dist/ /usr/share/nginx/html/
 
 # ---- development token issuer (kind and trials) ---------------------------------------
 FROM runtime AS dev-issuer

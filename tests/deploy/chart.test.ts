@@ -511,7 +511,11 @@ describe("values", () => {
     ["no bundled PostgreSQL and no host", ["--set", "postgresql.enabled=false", "--set", "externalDatabase.existingSecret=db"], /externalDatabase.host/],
     ["the dev issuer and a real issuer at once", ["--set", "auth.issuer=https://t.auth0.com/"], /turn the dev issuer off/],
     ["no dev issuer and no issuer", ["--set", "devIssuer.enabled=false", "--set", "auth.serviceClient.existingSecret=m2m"], /auth.issuer is required/],
-    ["no dev issuer and no service identity", ["--set", "devIssuer.enabled=false", "--set", "auth.issuer=https://t.auth0.com/", "--set", "auth.audience=a"], /auth.serviceClient.existingSecret is required/],
+    [
+      "no dev issuer and no service identity",
+      ["--set", "devIssuer.enabled=false", "--set", "auth.issuer=https://t.auth0.com/", "--set", "auth.audience=a", "--set", "web.auth0ClientId=spa"],
+      /auth.serviceClient.existingSecret is required/,
+    ],
   ];
   it.each(inconsistent)("the chart refuses %s with a message saying what to set", async (_what, flags, message) => {
     const { code, stderr } = await template(t, [], flags);
