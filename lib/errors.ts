@@ -38,6 +38,7 @@ export const dataLoss = (msg: string) => new CfsError("data-loss", msg);
 export const outOfRange = (msg: string) => new CfsError("out-of-range", msg);
 export const resourceExhausted = (msg: string) => new CfsError("resource-exhausted", msg);
 export const failedPrecondition = (msg: string) => new CfsError("failed-precondition", msg);
+export const cancelled = (msg: string) => new CfsError("cancelled", msg);
 export const unavailable = (msg: string, cause?: unknown) => new CfsError("unavailable", msg, { cause });
 
 const kindToStatus: Record<ErrorKind, GrpcStatus> = {

@@ -16,6 +16,8 @@ export interface CallIdentity {
   token: string;
   requestId?: string;
   deadline?: Date;
+  /** Aborted when the caller's own call is cancelled: work for it stops before it becomes visible. */
+  signal?: AbortSignal;
 }
 
 export function callMetadata(identity: CallIdentity): grpc.Metadata {

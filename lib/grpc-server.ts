@@ -8,7 +8,7 @@ import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from "@grpc/p
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
 import { bearerToken, type Principal, type TokenVerifier } from "./auth.js";
-import { CfsError, toGrpcError } from "./errors.js";
+import { cancelled, toGrpcError } from "./errors.js";
 import type { Health } from "./health.js";
 import type { Metrics } from "./metrics.js";
 
@@ -207,7 +207,7 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
     const requestId = typeof headerId === "string" && REQUEST_ID.test(headerId) ? headerId : randomUUID();
     let log = options.log.child({ requestId, method: name });
     const abort = new AbortController();
-    (call as NodeJS.EventEmitter).on("cancelled", () => abort.abort(new CfsError("cancelled", "call cancelled by the client")));
+    (call as NodeJS.EventEmitter).on("cancelled", () => abort.abort(cancelled("call cancelled by the client")));
     let code = grpc.status.OK;
     try {
       const auth = call.metadata.get("authorization")[0];
@@ -283,7 +283,11 @@ async function* readRequests(call: grpc.ServerReadableStream<unknown, unknown>, 
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     for await (const message of call) yield message;
-    if (signal.aborted || call.cancelled) throw new CfsError("cancelled", "call cancelled by the client");
+    // Node's HTTP/2 client (grpc-js) half-closes a stream before it resets
+    // it when a call is cancelled, so a reset can follow an end at once. Two
+    // turns of the event loop let one already on the wire be read first.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    if (signal.aborted || call.cancelled) throw cancelled("call cancelled by the client");
   } finally {
     signal.removeEventListener("abort", onAbort);
   }

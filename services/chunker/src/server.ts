@@ -9,7 +9,7 @@ import type { Uploader } from "./domain/upload.js";
 
 /** Downstream calls act for the caller, with its token and request id. */
 function identityOf(ctx: RequestContext): CallIdentity {
-  return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline };
+  return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal };
 }
 
 /** Translates ChunkerService calls to the upload and download domain. */

@@ -102,6 +102,19 @@ describe("Uploader", () => {
     expect(f.released).toHaveLength(3);
   });
 
+  it("commits nothing when the call was cancelled after a complete-looking stream", async () => {
+    const f = fakes();
+    const abort = new AbortController();
+    async function* endsThenCancels() {
+      yield* stream(randomBytes(40));
+      abort.abort(); // the client's reset arrives after its half-close
+    }
+    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, endsThenCancels(), { ...as, signal: abort.signal }, log);
+    await expect(upload).rejects.toMatchObject({ kind: "cancelled" });
+    expect(f.commits).toEqual([]);
+    expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
+  });
+
   it("releases nothing on success", async () => {
     const f = fakes();
     await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(40)), as, log);

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { CallIdentity } from "../../../../lib/grpc-client.js";
 import type { Logger } from "../../../../lib/logger.js";
-import { invalidArgument } from "../../../../lib/errors.js";
+import { cancelled, invalidArgument } from "../../../../lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 import type { Catalogue } from "../ports/catalogue.js";
 import { fixedSizeChunks, SHA256_HEX, sha256Hex } from "./chunking.js";
@@ -91,6 +91,10 @@ export class Uploader {
     if (header.sha256 !== undefined && header.sha256 !== sha256) {
       throw invalidArgument(`declared sha256 ${header.sha256} but the content hashes to ${sha256}`);
     }
+    // A client that cancels may half-close its stream first (Node's HTTP/2
+    // client ends the stream before it resets it), so a complete-looking
+    // stream is committed only if the call is still wanted.
+    if (as.signal?.aborted) throw cancelled("the upload was cancelled");
     return this.catalogue.commit({ name: header.name, contentType: header.contentType, size, sha256, chunks }, as);
   }
 
