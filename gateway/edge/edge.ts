@@ -242,7 +242,10 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       const more = raw ? res.write(fields.data) : res.write(JSON.stringify(toJson(method.output, message, { alwaysEmitImplicit: true })));
       if (!more) upstream.pause();
     });
+    let failed = false;
     upstream.on("error", (err) => {
+      // grpc-js ends the stream too after a failed status: only this handler answers.
+      failed = true;
       if (!started) return reject(err);
       // The status line is gone: all that is left is to cut the body short.
       call.log.warn({ err }, "stream failed after the response started");
@@ -250,6 +253,7 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       resolve();
     });
     upstream.on("end", () => {
+      if (failed) return;
       if (!started) res.writeHead(200, { "content-type": raw ? "application/octet-stream" : "application/json" });
       res.end(raw ? undefined : started ? "]" : "[]");
       resolve();

@@ -1,0 +1,291 @@
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DevIssuer } from "../../dev/issuer.js";
+import { loadHttpRoutes, loadRegistry } from "../../gateway/edge/routes.js";
+import { forgedTokens } from "../support/tokens.js";
+
+/**
+ * The REST contract: what a REST client may rely on, whichever gateway
+ * serves it (the TypeScript edge of `make run`, or Envoy). Every route of
+ * the google.api.http annotations, the proto3 JSON mapping, status codes,
+ * raw-bytes upload and download, byte ranges and CORS.
+ */
+export interface RestTarget {
+  baseUrl: string;
+  /** The dev issuer the gateway and the services trust. */
+  issuer: DevIssuer;
+  audience: string;
+  /** An origin the gateway allows for CORS. */
+  pageOrigin: string;
+  stop(): Promise<void>;
+}
+
+export const TRANSCODED_SERVICES = ["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.sync.v1.SyncService"];
+
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+const FOREIGN_ID = "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f";
+
+interface FileJson {
+  fileId: string;
+  name: string;
+  size: string;
+  sha256: string;
+  contentType: string;
+  numChunks: number;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function describeRestContract(label: string, start: () => Promise<RestTarget>): void {
+  describe(`REST contract: ${label}`, () => {
+    let target: RestTarget;
+    let alice: string;
+    let bob: string;
+
+    beforeAll(async () => {
+      target = await start();
+      alice = await target.issuer.userToken(`alice-${label}`);
+      bob = await target.issuer.userToken(`bob-${label}`);
+    }, 180_000);
+    afterAll(async () => target?.stop(), 60_000);
+
+    const api = (path: string, token: string | undefined, init: RequestInit = {}) =>
+      fetch(`${target.baseUrl}${path}`, {
+        ...init,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(60_000),
+      });
+    const json = async <T>(response: Response, status = 200): Promise<T> => {
+      const text = await response.text();
+      expect(response.status, text).toBe(status);
+      return JSON.parse(text) as T;
+    };
+    const upload = async (token: string, name: string, data: Uint8Array, contentType = "application/octet-stream", query = "") =>
+      api(`/v1/files?name=${encodeURIComponent(name)}${query}`, token, { method: "POST", body: data, headers: { "content-type": contentType } });
+    const uploaded = async (token: string, name: string, data: Uint8Array, contentType?: string) =>
+      (await json<{ file: FileJson }>(await upload(token, name, data, contentType))).file;
+    const listNames = async (token: string, query = "") =>
+      (await json<{ files: FileJson[] }>(await api(`/v1/files?pageSize=1000${query}`, token))).files.map((f) => f.name);
+
+    it("serves health without a token", async () => {
+      expect((await api("/healthz", undefined)).status).toBe(200);
+    });
+
+    it("needs a valid token on every annotated route", async () => {
+      const routes = loadHttpRoutes(loadRegistry(await readFile("gen/descriptor-set.binpb")), TRANSCODED_SERVICES);
+      expect(routes.map((r) => `${r.httpMethod} ${r.template}`).sort()).toEqual(
+        [
+          "GET /v1/files",
+          "POST /v1/files",
+          "GET /v1/files/{file_id}",
+          "DELETE /v1/files/{file_id}",
+          "GET /v1/files/{file_id}/chunks",
+          "GET /v1/files/{file_id}/versions",
+          "GET /v1/files/{file_id}/content",
+          "GET /v1/files/{file_id}/sync-status",
+          "GET /v1/sync-events",
+          "GET /v1/sync-events/{event_id}",
+          "GET /v1/changes",
+        ].sort(),
+      );
+      const paths = routes.map((r) => ({ method: r.httpMethod, path: r.template.replace(/\{[^}]+\}/g, FOREIGN_ID) }));
+      const forged = await forgedTokens(target.issuer, target.audience);
+      for (const { method, path } of paths) {
+        const response = await api(path, undefined, { method, ...(method === "POST" ? { body: "x" } : {}) });
+        expect(response.status, `${method} ${path} without a token`).toBe(401);
+        await response.body?.cancel();
+      }
+      for (const [what, token] of forged) {
+        const response = await api("/v1/files", token);
+        expect(response.status, `GET /v1/files with a token that is ${what}`).toBe(401);
+        await response.body?.cancel();
+      }
+      const response = await upload(forged[0]![1], "forged.txt", new TextEncoder().encode("intruder"));
+      expect(response.status).toBe(401);
+      await response.body?.cancel();
+    });
+
+    it("uploads raw bytes and downloads them byte-identical, with the proto3 JSON shape", async () => {
+      const data = randomBytes(3 * 1024 * 1024 + 17);
+      const response = await upload(alice, "reports/q3 summary.bin", data, "application/x-test", `&size=${data.length}&sha256=${sha256(data)}`);
+      const { file } = await json<{ file: FileJson }>(response);
+      expect(file).toMatchObject({ name: "reports/q3 summary.bin", size: String(data.length), sha256: sha256(data), contentType: "application/x-test", numChunks: 4, version: 1 });
+      expect(file.fileId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(Date.parse(file.createdAt)).not.toBeNaN();
+
+      const download = await api(`/v1/files/${file.fileId}/content`, alice);
+      expect(download.status).toBe(200);
+      expect(download.headers.get("content-type")).toBe("application/x-test");
+      expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
+
+      const got = await json<{ file: FileJson }>(await api(`/v1/files/${file.fileId}`, alice));
+      expect(got.file).toEqual(file);
+      const chunks = await json<{ chunks: Array<{ index: number; sha256: string; size: number; offset: string }> }>(await api(`/v1/files/${file.fileId}/chunks`, alice));
+      expect(chunks.chunks.map((c) => c.offset)).toEqual(["0", "1048576", "2097152", "3145728"]);
+      expect(chunks.chunks[3]).toMatchObject({ index: 3, size: 17, sha256: sha256(data.subarray(3 * 1024 * 1024)) });
+    });
+
+    it("serves byte ranges with offset and length", async () => {
+      const data = randomBytes(2 * 1024 * 1024 + 100);
+      const file = await uploaded(alice, "ranges.bin", data);
+      const range = async (query: string) => new Uint8Array(await (await api(`/v1/files/${file.fileId}/content?${query}`, alice)).arrayBuffer());
+      expect(Buffer.from(await range("offset=1048000&length=2000")).equals(data.subarray(1048000, 1050000))).toBe(true);
+      expect(Buffer.from(await range(`offset=${data.length - 10}`)).equals(data.subarray(data.length - 10))).toBe(true);
+      expect(Buffer.from(await range("offset=0&length=1")).equals(data.subarray(0, 1))).toBe(true);
+      const beyond = await json<{ code: number; message: string }>(await api(`/v1/files/${file.fileId}/content?offset=${data.length + 1}`, alice), 400);
+      expect(beyond.code).toBe(11); // OUT_OF_RANGE
+      expect((await api(`/v1/files/${file.fileId}/content?offset=-1`, alice)).status).toBe(400);
+    });
+
+    it("uploads an empty file", async () => {
+      const file = await uploaded(alice, "empty.txt", new Uint8Array(0), "text/plain");
+      expect(file).toMatchObject({ size: "0", numChunks: 0, sha256: sha256(new Uint8Array(0)) });
+      const download = await api(`/v1/files/${file.fileId}/content`, alice);
+      expect(download.status).toBe(200);
+      expect((await download.arrayBuffer()).byteLength).toBe(0);
+    });
+
+    it("lists with paging and a prefix, by JSON or proto field names", async () => {
+      for (const name of ["paging/a", "paging/b", "paging/c"]) await uploaded(alice, name, new TextEncoder().encode(name));
+      const first = await json<{ files: FileJson[]; nextPageToken: string }>(await api("/v1/files?prefix=paging/&pageSize=2", alice));
+      expect(first.files.map((f) => f.name)).toEqual(["paging/a", "paging/b"]);
+      expect(first.nextPageToken).not.toBe("");
+      const second = await json<{ files: FileJson[]; nextPageToken: string }>(
+        await api(`/v1/files?prefix=paging/&page_size=2&page_token=${encodeURIComponent(first.nextPageToken)}`, alice),
+      );
+      expect(second.files.map((f) => f.name)).toEqual(["paging/c"]);
+      expect(second.nextPageToken).toBe("");
+    });
+
+    it("keeps versions of a name, newest first", async () => {
+      const v1 = await uploaded(alice, "versioned.txt", new TextEncoder().encode("one"), "text/plain");
+      const v2 = await uploaded(alice, "versioned.txt", new TextEncoder().encode("two!"), "text/plain");
+      expect(v2).toMatchObject({ fileId: v1.fileId, version: 2, size: "4" });
+      const { versions } = await json<{ versions: Array<{ version: number; size: string }> }>(await api(`/v1/files/${v1.fileId}/versions`, alice));
+      expect(versions.map((v) => [v.version, v.size])).toEqual([
+        [2, "4"],
+        [1, "3"],
+      ]);
+      expect(await (await api(`/v1/files/${v1.fileId}/content`, alice)).text()).toBe("two!");
+    });
+
+    it("answers 404 for another user's file on every file route, and changes nothing", async () => {
+      const file = await uploaded(alice, "private.txt", new TextEncoder().encode("alice only"));
+      for (const suffix of ["", "/content", "/chunks", "/versions", "/sync-status"]) {
+        const response = await api(`/v1/files/${file.fileId}${suffix}`, bob);
+        expect(response.status, `GET /v1/files/{id}${suffix} as another user`).toBe(404);
+        expect((await response.json()) as { code: number }).toMatchObject({ code: 5 });
+      }
+      expect((await api(`/v1/files/${file.fileId}`, bob, { method: "DELETE" })).status).toBe(404);
+      expect(await listNames(bob)).not.toContain("private.txt");
+      expect((await api(`/v1/files/${file.fileId}`, alice)).status).toBe(200);
+    });
+
+    it("answers 400 for bad input and stores nothing", async () => {
+      const before = await listNames(alice);
+      const error = await json<{ code: number; message: string }>(await api("/v1/files?colour=blue", alice), 400);
+      expect(error.code).toBe(3);
+      expect((await api("/v1/files?pageSize=many", alice)).status).toBe(400);
+      expect((await api("/v1/files/not-a-uuid", alice)).status).toBe(400);
+      expect((await upload(alice, "", new TextEncoder().encode("no name"))).status).toBe(400);
+      const data = randomBytes(1500);
+      expect((await upload(alice, "wrong-size.bin", data, undefined, "&size=1499")).status).toBe(400);
+      expect((await upload(alice, "wrong-hash.bin", data, undefined, `&sha256=${"0".repeat(64)}`)).status).toBe(400);
+      expect((await upload(alice, "../escape", data)).status).toBe(400);
+      expect(await listNames(alice)).toEqual(before);
+    });
+
+    it("commits nothing when the client goes away mid-upload", async () => {
+      const before = await listNames(alice);
+      const url = new URL(`${target.baseUrl}/v1/files?name=cut-off.bin`);
+      await new Promise<void>((resolve) => {
+        const req = request(url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${alice}`, "content-type": "application/octet-stream", "content-length": String(8 * 1024 * 1024) },
+        });
+        req.on("error", () => resolve());
+        req.on("response", () => resolve());
+        req.write(randomBytes(3 * 1024 * 1024), () => setTimeout(() => req.destroy(), 300));
+      });
+      // The gateway cancels the call; give the chunker a moment to give up.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await listNames(alice)).toEqual(before);
+    });
+
+    it("deletes a file", async () => {
+      const file = await uploaded(alice, "doomed.txt", new TextEncoder().encode("bye"));
+      expect(await json<object>(await api(`/v1/files/${file.fileId}`, alice, { method: "DELETE" }))).toEqual({});
+      expect((await api(`/v1/files/${file.fileId}`, alice)).status).toBe(404);
+      expect((await api(`/v1/files/${file.fileId}/content`, alice)).status).toBe(404);
+      expect((await api(`/v1/files/${file.fileId}`, alice, { method: "DELETE" })).status).toBe(404);
+    });
+
+    it("reports sync events and a file's sync status", async () => {
+      const file = await uploaded(alice, "synced.txt", new TextEncoder().encode("verify me"));
+      type Status = { fileId: string; status: string; latestEvent: { eventId: string; eventType: string; verification?: { syncStatus: string } } };
+      let status: Status | undefined;
+      for (let i = 0; i < 150 && status?.status !== "EVENT_STATUS_COMPLETED"; i++) {
+        const response = await api(`/v1/files/${file.fileId}/sync-status`, alice);
+        if (response.status === 200) status = (await response.json()) as Status;
+        else await response.body?.cancel();
+        if (status?.status !== "EVENT_STATUS_COMPLETED") await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(status).toMatchObject({ fileId: file.fileId, status: "EVENT_STATUS_COMPLETED", latestEvent: { eventType: "EVENT_TYPE_UPLOAD", verification: { syncStatus: "synchronized" } } });
+      const { events } = await json<{ events: Array<{ eventId: string; fileId: string }> }>(await api(`/v1/sync-events?fileId=${file.fileId}`, alice));
+      expect(events.map((e) => e.fileId)).toEqual([file.fileId]);
+      const one = await json<{ event: { eventId: string; name: string } }>(await api(`/v1/sync-events/${events[0]!.eventId}`, alice));
+      expect(one.event).toMatchObject({ eventId: events[0]!.eventId, name: "synced.txt" });
+      expect((await api(`/v1/sync-events/${events[0]!.eventId}`, bob)).status).toBe(404);
+      expect((await api("/v1/sync-events?status=EVENT_STATUS_COMPLETED&eventType=EVENT_TYPE_UPLOAD", alice)).status).toBe(200);
+    });
+
+    it("streams the change feed as a JSON array", async () => {
+      const file = await uploaded(alice, "feed.txt", new TextEncoder().encode("feed"));
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), 30_000);
+      try {
+        const response = await fetch(`${target.baseUrl}/v1/changes`, { headers: { authorization: `Bearer ${alice}` }, signal: controller.signal });
+        expect(response.status).toBe(200);
+        expect(response.headers.get("content-type")).toContain("application/json");
+        const reader = response.body!.getReader();
+        let text = "";
+        while (!text.includes(file.fileId)) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += new TextDecoder().decode(value);
+        }
+        expect(text.startsWith("[")).toBe(true);
+        expect(text).toContain(`"fileId":"${file.fileId}"`);
+      } finally {
+        clearTimeout(timer);
+        controller.abort();
+      }
+    });
+
+    it("allows the page's origin by CORS and no other", async () => {
+      const preflight = await fetch(`${target.baseUrl}/v1/files`, {
+        method: "OPTIONS",
+        headers: { origin: target.pageOrigin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      });
+      expect(preflight.status).toBeLessThan(300);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe(target.pageOrigin);
+      expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+      expect(preflight.headers.get("access-control-allow-methods")).toMatch(/POST/);
+
+      const actual = await api("/v1/files", alice, { headers: { origin: target.pageOrigin } });
+      expect(actual.status).toBe(200);
+      expect(actual.headers.get("access-control-allow-origin")).toBe(target.pageOrigin);
+      await actual.body?.cancel();
+
+      const stranger = await fetch(`${target.baseUrl}/v1/files`, {
+        method: "OPTIONS",
+        headers: { origin: "https://evil.example", "access-control-request-method": "GET", "access-control-request-headers": "authorization" },
+      });
+      expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
+      await stranger.body?.cancel();
+    });
+  });
+}
