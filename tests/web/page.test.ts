@@ -229,6 +229,83 @@ describe("web page", () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("signs in with Auth0 (authorization code with PKCE for the API's audience) and calls the API with its access token", async () => {
+    // Auth0 played by routes in the browser; the access token comes from the dev issuer, which the stack trusts.
+    const domain = "cfs-test.auth0.example";
+    const clientId = "spaClientForTests";
+    const { context, page } = await newPage();
+    await page.route(`${edgeUrl}/config.json`, (route) =>
+      route.fulfill({ json: { apiBaseUrl: "", auth: { mode: "auth0", domain, clientId, audience: stack.audience } } }),
+    );
+    let authorize: URL | undefined;
+    let tokenRequest: URLSearchParams | undefined;
+    let logout: URL | undefined;
+    const cors = { "access-control-allow-origin": "*", "access-control-allow-headers": "*", "access-control-allow-methods": "POST" };
+    await context.route(`https://${domain}/**`, async (route) => {
+      const request = route.request();
+      const url = new URL(request.url());
+      if (request.method() === "OPTIONS") return route.fulfill({ status: 204, headers: cors });
+      if (url.pathname === "/authorize") {
+        authorize = url;
+        const back = new URL(url.searchParams.get("redirect_uri")!);
+        back.searchParams.set("code", "test-code");
+        back.searchParams.set("state", url.searchParams.get("state")!);
+        return route.fulfill({ status: 302, headers: { location: back.href } });
+      }
+      if (url.pathname === "/oauth/token") {
+        const body = request.postData() ?? "";
+        tokenRequest = body.startsWith("{") ? new URLSearchParams(JSON.parse(body) as Record<string, string>) : new URLSearchParams(body);
+        const now = Math.floor(Date.now() / 1000);
+        const part = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+        // The SDK checks the ID token's claims; the signature is the server's business.
+        const idToken = [
+          part({ alg: "RS256", typ: "JWT" }),
+          part({ iss: `https://${domain}/`, aud: clientId, sub: "auth0|henry", name: "Henry Example", nonce: authorize!.searchParams.get("nonce"), iat: now, exp: now + 3600 }),
+          "c2lnbmF0dXJl",
+        ].join(".");
+        const accessToken = await stack.issuer!.userToken("auth0|henry");
+        return route.fulfill({ headers: cors, json: { access_token: accessToken, id_token: idToken, token_type: "Bearer", expires_in: 3600, scope: "openid profile email" } });
+      }
+      if (url.pathname === "/v2/logout") {
+        logout = url;
+        return route.fulfill({ status: 200, contentType: "text/html", body: "<title>Signed out</title>" });
+      }
+      return route.fulfill({ status: 404 });
+    });
+
+    await page.goto(`${edgeUrl}/`);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("#user-name", { hasText: "Henry Example" }).waitFor();
+    await page.getByRole("heading", { name: "No files yet" }).waitFor();
+    expect(page.url()).toBe(`${edgeUrl}/`);
+
+    const q = authorize!.searchParams;
+    expect(Object.fromEntries(["response_type", "code_challenge_method", "client_id", "audience", "redirect_uri"].map((k) => [k, q.get(k)]))).toEqual({
+      response_type: "code",
+      code_challenge_method: "S256",
+      client_id: clientId,
+      audience: stack.audience,
+      redirect_uri: `${edgeUrl}/`,
+    });
+    expect(q.get("scope")).toContain("openid");
+    expect(tokenRequest!.get("grant_type")).toBe("authorization_code");
+    expect(tokenRequest!.get("code")).toBe("test-code");
+    // PKCE: the verifier sent with the code hashes to the challenge sent with the login.
+    expect(createHash("sha256").update(tokenRequest!.get("code_verifier")!).digest("base64url")).toBe(q.get("code_challenge"));
+
+    // The page calls the API with the access token: an upload lands under the token's user.
+    await page.locator("#file-input").setInputFiles({ name: "henry.txt", mimeType: "text/plain", buffer: Buffer.from("via Auth0") });
+    await page.locator('tr[data-name="henry.txt"]').waitFor();
+    const listed = (await (await api("auth0|henry", "/v1/files")).json()) as { files: Array<{ name: string }> };
+    expect(listed.files.map((f) => f.name)).toEqual(["henry.txt"]);
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect.poll(() => logout?.searchParams.get("client_id")).toBe(clientId);
+    expect(logout!.searchParams.get("returnTo")).toBe(`${edgeUrl}/`);
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+
   it("pages through more files than fit on a page", async () => {
     const names = Array.from({ length: 53 }, (_, i) => `page-${String(i).padStart(2, "0")}.txt`);
     for (const name of names) {
