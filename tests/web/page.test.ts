@@ -119,6 +119,10 @@ describe("web page", () => {
     await cdp.send("Network.enable");
     await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * MiB });
     await page.evaluate(RECORD_PROGRESS);
+    const uploads: URL[] = [];
+    page.on("request", (r) => {
+      if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/files") uploads.push(new URL(r.url()));
+    });
 
     const data = randomBytes(5 * MiB);
     const name = "random-5MiB.bin";
@@ -137,6 +141,8 @@ describe("web page", () => {
     expect(values.at(-1)).toBe(100);
     expect(values).toEqual([...values].sort((a, b) => a - b));
     expect(values.filter((v) => v > 0 && v < 100).length).toBeGreaterThan(0);
+    // The page declares the size, so a body cut short can never commit as a shorter file.
+    expect(uploads.map((u) => [u.searchParams.get("name"), u.searchParams.get("size")])).toEqual([[name, String(5 * MiB)]]);
 
     // Listed with its size, version and, once verified, its sync status.
     const row = page.locator(`tr[data-name="${name}"]`);

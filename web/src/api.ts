@@ -204,8 +204,8 @@ export class Api {
   }
 
   /**
-   * POST /v1/files?name=… with the raw bytes. XMLHttpRequest, because fetch
-   * reports no upload progress.
+   * POST /v1/files?name=…&size=… with the raw bytes. XMLHttpRequest, because
+   * fetch reports no upload progress.
    */
   upload(file: Blob, name: string, onProgress: (progress: UploadProgress) => void): Upload {
     const xhr = new XMLHttpRequest();
@@ -214,7 +214,8 @@ export class Api {
       (token) =>
         new Promise<FileInfo>((resolve, reject) => {
           if (aborted) return reject(new DOMException("Upload cancelled", "AbortError"));
-          xhr.open("POST", this.url("/v1/files", { name }));
+          // The declared size makes a body cut short fail instead of committing a truncated file.
+          xhr.open("POST", this.url("/v1/files", { name, size: file.size }));
           xhr.setRequestHeader("authorization", `Bearer ${token}`);
           xhr.setRequestHeader("accept", "application/json");
           xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
