@@ -140,6 +140,7 @@ describe("skaffold.yaml", () => {
     ["a profile patch to a path that does not exist", (s) => s.replace("path: /build/local/concurrency", "path: /build/locals/concurrency"), /profiles\[0\] \(ci\)\.patches\[1\]/],
     ["an older apiVersion", (s) => s.replace("skaffold/v4beta13", "skaffold/v2beta29"), /apiVersion must be skaffold\/v4beta13/],
     ["a values file that does not exist", (s) => s.replace("- deploy/kind/values.yaml", "- deploy/kind/value.yaml"), /valuesFiles/],
+    ["a git tagger variant outside the schema's enum", (s) => s.replace("variant: CommitSha", "variant: CommitSHA"), /gitCommit\.variant "CommitSHA" is not one of/],
   ];
   it.each(broken)("the check rejects %s", async (_what, edit, message) => {
     const original = read("skaffold.yaml");

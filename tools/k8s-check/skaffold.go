@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,12 +15,18 @@ import (
 
 // The skaffold/v4beta13 fields this project may use, as skaffold's published JSON
 // schema names them (skaffold itself cannot be built from the module proxy).
+// Names, types, required fields and the enums checked below were cross-checked
+// on 2026-11-27 against docs-v2/content/en/schemas/v4beta13.json of the
+// skaffold repository (GoogleContainerTools/skaffold, commit
+// 635ef64478757f4aa12caf5a4b8dbd5bb08910c0); each type names its definition.
 // Decoding is strict: a field that is not here is an error, as it is for
 // skaffold, whose schema sets additionalProperties false on these objects.
-// Fields skaffold has and this project does not use are left out on purpose:
-// using one needs a look at the schema and a line here.
+// Fields skaffold has and this project does not use are left out on purpose
+// (other builders, test, verify, manifests, hooks, dateTime/customTemplate
+// taggers, ...): using one needs a look at the schema and a line here.
 const skaffoldAPIVersion = "skaffold/v4beta13"
 
+// SkaffoldConfig; apiVersion and kind are required.
 type skaffoldConfig struct {
 	APIVersion  string                `json:"apiVersion"`
 	Kind        string                `json:"kind"`
@@ -30,12 +37,15 @@ type skaffoldConfig struct {
 	Profiles    []skaffoldProfile     `json:"profiles,omitempty"`
 }
 
+// Metadata.
 type skaffoldMetadata struct {
 	Name        string            `json:"name,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
+// BuildConfig, its variant with local (the schema's anyOf allows one of local,
+// googleCloudBuild, cluster).
 type skaffoldBuild struct {
 	Artifacts []skaffoldArtifact `json:"artifacts,omitempty"`
 	TagPolicy *skaffoldTagPolicy `json:"tagPolicy,omitempty"`
@@ -44,12 +54,15 @@ type skaffoldBuild struct {
 	Insecure  []string           `json:"insecureRegistries,omitempty"`
 }
 
+// Artifact, its variant with docker; image is required.
 type skaffoldArtifact struct {
 	Image   string          `json:"image"`
 	Context string          `json:"context,omitempty"`
 	Docker  *skaffoldDocker `json:"docker,omitempty"`
 }
 
+// DockerArtifact. buildArgs values are strings in the schema; a pointer only
+// so that a null value (which the schema rejects) can be reported.
 type skaffoldDocker struct {
 	Dockerfile string             `json:"dockerfile,omitempty"`
 	Target     string             `json:"target,omitempty"`
@@ -59,6 +72,8 @@ type skaffoldDocker struct {
 	PullParent bool               `json:"pullParent,omitempty"`
 }
 
+// TagPolicy: GitTagger, ShaTagger, InputDigest, EnvTemplateTagger (template
+// required).
 type skaffoldTagPolicy struct {
 	GitCommit *struct {
 		Variant       string `json:"variant,omitempty"`
@@ -72,6 +87,7 @@ type skaffoldTagPolicy struct {
 	} `json:"envTemplate,omitempty"`
 }
 
+// LocalBuild (all of its fields).
 type skaffoldLocal struct {
 	Push             *bool `json:"push,omitempty"`
 	TryImportMissing bool  `json:"tryImportMissing,omitempty"`
@@ -80,30 +96,38 @@ type skaffoldLocal struct {
 	Concurrency      *int  `json:"concurrency,omitempty"`
 }
 
+// DeployConfig.
 type skaffoldDeploy struct {
-	Helm                       *skaffoldHelm `json:"helm,omitempty"`
-	StatusCheck                *bool         `json:"statusCheck,omitempty"`
-	StatusCheckDeadlineSeconds int           `json:"statusCheckDeadlineSeconds,omitempty"`
-	KubeContext                string        `json:"kubeContext,omitempty"`
+	Helm                          *skaffoldHelm `json:"helm,omitempty"`
+	StatusCheck                   *bool         `json:"statusCheck,omitempty"`
+	StatusCheckDeadlineSeconds    int           `json:"statusCheckDeadlineSeconds,omitempty"`
+	TolerateFailuresUntilDeadline bool          `json:"tolerateFailuresUntilDeadline,omitempty"`
+	KubeContext                   string        `json:"kubeContext,omitempty"`
 }
 
+// LegacyHelmDeploy (deploy.helm) with HelmDeployFlags.
 type skaffoldHelm struct {
 	Releases    []skaffoldRelease `json:"releases,omitempty"`
 	Concurrency *int              `json:"concurrency,omitempty"`
 	Flags       *struct {
-		Global  []string `json:"global,omitempty"`
-		Install []string `json:"install,omitempty"`
-		Upgrade []string `json:"upgrade,omitempty"`
+		Global   []string `json:"global,omitempty"`
+		Install  []string `json:"install,omitempty"`
+		Upgrade  []string `json:"upgrade,omitempty"`
+		DepBuild []string `json:"depBuild,omitempty"`
+		Template []string `json:"template,omitempty"`
 	} `json:"flags,omitempty"`
 }
 
+// HelmRelease; name is required. setValues and setValueTemplates have no type
+// in the schema: skaffold reads them as a FlatMap (nested maps become dotted
+// keys, scalars their text).
 type skaffoldRelease struct {
 	Name              string            `json:"name"`
 	ChartPath         string            `json:"chartPath,omitempty"`
 	ValuesFiles       []string          `json:"valuesFiles,omitempty"`
 	Namespace         string            `json:"namespace,omitempty"`
 	SetValues         map[string]any    `json:"setValues,omitempty"`
-	SetValueTemplates map[string]string `json:"setValueTemplates,omitempty"`
+	SetValueTemplates map[string]any    `json:"setValueTemplates,omitempty"`
 	SetFiles          map[string]string `json:"setFiles,omitempty"`
 	CreateNamespace   *bool             `json:"createNamespace,omitempty"`
 	Wait              bool              `json:"wait,omitempty"`
@@ -111,15 +135,35 @@ type skaffoldRelease struct {
 	SkipBuildDeps     bool              `json:"skipBuildDependencies,omitempty"`
 }
 
+// PortForwardResource; port is a string or an integer. The schema requires
+// none of its fields; checkSkaffoldConfig asks for the three skaffold cannot
+// forward without.
 type skaffoldPortForward struct {
-	ResourceType string `json:"resourceType"`
-	ResourceName string `json:"resourceName"`
-	Namespace    string `json:"namespace,omitempty"`
-	Port         any    `json:"port"`
-	Address      string `json:"address,omitempty"`
-	LocalPort    int    `json:"localPort,omitempty"`
+	ResourceType string        `json:"resourceType,omitempty"`
+	ResourceName string        `json:"resourceName,omitempty"`
+	Namespace    string        `json:"namespace,omitempty"`
+	Port         *skaffoldPort `json:"port,omitempty"`
+	Address      string        `json:"address,omitempty"`
+	LocalPort    int           `json:"localPort,omitempty"`
 }
 
+type skaffoldPort struct{ value any }
+
+func (p *skaffoldPort) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		p.value = s
+		return nil
+	}
+	var n int
+	if err := json.Unmarshal(data, &n); err == nil {
+		p.value = n
+		return nil
+	}
+	return fmt.Errorf("portForward port must be a string or an integer, got %s", data)
+}
+
+// Profile (name required) with Activation.
 type skaffoldProfile struct {
 	Name       string `json:"name"`
 	Activation []struct {
@@ -134,12 +178,16 @@ type skaffoldProfile struct {
 	PortForward            []skaffoldPortForward `json:"portForward,omitempty"`
 }
 
+// JSONPatch; path is required, op defaults to replace.
 type skaffoldPatch struct {
 	Op    string          `json:"op,omitempty"`
 	Path  string          `json:"path"`
 	From  string          `json:"from,omitempty"`
 	Value json.RawMessage `json:"value,omitempty"`
 }
+
+// GitTagger.variant's enum.
+var gitTaggerVariants = []string{"Tags", "CommitSha", "AbbrevCommitSha", "TreeSha", "AbbrevTreeSha"}
 
 var imageName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 var imageTemplate = regexp.MustCompile(`\{\{\s*\.IMAGE_(?:REPO|TAG|DIGEST|NAME|FULLY_QUALIFIED)_([A-Za-z0-9_]+)\s*\}\}`)
@@ -223,6 +271,12 @@ func checkSkaffoldConfig(c *skaffoldConfig, base, where string) []string {
 			if n != 1 {
 				fail("build.tagPolicy: exactly one tagger")
 			}
+			if tp.GitCommit != nil && tp.GitCommit.Variant != "" && !slices.Contains(gitTaggerVariants, tp.GitCommit.Variant) {
+				fail("build.tagPolicy.gitCommit.variant %q is not one of %s", tp.GitCommit.Variant, strings.Join(gitTaggerVariants, ", "))
+			}
+			if tp.EnvTemplate != nil && tp.EnvTemplate.Template == "" {
+				fail("build.tagPolicy.envTemplate: template is required")
+			}
 		}
 		for i, a := range c.Build.Artifacts {
 			ap := fmt.Sprintf("build.artifacts[%d] (%s)", i, a.Image)
@@ -237,6 +291,11 @@ func checkSkaffoldConfig(c *skaffoldConfig, base, where string) []string {
 			if a.Docker == nil {
 				fail("%s: docker is required (the only builder used here)", ap)
 				continue
+			}
+			for arg, value := range a.Docker.BuildArgs {
+				if value == nil {
+					fail("%s: docker.buildArgs[%s] must be a string, not null", ap, arg)
+				}
 			}
 			dockerfile := a.Docker.Dockerfile
 			if dockerfile == "" {
@@ -276,7 +335,7 @@ func checkSkaffoldConfig(c *skaffoldConfig, base, where string) []string {
 				fail("%s: setFiles[%s]: %v", rp, key, err)
 			}
 		}
-		for key, tmpl := range r.SetValueTemplates {
+		for key, tmpl := range flatMap(r.SetValueTemplates) {
 			for _, m := range imageTemplate.FindAllStringSubmatch(tmpl, -1) {
 				if !artifacts[m[1]] {
 					fail("%s: setValueTemplates[%s] names artifact %q, which is not built", rp, key, m[1])
@@ -292,10 +351,28 @@ func checkSkaffoldConfig(c *skaffoldConfig, base, where string) []string {
 	}
 	for i, pf := range c.PortForward {
 		if pf.ResourceType == "" || pf.ResourceName == "" || pf.Port == nil {
-			fail("portForward[%d]: resourceType, resourceName and port are required", i)
+			fail("portForward[%d]: resourceType, resourceName and port must be set (optional in the schema, but skaffold cannot forward without them)", i)
 		}
 	}
 	return errs
+}
+
+// flatMap reads a setValues/setValueTemplates map as skaffold's FlatMap does:
+// nested maps become dot-separated keys, other values their text.
+func flatMap(m map[string]any) map[string]string {
+	flat := map[string]string{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			if nested, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", nested)
+			} else {
+				flat[prefix+k] = fmt.Sprintf("%v", v)
+			}
+		}
+	}
+	walk("", m)
+	return flat
 }
 
 // applyPatch applies one JSON patch operation (RFC 6902, as skaffold profiles do).
