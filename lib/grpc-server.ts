@@ -283,10 +283,6 @@ async function* readRequests(call: grpc.ServerReadableStream<unknown, unknown>, 
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     for await (const message of call) yield message;
-    // Node's HTTP/2 client (grpc-js) half-closes a stream before it resets
-    // it when a call is cancelled, so a reset can follow an end at once. Two
-    // turns of the event loop let one already on the wire be read first.
-    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
     if (signal.aborted || call.cancelled) throw cancelled("call cancelled by the client");
   } finally {
     signal.removeEventListener("abort", onAbort);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, toBinary, toJson, type DescMessage, type JsonObject, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
+import { create, fromBinary, protoInt64, ScalarType, toBinary, toJson, type DescMessage, type JsonObject, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
 import { bearerToken, createTokenVerifier, type AuthConfig } from "../../lib/auth.js";
 import { channelOptions } from "../../lib/grpc-client.js";
 import type { Logger } from "../../lib/logger.js";
@@ -78,6 +78,7 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     const bodyField = method.input.fields.find((f) => f.name === body);
     if (bodyField?.message?.typeName === HTTP_BODY) {
       const first = requestMessage(method.input, match.variables, url.searchParams);
+      declareBodyLength(first, method.input, req.headers["content-length"]);
       return uploadStream(call, first, bodyField.localName, httpBody);
     }
     const jsonBody = body ? { field: body, value: await readJson(req) } : undefined;
@@ -213,6 +214,19 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
     cancelWhenClientLeaves(res, () => upstream.cancel());
   });
   sendJson(res, 200, toJson(method.output, response, { alwaysEmitImplicit: true }));
+}
+
+/**
+ * Envoy resets the upstream stream when a client goes away mid-body; grpc-js,
+ * which the edge calls with, may half-close it first, so the upload would
+ * look complete. Where the request message has an unset `size`, the length
+ * the client announced goes there, and a body cut short fails the upload.
+ */
+function declareBodyLength(first: Message, schema: DescMessage, contentLength: string | undefined): void {
+  const size = schema.fields.find((f) => f.name === "size" && f.fieldKind === "scalar" && f.scalar === ScalarType.INT64);
+  const message = first as unknown as Record<string, unknown>;
+  if (!size || contentLength === undefined || !/^\d+$/.test(contentLength) || message[size.localName] !== undefined) return;
+  message[size.localName] = protoInt64.parse(contentLength);
 }
 
 /**

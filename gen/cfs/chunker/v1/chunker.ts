@@ -32,7 +32,9 @@ export interface UploadMetadata {
   name: string;
   /**
    * When set, the upload fails with INVALID_ARGUMENT unless exactly this
-   * many bytes arrive.
+   * many bytes arrive. Set it whenever the size is known: a cancelled call
+   * can end like a complete one (grpc-js half-closes before it resets), and
+   * only a declared size tells the bytes sent so far from the whole file.
    */
   size?:
     | number
@@ -68,7 +70,10 @@ export interface DownloadFileResponse {
 export interface UploadFileContentRequest {
   /** File name (query parameter `name`); read from the first message. */
   name: string;
-  /** Expected size in bytes (query parameter `size`), checked like UploadMetadata.size. */
+  /**
+   * Expected size in bytes (query parameter `size`), checked like
+   * UploadMetadata.size. The TypeScript edge fills it from Content-Length.
+   */
   size?:
     | number
     | undefined;
