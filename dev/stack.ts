@@ -45,6 +45,8 @@ export interface EdgeOptions {
   webRoot?: string;
   /** Origins of pages served elsewhere that may call the API. */
   corsOrigins?: string[];
+  /** How the page signs in (its /config.json `auth`); default: the dev issuer, or Auth0 with options.auth. */
+  pageAuth?: JsonObject;
 }
 
 export interface StackOptions {
@@ -82,6 +84,8 @@ export interface RunningStack {
   processes: Map<ServiceName, ChildProcess>;
   /** http://127.0.0.1:<port> of the edge, when started. */
   edgeUrl: string | undefined;
+  /** Another edge in front of the same services (e.g. with other sign-in settings); the caller closes it. */
+  startEdge(edge: EdgeOptions): Promise<RunningEdge>;
   /** Starts a service again (after stop or kill) with the same settings. */
   start(name: ServiceName): Promise<void>;
   /** Sends a signal to one service and waits for it to exit. */
@@ -253,6 +257,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     env,
     processes,
     edgeUrl: edge?.url,
+    startEdge: (other) => startStackEdge(options, { port: 0, ...other }, common, issuer),
     start,
     kill,
     stop: async () => {
@@ -266,9 +271,11 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
 async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Record<string, string>, issuer: DevIssuer | undefined): Promise<RunningEdge> {
   const auth = parseAuthConfig(env);
   const destination = options.logs === "files" ? pino.destination({ dest: join(options.dataDir, "logs", "edge.log"), mkdir: true, sync: false }) : undefined;
-  const pageAuth: JsonObject = options.auth
-    ? { mode: "auth0", domain: new URL(auth.issuer).host, clientId: options.auth.spaClientId ?? "", audience: auth.audience }
-    : { mode: "dev", tokenUrl: `${issuer!.issuer}dev/token` };
+  const pageAuth: JsonObject =
+    edge.pageAuth ??
+    (options.auth
+      ? { mode: "auth0", domain: new URL(auth.issuer).host, clientId: options.auth.spaClientId ?? "", audience: auth.audience }
+      : { mode: "dev", tokenUrl: `${issuer!.issuer}dev/token` });
   return startEdge({
     host: "127.0.0.1",
     port: edge.port ?? (options.defaultPorts ? 8080 : 0),

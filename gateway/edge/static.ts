@@ -17,11 +17,30 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".map": "application/json",
 };
 
-const PAGE_HEADERS = {
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
+/** The page's Content-Security-Policy: its own origin plus the sign-in endpoints /config.json names. */
+export function contentSecurityPolicy(pageConfig: JsonObject): string {
+  const auth = (pageConfig.auth ?? {}) as { mode?: string; tokenUrl?: string; domain?: string };
+  const signIn = auth.mode === "auth0" && auth.domain ? `https://${auth.domain}` : auth.tokenUrl ? new URL(auth.tokenUrl).origin : "";
+  return [
+    "default-src 'self'",
+    `connect-src 'self' ${signIn}`.trim(),
+    auth.mode === "auth0" ? `frame-src ${signIn}` : "frame-src 'none'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+function pageHeaders(pageConfig: JsonObject): Record<string, string> {
+  return {
+    "content-security-policy": contentSecurityPolicy(pageConfig),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+  };
+}
 
 /**
  * The web page: files of the Vite build (hashed /assets/ cached for good,
@@ -29,24 +48,25 @@ const PAGE_HEADERS = {
  * /config.json telling the page how to sign in.
  */
 export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, webRoot: string | undefined, pageConfig: JsonObject) {
+  const headers = pageHeaders(pageConfig);
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.writeHead(405, { allow: "GET, HEAD" }).end();
     return;
   }
   if (pathname === "/config.json") {
     const text = JSON.stringify(pageConfig);
-    res.writeHead(200, { ...PAGE_HEADERS, "content-type": "application/json", "cache-control": "no-cache" });
+    res.writeHead(200, { ...headers, "content-type": "application/json", "cache-control": "no-cache" });
     res.end(req.method === "HEAD" ? undefined : text);
     return;
   }
   const root = webRoot ? resolve(webRoot) : undefined;
   const file = root ? await findFile(root, pathname) : undefined;
   if (!file) {
-    res.writeHead(404, { ...PAGE_HEADERS, "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+    res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("not found\n");
     return;
   }
   res.writeHead(200, {
-    ...PAGE_HEADERS,
+    ...headers,
     "content-type": CONTENT_TYPES[extname(file.path)] ?? "application/octet-stream",
     "content-length": file.size,
     "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",

@@ -24,6 +24,7 @@ let dataDir: string;
 let stack: RunningStack;
 let browser: Browser;
 let edgeUrl: string;
+let webRoot: string;
 const pageErrors: string[] = [];
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -32,7 +33,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (apt-get install chromium)`);
   dataDir = await mkdtemp(join(tmpdir(), "cfs-web-"));
   // The page as the sources are now (web/dist may be stale outside make).
-  const webRoot = join(dataDir, "web");
+  webRoot = join(dataDir, "web");
   await build({ root: join(REPO, "web"), logLevel: "warn", build: { outDir: webRoot, emptyOutDir: true } });
   stack = await startStack({
     dataDir,
@@ -240,9 +241,9 @@ describe("web page", () => {
     const domain = "cfs-test.auth0.example";
     const clientId = "spaClientForTests";
     const { context, page } = await newPage();
-    await page.route(`${edgeUrl}/config.json`, (route) =>
-      route.fulfill({ json: { apiBaseUrl: "", auth: { mode: "auth0", domain, clientId, audience: stack.audience } } }),
-    );
+    // An edge configured for Auth0 in front of the same services: its /config.json and its CSP name the tenant.
+    const auth0Edge = await stack.startEdge({ webRoot, pageAuth: { mode: "auth0", domain, clientId, audience: stack.audience } });
+    const pageUrl = `${auth0Edge.url}/`;
     let authorize: URL | undefined;
     let tokenRequest: URLSearchParams | undefined;
     let logout: URL | undefined;
@@ -279,11 +280,11 @@ describe("web page", () => {
       return route.fulfill({ status: 404 });
     });
 
-    await page.goto(`${edgeUrl}/`);
+    await page.goto(pageUrl);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.locator("#user-name", { hasText: "Henry Example" }).waitFor();
     await page.getByRole("heading", { name: "No files yet" }).waitFor();
-    expect(page.url()).toBe(`${edgeUrl}/`);
+    expect(page.url()).toBe(pageUrl);
 
     const q = authorize!.searchParams;
     expect(Object.fromEntries(["response_type", "code_challenge_method", "client_id", "audience", "redirect_uri"].map((k) => [k, q.get(k)]))).toEqual({
@@ -291,7 +292,7 @@ describe("web page", () => {
       code_challenge_method: "S256",
       client_id: clientId,
       audience: stack.audience,
-      redirect_uri: `${edgeUrl}/`,
+      redirect_uri: pageUrl,
     });
     expect(q.get("scope")).toContain("openid");
     expect(tokenRequest!.get("grant_type")).toBe("authorization_code");
@@ -307,8 +308,9 @@ describe("web page", () => {
 
     await page.getByRole("button", { name: "Sign out" }).click();
     await expect.poll(() => logout?.searchParams.get("client_id")).toBe(clientId);
-    expect(logout!.searchParams.get("returnTo")).toBe(`${edgeUrl}/`);
+    expect(logout!.searchParams.get("returnTo")).toBe(pageUrl);
     await context.close();
+    await auth0Edge.close();
     expect(pageErrors).toEqual([]);
   });
 
