@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, protoInt64, ScalarType, toBinary, toJson, type DescMessage, type JsonObject, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
 import { bearerToken, createTokenVerifier, type AuthConfig } from "../../lib/auth.js";
+import { isServiceError } from "../../lib/errors.js";
 import { channelOptions } from "../../lib/grpc-client.js";
 import type { Logger } from "../../lib/logger.js";
 import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
@@ -343,7 +344,7 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   let message: string;
   if (err instanceof HttpError) {
     [httpStatus, code, message] = [err.httpStatus, err.grpcCode, err.message];
-  } else if (isGrpcError(err)) {
+  } else if (isServiceError(err)) {
     [httpStatus, code, message] = [httpStatusOf(err.code), err.code, err.details];
   } else {
     log.error({ err }, "edge request failed");
@@ -352,10 +353,6 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
   if (res.headersSent) return void res.destroy();
   if (httpStatus === 401) res.setHeader("www-authenticate", 'Bearer realm="cfs"');
   sendJson(res, httpStatus, { code, message, details: [] });
-}
-
-function isGrpcError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === "number" && "details" in err;
 }
 
 function sanitizeRequestId(value: string | string[] | undefined): string | undefined {
