@@ -8,7 +8,7 @@ import { isServiceError } from "../../lib/errors.js";
 import { channelOptions } from "../../lib/grpc-client.js";
 import type { Logger } from "../../lib/logger.js";
 import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
-import { serveStatic } from "./static.js";
+import { createStaticHandler } from "./static.js";
 import { badRequest, HttpError, httpStatusOf, requestMessage } from "./transcode.js";
 
 /**
@@ -57,13 +57,14 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
   );
   const verify = createTokenVerifier(options.auth);
   const cors = new Set(options.corsOrigins);
+  const serveStatic = createStaticHandler(options.webRoot, options.pageConfig);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://edge");
     if (applyCors(req, res, cors)) return;
     if (url.pathname === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
-      return serveStatic(req, res, url.pathname, options.webRoot, options.pageConfig);
+      return serveStatic(req, res, url.pathname);
     }
     const match = matchRoute(routes, req.method ?? "", url.pathname);
     if ("allowed" in match) {

@@ -18,7 +18,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The page's Content-Security-Policy: its own origin plus the sign-in endpoints /config.json names. */
-export function contentSecurityPolicy(pageConfig: JsonObject): string {
+function contentSecurityPolicy(pageConfig: JsonObject): string {
   const auth = (pageConfig.auth ?? {}) as { mode?: string; tokenUrl?: string; domain?: string };
   const signIn = auth.mode === "auth0" && auth.domain ? `https://${auth.domain}` : auth.tokenUrl ? new URL(auth.tokenUrl).origin : "";
   return [
@@ -33,46 +33,47 @@ export function contentSecurityPolicy(pageConfig: JsonObject): string {
   ].join("; ");
 }
 
-function pageHeaders(pageConfig: JsonObject): Record<string, string> {
-  return {
+type StaticHandler = (req: IncomingMessage, res: ServerResponse, pathname: string) => Promise<void>;
+
+/**
+ * The web page: files of the Vite build (hashed /assets/ cached for good,
+ * the rest revalidated), index.html for the page's own paths, and
+ * /config.json telling the page how to sign in. Headers and /config.json
+ * are made once, here.
+ */
+export function createStaticHandler(webRoot: string | undefined, pageConfig: JsonObject): StaticHandler {
+  const headers: Readonly<Record<string, string>> = {
     "content-security-policy": contentSecurityPolicy(pageConfig),
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
   };
-}
-
-/**
- * The web page: files of the Vite build (hashed /assets/ cached for good,
- * the rest revalidated), index.html for the page's own paths, and
- * /config.json telling the page how to sign in.
- */
-export async function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string, webRoot: string | undefined, pageConfig: JsonObject) {
-  const headers = pageHeaders(pageConfig);
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { allow: "GET, HEAD" }).end();
-    return;
-  }
-  if (pathname === "/config.json") {
-    const text = JSON.stringify(pageConfig);
-    res.writeHead(200, { ...headers, "content-type": "application/json", "cache-control": "no-cache" });
-    res.end(req.method === "HEAD" ? undefined : text);
-    return;
-  }
+  const configText = JSON.stringify(pageConfig);
   const root = webRoot ? resolve(webRoot) : undefined;
-  const file = root ? await findFile(root, pathname) : undefined;
-  if (!file) {
-    res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-    return;
-  }
-  res.writeHead(200, {
-    ...headers,
-    "content-type": CONTENT_TYPES[extname(file.path)] ?? "application/octet-stream",
-    "content-length": file.size,
-    "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
-  });
-  if (req.method === "HEAD") return void res.end();
-  createReadStream(file.path).pipe(res);
+  return async (req, res, pathname) => {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD" }).end();
+      return;
+    }
+    if (pathname === "/config.json") {
+      res.writeHead(200, { ...headers, "content-type": "application/json", "cache-control": "no-cache" });
+      res.end(req.method === "HEAD" ? undefined : configText);
+      return;
+    }
+    const file = root ? await findFile(root, pathname) : undefined;
+    if (!file) {
+      res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("not found\n");
+      return;
+    }
+    res.writeHead(200, {
+      ...headers,
+      "content-type": CONTENT_TYPES[extname(file.path)] ?? "application/octet-stream",
+      "content-length": file.size,
+      "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
+    });
+    if (req.method === "HEAD") return void res.end();
+    createReadStream(file.path).pipe(res);
+  };
 }
 
 /** The file for a path inside root, or index.html for extension-less page paths (client-side routes). */
