@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -26,10 +27,14 @@ const FRAME = 256 * 1024;
 /** Deterministic, non-repeating content: a random MiB with each MiB's index stamped in. */
 const block = Buffer.alloc(MiB);
 for (let i = 0; i < MiB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
-function* content(): Generator<Buffer> {
+/** `variant` stamps every MiB differently, so a second upload stores new chunks instead of finding them stored. */
+function* content(variant = 0): Generator<Buffer> {
   for (let offset = 0; offset < total; offset += FRAME) {
     const frame = Buffer.from(block.subarray(offset % MiB, (offset % MiB) + Math.min(FRAME, total - offset)));
-    if (offset % MiB === 0) frame.writeDoubleLE(offset / MiB, 0);
+    if (offset % MiB === 0 && frame.length >= 12) {
+      frame.writeDoubleLE(offset / MiB, 0);
+      frame.writeUInt32LE(variant, 8);
+    }
     yield frame;
   }
 }
@@ -69,6 +74,8 @@ async function main(): Promise<void> {
     logs: "files",
     runtime: "dist",
     env: { CFS_LOG_LEVEL: "warn" },
+    // REST through the TypeScript edge of make run (in this process).
+    edge: {},
   });
   const clients = clientsFor(stack.addresses);
   const token = await stack.issuer!.userToken("bench");
@@ -121,6 +128,33 @@ async function main(): Promise<void> {
     );
     if (downHash !== file.sha256 || getHash !== file.sha256) throw new Error("bench: downloaded bytes differ from uploaded bytes");
 
+    const [restFile, restUpMs] = await phase("REST up", () =>
+      new Promise<{ sha256: string; fileId: string }>((resolve, reject) => {
+        const req = request(`${stack.edgeUrl}/v1/files?name=bench-rest.bin`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream", "content-length": String(total) },
+        });
+        req.on("error", reject);
+        req.on("response", (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (part: string) => (body += part));
+          res.on("end", () => (res.statusCode === 200 ? resolve((JSON.parse(body) as { file: { sha256: string; fileId: string } }).file) : reject(new Error(body))));
+        });
+        void (async () => {
+          for (const frame of content(1)) if (!req.write(frame)) await new Promise((r) => req.once("drain", r));
+          req.end();
+        })().catch(reject);
+      }),
+    );
+    const [restDownHash, restDownMs] = await phase("REST down", async () => {
+      const hash = createHash("sha256");
+      const response = await fetch(`${stack.edgeUrl}/v1/files/${restFile.fileId}/content`, { headers: { authorization: `Bearer ${token}` } });
+      for await (const part of response.body!) hash.update(part);
+      return hash.digest("hex");
+    });
+    if (restDownHash !== restFile.sha256) throw new Error("bench: REST download differs from the REST upload");
+
     const row = (label: string, ms: number, baseline?: number) =>
       `  ${label.padEnd(28)} ${mbps(total, ms).toFixed(0).padStart(6)} MB/s` +
       (baseline ? `   ${(mbps(total, ms) / mbps(total, baseline)).toFixed(2)}× of direct MinIO` : "");
@@ -132,6 +166,8 @@ async function main(): Promise<void> {
         row("direct MinIO GET (baseline)", getMs),
         row("cfs upload", upMs, putMs),
         row("cfs download", downMs, getMs),
+        row("cfs REST upload (edge)", restUpMs, putMs),
+        row("cfs REST download (edge)", restDownMs, getMs),
         "",
         "peak RSS per service (MB)",
         `  ${"phase".padEnd(10)}${SERVICE_NAMES.map((n) => n.padStart(15)).join("")}`,
