@@ -1,5 +1,6 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
@@ -72,7 +73,11 @@ export function createStaticHandler(webRoot: string | undefined, pageConfig: Jso
       "cache-control": pathname.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache",
     });
     if (req.method === "HEAD") return void res.end();
-    createReadStream(file.path).pipe(res);
+    // pipeline, not pipe: a read error fails the request (logged) instead of
+    // the process, and a client that leaves closes the file.
+    await pipeline(createReadStream(file.path), res).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ERR_STREAM_PREMATURE_CLOSE") throw err;
+    });
   };
 }
 
