@@ -250,7 +250,7 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       const fields = message as unknown as { contentType: string; data: Uint8Array };
       if (!started) {
         started = true;
-        res.writeHead(200, { "content-type": raw ? fields.contentType || "application/octet-stream" : "application/json", "cache-control": "no-store" });
+        res.writeHead(200, { "content-type": raw ? contentTypeHeader(fields.contentType) : "application/json", "cache-control": "no-store" });
         if (!raw) res.write("[");
       } else if (!raw) {
         res.write(",");
@@ -275,6 +275,15 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       resolve();
     });
   });
+}
+
+/**
+ * A stored content type as a header value. Any gRPC client can store one
+ * with characters Node refuses in a header (beyond Latin-1); writeHead would
+ * throw inside the stream's data handler and take the edge down.
+ */
+function contentTypeHeader(contentType: string): string {
+  return contentType && /^[\t\x20-\x7e\x80-\xff]+$/.test(contentType) ? contentType : "application/octet-stream";
 }
 
 function cancelWhenClientLeaves(res: ServerResponse, cancel: () => void): void {
