@@ -229,24 +229,17 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     await exited;
   };
 
+  let edge: RunningEdge | undefined;
   try {
     await Promise.all(SERVICE_NAMES.map(start));
+    if (options.edge) {
+      edge = await startStackEdge(options, options.edge, common, issuer);
+      closers.push(() => edge!.close());
+    }
   } catch (err) {
     await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGKILL")));
     for (const close of closers.reverse()) await close();
     throw err;
-  }
-
-  let edge: RunningEdge | undefined;
-  if (options.edge) {
-    try {
-      edge = await startStackEdge(options, options.edge, common, issuer);
-      closers.push(() => edge!.close());
-    } catch (err) {
-      await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGKILL")));
-      for (const close of closers.reverse()) await close();
-      throw err;
-    }
   }
 
   return {
