@@ -263,16 +263,17 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
 /** The edge runs in this process; its log goes where the services' logs go. */
 async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Record<string, string>, issuer: DevIssuer | undefined): Promise<RunningEdge> {
   const auth = parseAuthConfig(env);
-  const destination = options.logs === "files" ? pino.destination({ dest: join(options.dataDir, "logs", "edge.log"), mkdir: true, sync: false }) : undefined;
   const pageAuth: JsonObject =
     edge.pageAuth ??
     (options.auth
       ? { mode: "auth0", domain: new URL(auth.issuer).host, clientId: options.auth.spaClientId ?? "", audience: auth.audience }
       : { mode: "dev", tokenUrl: `${issuer!.issuer}dev/token` });
-  return startEdge({
+  const registry = loadRegistry(await readFile(join(REPO_ROOT, "gen", "descriptor-set.binpb")));
+  const destination = options.logs === "files" ? pino.destination({ dest: join(options.dataDir, "logs", "edge.log"), mkdir: true, sync: false }) : undefined;
+  const running = await startEdge({
     host: "127.0.0.1",
     port: edge.port ?? (options.defaultPorts ? 8080 : 0),
-    registry: loadRegistry(await readFile(join(REPO_ROOT, "gen", "descriptor-set.binpb"))),
+    registry,
     upstreams: {
       "cfs.chunker.v1.ChunkerService": env.CFS_CHUNKER_ADDR!,
       "cfs.metadata.v1.MetadataService": env.CFS_METADATA_ADDR!,
@@ -283,7 +284,22 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     webRoot: edge.webRoot,
     pageConfig: { apiBaseUrl: "", auth: pageAuth },
     log: createLogger("edge", "info", destination),
+  }).catch((err: unknown) => {
+    destination?.end();
+    throw err;
   });
+  // The log file is the edge's: flushed and closed with it.
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      if (destination) {
+        const closed = new Promise((resolve) => destination.once("close", resolve));
+        destination.end();
+        await closed;
+      }
+    },
+  };
 }
 
 type HealthClient = {
