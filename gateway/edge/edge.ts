@@ -264,7 +264,8 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       failed = true;
       if (!started) return reject(err);
       // The status line is gone: all that is left is to cut the body short.
-      call.log.warn({ err }, "stream failed after the response started");
+      // (A client that left was cancelled by us: nothing went wrong.)
+      if (!res.destroyed) call.log.warn({ err }, "stream failed after the response started");
       res.destroy();
       resolve();
     });
