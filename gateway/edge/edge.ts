@@ -182,8 +182,19 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
       deserializer(method.output),
       call.metadata,
       {},
-      (err, value) => (err ? reject(err) : resolve(value!)),
+      (err, value) => {
+        if (!err) return resolve(value!);
+        // The rest of the body is not wanted: stop forwarding it, let it
+        // drain (a paused request would hold the connection), and close the
+        // connection after the error answer.
+        failed = true;
+        req.off("data", forward);
+        res.shouldKeepAlive = false;
+        req.resume();
+        reject(err);
+      },
     );
+    let failed = false;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let sentFirst = false;
@@ -196,15 +207,17 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
       sentFirst = true;
       return upstream.write(message);
     };
-    req.on("data", (part: Buffer) => {
+    const forward = (part: Buffer) => {
       pending.push(part);
       pendingBytes += part.length;
       if (pendingBytes >= UPLOAD_FRAME_BYTES && !flush()) {
         req.pause();
         upstream.once("drain", () => req.resume());
       }
-    });
+    };
+    req.on("data", forward);
     req.on("end", () => {
+      if (failed) return;
       if (pendingBytes > 0 || !sentFirst) flush();
       upstream.end();
     });

@@ -215,6 +215,14 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       expect(await listNames(alice)).toEqual(before);
     });
 
+    it("answers an upload that fails early with 400 before the client has sent it all", async () => {
+      const big = randomBytes(32 * 1024 * 1024);
+      const response = await upload(alice, "too-long.bin", big, undefined, "&size=10");
+      const error = await json<{ code: number; message: string }>(response, 400);
+      expect(error.message).toMatch(/size/);
+      expect(await listNames(alice)).not.toContain("too-long.bin");
+    });
+
     it("deletes a file", async () => {
       const file = await uploaded(alice, "doomed.txt", new TextEncoder().encode("bye"));
       expect(await json<object>(await api(`/v1/files/${file.fileId}`, alice, { method: "DELETE" }))).toEqual({});
