@@ -21,7 +21,7 @@ else
   exit 1
 fi
 echo "ensure-chromium: installing Debian's chromium package for the browser tests" >&2
-${as_root[@]+"${as_root[@]}"} apt-get update -qq
+${as_root[@]+"${as_root[@]}"} apt-get update -qq || echo "ensure-chromium: apt-get update failed; trying the package lists at hand" >&2
 ${as_root[@]+"${as_root[@]}"} env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 if [ ! -x "$chromium" ]; then
   echo "ensure-chromium: apt-get installed chromium but $chromium is still missing" >&2
