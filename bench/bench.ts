@@ -113,6 +113,7 @@ async function main(): Promise<void> {
           for (const frame of content()) {
             if (!call.write({ payload: { $case: "data", value: frame } })) await new Promise((r) => call.once("drain", r));
           }
+          call.write({ payload: { $case: "finish", value: {} } });
           call.end();
         })().catch(reject);
       }),

@@ -96,6 +96,7 @@ async function upload(conn: Connection, header: UploadMetadata, path: string, pr
       }
       progress.add(frame.length);
     }
+    if (!answered) call.write({ payload: { $case: "finish", value: {} } });
     call.end();
     const { file } = await response;
     if (!file) throw new Error("the chunker answered without a file");

@@ -67,6 +67,19 @@ describe("authentication", () => {
 });
 
 describe("integrity", () => {
+  it("commits an upload without a declared size only after its finish message", async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 5);
+    // A stream that just ends may be a cancelled call: nothing is committed.
+    await expectStatus(upload(c, alice, data, { name: "unfinished.bin", finish: false }), status.INVALID_ARGUMENT);
+    expect((await listAll(alice)).map((f) => f.name)).not.toContain("unfinished.bin");
+    // With finish, or with a declared size, it is.
+    const finished = await upload(c, alice, data, { name: "unfinished.bin" });
+    expect(finished.size).toBe(data.length);
+    const sized = await upload(c, alice, data, { name: "sized.bin", size: data.length, finish: false });
+    expect(sized.sha256).toBe(sha256(data));
+    expect((await download(c, alice, finished.fileId)).data.equals(data)).toBe(true);
+  });
+
   it("answers DATA_LOSS instead of returning a chunk whose bytes were changed on disk", async () => {
     const data = randomBytes(2 * 1024 * 1024);
     const file = await upload(c, alice, data, { name: "to-corrupt.bin" });

@@ -42,6 +42,7 @@ function interruptedUpload(name: string, data: Buffer, before: number, between: 
           await new Promise((r) => stream.once("drain", r));
         }
       }
+      stream.write({ payload: { $case: "finish", value: {} } });
       stream.end();
     })().catch(reject);
   });

@@ -44,6 +44,8 @@ export interface UploadOptions {
   sha256?: string;
   contentType?: string;
   frameSize?: number;
+  /** Send the closing `finish` message (default true). */
+  finish?: boolean;
 }
 
 /** Streams `data` to ChunkerService.UploadFile in frames, honouring backpressure. */
@@ -59,6 +61,7 @@ export async function upload(clients: Clients, token: string | undefined, data: 
         const ok = stream.write({ payload: { $case: "data", value: data.subarray(offset, offset + frameSize) } });
         if (!ok) await new Promise((r) => stream.once("drain", r));
       }
+      if (options.finish !== false) stream.write({ payload: { $case: "finish", value: {} } });
       stream.end();
     })().catch(reject);
   });

@@ -23,7 +23,7 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
       }
       const meta = first.value.payload.value;
       const header: UploadHeader = { name: meta.name, contentType: meta.contentType, size: meta.size, sha256: meta.sha256 };
-      const file = await uploader.upload(header, dataFrames(iterator), identityOf(ctx), ctx.log);
+      const file = await uploader.upload(header, dataFrames(iterator, header.size !== undefined), identityOf(ctx), ctx.log);
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
       return { file };
     },
@@ -76,11 +76,24 @@ async function* bodyFrames(first: UploadFileContentRequest, rest: AsyncIterator<
   }
 }
 
-/** The `data` payloads after the metadata message; a second metadata is an error. */
-async function* dataFrames(iterator: AsyncIterator<UploadFileRequest>): AsyncGenerator<Buffer> {
+/**
+ * The `data` payloads after the metadata message, up to `finish`. A stream
+ * that ends without `finish` may be a cancelled call, so it fails the upload
+ * unless a declared size tells whether every byte came.
+ */
+async function* dataFrames(iterator: AsyncIterator<UploadFileRequest>, sizeDeclared: boolean): AsyncGenerator<Buffer> {
+  let finished = false;
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
     const payload = next.value.payload;
+    if (finished) throw invalidArgument("no UploadFileRequest may follow the one that sets finish");
+    if (payload?.$case === "finish") {
+      finished = true;
+      continue;
+    }
     if (payload?.$case !== "data") throw invalidArgument("only the first UploadFileRequest may set metadata");
     yield payload.value;
+  }
+  if (!finished && !sizeDeclared) {
+    throw invalidArgument("the upload ended without a finish message or a declared metadata.size, so nothing was committed");
   }
 }

@@ -48,7 +48,18 @@ export interface UploadMetadata {
 }
 
 export interface UploadFileRequest {
-  payload?: { $case: "metadata"; value: UploadMetadata } | { $case: "data"; value: Buffer } | undefined;
+  payload?: { $case: "metadata"; value: UploadMetadata } | { $case: "data"; value: Buffer } | {
+    $case: "finish";
+    value: UploadFinish;
+  } | undefined;
+}
+
+/**
+ * Says the client sent every byte. A call that is cancelled can end like a
+ * complete stream (gRPC clients may half-close before they reset), so an
+ * upload without a declared size commits only after this message.
+ */
+export interface UploadFinish {
 }
 
 export interface UploadFileResponse {
@@ -231,6 +242,9 @@ export const UploadFileRequest: MessageFns<UploadFileRequest> = {
       case "data":
         writer.uint32(18).bytes(message.payload.value);
         break;
+      case "finish":
+        UploadFinish.encode(message.payload.value, writer.uint32(26).fork()).join();
+        break;
     }
     return writer;
   },
@@ -264,6 +278,14 @@ export const UploadFileRequest: MessageFns<UploadFileRequest> = {
             message.payload = { $case: "data", value: Buffer.from(reader.bytes()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = { $case: "finish", value: UploadFinish.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -282,6 +304,8 @@ export const UploadFileRequest: MessageFns<UploadFileRequest> = {
         ? { $case: "metadata", value: UploadMetadata.fromJSON(object.metadata) }
         : isSet(object.data)
         ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : isSet(object.finish)
+        ? { $case: "finish", value: UploadFinish.fromJSON(object.finish) }
         : undefined,
     };
   },
@@ -292,6 +316,8 @@ export const UploadFileRequest: MessageFns<UploadFileRequest> = {
       obj.metadata = UploadMetadata.toJSON(message.payload.value);
     } else if (message.payload?.$case === "data") {
       obj.data = base64FromBytes(message.payload.value);
+    } else if (message.payload?.$case === "finish") {
+      obj.finish = UploadFinish.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -314,7 +340,65 @@ export const UploadFileRequest: MessageFns<UploadFileRequest> = {
         }
         break;
       }
+      case "finish": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "finish", value: UploadFinish.fromPartial(object.payload.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseUploadFinish(): UploadFinish {
+  return {};
+}
+
+export const UploadFinish: MessageFns<UploadFinish> = {
+  encode(_: UploadFinish, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFinish {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFinish();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UploadFinish {
+    return {};
+  },
+
+  toJSON(_: UploadFinish): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadFinish>, I>>(base?: I): UploadFinish {
+    return UploadFinish.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadFinish>, I>>(_: I): UploadFinish {
+    const message = createBaseUploadFinish();
     return message;
   },
 };
@@ -890,8 +974,9 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
 export type ChunkerServiceService = typeof ChunkerServiceService;
 export const ChunkerServiceService = {
   /**
-   * The first message sets `metadata`, every later message sets `data`.
-   * The file appears only after every chunk is stored and committed.
+   * The first message sets `metadata`, the next ones `data`, and the last
+   * one `finish` (needed unless metadata.size is declared). The file appears
+   * only after every chunk is stored and committed.
    */
   uploadFile: {
     path: "/cfs.chunker.v1.ChunkerService/UploadFile" as const,
@@ -952,8 +1037,9 @@ export const ChunkerServiceService = {
 
 export interface ChunkerServiceServer extends UntypedServiceImplementation {
   /**
-   * The first message sets `metadata`, every later message sets `data`.
-   * The file appears only after every chunk is stored and committed.
+   * The first message sets `metadata`, the next ones `data`, and the last
+   * one `finish` (needed unless metadata.size is declared). The file appears
+   * only after every chunk is stored and committed.
    */
   uploadFile: handleClientStreamingCall<UploadFileRequest, UploadFileResponse>;
   /** The first message sets `file`, then `data` messages follow in order. */
@@ -978,8 +1064,9 @@ export interface ChunkerServiceServer extends UntypedServiceImplementation {
 
 export interface ChunkerServiceClient extends Client {
   /**
-   * The first message sets `metadata`, every later message sets `data`.
-   * The file appears only after every chunk is stored and committed.
+   * The first message sets `metadata`, the next ones `data`, and the last
+   * one `finish` (needed unless metadata.size is declared). The file appears
+   * only after every chunk is stored and committed.
    */
   uploadFile(
     callback: (error: ServiceError | null, response: UploadFileResponse) => void,
