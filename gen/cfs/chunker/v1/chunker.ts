@@ -32,9 +32,9 @@ export interface UploadMetadata {
   name: string;
   /**
    * When set, the upload fails with INVALID_ARGUMENT unless exactly this
-   * many bytes arrive. Set it whenever the size is known: a cancelled call
-   * can end like a complete one (grpc-js half-closes before it resets), and
-   * only a declared size tells the bytes sent so far from the whole file.
+   * many bytes arrive. Without it the stream must end with `finish`: a
+   * cancelled call can end like a complete one (gRPC clients may half-close
+   * before they reset).
    */
   size?:
     | number
