@@ -8,6 +8,10 @@ export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: 
     "grpc.max_send_message_length": maxMessageBytes,
     "grpc-node.flow_control_window": flowControlWindowBytes,
     "grpc.keepalive_time_ms": 60_000,
+    // A peer that restarts is back within seconds; grpc-js's default backoff
+    // (growing to 120 s) would keep failing calls to it long after that.
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 2_000,
   };
 }
 

@@ -98,6 +98,12 @@ describe("crashes", () => {
     await expect(attempt).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
     await stack.start("metadata");
     expect(await names()).not.toContain("no-commit.bin");
+    // The chunker's channel to metadata reconnects on its own, within its reconnect backoff.
+    await waitFor(
+      () => upload(c, alice, Buffer.from("after the restart"), { name: "after-restart.txt" }).then(() => true, () => false),
+      20_000,
+      "uploads committing again",
+    );
   });
 });
 
