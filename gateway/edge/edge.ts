@@ -76,12 +76,11 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     metadata.set("authorization", `Bearer ${token}`);
     metadata.set("x-request-id", res.getHeader("x-request-id") as string);
     const call: UpstreamCall = { route: match.route, client: clients.get(match.route.method.parent.typeName)!, metadata, req, res, log };
-    const { body, method } = match.route;
-    const bodyField = method.input.fields.find((f) => f.name === body);
-    if (bodyField?.message?.typeName === HTTP_BODY) {
+    const { body, rawBodyField, method } = match.route;
+    if (rawBodyField) {
       const first = requestMessage(method.input, match.variables, url.searchParams);
       declareBodyLength(first, method.input, req.headers["content-length"]);
-      return uploadStream(call, first, bodyField.localName, httpBody);
+      return uploadStream(call, first, rawBodyField.localName, httpBody);
     }
     const jsonBody = body ? { field: body, value: await readJson(req) } : undefined;
     const request = requestMessage(match.route.method.input, match.variables, url.searchParams, jsonBody);
@@ -130,9 +129,9 @@ function checkSupported(route: HttpRoute): void {
   const { method } = route;
   const where = `${method.parent.typeName}.${method.name}`;
   if (method.methodKind === "bidi_streaming") throw new Error(`${where}: bidirectional streaming has no REST mapping in the edge`);
-  if (method.methodKind === "client_streaming") {
-    const field = route.body && route.body !== "*" ? method.input.fields.find((f) => f.name === route.body) : undefined;
-    if (field?.message?.typeName !== HTTP_BODY) throw new Error(`${where}: a client-streamed call needs body: bound to a google.api.HttpBody field`);
+  // Raw bytes are streamed upstream, so they go with client-streamed calls and only those.
+  if ((method.methodKind === "client_streaming") !== (route.rawBodyField !== undefined)) {
+    throw new Error(`${where}: the edge maps a google.api.HttpBody body to a client-streamed call and nothing else`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { createFileRegistry, fromBinary, getExtension, hasExtension, toJson, type DescMessage, type DescMethod, type Registry } from "@bufbuild/protobuf";
+import { createFileRegistry, fromBinary, getExtension, hasExtension, toJson, type DescField, type DescMessage, type DescMethod, type Registry } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -13,6 +13,8 @@ export interface HttpRoute {
   segments: ReadonlyArray<{ literal: string } | { field: string }>;
   /** "" (no body), "*" (the whole request message) or one field's name. */
   body: string;
+  /** The field `body` names when it is a google.api.HttpBody: the request body is raw bytes. */
+  rawBodyField: DescField | undefined;
   method: DescMethod;
   /** `/package.Service/Method`, the gRPC path. */
   grpcPath: string;
@@ -76,9 +78,10 @@ function toRoute(rule: HttpRuleJson, method: DescMethod): HttpRoute {
       return { literal: segment };
     });
   const body = rule.body ?? "";
-  if (body && body !== "*") requireField(method.input, body, where);
+  const bodyField = body && body !== "*" ? requireField(method.input, body, where) : undefined;
+  const rawBodyField = bodyField?.message?.typeName === HTTP_BODY ? bodyField : undefined;
   const verb = verbs[0]!.toUpperCase() as HttpRoute["httpMethod"];
-  return { httpMethod: verb, template, segments, body, method, grpcPath: `/${method.parent.typeName}/${method.name}` };
+  return { httpMethod: verb, template, segments, body, rawBodyField, method, grpcPath: `/${method.parent.typeName}/${method.name}` };
 }
 
 function requireField(message: DescMessage, protoName: string, where: string) {
