@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createFileRegistry, fromBinary, getExtension, hasExtension, toJson, type DescMethod } from "@bufbuild/protobuf";
+import { fromBinary, type DescMethod } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadHttpRoutes, loadRegistry } from "../../gateway/edge/routes.js";
 import type { EnvoyConfig } from "./envoy.js";
 import { REPO, template, TOOL_BUILD_TIMEOUT_MS, tools, yamlToJson, type Tools } from "./tools.js";
 
@@ -35,39 +36,30 @@ interface Method {
 const SAMPLE = "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f";
 
 async function apiMethods(): Promise<Method[]> {
-  const set = fromBinary(FileDescriptorSetSchema, await readFile(join(REPO, "gen/descriptor-set.binpb")));
-  const registry = createFileRegistry(set);
-  const http = registry.getExtension("google.api.http");
-  const rule = registry.getMessage("google.api.HttpRule");
-  if (!http || !rule) throw new Error("the descriptor set lacks google/api/annotations.proto");
+  const bytes = await readFile(join(REPO, "gen/descriptor-set.binpb"));
+  const set = fromBinary(FileDescriptorSetSchema, bytes);
+  if (!set.file.some((f) => f.sourceCodeInfo?.location.length)) throw new Error("the descriptor set has no source info");
+  const registry = loadRegistry(bytes);
+  const cfsFiles = set.file.filter((f) => f.package.startsWith("cfs."));
+  // The REST bindings as the edge reads them from the annotations.
+  const routes = loadHttpRoutes(registry, cfsFiles.flatMap((f) => f.service.map((s) => `${f.package}.${s.name}`)));
   const methods: Method[] = [];
-  for (const file of set.file.filter((f) => f.package.startsWith("cfs."))) {
+  for (const file of cfsFiles) {
     file.service.forEach((serviceProto, s) => {
       const service = registry.getService(`${file.package}.${serviceProto.name}`)!;
       service.methods.forEach((method: DescMethod, m) => {
         // Source info: the leading comment of method m of service s (field 6, then field 2).
         const location = file.sourceCodeInfo?.location.find((l) => l.path.join(".") === `6.${s}.2.${m}`);
-        const options = method.proto.options;
-        const rest: Array<[string, string]> = [];
-        if (options && hasExtension(options, http)) {
-          const json = toJson(rule, getExtension(options, http) as never) as Record<string, Json>;
-          for (const binding of [json, ...(json.additionalBindings ?? [])]) {
-            for (const verb of ["get", "put", "post", "delete", "patch"]) {
-              if (binding[verb]) rest.push([verb.toUpperCase(), String(binding[verb]).replace(/\{[^}]+\}/g, SAMPLE)]);
-            }
-          }
-        }
         methods.push({
           service: service.typeName,
           name: method.name,
           grpcPath: `/${service.typeName}/${method.name}`,
-          rest,
+          rest: routes.filter((r) => r.method === method).map((r) => [r.httpMethod, r.template.replace(/\{[^}]+\}/g, SAMPLE)]),
           internal: (location?.leadingComments ?? "").trim().startsWith("Internal"),
         });
       });
     });
   }
-  if (!set.file.some((f) => f.sourceCodeInfo?.location.length)) throw new Error("the descriptor set has no source info");
   return methods;
 }
 
