@@ -10,7 +10,7 @@ import { startStack, SERVICE_NAMES, type ServiceName } from "../dev/stack.js";
 import { auth, clientsFor } from "../tests/support/clients.js";
 import { startMinio } from "../tests/support/minio.js";
 import { createTestDatabase } from "../tests/support/postgres.js";
-import type { DownloadFileResponse } from "../gen/cfs/chunker/v1/chunker.js";
+import type { DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
 
 /**
  * `make bench`: moves the same bytes (default 1 GiB, CFS_BENCH_BYTES) through

@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { type Env, optionalStr, str, url, int } from "./config.js";
 import { CfsError, unauthenticated } from "./errors.js";
+import { MAX_OWNER_LENGTH } from "./limits.js";
 
 /** Who is calling: the JWT subject, and whether it is a cfs service identity. */
 export interface Principal {
@@ -77,7 +78,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
       throw unauthenticated(err instanceof joseErrors.JWTExpired ? "token expired" : "invalid token");
     }
     const subject = payload.sub;
-    if (!subject || subject.length > 512) throw unauthenticated("invalid token subject");
+    if (!subject || subject.length > MAX_OWNER_LENGTH) throw unauthenticated("invalid token subject");
     return { subject, isService: hasScope(payload, config.serviceScope) };
   };
 }

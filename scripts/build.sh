@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 rm -rf dist
 npx tsc -p tsconfig.build.json
 cp gen/descriptor-set.binpb dist/gen/
+# The compiled code imports shared code as #lib/… and #gen/… (package.json
+# "imports"); inside dist/ those must resolve to the compiled files.
+node -e 'const p = require("./package.json"); require("fs").writeFileSync("dist/package.json", JSON.stringify({ type: p.type, imports: p.imports }, null, 2) + "\n")'
 for migrations in services/*/migrations; do
   mkdir -p "dist/$migrations" && cp -r "$migrations/." "dist/$migrations/"
 done

@@ -1,4 +1,4 @@
-import type { File, FileVersion } from "../../gen/cfs/metadata/v1/metadata.js";
+import type { File, FileVersion } from "#gen/cfs/metadata/v1/metadata.js";
 import type { Connection } from "./rpc.js";
 
 export interface ListRequest {

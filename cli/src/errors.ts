@@ -1,5 +1,5 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { isServiceError } from "../../lib/errors.js";
+import { isServiceError } from "#lib/errors.js";
 
 /** Exit codes scripts can rely on; `cfs --help` documents them. */
 export const ExitCode = {

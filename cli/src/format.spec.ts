@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { File } from "../../gen/cfs/metadata/v1/metadata.js";
+import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { filesTable, formatTime, toJson, versionsTable } from "./format.js";
 
 const file: File = {

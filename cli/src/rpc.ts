@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import { ChunkerServiceClient } from "../../gen/cfs/chunker/v1/chunker.js";
-import { MetadataServiceClient } from "../../gen/cfs/metadata/v1/metadata.js";
-import { SyncServiceClient } from "../../gen/cfs/sync/v1/sync.js";
-import { optionalStr, str, type Env } from "../../lib/config.js";
-import { callMetadata, channelOptions, UNARY_TIMEOUT_MS, type UnaryMethod } from "../../lib/grpc-client.js";
+import { ChunkerServiceClient } from "#gen/cfs/chunker/v1/chunker.js";
+import { MetadataServiceClient } from "#gen/cfs/metadata/v1/metadata.js";
+import { SyncServiceClient } from "#gen/cfs/sync/v1/sync.js";
+import { optionalStr, str, type Env } from "#lib/config.js";
+import { callMetadata, channelOptions, UNARY_TIMEOUT_MS, type UnaryMethod } from "#lib/grpc-client.js";
 import { CliError, ExitCode } from "./errors.js";
 
 /** What the CLI reads from its environment. */

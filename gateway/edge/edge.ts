@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, protoInt64, ScalarType, toBinary, toJson, type DescMessage, type JsonObject, type JsonValue, type Message, type Registry } from "@bufbuild/protobuf";
-import { bearerToken, createTokenVerifier, type AuthConfig } from "../../lib/auth.js";
-import { isServiceError } from "../../lib/errors.js";
-import { channelOptions } from "../../lib/grpc-client.js";
-import type { Logger } from "../../lib/logger.js";
+import { bearerToken, createTokenVerifier, type AuthConfig } from "#lib/auth.js";
+import { isServiceError } from "#lib/errors.js";
+import { channelOptions } from "#lib/grpc-client.js";
+import type { Logger } from "#lib/logger.js";
 import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
 import { createStaticHandler } from "./static.js";
 import { badRequest, HttpError, httpStatusOf, requestMessage } from "./transcode.js";

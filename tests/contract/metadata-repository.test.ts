@@ -1,5 +1,5 @@
 import { createPool, PostgresMetadataRepository } from "../../services/metadata/src/adapters/postgres-metadata-repository.js";
-import { createLogger } from "../../lib/logger.js";
+import { createLogger } from "#lib/logger.js";
 import { startPglite } from "../support/pglite.js";
 import { createTestDatabase } from "../support/postgres.js";
 import { describeMetadataRepositoryContract } from "./metadata-repository.contract.js";

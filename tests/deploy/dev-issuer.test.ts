@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createTokenVerifier, parseAuthConfig } from "../../lib/auth.js";
+import { createTokenVerifier, parseAuthConfig } from "#lib/auth.js";
 import { freePort, waitFor } from "../support/net.js";
 import { REPO } from "./tools.js";
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 import { auth, call, clientsFor, download, upload, type Clients } from "../support/clients.js";
 import { waitFor } from "../support/net.js";
-import type { File } from "../../gen/cfs/metadata/v1/metadata.js";
+import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 
 // Processes killed, stopped and restarted under real traffic.
 let stack: RunningStack;

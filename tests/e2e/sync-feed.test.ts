@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import { decodeCursor } from "../../services/sync/src/feed/cursor.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import { EventType, type WatchChangesResponse } from "../../gen/cfs/sync/v1/sync.js";
+import { EventType, type WatchChangesResponse } from "#gen/cfs/sync/v1/sync.js";
 import { SqliteChangeLog } from "../../services/sync/src/feed/sqlite-change-log.js";
 import { auth, call, clientsFor, upload, type Clients } from "../support/clients.js";
 

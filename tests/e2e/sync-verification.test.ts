@@ -6,7 +6,7 @@ import { status } from "@grpc/grpc-js";
 import Sqlite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import { EventStatus, EventType, type SyncEvent } from "../../gen/cfs/sync/v1/sync.js";
+import { EventStatus, EventType, type SyncEvent } from "#gen/cfs/sync/v1/sync.js";
 import { call, clientsFor, expectStatus, upload, type Clients } from "../support/clients.js";
 import { waitFor } from "../support/net.js";
 

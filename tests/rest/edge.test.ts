@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import type { File } from "../../gen/cfs/metadata/v1/metadata.js";
+import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { auth, clientsFor } from "../support/clients.js";
 import { describeRestContract } from "./contract.js";
 

@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
-import { ChunkerServiceClient, type DownloadFileResponse } from "../../gen/cfs/chunker/v1/chunker.js";
-import { MetadataServiceClient, type File } from "../../gen/cfs/metadata/v1/metadata.js";
-import { BlockStorageServiceClient } from "../../gen/cfs/blockstore/v1/blockstore.js";
-import { SyncServiceClient } from "../../gen/cfs/sync/v1/sync.js";
-import { channelOptions } from "../../lib/grpc-client.js";
+import { ChunkerServiceClient, type DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
+import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
+import { BlockStorageServiceClient } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { SyncServiceClient } from "#gen/cfs/sync/v1/sync.js";
+import { channelOptions } from "#lib/grpc-client.js";
 import type { ServiceName } from "../../dev/stack.js";
 
 const OPTIONS = channelOptions(8 * 1024 * 1024, 4 * 1024 * 1024);

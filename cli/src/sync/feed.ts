@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import type { WatchChangesResponse } from "../../../gen/cfs/sync/v1/sync.js";
-import { isServiceError } from "../../../lib/errors.js";
+import type { WatchChangesResponse } from "#gen/cfs/sync/v1/sync.js";
+import { isServiceError } from "#lib/errors.js";
 import type { Connection } from "../rpc.js";
 
 export interface FeedHandlers {

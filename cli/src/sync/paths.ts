@@ -1,11 +1,11 @@
 import { basename, dirname, extname, join, sep } from "node:path";
+import { MAX_NAME_BYTES } from "#lib/limits.js";
 
 /** The folder's own directory (state, lock, downloads in progress); never synced. */
 export const STATE_DIR = ".cfs-sync";
 
 /** C0, DEL and C1 controls: the server refuses them in names. */
 const CONTROL = /\p{Cc}/u;
-const MAX_NAME_BYTES = 1024;
 
 /**
  * Whether a relative path (`/` separators) may be mirrored: it must stay

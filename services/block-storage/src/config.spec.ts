@@ -1,6 +1,7 @@
 import { isAbsolute, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "./config.js";
+import { MAX_CHUNK_BYTES } from "#lib/limits.js";
 
 const base = { CFS_AUTH_ISSUER: "https://tenant.eu.auth0.com/", CFS_AUTH_AUDIENCE: "https://cfs.example/api" };
 
@@ -9,7 +10,7 @@ describe("parseConfig", () => {
     const config = parseConfig({ ...base, CFS_DATA_DIR: "/srv/cfs" });
     expect(config.storage).toEqual({ kind: "disk", root: join("/srv/cfs", "blocks") });
     expect(config.server).toMatchObject({ port: 8003, metricsPort: 9103 });
-    expect(config.maxChunkBytes).toBe(4 * 1024 * 1024);
+    expect(config.maxChunkBytes).toBe(MAX_CHUNK_BYTES);
     const relative = parseConfig(base).storage;
     expect(relative.kind === "disk" && isAbsolute(relative.root)).toBe(true);
   });

@@ -1,7 +1,8 @@
 import { join, resolve } from "node:path";
-import { parseAuthConfig, type AuthConfig } from "../../../lib/auth.js";
-import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "../../../lib/config.js";
-import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+import { parseAuthConfig, type AuthConfig } from "#lib/auth.js";
+import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "#lib/config.js";
+import { MAX_CHUNK_BYTES } from "#lib/limits.js";
+import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 
 /** Where chunks are kept. */
 export type StorageConfig =
@@ -11,7 +12,7 @@ export type StorageConfig =
 export interface BlockStorageConfig {
   server: ServerConfig;
   auth: AuthConfig;
-  /** Largest chunk accepted; the chunker writes 1 MiB chunks. */
+  /** Largest chunk accepted (at most lib/limits MAX_CHUNK_BYTES, what the chunker may cut). */
   maxChunkBytes: number;
   storage: StorageConfig;
 }
@@ -21,7 +22,7 @@ const MiB = 1024 * 1024;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
- * CFS_MAX_CHUNK_BYTES (4 MiB); CFS_S3_ENDPOINT unset keeps chunks on disk
+ * CFS_MAX_CHUNK_BYTES (lib/limits MAX_CHUNK_BYTES, also its upper bound); CFS_S3_ENDPOINT unset keeps chunks on disk
  * under $CFS_DATA_DIR/blocks (CFS_DATA_DIR defaulting to ./.data), set it
  * requires CFS_S3_ACCESS_KEY and CFS_S3_SECRET_KEY and reads CFS_S3_BUCKET
  * (cfs-chunks) and CFS_S3_REGION (us-east-1).
@@ -30,7 +31,7 @@ export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
   return deepFreeze({
     server: parseServerConfig(env, 8003, 9103),
     auth: parseAuthConfig(env),
-    maxChunkBytes: int(env, "CFS_MAX_CHUNK_BYTES", 4 * MiB, MiB, 64 * MiB),
+    maxChunkBytes: int(env, "CFS_MAX_CHUNK_BYTES", MAX_CHUNK_BYTES, MiB, MAX_CHUNK_BYTES),
     storage: parseStorage(env),
   });
 }

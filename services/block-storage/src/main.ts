@@ -1,9 +1,9 @@
-import { BlockStorageServiceService } from "../../../gen/cfs/blockstore/v1/blockstore.js";
-import { ConfigError } from "../../../lib/config.js";
-import { service } from "../../../lib/grpc-server.js";
-import { createLogger, type Logger } from "../../../lib/logger.js";
-import { Metrics } from "../../../lib/metrics.js";
-import { runService } from "../../../lib/service.js";
+import { BlockStorageServiceService } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { ConfigError } from "#lib/config.js";
+import { service } from "#lib/grpc-server.js";
+import { createLogger, type Logger } from "#lib/logger.js";
+import { Metrics } from "#lib/metrics.js";
+import { runService } from "#lib/service.js";
 import { DiskChunkStore } from "./adapters/disk-chunk-store.js";
 import { MinioChunkStore } from "./adapters/minio-chunk-store.js";
 import { parseConfig, type StorageConfig } from "./config.js";

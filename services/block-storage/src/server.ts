@@ -1,6 +1,6 @@
-import type { BlockStorageServiceService, GetChunkResponse, PutChunkRequest } from "../../../gen/cfs/blockstore/v1/blockstore.js";
-import { CfsError, invalidArgument } from "../../../lib/errors.js";
-import type { ServiceHandlers } from "../../../lib/grpc-server.js";
+import type { BlockStorageServiceService, GetChunkResponse, PutChunkRequest } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { CfsError, invalidArgument } from "#lib/errors.js";
+import type { ServiceHandlers } from "#lib/grpc-server.js";
 import type { BlockService } from "./domain/block-service.js";
 
 export interface HandlerOptions {

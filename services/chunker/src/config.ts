@@ -1,6 +1,6 @@
-import { parseAuthConfig, type AuthConfig } from "../../../lib/auth.js";
-import { deepFreeze, int, str, type Env } from "../../../lib/config.js";
-import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+import { parseAuthConfig, type AuthConfig } from "#lib/auth.js";
+import { deepFreeze, int, str, type Env } from "#lib/config.js";
+import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 
 export interface ChunkerConfig {
   server: ServerConfig;

@@ -1,10 +1,10 @@
-import { ChunkerServiceService } from "../../../gen/cfs/chunker/v1/chunker.js";
-import { ConfigError } from "../../../lib/config.js";
-import { channelOptions, waitForReady } from "../../../lib/grpc-client.js";
-import { service } from "../../../lib/grpc-server.js";
-import { createLogger } from "../../../lib/logger.js";
-import { Metrics } from "../../../lib/metrics.js";
-import { runService } from "../../../lib/service.js";
+import { ChunkerServiceService } from "#gen/cfs/chunker/v1/chunker.js";
+import { ConfigError } from "#lib/config.js";
+import { channelOptions, waitForReady } from "#lib/grpc-client.js";
+import { service } from "#lib/grpc-server.js";
+import { createLogger } from "#lib/logger.js";
+import { Metrics } from "#lib/metrics.js";
+import { runService } from "#lib/service.js";
 import { GrpcBlockStore } from "./adapters/grpc-block-storage.js";
 import { GrpcCatalogue } from "./adapters/grpc-metadata.js";
 import { parseConfig } from "./config.js";

@@ -1,8 +1,8 @@
-import type { ChunkerServiceService, DownloadFileResponse, UploadFileContentRequest, UploadFileRequest } from "../../../gen/cfs/chunker/v1/chunker.js";
-import type { HttpBody } from "../../../gen/google/api/httpbody.js";
-import type { ServiceHandlers, RequestContext } from "../../../lib/grpc-server.js";
-import type { CallIdentity } from "../../../lib/grpc-client.js";
-import { invalidArgument } from "../../../lib/errors.js";
+import type { ChunkerServiceService, DownloadFileResponse, UploadFileContentRequest, UploadFileRequest } from "#gen/cfs/chunker/v1/chunker.js";
+import type { HttpBody } from "#gen/google/api/httpbody.js";
+import type { ServiceHandlers, RequestContext } from "#lib/grpc-server.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { invalidArgument } from "#lib/errors.js";
 import type { Downloader } from "./domain/download.js";
 import type { UploadHeader } from "./domain/types.js";
 import type { Uploader } from "./domain/upload.js";

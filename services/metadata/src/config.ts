@@ -1,6 +1,6 @@
-import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "../../../lib/auth.js";
-import { bool, deepFreeze, int, str, url, type Env } from "../../../lib/config.js";
-import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "#lib/auth.js";
+import { bool, deepFreeze, int, str, url, type Env } from "#lib/config.js";
+import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 
 export interface MetadataConfig {
   server: ServerConfig;

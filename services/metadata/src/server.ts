@@ -1,6 +1,6 @@
-import type { File, FileVersion, MetadataServiceService } from "../../../gen/cfs/metadata/v1/metadata.js";
-import type { CallIdentity } from "../../../lib/grpc-client.js";
-import type { RequestContext, ServiceHandlers } from "../../../lib/grpc-server.js";
+import type { File, FileVersion, MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
 import type { Catalogue } from "./domain/catalogue.js";
 import type { FileRecord, FileVersionRecord } from "./domain/types.js";
 

@@ -1,7 +1,7 @@
 import { join, resolve } from "node:path";
-import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "../../../lib/auth.js";
-import { deepFreeze, int, optionalStr, str, type Env } from "../../../lib/config.js";
-import { parseServerConfig, type ServerConfig } from "../../../lib/service.js";
+import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "#lib/auth.js";
+import { deepFreeze, int, optionalStr, str, type Env } from "#lib/config.js";
+import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 
 export interface SyncConfig {
   server: ServerConfig;

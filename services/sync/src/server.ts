@@ -4,8 +4,8 @@ import {
   type SyncEvent,
   type SyncServiceService,
   type Verification as ProtoVerification,
-} from "../../../gen/cfs/sync/v1/sync.js";
-import type { ServiceHandlers } from "../../../lib/grpc-server.js";
+} from "#gen/cfs/sync/v1/sync.js";
+import type { ServiceHandlers } from "#lib/grpc-server.js";
 import type { SyncEvents } from "./domain/sync-events.js";
 import type { ChangeFeed } from "./feed/change-feed.js";
 import { watchChangesHandler } from "./feed/handler.js";

@@ -30,9 +30,15 @@ export const protobufFileName = "cfs/blockstore/v1/blockstore.proto";
 export interface ChunkHeader {
   /** Lowercase hex SHA-256 of the chunk. */
   sha256: string;
-  /** Exact size of the chunk in bytes. */
+  /**
+   * Exact size of the chunk in bytes, at most 16 MiB (lib/limits.ts
+   * MAX_CHUNK_BYTES).
+   */
   size: number;
-  /** Empty means the caller; another owner needs a service identity. */
+  /**
+   * Empty means the caller; another owner needs a service identity. At most
+   * 512 characters (lib/limits.ts MAX_OWNER_LENGTH).
+   */
   owner: string;
 }
 
@@ -920,7 +926,10 @@ export const BlockStorageServiceService = {
     responseSerialize: (value: GetChunkResponse): Buffer => Buffer.from(GetChunkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetChunkResponse => GetChunkResponse.decode(value),
   },
-  /** Answers which of the given hashes the owner already has. */
+  /**
+   * Answers which of the given hashes (at most 1000, lib/limits.ts
+   * MAX_HASHES_PER_CALL) the owner already has.
+   */
   hasChunks: {
     path: "/cfs.blockstore.v1.BlockStorageService/HasChunks" as const,
     requestStream: false as const,
@@ -930,7 +939,10 @@ export const BlockStorageServiceService = {
     responseSerialize: (value: HasChunksResponse): Buffer => Buffer.from(HasChunksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HasChunksResponse => HasChunksResponse.decode(value),
   },
-  /** Deletes chunks; hashes that are absent are ignored. */
+  /**
+   * Deletes chunks (at most 1000 hashes per call); hashes that are absent
+   * are ignored.
+   */
   deleteChunks: {
     path: "/cfs.blockstore.v1.BlockStorageService/DeleteChunks" as const,
     requestStream: false as const,
@@ -951,9 +963,15 @@ export interface BlockStorageServiceServer extends UntypedServiceImplementation 
   putChunk: handleClientStreamingCall<PutChunkRequest, PutChunkResponse>;
   /** Streams a chunk's bytes after verifying them against their hash. */
   getChunk: handleServerStreamingCall<GetChunkRequest, GetChunkResponse>;
-  /** Answers which of the given hashes the owner already has. */
+  /**
+   * Answers which of the given hashes (at most 1000, lib/limits.ts
+   * MAX_HASHES_PER_CALL) the owner already has.
+   */
   hasChunks: handleUnaryCall<HasChunksRequest, HasChunksResponse>;
-  /** Deletes chunks; hashes that are absent are ignored. */
+  /**
+   * Deletes chunks (at most 1000 hashes per call); hashes that are absent
+   * are ignored.
+   */
   deleteChunks: handleUnaryCall<DeleteChunksRequest, DeleteChunksResponse>;
 }
 
@@ -985,7 +1003,10 @@ export interface BlockStorageServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<GetChunkResponse>;
-  /** Answers which of the given hashes the owner already has. */
+  /**
+   * Answers which of the given hashes (at most 1000, lib/limits.ts
+   * MAX_HASHES_PER_CALL) the owner already has.
+   */
   hasChunks(
     request: HasChunksRequest,
     callback: (error: ServiceError | null, response: HasChunksResponse) => void,
@@ -1001,7 +1022,10 @@ export interface BlockStorageServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HasChunksResponse) => void,
   ): ClientUnaryCall;
-  /** Deletes chunks; hashes that are absent are ignored. */
+  /**
+   * Deletes chunks (at most 1000 hashes per call); hashes that are absent
+   * are ignored.
+   */
   deleteChunks(
     request: DeleteChunksRequest,
     callback: (error: ServiceError | null, response: DeleteChunksResponse) => void,

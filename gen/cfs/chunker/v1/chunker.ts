@@ -28,7 +28,10 @@ export const protobufPackage = "cfs.chunker.v1";
 export const protobufFileName = "cfs/chunker/v1/chunker.proto";
 
 export interface UploadMetadata {
-  /** File name, unique per user; uploading an existing name adds a version. */
+  /**
+   * File name, unique per user (at most 1024 bytes of UTF-8, lib/limits.ts
+   * MAX_NAME_BYTES); uploading an existing name adds a version.
+   */
   name: string;
   /**
    * When set, the upload fails with INVALID_ARGUMENT unless exactly this
@@ -43,7 +46,10 @@ export interface UploadMetadata {
    * When set (lowercase hex), the upload fails with INVALID_ARGUMENT unless
    * the content hashes to it.
    */
-  sha256?: string | undefined;
+  sha256?:
+    | string
+    | undefined;
+  /** At most 255 characters (lib/limits.ts MAX_CONTENT_TYPE_LENGTH). */
   contentType: string;
 }
 

@@ -28,7 +28,10 @@ export const protobufFileName = "cfs/metadata/v1/metadata.proto";
 export interface File {
   /** UUID, stable across versions. */
   fileId: string;
-  /** The name, unique per user, NFC-normalized; `/` separates folders. */
+  /**
+   * The name, unique per user, NFC-normalized; `/` separates folders. At
+   * most 1024 bytes of UTF-8 (lib/limits.ts MAX_NAME_BYTES).
+   */
   name: string;
   /** Size in bytes of the newest version. */
   size: number;
@@ -57,6 +60,7 @@ export interface FileChunk {
   index: number;
   /** Lowercase hex SHA-256 of the chunk's bytes. */
   sha256: string;
+  /** At most 16 MiB (lib/limits.ts MAX_CHUNK_BYTES). */
   size: number;
   /** Byte offset of the chunk in the file. */
   offset: number;
@@ -125,6 +129,7 @@ export interface CommitFileVersionResponse {
 }
 
 export interface ReleaseChunksRequest {
+  /** At most 1000 (lib/limits.ts MAX_HASHES_PER_CALL). */
   sha256s: string[];
 }
 

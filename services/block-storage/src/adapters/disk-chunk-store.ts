@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
 import { access, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { dataLoss, resourceExhausted } from "../../../../lib/errors.js";
+import { dataLoss, resourceExhausted } from "#lib/errors.js";
 import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
 import { mapBounded, presentSizes } from "./bounded.js";
 

@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { Client } from "minio";
-import { dataLoss, unavailable } from "../../../../lib/errors.js";
+import { dataLoss, unavailable } from "#lib/errors.js";
 import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
 import { presentSizes } from "./bounded.js";
 

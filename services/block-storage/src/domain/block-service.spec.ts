@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { ChunkStore } from "../ports/chunk-store.js";
-import { BlockService, MAX_HASHES_PER_CALL, ownerKeyOf } from "./block-service.js";
+import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
+import { BlockService, ownerKeyOf } from "./block-service.js";
 
 const alice = { subject: "alice", isService: false };
 const bob = { subject: "bob", isService: false };

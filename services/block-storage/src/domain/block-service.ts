@@ -1,13 +1,9 @@
 import { createHash } from "node:crypto";
-import type { Principal } from "../../../../lib/auth.js";
-import { dataLoss, invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
+import type { Principal } from "#lib/auth.js";
+import { dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
 import type { ChunkStore } from "../ports/chunk-store.js";
+import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 
-/** Bounds the work (and the stat calls) one HasChunks or DeleteChunks can ask for. */
-export const MAX_HASHES_PER_CALL = 1000;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** The longest subject the token verifier accepts. */
-const MAX_OWNER_LENGTH = 512;
 
 /** What a PutChunk declares before its bytes. */
 export interface ChunkHeader {

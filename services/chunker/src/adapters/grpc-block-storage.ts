@@ -1,8 +1,8 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
-import { BlockStorageServiceClient, type GetChunkResponse } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "../../../../lib/grpc-client.js";
-import { fromGrpcError } from "../../../../lib/errors.js";
+import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
+import { fromGrpcError } from "#lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 
 /** Moving one chunk takes well under a second; this only bounds a stuck peer. */

@@ -1,9 +1,10 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
-import { MetadataServiceClient, type File } from "../../../../gen/cfs/metadata/v1/metadata.js";
-import { callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
+import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkRef, StoredFile } from "../domain/types.js";
 import type { Catalogue, CommitRequest } from "../ports/catalogue.js";
+import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 
 /** The metadata service over gRPC, acting with the caller's token. */
 export class GrpcCatalogue implements Catalogue {
@@ -39,11 +40,10 @@ export class GrpcCatalogue implements Catalogue {
   }
 
   async releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void> {
-    // The metadata service takes at most 1000 hashes per call.
-    for (let i = 0; i < sha256s.length; i += 1000) {
+    for (let i = 0; i < sha256s.length; i += MAX_HASHES_PER_CALL) {
       await callUnary(
         this.client.releaseChunks.bind(this.client),
-        { sha256s: sha256s.slice(i, i + 1000) },
+        { sha256s: sha256s.slice(i, i + MAX_HASHES_PER_CALL) },
         as,
         "metadata ReleaseChunks",
       );

@@ -5,8 +5,6 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-export const SHA256_HEX = /^[0-9a-f]{64}$/;
-
 /**
  * Re-frames a stream of arbitrary-sized buffers into fixed-size chunks (the
  * last one may be shorter; an empty stream yields nothing). Each byte is

@@ -1,5 +1,5 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import { dataLoss, invalidArgument, outOfRange } from "../../../../lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { dataLoss, invalidArgument, outOfRange } from "#lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 import type { Catalogue } from "../ports/catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
+import { CfsError } from "#lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 import type { Catalogue, CommitRequest } from "../ports/catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";

@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import type { Logger } from "../../../../lib/logger.js";
-import { cancelled, invalidArgument } from "../../../../lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import type { Logger } from "#lib/logger.js";
+import { cancelled, invalidArgument } from "#lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 import type { Catalogue } from "../ports/catalogue.js";
-import { fixedSizeChunks, SHA256_HEX, sha256Hex } from "./chunking.js";
+import { MAX_CONTENT_TYPE_LENGTH, MAX_NAME_BYTES, SHA256_HEX } from "#lib/limits.js";
+import { fixedSizeChunks, sha256Hex } from "./chunking.js";
 import type { ChunkRef, StoredFile, UploadHeader } from "./types.js";
 
 export interface UploadLimits {
@@ -102,8 +103,10 @@ export class Uploader {
     // The catalogue owns the full naming rules; these cheap checks fail an
     // obviously bad upload before any byte is streamed.
     if (header.name.length === 0) throw invalidArgument("metadata.name is required");
-    if (Buffer.byteLength(header.name) > 1024) throw invalidArgument("metadata.name is longer than 1024 bytes");
-    if (header.contentType.length > 255) throw invalidArgument("metadata.content_type is longer than 255 characters");
+    if (Buffer.byteLength(header.name) > MAX_NAME_BYTES) throw invalidArgument(`metadata.name is longer than ${MAX_NAME_BYTES} bytes`);
+    if (header.contentType.length > MAX_CONTENT_TYPE_LENGTH) {
+      throw invalidArgument(`metadata.content_type is longer than ${MAX_CONTENT_TYPE_LENGTH} characters`);
+    }
     if (header.size !== undefined) {
       if (!Number.isSafeInteger(header.size) || header.size < 0) throw invalidArgument("metadata.size must be a non-negative integer");
       if (header.size > this.limits.maxFileBytes) {

@@ -1,4 +1,4 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 
 /** Block storage as the chunker needs it; every call acts for `as`. */
 export interface BlockStore {

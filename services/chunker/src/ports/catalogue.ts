@@ -1,4 +1,4 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkRef, StoredFile } from "../domain/types.js";
 
 export interface CommitRequest {

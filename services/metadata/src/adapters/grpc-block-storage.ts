@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { BlockStorageServiceClient } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
-import { callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { BlockStorageServiceClient } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 
 /** Block storage over gRPC. */

@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { EventStatus, EventType, SyncServiceClient } from "../../../../gen/cfs/sync/v1/sync.js";
-import { callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { EventStatus, EventType, SyncServiceClient } from "#gen/cfs/sync/v1/sync.js";
+import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { EventType as DomainEventType, OutboxEvent } from "../domain/types.js";
 import type { EventSink } from "../ports/event-sink.js";
 

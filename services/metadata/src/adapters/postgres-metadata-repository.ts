@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
 import type { Logger } from "pino";
-import { CfsError, unavailable } from "../../../../lib/errors.js";
+import { CfsError, unavailable } from "#lib/errors.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import type {
   ChunkRecord,

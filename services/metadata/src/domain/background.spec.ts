@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { createLogger } from "../../../../lib/logger.js";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import { createLogger } from "#lib/logger.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import { CfsError } from "#lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import { Catalogue } from "./catalogue.js";

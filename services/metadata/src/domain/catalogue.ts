@@ -1,7 +1,8 @@
-import type { Principal } from "../../../../lib/auth.js";
-import { failedPrecondition, invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import { MAX_HASHES_PER_CALL, type ChunkInventory } from "../ports/chunk-inventory.js";
+import type { Principal } from "#lib/auth.js";
+import { failedPrecondition, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
+import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
 import { normalizePrefix } from "./names.js";
@@ -12,9 +13,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** One message for unknown ids and other owners' ids, so neither can be told apart. */
 const FILE_NOT_FOUND = "file not found";
 const INT32_MAX = 2 ** 31 - 1;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-/** The longest subject the token verifier accepts. */
-const MAX_OWNER_LENGTH = 512;
 
 export interface ListFilesRequest {
   pageSize: number;

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import { MAX_HASHES_PER_CALL, type ChunkInventory } from "../ports/chunk-inventory.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
+import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import type { GcCandidate } from "./types.js";
 

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
-import { MAX_CHUNK_BYTES, validateCommit, type CommitRequest } from "./commit-validation.js";
+import { CfsError } from "#lib/errors.js";
+import { MAX_CHUNK_BYTES } from "#lib/limits.js";
+import { validateCommit, type CommitRequest } from "./commit-validation.js";
 import type { ChunkRecord } from "./types.js";
 
 const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
@@ -60,7 +61,7 @@ describe("validateCommit", () => {
     ["overlapping offsets", (r) => (r.chunks[1] = { ...r.chunks[1]!, offset: 50 }), /expected 100/],
     ["a first offset that is not 0", (r) => (r.chunks[0] = { ...r.chunks[0]!, offset: 1 }), /chunks\[0\]\.offset is 1, expected 0/],
     ["a zero-byte chunk", (r) => (r.chunks[1] = { ...r.chunks[1]!, size: 0 }), /chunks\[1\]\.size must be between 1/],
-    ["a chunk over 4 MiB", (r) => (r.chunks[0] = { ...r.chunks[0]!, size: MAX_CHUNK_BYTES + 1 }), /chunks\[0\]\.size/],
+    ["a chunk over the largest chunk size", (r) => (r.chunks[0] = { ...r.chunks[0]!, size: MAX_CHUNK_BYTES + 1 }), /chunks\[0\]\.size/],
     ["an uppercase chunk hash", (r) => (r.chunks[0] = { ...r.chunks[0]!, sha256: r.chunks[0]!.sha256.toUpperCase() }), /chunks\[0\]\.sha256/],
     ["a short chunk hash", (r) => (r.chunks[0] = { ...r.chunks[0]!, sha256: "abc" }), /chunks\[0\]\.sha256/],
     [

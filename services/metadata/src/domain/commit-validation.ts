@@ -1,11 +1,9 @@
-import { invalidArgument } from "../../../../lib/errors.js";
+import { invalidArgument } from "#lib/errors.js";
 import { normalizeName } from "./names.js";
 import type { ChunkRecord, NewFileVersion } from "./types.js";
+import { MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The chunker writes 1 MiB chunks; anything up to 4 MiB is accepted. */
-export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
-const MAX_CONTENT_TYPE_LENGTH = 255;
 
 /** CommitFileVersion as the chunker sends it. */
 export interface CommitRequest {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
+import { CfsError } from "#lib/errors.js";
 import { normalizeName, normalizePrefix } from "./names.js";
 
 function rejection(fn: () => unknown): string {

@@ -1,6 +1,5 @@
-import { invalidArgument } from "../../../../lib/errors.js";
-
-const MAX_NAME_BYTES = 1024;
+import { invalidArgument } from "#lib/errors.js";
+import { MAX_NAME_BYTES } from "#lib/limits.js";
 
 /** C0, DEL and C1 controls (NUL included: PostgreSQL text cannot hold it). */
 const CONTROL = /\p{Cc}/u;

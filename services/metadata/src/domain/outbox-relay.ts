@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { MetadataRepository } from "../ports/metadata-repository.js";
 import type { OutboxEvent } from "./types.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
+import { CfsError } from "#lib/errors.js";
 import { decodePageToken, DEFAULT_PAGE_SIZE, encodePageToken, MAX_PAGE_SIZE, pageSize } from "./page-token.js";
 
 function rejection(fn: () => unknown): string {

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../../../../lib/errors.js";
+import { invalidArgument } from "#lib/errors.js";
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;

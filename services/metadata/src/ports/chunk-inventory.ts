@@ -1,7 +1,4 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-
-/** Block storage answers at most this many hashes per call. */
-export const MAX_HASHES_PER_CALL = 1000;
+import type { CallIdentity } from "#lib/grpc-client.js";
 
 /** Block storage as the catalogue needs it. */
 export interface ChunkInventory {

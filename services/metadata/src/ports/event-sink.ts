@@ -1,4 +1,4 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 import type { OutboxEvent } from "../domain/types.js";
 
 /** The sync service as the outbox relay needs it. */

@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { BlockStorageServiceClient, type GetChunkResponse } from "../../../../gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkStorage } from "../ports/peers.js";
 import { isNotFound, withCallName } from "./peer-errors.js";
 

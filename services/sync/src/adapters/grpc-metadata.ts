@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { MetadataServiceClient } from "../../../../gen/cfs/metadata/v1/metadata.js";
-import { callUnary, type CallIdentity } from "../../../../lib/grpc-client.js";
+import { MetadataServiceClient } from "#gen/cfs/metadata/v1/metadata.js";
+import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { CatalogueInspector, InspectedVersion } from "../ports/peers.js";
 import { isNotFound, withCallName } from "./peer-errors.js";
 

@@ -1,4 +1,4 @@
-import { CfsError } from "../../../../lib/errors.js";
+import { CfsError } from "#lib/errors.js";
 
 /**
  * Names the call in a peer's error, keeping its kind (so "unavailable"

@@ -1,4 +1,4 @@
-import { invalidArgument } from "../../../../lib/errors.js";
+import { invalidArgument } from "#lib/errors.js";
 
 /**
  * Page tokens are opaque to clients: base64url JSON of the seq the next page

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CfsError, type ErrorKind } from "../../../../lib/errors.js";
+import { CfsError, type ErrorKind } from "#lib/errors.js";
 import type { StoredEventsQuery, SyncEventStore } from "../ports/sync-event-store.js";
 import { DEFAULT_PAGE_SIZE, MAX_CHUNKS_PER_EVENT, MAX_EVENTS_PER_BATCH, MAX_PAGE_SIZE, SyncEvents } from "./sync-events.js";
 import type { IncomingEvent, NewSyncEvent, SyncEventRecord } from "./types.js";

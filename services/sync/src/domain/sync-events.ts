@@ -1,5 +1,5 @@
-import type { Principal } from "../../../../lib/auth.js";
-import { invalidArgument, notFound, permissionDenied } from "../../../../lib/errors.js";
+import type { Principal } from "#lib/auth.js";
+import { invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
 import type { SyncEventStore } from "../ports/sync-event-store.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import {
@@ -13,9 +13,9 @@ import {
   type NewSyncEvent,
   type SyncEventRecord,
 } from "./types.js";
+import { MAX_NAME_BYTES, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 const INT32_MAX = 2 ** 31 - 1;
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -23,8 +23,6 @@ export const MAX_PAGE_SIZE = 500;
 /** Bounds one RecordEvents transaction; the relay sends smaller batches. */
 export const MAX_EVENTS_PER_BATCH = 1000;
 /** The longest subject the token verifier accepts. */
-const MAX_OWNER_LENGTH = 512;
-const MAX_NAME_BYTES = 1024;
 /**
  * The most chunk hashes one delete event may carry: a file of the largest
  * size metadata accepts (64 GiB) in 1 MiB chunks.

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { CfsError, unavailable } from "../../../../lib/errors.js";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import { createLogger } from "../../../../lib/logger.js";
+import { CfsError, unavailable } from "#lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { createLogger } from "#lib/logger.js";
 import type { CatalogueInspector, ChunkStorage, InspectedChunk, InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
 import type { ClaimedEvent, EventType, Verification } from "./types.js";

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { CfsError } from "../../../../lib/errors.js";
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
-import { MAX_HASHES_PER_CALL, type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
+import { CfsError } from "#lib/errors.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
+import { MAX_CHUNK_BYTES, MAX_HASHES_PER_CALL } from "#lib/limits.js";
+import { type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
 import type { ClaimedEvent, EventType, Verification, VerificationAction } from "./types.js";
 
@@ -51,8 +52,6 @@ const ACTION_OF: Record<EventType, VerificationAction> = {
   delete: "delete_synchronized",
 };
 
-/** The largest chunk metadata accepts; a sample read never buffers more. */
-const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
  * Checks one recorded event against the metadata service and block storage.

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { CfsError, type ErrorKind } from "../../../../lib/errors.js";
+import { CfsError, type ErrorKind } from "#lib/errors.js";
 import type { EventType } from "../domain/types.js";
 import { ChangeFeed, type ChangeFeedOptions, type FeedMessage } from "./change-feed.js";
 import type { ChangeLog, ChangePage, FeedChange, LogBounds } from "./change-log.js";

@@ -1,5 +1,5 @@
-import type { Principal } from "../../../../lib/auth.js";
-import { failedPrecondition, unavailable } from "../../../../lib/errors.js";
+import type { Principal } from "#lib/auth.js";
+import { failedPrecondition, unavailable } from "#lib/errors.js";
 import type { ChangeLog, FeedChange } from "./change-log.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 

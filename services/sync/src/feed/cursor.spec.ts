@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "../../../../lib/errors.js";
+import { CfsError } from "#lib/errors.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 
 const b64 = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");

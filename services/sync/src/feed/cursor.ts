@@ -1,4 +1,4 @@
-import { invalidArgument } from "../../../../lib/errors.js";
+import { invalidArgument } from "#lib/errors.js";
 
 /**
  * Feed cursors are opaque to clients: base64url JSON of a format version and

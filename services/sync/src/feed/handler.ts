@@ -1,5 +1,5 @@
-import { EventType as ProtoEventType, type WatchChangesRequest, type WatchChangesResponse } from "../../../../gen/cfs/sync/v1/sync.js";
-import type { RequestContext } from "../../../../lib/grpc-server.js";
+import { EventType as ProtoEventType, type WatchChangesRequest, type WatchChangesResponse } from "#gen/cfs/sync/v1/sync.js";
+import type { RequestContext } from "#lib/grpc-server.js";
 import type { EventType } from "../domain/types.js";
 import type { ChangeFeed } from "./change-feed.js";
 

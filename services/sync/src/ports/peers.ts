@@ -1,7 +1,6 @@
-import type { CallIdentity } from "../../../../lib/grpc-client.js";
+import type { CallIdentity } from "#lib/grpc-client.js";
 
 /** Block storage and metadata answer at most this many hashes per call. */
-export const MAX_HASHES_PER_CALL = 1000;
 
 export interface InspectedChunk {
   index: number;

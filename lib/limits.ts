@@ -1,0 +1,23 @@
+/**
+ * Limits every cfs service agrees on. They are part of the API: the proto
+ * comments quote them, and a value changed here changes what every service
+ * accepts, so no service keeps a copy of its own.
+ */
+
+/** Hashes (or chunk entries) one request may name: HasChunks, DeleteChunks, ReleaseChunks, event chunk lists per call. */
+export const MAX_HASHES_PER_CALL = 1000;
+
+/** The longest JWT subject (owner) accepted; longer tokens are refused before any lookup. */
+export const MAX_OWNER_LENGTH = 512;
+
+/** A file name's length in bytes of UTF-8 (the whole path, `/` included). */
+export const MAX_NAME_BYTES = 1024;
+
+/** A content type's length in characters. */
+export const MAX_CONTENT_TYPE_LENGTH = 255;
+
+/** The largest chunk any service stores or accepts: FastCDC's maximum (4 × the largest allowed average) fits. */
+export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/** Lowercase hex SHA-256, the form every hash takes in the API. */
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
