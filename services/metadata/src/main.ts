@@ -9,20 +9,27 @@ import { Metrics } from "#lib/metrics.js";
 import { runService } from "#lib/service.js";
 import { GrpcChunkInventory } from "./adapters/grpc-block-storage.js";
 import { GrpcEventSink } from "./adapters/grpc-sync.js";
-import { createPool, PostgresMetadataRepository } from "./adapters/postgres-metadata-repository.js";
+import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
+import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
+import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
+import { PostgresOutboxStore } from "./adapters/postgres/outbox-store.js";
+import { PostgresVerificationReads } from "./adapters/postgres/verification-reads.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
 import { isMigrateOnly, parseConfig, parseMigrationConfig } from "./config.js";
 import { Catalogue } from "./domain/catalogue.js";
+import { ChunkRelease } from "./domain/chunk-release.js";
 import { ChunkCollector } from "./domain/collector.js";
 import { OutboxRelay } from "./domain/outbox-relay.js";
+import { VerificationQueries } from "./domain/verification-queries.js";
 import { createHandlers } from "./server.js";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("metadata", config.server.logLevel);
   const pool = createPool({ url: config.database.url, max: config.database.poolMax }, log);
-  const repo = new PostgresMetadataRepository(pool, log);
-  await repo.migrate();
+  const db = new PostgresDatabase(pool, log);
+  await db.migrate();
+  const gcQueue = new PostgresCollectionQueue(db);
 
   const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkInventory(config.blockStorageAddress, peers);
@@ -31,8 +38,8 @@ async function main(): Promise<void> {
   // Background work acts as the service itself; each batch gets its own request id for tracing.
   const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
 
-  const collector = new ChunkCollector(repo, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
-  const relay = new OutboxRelay(repo, sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
+  const collector = new ChunkCollector(gcQueue, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
+  const relay = new OutboxRelay(new PostgresOutboxStore(db), sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
   const loops = [
     new BackgroundLoop((signal) => collector.collectOnce(signal), {
       name: "gc",
@@ -53,8 +60,18 @@ async function main(): Promise<void> {
     server: config.server,
     auth: config.auth,
     metrics: new Metrics("metadata"),
-    services: [service("cfs.metadata.v1.MetadataService", MetadataServiceService, createHandlers(new Catalogue(repo, blocks)))],
-    checks: [{ name: "database", check: () => repo.ping() }],
+    services: [
+      service(
+        "cfs.metadata.v1.MetadataService",
+        MetadataServiceService,
+        createHandlers({
+          catalogue: new Catalogue(new PostgresCatalogueStore(db), blocks),
+          release: new ChunkRelease(gcQueue),
+          verification: new VerificationQueries(new PostgresVerificationReads(db)),
+        }),
+      ),
+    ],
+    checks: [{ name: "database", check: () => db.ping() }],
     closers: [
       {
         name: "background loops",
@@ -76,7 +93,7 @@ async function migrateOnly(): Promise<void> {
   const log = createLogger("metadata", config.logLevel);
   const pool = createPool({ url: config.database.url, max: config.database.poolMax }, log);
   try {
-    await new PostgresMetadataRepository(pool, log).migrate();
+    await new PostgresDatabase(pool, log).migrate();
     log.info("migrations applied");
   } finally {
     await pool.end();

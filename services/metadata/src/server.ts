@@ -2,6 +2,8 @@ import type { File, FileVersion, MetadataServiceService } from "#gen/cfs/metadat
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
 import type { Catalogue } from "./domain/catalogue.js";
+import type { ChunkRelease } from "./domain/chunk-release.js";
+import type { VerificationQueries } from "./domain/verification-queries.js";
 import type { FileRecord, FileVersionRecord } from "./domain/types.js";
 
 /** Calls to block storage act for the caller, with its token and request id. */
@@ -9,8 +11,18 @@ function identityOf(ctx: RequestContext): CallIdentity {
   return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline };
 }
 
-/** Translates MetadataService calls to the catalogue; the owner is always the token's subject. */
-export function createHandlers(catalogue: Catalogue): ServiceHandlers<typeof MetadataServiceService> {
+/** The domain parts MetadataService calls reach. */
+export interface MetadataDomain {
+  catalogue: Catalogue;
+  release: ChunkRelease;
+  verification: VerificationQueries;
+}
+
+/**
+ * Translates MetadataService calls to the domain; the owner is always the
+ * token's subject, except in the service-only calls that name one.
+ */
+export function createHandlers({ catalogue, release, verification }: MetadataDomain): ServiceHandlers<typeof MetadataServiceService> {
   return {
     async getFile(request, ctx) {
       return { file: toFile(await catalogue.getFile(ctx.principal.subject, request.fileId)) };
@@ -43,18 +55,18 @@ export function createHandlers(catalogue: Catalogue): ServiceHandlers<typeof Met
     },
 
     async releaseChunks(request, ctx) {
-      const queued = await catalogue.releaseChunks(ctx.principal.subject, request.sha256s);
+      const queued = await release.releaseChunks(ctx.principal.subject, request.sha256s);
       ctx.log.info({ released: request.sha256s.length, queued }, "chunks released to the collector");
       return {};
     },
 
     async inspectFileVersion(request, ctx) {
-      const found = await catalogue.inspectFileVersion(ctx.principal, request.owner, request.fileId, request.version);
+      const found = await verification.inspectFileVersion(ctx.principal, request.owner, request.fileId, request.version);
       return { file: toFile(found.file), version: toVersion(found.version), chunks: found.chunks };
     },
 
     async checkChunkReferences(request, ctx) {
-      const refs = await catalogue.checkChunkReferences(ctx.principal, request.owner, request.sha256s);
+      const refs = await verification.checkChunkReferences(ctx.principal, request.owner, request.sha256s);
       return { referenced: refs.referenced, queuedForCollection: refs.queued };
     },
   };

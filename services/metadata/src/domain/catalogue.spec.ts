@@ -1,26 +1,15 @@
 import { createHash, randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
-import { CfsError } from "#lib/errors.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
-import type { MetadataRepository } from "../ports/metadata-repository.js";
+import type { CatalogueStore } from "../ports/catalogue-store.js";
+import { failure, strictFake } from "../../../../tests/support/strict-fake.js";
 import { Catalogue } from "./catalogue.js";
 import type { CommitRequest } from "./commit-validation.js";
 import type { ChunkRecord, FileRecord, ListFilesQuery, NewFileVersion } from "./types.js";
 
 const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
 const as: CallIdentity = { token: "user-token", requestId: "req-1" };
-
-/** A repository where only the given methods exist; any other call fails the test. */
-function fakeRepo(impl: Partial<MetadataRepository>): MetadataRepository {
-  return new Proxy(impl, {
-    get: (target, key) =>
-      target[key as keyof MetadataRepository] ??
-      (() => {
-        throw new Error(`unexpected repository call ${String(key)}`);
-      }),
-  }) as MetadataRepository;
-}
 
 /** Block storage holding `stored` (hash -> size), recording each HasChunks batch. */
 function fakeInventory(stored: Map<string, number>) {
@@ -52,15 +41,6 @@ function fileOf(v: NewFileVersion): FileRecord {
   return { fileId: randomUUID(), name: v.name, size: v.size, sha256: v.sha256, contentType: v.contentType, numChunks: v.chunks.length, version: 1, createdAt: now, updatedAt: now };
 }
 
-async function failure(promise: Promise<unknown>): Promise<CfsError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CfsError);
-  return err as CfsError;
-}
-
 describe("Catalogue.commitFileVersion", () => {
   it("checks every distinct chunk with block storage in batches of at most 1000, then commits as the caller", async () => {
     const request = commitOf(2500);
@@ -69,7 +49,7 @@ describe("Catalogue.commitFileVersion", () => {
     const { inventory, batches } = fakeInventory(new Map(request.chunks.map((c) => [c.sha256, c.size])));
     const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
     const storedSizes = vi.spyOn(inventory, "storedSizes");
-    const file = await new Catalogue(fakeRepo({ commitFileVersion }), inventory).commitFileVersion("alice", request, as);
+    const file = await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory).commitFileVersion("alice", request, as);
 
     expect(batches.map((b) => b.length)).toEqual([1000, 1000, 499]);
     expect(new Set(batches.flat()).size).toBe(2499);
@@ -82,7 +62,7 @@ describe("Catalogue.commitFileVersion", () => {
   it("commits an empty file without asking block storage", async () => {
     const { inventory, batches } = fakeInventory(new Map());
     const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
-    await new Catalogue(fakeRepo({ commitFileVersion }), inventory).commitFileVersion("alice", commitOf(0), as);
+    await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory).commitFileVersion("alice", commitOf(0), as);
     expect(batches).toEqual([]);
     expect(commitFileVersion).toHaveBeenCalledOnce();
   });
@@ -91,12 +71,12 @@ describe("Catalogue.commitFileVersion", () => {
     const request = commitOf(3);
     const commitFileVersion = vi.fn();
     const missing = fakeInventory(new Map([[sha("c0"), 10], [sha("c2"), 10]])).inventory;
-    let err = await failure(new Catalogue(fakeRepo({ commitFileVersion }), missing).commitFileVersion("alice", request, as));
+    let err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), missing).commitFileVersion("alice", request, as));
     expect(err.kind).toBe("failed-precondition");
     expect(err.message).toContain(sha("c1"));
 
     const resized = fakeInventory(new Map([[sha("c0"), 10], [sha("c1"), 11], [sha("c2"), 10]])).inventory;
-    err = await failure(new Catalogue(fakeRepo({ commitFileVersion }), resized).commitFileVersion("alice", request, as));
+    err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), resized).commitFileVersion("alice", request, as));
     expect(err.kind).toBe("failed-precondition");
     expect(err.message).toMatch(/11 bytes, not 10/);
     expect(commitFileVersion).not.toHaveBeenCalled();
@@ -104,7 +84,7 @@ describe("Catalogue.commitFileVersion", () => {
 
   it("validates before asking block storage", async () => {
     const { inventory, batches } = fakeInventory(new Map());
-    const err = await failure(new Catalogue(fakeRepo({}), inventory).commitFileVersion("alice", { ...commitOf(1), name: "/abs" }, as));
+    const err = await failure(new Catalogue(strictFake<CatalogueStore>({}), inventory).commitFileVersion("alice", { ...commitOf(1), name: "/abs" }, as));
     expect(err.kind).toBe("invalid-argument");
     expect(batches).toEqual([]);
   });
@@ -114,7 +94,7 @@ describe("Catalogue reads and deletes", () => {
   const { inventory } = fakeInventory(new Map());
 
   it("answers a non-UUID file id with INVALID_ARGUMENT before touching storage", async () => {
-    const catalogue = new Catalogue(fakeRepo({}), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({}), inventory);
     for (const call of [
       catalogue.getFile("alice", "not-a-uuid"),
       catalogue.listFileVersions("alice", "../x"),
@@ -132,7 +112,7 @@ describe("Catalogue reads and deletes", () => {
     const listFileVersions = vi.fn(async () => []);
     const listFileChunks = vi.fn(async () => undefined);
     const deleteFile = vi.fn(async () => undefined);
-    const catalogue = new Catalogue(fakeRepo({ getFile, listFileVersions, listFileChunks, deleteFile }), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ getFile, listFileVersions, listFileChunks, deleteFile }), inventory);
     const id = randomUUID().toUpperCase();
     const messages = new Set<string>();
     for (const call of [
@@ -152,7 +132,7 @@ describe("Catalogue reads and deletes", () => {
 
   it("asks for a specific version of the chunks and refuses a negative one", async () => {
     const listFileChunks = vi.fn(async () => undefined);
-    const catalogue = new Catalogue(fakeRepo({ listFileChunks }), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory);
     const id = randomUUID();
     const err = await failure(catalogue.listFileChunks("alice", id, 3));
     expect(err.kind).toBe("not-found");
@@ -171,7 +151,7 @@ describe("Catalogue.listFiles", () => {
       .slice(0, q.limit)
       .map((name): FileRecord => ({ fileId: randomUUID(), name, size: 0, sha256: sha(name), contentType: "", numChunks: 0, version: 1, createdAt: now, updatedAt: now })),
   );
-  const catalogue = new Catalogue(fakeRepo({ listFiles }), fakeInventory(new Map()).inventory);
+  const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFiles }), fakeInventory(new Map()).inventory);
 
   it("pages with a token until the last page, asking one row more than the page", async () => {
     const seen: string[] = [];
@@ -197,63 +177,5 @@ describe("Catalogue.listFiles", () => {
     const first = await catalogue.listFiles("alice", { pageSize: 1, pageToken: "", prefix: "" });
     const err = await failure(catalogue.listFiles("alice", { pageSize: 1, pageToken: first.nextPageToken, prefix: "a" }));
     expect(err.kind).toBe("invalid-argument");
-  });
-});
-
-describe("Catalogue internal RPCs (ReleaseChunks, InspectFileVersion, CheckChunkReferences)", () => {
-  const { inventory } = fakeInventory(new Map());
-  const service = { subject: "cfs-services@clients", isService: true };
-  const user = { subject: "alice", isService: false };
-
-  it("queues released chunks for the caller, deduplicated, and validates them first", async () => {
-    const queueGcCandidates = vi.fn(async (_owner: string, hashes: readonly string[]) => hashes.length);
-    const catalogue = new Catalogue(fakeRepo({ queueGcCandidates }), inventory);
-    expect(await catalogue.releaseChunks("alice", [sha("a"), sha("b"), sha("a")])).toBe(2);
-    expect(queueGcCandidates).toHaveBeenCalledWith("alice", [sha("a"), sha("b")]);
-    expect(await catalogue.releaseChunks("alice", [])).toBe(0);
-    expect(queueGcCandidates).toHaveBeenCalledOnce();
-
-    const tooMany = Array.from({ length: 1001 }, (_, i) => sha(`h${i}`));
-    expect((await failure(catalogue.releaseChunks("alice", tooMany))).message).toMatch(/at most 1000/);
-    const bad = await failure(catalogue.releaseChunks("alice", [sha("a"), sha("b").toUpperCase()]));
-    expect(bad.kind).toBe("invalid-argument");
-    expect(bad.message).toMatch(/sha256s\[1\]/);
-    expect(queueGcCandidates).toHaveBeenCalledOnce();
-  });
-
-  it("lets only a service identity inspect a named owner, and requires the owner", async () => {
-    const inspectFileVersion = vi.fn(async () => undefined);
-    const chunkReferences = vi.fn(async () => ({ referenced: [], queued: [] }));
-    const catalogue = new Catalogue(fakeRepo({ inspectFileVersion, chunkReferences }), inventory);
-    const id = randomUUID();
-    expect((await failure(catalogue.inspectFileVersion(user, "alice", id, 0))).kind).toBe("permission-denied");
-    expect((await failure(catalogue.checkChunkReferences(user, "alice", [sha("a")]))).kind).toBe("permission-denied");
-    expect((await failure(catalogue.inspectFileVersion(service, "", id, 0))).message).toBe("owner is required");
-    expect((await failure(catalogue.checkChunkReferences(service, "", [sha("a")]))).message).toBe("owner is required");
-    expect((await failure(catalogue.inspectFileVersion(service, "alice", "nope", 0))).kind).toBe("invalid-argument");
-    expect((await failure(catalogue.inspectFileVersion(service, "alice", id, -2))).kind).toBe("invalid-argument");
-    expect(inspectFileVersion).not.toHaveBeenCalled();
-    expect(chunkReferences).not.toHaveBeenCalled();
-  });
-
-  it("inspects the newest version for 0, a given version otherwise, NOT_FOUND when gone", async () => {
-    const inspectFileVersion = vi.fn(async () => undefined);
-    const catalogue = new Catalogue(fakeRepo({ inspectFileVersion }), inventory);
-    const id = randomUUID();
-    expect((await failure(catalogue.inspectFileVersion(service, "alice", id.toUpperCase(), 0))).message).toBe("file not found");
-    expect((await failure(catalogue.inspectFileVersion(service, "alice", id, 4))).message).toBe("version 4 of the file not found");
-    expect(inspectFileVersion.mock.calls).toEqual([
-      ["alice", id, undefined],
-      ["alice", id, 4],
-    ]);
-  });
-
-  it("checks chunk references of the named owner with validated, distinct hashes", async () => {
-    const chunkReferences = vi.fn(async (_owner: string, hashes: readonly string[]) => ({ referenced: [hashes[0]!], queued: [] }));
-    const catalogue = new Catalogue(fakeRepo({ chunkReferences }), inventory);
-    expect(await catalogue.checkChunkReferences(service, "bob", [sha("x"), sha("x"), sha("y")])).toEqual({ referenced: [sha("x")], queued: [] });
-    expect(chunkReferences).toHaveBeenCalledWith("bob", [sha("x"), sha("y")]);
-    expect(await catalogue.checkChunkReferences(service, "bob", [])).toEqual({ referenced: [], queued: [] });
-    expect((await failure(catalogue.checkChunkReferences(service, "bob", ["xyz"]))).kind).toBe("invalid-argument");
   });
 });

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
-import type { MetadataRepository } from "../ports/metadata-repository.js";
+import type { CollectionQueue } from "../ports/collection-queue.js";
 import type { GcCandidate } from "./types.js";
 
 export interface CollectorOptions {
@@ -32,7 +32,7 @@ export interface CollectorOptions {
  */
 export class ChunkCollector {
   constructor(
-    private readonly repo: MetadataRepository,
+    private readonly queue: CollectionQueue,
     private readonly inventory: ChunkInventory,
     private readonly identity: () => Promise<CallIdentity>,
     private readonly options: CollectorOptions,
@@ -41,7 +41,7 @@ export class ChunkCollector {
 
   /** Collects one batch; true when more candidates may be due. */
   async collectOnce(signal: AbortSignal): Promise<boolean> {
-    const due = await this.repo.dueGcCandidates(this.options.graceSeconds, this.options.batchSize);
+    const due = await this.queue.dueGcCandidates(this.options.graceSeconds, this.options.batchSize);
     if (due.length === 0) return false;
     const stale = due.filter((c) => c.stillReferenced);
     const settled: GcCandidate[] = [...stale];
@@ -73,7 +73,7 @@ export class ChunkCollector {
         }
       }
     }
-    await this.repo.removeGcCandidates(settled);
+    await this.queue.removeGcCandidates(settled);
     this.log.info(
       { due: due.length, stillReferenced: stale.length, deleted, owners: byOwner.size, failedOwners },
       "gc batch",

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { EventSink } from "../ports/event-sink.js";
-import type { MetadataRepository } from "../ports/metadata-repository.js";
+import type { OutboxStore } from "../ports/outbox-store.js";
 import type { OutboxEvent } from "./types.js";
 
 /**
@@ -25,7 +25,7 @@ export function estimatedBytes(event: OutboxEvent): number {
  */
 export class OutboxRelay {
   constructor(
-    private readonly repo: MetadataRepository,
+    private readonly outbox: OutboxStore,
     private readonly sink: EventSink,
     private readonly identity: () => Promise<CallIdentity>,
     private readonly log: Logger,
@@ -35,7 +35,7 @@ export class OutboxRelay {
 
   /** Relays the oldest batch; true when more events may be waiting. */
   async relayOnce(): Promise<boolean> {
-    const pending = await this.repo.pendingEvents(this.batchSize);
+    const pending = await this.outbox.pendingEvents(this.batchSize);
     if (pending.length === 0) return false;
     // In order, as many as fit the byte budget (at least one: an event alone
     // over the budget still goes, and only the receive limit can refuse it).
@@ -47,7 +47,7 @@ export class OutboxRelay {
     }
     const events = pending.slice(0, count);
     const recorded = await this.sink.recordEvents(events, await this.identity());
-    await this.repo.removeEvents(events.map((e) => e.seq));
+    await this.outbox.removeEvents(events.map((e) => e.seq));
     this.log.info({ events: events.length, recorded, firstSeq: events[0]!.seq, lastSeq: events.at(-1)!.seq }, "outbox relayed");
     return events.length < pending.length || pending.length === this.batchSize;
   }

@@ -1,0 +1,44 @@
+import type { CollectionQueue, ReleaseQueue } from "../../ports/collection-queue.js";
+import type { GcCandidate } from "../../domain/types.js";
+import type { PostgresDatabase } from "./database.js";
+
+/** The gc_candidates table: filled by deletes and ReleaseChunks, drained by the collector. */
+export class PostgresCollectionQueue implements CollectionQueue, ReleaseQueue {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  async queueGcCandidates(owner: string, hashes: readonly string[]): Promise<number> {
+    if (hashes.length === 0) return 0;
+    const result = await this.db.query(
+      `INSERT INTO gc_candidates (owner, sha256)
+       SELECT $1, h.sha256 FROM (SELECT DISTINCT unnest($2::text[]) AS sha256) h
+       ON CONFLICT DO NOTHING`,
+      [owner, [...hashes]],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async dueGcCandidates(graceSeconds: number, limit: number): Promise<GcCandidate[]> {
+    const { rows } = await this.db.query<{ owner: string; sha256: string; still_referenced: boolean }>(
+      `SELECT g.owner, g.sha256,
+              EXISTS (SELECT 1 FROM file_chunks c WHERE c.owner = g.owner AND c.sha256 = g.sha256) AS still_referenced
+       FROM gc_candidates g
+       WHERE g.queued_at <= now() - make_interval(secs => $1)
+       ORDER BY g.queued_at
+       LIMIT $2`,
+      [graceSeconds, limit],
+    );
+    return rows.map((r) => ({ owner: r.owner, sha256: r.sha256, stillReferenced: r.still_referenced }));
+  }
+
+  async removeGcCandidates(candidates: readonly GcCandidate[]): Promise<void> {
+    if (candidates.length === 0) return;
+    await this.db.query(
+      `DELETE FROM gc_candidates g
+       USING unnest($1::text[], $2::text[], $3::bool[]) AS d(owner, sha256, still_referenced)
+       WHERE g.owner = d.owner AND g.sha256 = d.sha256
+         AND (NOT d.still_referenced
+              OR EXISTS (SELECT 1 FROM file_chunks c WHERE c.owner = g.owner AND c.sha256 = g.sha256))`,
+      [candidates.map((c) => c.owner), candidates.map((c) => c.sha256), candidates.map((c) => c.stillReferenced)],
+    );
+  }
+}

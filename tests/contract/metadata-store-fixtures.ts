@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import type { ChunkRecord, NewFileVersion, OutboxEvent } from "../../services/metadata/src/domain/types.js";
+import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue-store.js";
+import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
+import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
+import type { VerificationReads } from "../../services/metadata/src/ports/verification-reads.js";
+
+/** Every port of the metadata database, as one adapter set implements them over one schema. */
+export interface MetadataStores {
+  database: { migrate(): Promise<void>; ping(): Promise<void> };
+  catalogue: CatalogueStore;
+  outbox: OutboxStore;
+  collection: CollectionQueue & ReleaseQueue;
+  verification: VerificationReads;
+}
+
+export interface StoresUnderTest {
+  /** On an empty database, not migrated yet. */
+  stores: MetadataStores;
+  cleanup: () => Promise<void>;
+}
+
+/**
+ * What one port's contract gets: the stores (set up before its tests run)
+ * and the helpers every contract uses. A contract checks its own port, and
+ * reads the effects its writes must have on other ports (a commit's outbox
+ * event, a delete's collection candidates) through those ports.
+ */
+export interface ContractContext {
+  readonly stores: MetadataStores;
+  newOwner(): string;
+  eventsOf(owner: string): Promise<OutboxEvent[]>;
+  candidatesOf(owner: string, graceSeconds?: number): ReturnType<CollectionQueue["dueGcCandidates"]>;
+}
+
+export const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
+
+/** A version whose chunks hash the given seeds, `chunkSize` bytes each. */
+export function version(owner: string, name: string, seeds: readonly string[], chunkSize = 1000): NewFileVersion {
+  const chunks: ChunkRecord[] = seeds.map((seed, index) => ({ index, sha256: sha(seed), size: chunkSize, offset: index * chunkSize }));
+  return { owner, name, contentType: "text/plain", size: seeds.length * chunkSize, sha256: sha(`${name}:${seeds.join(",")}`), chunks };
+}
+

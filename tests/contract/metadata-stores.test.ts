@@ -1,0 +1,42 @@
+import { PostgresCatalogueStore } from "../../services/metadata/src/adapters/postgres/catalogue-store.js";
+import { PostgresCollectionQueue } from "../../services/metadata/src/adapters/postgres/collection-queue.js";
+import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
+import { PostgresOutboxStore } from "../../services/metadata/src/adapters/postgres/outbox-store.js";
+import { PostgresVerificationReads } from "../../services/metadata/src/adapters/postgres/verification-reads.js";
+import { createLogger } from "#lib/logger.js";
+import { startPglite } from "../support/pglite.js";
+import { createTestDatabase } from "../support/postgres.js";
+import type { StoresUnderTest } from "./metadata-store-fixtures.js";
+import { describeMetadataStoreContracts } from "./metadata-stores.contract.js";
+
+const log = createLogger("metadata-contract", "silent");
+
+/** The adapter set main.ts wires, over one pool of `max` connections to `url`; `drop` removes the database after the pool. */
+function postgresStores(url: string, max: number, drop: () => Promise<void>): StoresUnderTest {
+  const pool = createPool({ url, max }, log);
+  const db = new PostgresDatabase(pool, log);
+  return {
+    stores: {
+      database: db,
+      catalogue: new PostgresCatalogueStore(db),
+      outbox: new PostgresOutboxStore(db),
+      collection: new PostgresCollectionQueue(db),
+      verification: new PostgresVerificationReads(db),
+    },
+    cleanup: async () => {
+      await pool.end();
+      await drop();
+    },
+  };
+}
+
+describeMetadataStoreContracts("PostgreSQL", async () => {
+  const db = await createTestDatabase();
+  return postgresStores(db.url, 4, () => db.drop());
+});
+
+describeMetadataStoreContracts("PGlite", async () => {
+  const pglite = await startPglite();
+  // PGlite runs one query at a time on one session: a single connection keeps transactions whole.
+  return postgresStores(pglite.url, 1, () => pglite.stop());
+});
