@@ -67,12 +67,25 @@ export interface GrpcErrorDetails {
 }
 
 /**
+ * Kinds that say something broke on our side or below it (a peer, the
+ * database, the disk): the error and its cause chain are logged with the
+ * call, since the status sent carries only the message.
+ */
+const LOGGED_KINDS: Partial<Record<ErrorKind, "warn" | "error">> = {
+  unavailable: "warn",
+  "data-loss": "error",
+};
+
+/**
  * Maps any thrown value to the status sent to the client. Domain errors keep
- * their message; anything else is INTERNAL with a generic message, and its
- * cause is logged (never sent: it may hold paths, SQL or secrets).
+ * their message (never their cause); anything else is INTERNAL with a
+ * generic message. The cause of every UNAVAILABLE, DATA_LOSS and INTERNAL is
+ * logged, never sent: it may hold paths, SQL, addresses or secrets.
  */
 export function toGrpcError(err: unknown, log?: Logger): GrpcErrorDetails {
   if (err instanceof CfsError) {
+    const level = LOGGED_KINDS[err.kind];
+    if (level) log?.[level]({ err }, `${err.kind}: ${err.message}`);
     return { code: kindToStatus[err.kind], details: err.message };
   }
   log?.error({ err }, "internal error");

@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
+import type * as grpc from "@grpc/grpc-js";
 import { Metadata, status, type ClientReadableStream } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { boundedDeadline, collectBytes } from "./grpc-client.js";
+import { CfsError } from "./errors.js";
+import { boundedDeadline, callUnary, collectBytes, type UnaryMethod } from "./grpc-client.js";
 
 /** A stand-in for a grpc-js server stream: emits what the test says. */
 function fakeStream() {
@@ -38,6 +40,53 @@ describe("collectBytes", () => {
     const bytes = collectBytes(asStream(s), (m) => m.data, 4, "GetChunk");
     s.emit("error", Object.assign(new Error("nope"), { code: status.NOT_FOUND, details: "chunk not found", metadata: new Metadata() }));
     await expect(bytes).rejects.toMatchObject({ kind: "not-found", message: "chunk not found" });
+  });
+});
+
+describe("cancellation reaches downstream calls", () => {
+  it("collectBytes cancels the stream when the caller's signal aborts and rejects with its reason", async () => {
+    const s = fakeStream();
+    const abort = new AbortController();
+    const bytes = collectBytes(asStream(s), (m) => m.data, 10, "GetChunk", abort.signal);
+    s.emit("data", { data: Buffer.from("ab") });
+    abort.abort(new CfsError("cancelled", "call cancelled by the client"));
+    await expect(bytes).rejects.toMatchObject({ kind: "cancelled", message: "call cancelled by the client" });
+    expect(s.cancelled).toBe(true);
+  });
+
+  /** A unary method that answers only when cancelled, as grpc-js does (CANCELLED). */
+  function pendingMethod() {
+    const state = { calls: 0, cancelled: 0, deadline: undefined as grpc.Deadline | undefined };
+    const method: UnaryMethod<string, string> = (_request, _metadata, options, callback) => {
+      state.calls += 1;
+      state.deadline = options.deadline;
+      return {
+        cancel: () => {
+          state.cancelled += 1;
+          callback(Object.assign(new Error("cancelled"), { code: status.CANCELLED, details: "Cancelled on client", metadata: new Metadata() }), "");
+        },
+      } as unknown as grpc.ClientUnaryCall;
+    };
+    return { method, state };
+  }
+
+  it("callUnary cancels the call when the caller's signal aborts, and passes the caller's deadline on", async () => {
+    const { method, state } = pendingMethod();
+    const abort = new AbortController();
+    const deadline = new Date(Date.now() + 5_000);
+    const result = callUnary(method, "req", { token: "t", deadline, signal: abort.signal }, "peer Call");
+    expect(state.deadline).toBe(deadline);
+    abort.abort(new CfsError("deadline-exceeded", "the call ran longer than the server allows (60 s)"));
+    await expect(result).rejects.toMatchObject({ kind: "deadline-exceeded" });
+    expect(state.cancelled).toBe(1);
+  });
+
+  it("callUnary does not start a call for a caller that is already gone", async () => {
+    const { method, state } = pendingMethod();
+    const abort = new AbortController();
+    abort.abort(new CfsError("cancelled", "gone"));
+    await expect(callUnary(method, "req", { token: "t", signal: abort.signal }, "peer Call")).rejects.toMatchObject({ kind: "cancelled" });
+    expect(state.calls).toBe(0);
   });
 });
 

@@ -45,20 +45,39 @@ export function unaryDeadline(identity: CallIdentity): Date {
 }
 
 /**
+ * Cancels a downstream call when the caller's own call ends early (its
+ * client left, its deadline passed), so no work continues for nobody.
+ * Returns the function that stops watching, for when the call is over.
+ */
+export function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => undefined;
+  const onAbort = () => call.cancel();
+  if (signal.aborted) {
+    onAbort();
+    return () => undefined;
+  }
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}
+
+/**
  * Concatenates the bytes of a server stream (e.g. BlockStorage.GetChunk),
  * never buffering more than maxBytes: a longer stream is cancelled and
- * rejected as DATA_LOSS. Other failures become domain errors.
+ * rejected as DATA_LOSS. Other failures become domain errors; when `signal`
+ * aborts, the stream is cancelled and the promise rejects with its reason.
  */
 export function collectBytes<M>(
   call: grpc.ClientReadableStream<M>,
   bytesOf: (message: M) => Buffer,
   maxBytes: number,
   what: string,
+  signal?: AbortSignal,
 ): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let received = 0;
     let tooLong = false;
+    const stopWatching = cancelOnAbort(call, signal);
     call.on("data", (message: M) => {
       const bytes = bytesOf(message);
       received += bytes.length;
@@ -69,10 +88,15 @@ export function collectBytes<M>(
         parts.push(bytes);
       }
     });
-    call.on("error", (err) =>
-      reject(tooLong ? new CfsError("data-loss", `${what}: the stream is longer than ${maxBytes} bytes`) : fromGrpcError(err, what)),
-    );
-    call.on("end", () => resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts)));
+    call.on("error", (err) => {
+      stopWatching();
+      if (tooLong) reject(new CfsError("data-loss", `${what}: the stream is longer than ${maxBytes} bytes`));
+      else reject(signal?.aborted ? signal.reason : fromGrpcError(err, what));
+    });
+    call.on("end", () => {
+      stopWatching();
+      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    });
   });
 }
 
@@ -86,13 +110,21 @@ export type UnaryMethod<Q, R> = (
 
 /**
  * Calls a unary method of a ts-proto client as a promise, with the caller's
- * identity and a bounded deadline; failures become domain errors.
+ * identity and a bounded deadline; failures become domain errors. The call
+ * is cancelled when the identity's signal aborts, and the promise rejects
+ * with its reason.
  */
 export function callUnary<Q, R>(method: UnaryMethod<Q, R>, request: Q, identity: CallIdentity, what: string): Promise<R> {
+  const { signal } = identity;
+  if (signal?.aborted) return Promise.reject(signal.reason as Error);
   return new Promise((resolve, reject) => {
-    method(request, callMetadata(identity), { deadline: unaryDeadline(identity) }, (err, response) =>
-      err ? reject(fromGrpcError(err, what)) : resolve(response),
-    );
+    let stopWatching = () => undefined as void;
+    const call = method(request, callMetadata(identity), { deadline: unaryDeadline(identity) }, (err, response) => {
+      stopWatching();
+      if (!err) resolve(response);
+      else reject(signal?.aborted ? signal.reason : fromGrpcError(err, what));
+    });
+    stopWatching = cancelOnAbort(call, signal);
   });
 }
 

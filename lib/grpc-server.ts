@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -7,10 +6,16 @@ import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import type { Logger } from "pino";
-import { bearerToken, type Principal, type TokenVerifier } from "./auth.js";
-import { cancelled, toGrpcError } from "./errors.js";
+import { logRpc } from "./access-log.js";
+import type { Principal, TokenVerifier } from "./auth.js";
+import { authenticateCall } from "./call-auth.js";
+import { startCallLifetime, untilAborted, type CallCaps } from "./call-lifetime.js";
+import { toGrpcError } from "./errors.js";
 import type { Health } from "./health.js";
 import type { Metrics } from "./metrics.js";
+import { readRequests } from "./request-stream.js";
+import { requestIdOf } from "./request-id.js";
+import { countMessageBytes, countRpc, methodName } from "./rpc-metrics.js";
 
 /** What a handler knows about the call it serves. */
 export interface RequestContext {
@@ -19,9 +24,12 @@ export interface RequestContext {
   readonly token: string;
   readonly requestId: string;
   readonly log: Logger;
-  /** The client's deadline, if it set one. */
-  readonly deadline: Date | undefined;
-  /** Aborted when the client cancels or disconnects. */
+  /**
+   * When the call must be over: the client's deadline, or the server's cap
+   * when the client set none or a later one. Downstream calls inherit it.
+   */
+  readonly deadline: Date;
+  /** Aborted when the client cancels or disconnects, or the deadline passes; the reason is the error the call ends with. */
   readonly signal: AbortSignal;
 }
 
@@ -75,6 +83,8 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes: number;
   /** HTTP/2 stream and connection receive window. */
   flowControlWindowBytes: number;
+  /** The longest a call may run, whatever deadline its client set. */
+  callCaps: CallCaps;
 }
 
 /**
@@ -82,11 +92,11 @@ export interface GrpcServerOptions {
  * well-known types included, plus grpc/health/v1/health.proto.
  */
 const DESCRIPTOR_SET = fileURLToPath(new URL("../gen/descriptor-set.binpb", import.meta.url));
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * A grpc-js server with auth, request ids, access logs, metrics and error
- * mapping around every handler, plus grpc.health.v1 and server reflection.
+ * A grpc-js server with the steps of serveCall around every handler (request
+ * id, deadline cap and cancellation, auth, error mapping, metrics, access
+ * log), plus grpc.health.v1 and server reflection.
  */
 export function createGrpcServer(services: readonly ServiceRegistration<unknown>[], options: GrpcServerOptions): grpc.Server {
   const server = new grpc.Server({
@@ -99,7 +109,7 @@ export function createGrpcServer(services: readonly ServiceRegistration<unknown>
     const wrapped: grpc.UntypedServiceImplementation = {};
     const instrumented: ServiceDefinition = {};
     for (const [key, method] of Object.entries(def)) {
-      instrumented[key] = instrumentMethod(method, options.metrics);
+      instrumented[key] = countMessageBytes(method, methodName(method.path), options.metrics);
       wrapped[key] = wrapHandler(method, (handlers as Record<string, Handler>)[key]!, options);
     }
     server.addService(instrumented as unknown as grpc.ServiceDefinition, wrapped);
@@ -172,89 +182,75 @@ function raiseServerFlowControlWindow(server: grpc.Server, windowBytes: number, 
   };
 }
 
-function instrumentMethod(method: MethodDefinition, metrics: Metrics): MethodDefinition {
-  const label = { method: methodName(method.path) };
-  return {
-    ...method,
-    requestDeserialize: (bytes) => {
-      metrics.bytesReceived.inc(label, bytes.length);
-      return method.requestDeserialize(bytes);
-    },
-    responseSerialize: (value) => {
-      const bytes = method.responseSerialize(value);
-      metrics.bytesSent.inc(label, bytes.length);
-      return bytes;
-    },
-  };
-}
-
-/** "/cfs.chunker.v1.ChunkerService/UploadFile" -> "ChunkerService/UploadFile" */
-function methodName(path: string): string {
-  const [service = "", method = ""] = path.slice(1).split("/");
-  return `${service.slice(service.lastIndexOf(".") + 1)}/${method}`;
-}
-
 type Handler = (input: unknown, ctx: RequestContext) => unknown;
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
+/** The kind of call; streams get the longer cap. */
+function capFor(method: MethodDefinition, caps: CallCaps): number {
+  return method.requestStream || method.responseStream ? caps.streamMs : caps.unaryMs;
+}
+
+/**
+ * The steps around every call, in order: request id, the call's lifetime
+ * (deadline cap, cancellation), authentication, the handler, then error
+ * mapping (with the cause logged), metrics and the access-log line. `body`
+ * runs the handler and sends the answer; `answerError` sends a failure.
+ */
+async function serveCall(
+  call: AnyCall,
+  method: string,
+  capMs: number,
+  options: GrpcServerOptions,
+  body: (ctx: RequestContext) => Promise<void>,
+  answerError: (status: grpc.StatusObject) => void,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const requestId = requestIdOf(call.metadata);
+  let log = options.log.child({ requestId, method });
+  const lifetime = startCallLifetime(call, capMs);
+  let code = grpc.status.OK;
+  try {
+    const { principal, token } = await untilAborted(authenticateCall(call.metadata, options.verifyToken), lifetime.signal);
+    log = log.child({ subject: principal.subject });
+    await body({ principal, token, requestId, log, deadline: lifetime.deadline, signal: lifetime.signal });
+  } catch (err) {
+    const status = toGrpcError(lifetime.signal.aborted ? lifetime.signal.reason : err, log);
+    code = status.code;
+    if (!lifetime.clientGone) answerError({ code: status.code, details: status.details, metadata: new grpc.Metadata() });
+  } finally {
+    lifetime.end();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    countRpc(options.metrics, method, code, seconds);
+    logRpc(log, code, seconds);
+  }
+}
+
+/** Adapts a promise-based handler to grpc-js's call shapes, with serveCall around it. */
 function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcServerOptions): grpc.UntypedHandleCall {
   const name = methodName(method.path);
-
-  /** Authenticates, runs `body`, then logs and counts the outcome. */
-  const run = async (call: AnyCall, body: (ctx: RequestContext) => Promise<void>, fail: (e: grpc.StatusObject) => void) => {
-    const started = process.hrtime.bigint();
-    const headerId = call.metadata.get("x-request-id")[0];
-    const requestId = typeof headerId === "string" && REQUEST_ID.test(headerId) ? headerId : randomUUID();
-    let log = options.log.child({ requestId, method: name });
-    const abort = new AbortController();
-    (call as NodeJS.EventEmitter).on("cancelled", () => abort.abort(cancelled("call cancelled by the client")));
-    let code = grpc.status.OK;
-    try {
-      const auth = call.metadata.get("authorization")[0];
-      const token = bearerToken(typeof auth === "string" ? auth : undefined);
-      const principal = await options.verifyToken(token);
-      log = log.child({ subject: principal.subject });
-      const deadline = call.getDeadline();
-      await body({
-        principal,
-        token,
-        requestId,
-        log,
-        deadline: deadline instanceof Date ? deadline : undefined,
-        signal: abort.signal,
-      });
-    } catch (err) {
-      const mapped = toGrpcError(abort.signal.aborted ? abort.signal.reason : err, log);
-      code = mapped.code;
-      if (!abort.signal.aborted) fail({ code: mapped.code, details: mapped.details, metadata: new grpc.Metadata() });
-    } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      options.metrics.rpcsHandled.inc({ method: name, code: grpc.status[code] });
-      options.metrics.rpcDuration.observe({ method: name }, seconds);
-      log.info({ code: grpc.status[code], ms: Math.round(seconds * 1000) }, "rpc");
-    }
-  };
+  const capMs = capFor(method, options.callCaps);
 
   if (method.requestStream && !method.responseStream) {
     return (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      void run(
+      void serveCall(
         call,
-        async (ctx) => callback(null, await handler(readRequests(call, ctx.signal), ctx)),
+        name,
+        capMs,
+        options,
+        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(readRequests(call, ctx.signal), ctx)), ctx.signal)),
         (status) => callback(status, null),
       );
     };
   }
   if (method.responseStream && !method.requestStream) {
     return (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      void run(
+      void serveCall(
         call,
+        name,
+        capMs,
+        options,
         async (ctx) => {
-          for await (const message of handler(call.request, ctx) as AsyncIterable<unknown>) {
-            if (ctx.signal.aborted) return;
-            if (!call.write(message)) {
-              await Promise.race([once(call, "drain"), once(ctx.signal as unknown as NodeJS.EventEmitter, "abort").catch(() => undefined)]);
-            }
-          }
+          await writeResponses(call, handler(call.request, ctx) as AsyncIterable<unknown>, ctx.signal);
           call.end();
         },
         (status) => call.emit("error", status),
@@ -263,9 +259,12 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
   }
   if (!method.requestStream && !method.responseStream) {
     return (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      void run(
+      void serveCall(
         call,
-        async (ctx) => callback(null, await handler(call.request, ctx)),
+        name,
+        capMs,
+        options,
+        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(call.request, ctx)), ctx.signal)),
         (status) => callback(status, null),
       );
     };
@@ -274,17 +273,21 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
 }
 
 /**
- * The request stream of a client-streaming call. A stream that ends because
- * the client went away must never look like a complete upload, so
- * cancellation surfaces as an error instead of a normal end.
+ * Writes a server stream's messages as the client drains them. When the
+ * signal aborts (client gone, deadline passed) it stops at once, even while
+ * the handler is waiting for its next message, and fails with the reason.
  */
-async function* readRequests(call: grpc.ServerReadableStream<unknown, unknown>, signal: AbortSignal): AsyncGenerator<unknown> {
-  const onAbort = () => call.destroy(signal.reason as Error);
-  signal.addEventListener("abort", onAbort, { once: true });
+async function writeResponses(call: grpc.ServerWritableStream<unknown, unknown>, messages: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+  const iterator = messages[Symbol.asyncIterator]();
   try {
-    for await (const message of call) yield message;
-    if (signal.aborted || call.cancelled) throw cancelled("call cancelled by the client");
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+    for (;;) {
+      const next = await untilAborted(iterator.next(), signal);
+      if (next.done) return;
+      if (!call.write(next.value)) await untilAborted(once(call, "drain"), signal);
+    }
+  } catch (err) {
+    // Let the handler's generator run its clean-up (finally blocks) once it gets there.
+    void iterator.return?.()?.catch(() => undefined);
+    throw err;
   }
 }

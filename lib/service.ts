@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { createTokenVerifier, type AuthConfig } from "./auth.js";
+import type { CallCaps } from "./call-lifetime.js";
 import { type Env, int, port, str } from "./config.js";
 import { bindServer, createGrpcServer, type ServiceRegistration } from "./grpc-server.js";
 import { Health, type DependencyCheck } from "./health.js";
@@ -15,12 +16,17 @@ export interface ServerConfig {
   readonly maxMessageBytes: number;
   readonly flowControlWindowBytes: number;
   readonly shutdownGraceMs: number;
+  readonly callCaps: CallCaps;
 }
 
 /**
  * CFS_HOST (default 127.0.0.1; containers set 0.0.0.0), CFS_PORT,
  * CFS_METRICS_PORT, CFS_LOG_LEVEL, CFS_MAX_MESSAGE_BYTES,
- * CFS_FLOW_CONTROL_WINDOW_BYTES, CFS_SHUTDOWN_GRACE_MS.
+ * CFS_FLOW_CONTROL_WINDOW_BYTES, CFS_SHUTDOWN_GRACE_MS, and the longest a
+ * call may run whatever deadline its client set: CFS_MAX_CALL_SECONDS for
+ * unary calls (default 60 s: the longest is a commit of a 64 GiB file's chunk
+ * list), CFS_MAX_STREAM_SECONDS for streams (default 24 h: a 64 GiB upload at
+ * 1 MB/s; slow clients are cut off long before by the stream limits).
  */
 export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsPort: number): ServerConfig {
   return {
@@ -31,6 +37,11 @@ export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsP
     maxMessageBytes: int(env, "CFS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024 * 1024 + 4096),
     flowControlWindowBytes: int(env, "CFS_FLOW_CONTROL_WINDOW_BYTES", 4 * 1024 * 1024, 65_535, 2 ** 31 - 1),
     shutdownGraceMs: int(env, "CFS_SHUTDOWN_GRACE_MS", 20_000),
+    callCaps: {
+      unaryMs: int(env, "CFS_MAX_CALL_SECONDS", 60, 1, 86_400) * 1000,
+      // setTimeout's limit is ~24.8 days.
+      streamMs: int(env, "CFS_MAX_STREAM_SECONDS", 86_400, 1, 7 * 86_400) * 1000,
+    },
   };
 }
 
@@ -66,6 +77,7 @@ export async function runService(spec: ServiceSpec): Promise<RunningService> {
     verifyToken: createTokenVerifier(spec.auth),
     maxReceiveMessageBytes: config.maxMessageBytes,
     flowControlWindowBytes: config.flowControlWindowBytes,
+    callCaps: config.callCaps,
   });
   const boundPort = await bindServer(server, config.host, config.port);
   const metricsServer = await spec.metrics.serve(config.host, config.metricsPort);

@@ -6,9 +6,9 @@ import type { ChunkRelease } from "./domain/chunk-release.js";
 import type { VerificationQueries } from "./domain/verification-queries.js";
 import type { FileRecord, FileVersionRecord } from "./domain/types.js";
 
-/** Calls to block storage act for the caller, with its token and request id. */
+/** Calls to block storage act for the caller, with its token, request id, deadline and cancellation. */
 function identityOf(ctx: RequestContext): CallIdentity {
-  return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline };
+  return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal };
 }
 
 /** The domain parts MetadataService calls reach. */

@@ -1,7 +1,7 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
+import { boundedDeadline, callMetadata, callUnary, cancelOnAbort, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
 import { fromGrpcError } from "#lib/errors.js";
 import type { BlockStore } from "../ports/block-store.js";
 
@@ -28,10 +28,14 @@ export class GrpcBlockStore implements BlockStore {
   }
 
   put(sha256: string, data: Buffer, as: CallIdentity): Promise<void> {
+    if (as.signal?.aborted) return Promise.reject(as.signal.reason as Error);
     return new Promise((resolve, reject) => {
-      const call = this.client.putChunk(callMetadata(as), { deadline: chunkDeadline(as) }, (err) =>
-        err ? reject(fromGrpcError(err, "block storage PutChunk")) : resolve(),
-      );
+      const call = this.client.putChunk(callMetadata(as), { deadline: chunkDeadline(as) }, (err) => {
+        stopWatching();
+        if (!err) resolve();
+        else reject(as.signal?.aborted ? as.signal.reason : fromGrpcError(err, "block storage PutChunk"));
+      });
+      const stopWatching = cancelOnAbort(call, as.signal);
       call.write({ payload: { $case: "header", value: { sha256, size: data.length, owner: "" } } });
       call.write({ payload: { $case: "data", value: data } });
       call.end();
@@ -40,7 +44,7 @@ export class GrpcBlockStore implements BlockStore {
 
   get(sha256: string, size: number, as: CallIdentity): Promise<Buffer> {
     const call = this.client.getChunk({ sha256, owner: "" }, callMetadata(as), { deadline: chunkDeadline(as) });
-    return collectBytes(call, (message: GetChunkResponse) => message.data, size, "block storage GetChunk");
+    return collectBytes(call, (message: GetChunkResponse) => message.data, size, "block storage GetChunk", as.signal);
   }
 
   close(): void {

@@ -29,7 +29,7 @@ export class GrpcChunkStorage implements ChunkStorage {
     const what = "block storage GetChunk";
     const call = this.client.getChunk({ sha256, owner }, callMetadata(as), { deadline: boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS) });
     try {
-      return await collectBytes(call, (message: GetChunkResponse) => message.data, maxBytes, what);
+      return await collectBytes(call, (message: GetChunkResponse) => message.data, maxBytes, what, as.signal);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw withCallName(err, what);
