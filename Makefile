@@ -6,10 +6,10 @@ NPM_STAMP := node_modules/.install-stamp
 WEB_SOURCES := $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null)
 WEB_STAMP := web/dist/.build-stamp
 
-.PHONY: help install gen check-gen lint typecheck build web test test-unit run bench tools clean
+.PHONY: help install gen check-gen lint typecheck build web test test-unit run bench bench-chunking tools clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -67,6 +67,9 @@ run: install web ## Run all of cfs on this machine (PGlite, local chunks, dev is
 
 bench: install tools ## 1 GiB through the stack vs direct MinIO PUT/GET, with each service's peak RSS
 	npx tsx bench/bench.ts
+
+bench-chunking: install ## FastCDC averages side by side: scan vs SHA-256 speed, chunk sizes, bytes sent on re-uploads and edits
+	npx tsx bench/chunking.ts
 
 clean: ## Remove local data of make run
 	rm -rf .data .tmp dist web/dist
