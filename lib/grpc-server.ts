@@ -13,6 +13,7 @@ import { startCallLifetime, untilAborted, type CallCaps } from "./call-lifetime.
 import { toGrpcError } from "./errors.js";
 import type { Health } from "./health.js";
 import type { Metrics } from "./metrics.js";
+import { decoded, decodedEach, tolerateUndecodable } from "./request-decoding.js";
 import { readRequests } from "./request-stream.js";
 import { requestIdOf } from "./request-id.js";
 import { countMessageBytes, countRpc, methodName } from "./rpc-metrics.js";
@@ -109,7 +110,7 @@ export function createGrpcServer(services: readonly ServiceRegistration<unknown>
     const wrapped: grpc.UntypedServiceImplementation = {};
     const instrumented: ServiceDefinition = {};
     for (const [key, method] of Object.entries(def)) {
-      instrumented[key] = countMessageBytes(method, methodName(method.path), options.metrics);
+      instrumented[key] = countMessageBytes(tolerateUndecodable(method), methodName(method.path), options.metrics);
       wrapped[key] = wrapHandler(method, (handlers as Record<string, Handler>)[key]!, options);
     }
     server.addService(instrumented as unknown as grpc.ServiceDefinition, wrapped);
@@ -237,7 +238,7 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
         name,
         capMs,
         options,
-        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(readRequests(call, ctx.signal), ctx)), ctx.signal)),
+        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(decodedEach(readRequests(call, ctx.signal)), ctx)), ctx.signal)),
         (status) => callback(status, null),
       );
     };
@@ -250,7 +251,7 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
         capMs,
         options,
         async (ctx) => {
-          await writeResponses(call, handler(call.request, ctx) as AsyncIterable<unknown>, ctx.signal);
+          await writeResponses(call, handler(decoded(call.request), ctx) as AsyncIterable<unknown>, ctx.signal);
           call.end();
         },
         (status) => call.emit("error", status),
@@ -264,7 +265,7 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
         name,
         capMs,
         options,
-        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(call.request, ctx)), ctx.signal)),
+        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(decoded(call.request), ctx)), ctx.signal)),
         (status) => callback(status, null),
       );
     };
