@@ -17,17 +17,23 @@ $(NPM_STAMP): package.json package-lock.json
 
 install: $(NPM_STAMP) ## Install npm dependencies (npm ci)
 
-gen: install ## Regenerate gen/ from proto/ (buf + ts-proto, and the descriptor set reflection serves)
+gen: install ## Regenerate gen/ from proto/ (buf + ts-proto, the descriptor set reflection serves, the OpenAPI document)
 	npx buf lint proto
 	npx buf generate
 	scripts/descriptor-set.sh gen/descriptor-set.binpb
+	npx tsx gateway/openapi/generate.ts gen/descriptor-set.binpb gen/openapi.json
+	cp gen/openapi.json deploy/helm/cfs/files/openapi.json
 
 check-gen: install ## Fail when gen/ is stale against proto/
 	@tmp=$$(mktemp -d) && npx buf generate --output "$$tmp" && scripts/descriptor-set.sh "$$tmp/gen/descriptor-set.binpb" && \
+	  npx tsx gateway/openapi/generate.ts "$$tmp/gen/descriptor-set.binpb" "$$tmp/gen/openapi.json" && \
 	  if ! diff -r "$$tmp/gen" gen >/dev/null; then \
 	    diff -r "$$tmp/gen" gen | head -20; rm -rf "$$tmp"; \
 	    echo "gen/ is stale: run 'make gen' and commit the result"; exit 1; \
-	  fi; rm -rf "$$tmp"; echo "gen/ is up to date"
+	  fi; rm -rf "$$tmp"; \
+	  if ! cmp -s gen/openapi.json deploy/helm/cfs/files/openapi.json; then \
+	    echo "deploy/helm/cfs/files/openapi.json differs from gen/openapi.json: run 'make gen' and commit the result"; exit 1; \
+	  fi; echo "gen/ is up to date"
 
 lint: install ## buf lint, type check, eslint
 	npx buf lint proto

@@ -283,6 +283,7 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     corsOrigins: edge.corsOrigins ?? [],
     webRoot: edge.webRoot,
     pageConfig: { apiBaseUrl: "", auth: pageAuth },
+    openApiDocument: await readFile(join(REPO_ROOT, "gen", "openapi.json"), "utf8"),
     log: createLogger("edge", "info", destination),
   }).catch((err: unknown) => {
     destination?.end();

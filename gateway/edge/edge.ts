@@ -30,6 +30,8 @@ export interface EdgeOptions {
   webRoot?: string;
   /** Served as /config.json: how the page signs people in. */
   pageConfig: JsonObject;
+  /** The OpenAPI document of the REST routes (gen/openapi.json), served at /v1/openapi.json. */
+  openApiDocument?: string;
   log: Logger;
 }
 
@@ -44,6 +46,12 @@ const MAX_JSON_BODY_BYTES = 1024 * 1024;
 /** Upload bytes are sent upstream in messages of about this size. */
 const UPLOAD_FRAME_BYTES = 256 * 1024;
 const IDLE_TIMEOUT_MS = 5 * 60_000;
+/**
+ * Served without a token: it describes only the public routes (no user
+ * data), and tools and clients read it before they have a token, as gRPC
+ * clients read the services' reflection.
+ */
+export const OPENAPI_PATH = "/v1/openapi.json";
 
 export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
   const routes = loadHttpRoutes(options.registry, Object.keys(options.upstreams));
@@ -63,6 +71,7 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     const url = new URL(req.url ?? "/", "http://edge");
     if (applyCors(req, res, cors)) return;
     if (url.pathname === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    if (url.pathname === OPENAPI_PATH && options.openApiDocument !== undefined) return serveDocument(req, res, options.openApiDocument);
     if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
       return serveStatic(req, res, url.pathname);
     }
@@ -352,6 +361,14 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
   });
   res.end();
   return true;
+}
+
+function serveDocument(req: IncomingMessage, res: ServerResponse, document: string): void {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    throw new HttpError(405, grpc.status.NOT_FOUND, `no route for ${req.method} ${OPENAPI_PATH}`);
+  }
+  res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(document), "cache-control": "no-cache" });
+  res.end(req.method === "HEAD" ? undefined : document);
 }
 
 function sendJson(res: ServerResponse, status: number, body: JsonValue): void {

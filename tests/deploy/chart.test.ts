@@ -424,6 +424,24 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
       createHash("sha256").update(cm.data["envoy.yaml"].replace(/\n$/, "")).digest("hex"),
     );
   });
+
+  it("answers /v1/openapi.json from Envoy itself, without a token, with the document make gen wrote", async () => {
+    const { objects, values } = r();
+    if (!values.gateway.enabled || !values.gateway.openapi.enabled) return;
+    const cm = objects.find((o) => o.kind === "ConfigMap" && component(o) === "gateway-openapi")!;
+    expect(cm.data["openapi.json"]).toBe(readFileSync(join(REPO, "gen/openapi.json"), "utf8"));
+    const config = await gatewayConfig(objects);
+    const hcm = config.static_resources.listeners[0]!.filter_chains[0]!.filters[0]!.typed_config as Json;
+    const route = hcm.route_config.virtual_hosts[0].routes.find((x: Json) => x.match.path === "/v1/openapi.json");
+    expect(route.direct_response).toEqual({ status: 200, body: { filename: "/etc/envoy/openapi/openapi.json" } });
+    expect(hcm.route_config.max_direct_response_body_size_bytes).toBeGreaterThan(Buffer.byteLength(cm.data["openapi.json"]));
+    const rules = hcm.http_filters.find((f: Json) => f.name === "envoy.filters.http.jwt_authn").typed_config.rules;
+    const first = rules.find((rule: Json) => rule.match.path === "/v1/openapi.json" || "/v1/openapi.json".startsWith(rule.match.prefix ?? "\0"));
+    expect(first, "the first JWT rule for the document requires nothing").toEqual({ match: { path: "/v1/openapi.json" } });
+    const pod = workloads(objects).find((o) => component(o) === "gateway")!.spec.template.spec;
+    const mount = pod.containers[0].volumeMounts.find((m: Json) => m.mountPath === "/etc/envoy/openapi");
+    expect(pod.volumes.find((v: Json) => v.name === mount.name).configMap.name).toBe(cm.metadata.name);
+  });
 });
 
 describe("values", () => {

@@ -8,6 +8,16 @@
 {{- if or (include "cfs.gateway.descriptorMounted" .) .Values.gateway.descriptorSet.path -}}true{{- end -}}
 {{- end -}}
 
+{{/* Whether the OpenAPI document is mounted from the chart's ConfigMap. */}}
+{{- define "cfs.gateway.openapiMounted" -}}
+{{- if and .Values.gateway.openapi.enabled (not .Values.gateway.openapi.path) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Where Envoy reads the OpenAPI document it answers /v1/openapi.json with. */}}
+{{- define "cfs.gateway.openapiFile" -}}
+{{- .Values.gateway.openapi.path | default "/etc/envoy/openapi/openapi.json" -}}
+{{- end -}}
+
 {{/* An upstream's host and port: gateway.upstreams.<component> ("host:port") or the component's Service. */}}
 {{- define "cfs.gateway.upstream" -}}
 {{- $override := index .root.Values.gateway.upstreams .component | default "" -}}
@@ -128,6 +138,8 @@ static_resources:
                     {{- end }}
                 route_config:
                   name: cfs
+                  # The OpenAPI document is a direct response (Envoy's default limit is 4 KiB).
+                  max_direct_response_body_size_bytes: 1048576
                   virtual_hosts:
                     - name: cfs
                       domains: ["*"]
@@ -145,6 +157,15 @@ static_resources:
                           max_age: "600"
                       {{- end }}
                       routes:
+                        {{- if $g.openapi.enabled }}
+                        - match: {path: /v1/openapi.json}
+                          direct_response:
+                            status: 200
+                            body: {filename: {{ include "cfs.gateway.openapiFile" . | quote }}}
+                          response_headers_to_add:
+                            - header: {key: content-type, value: application/json}
+                              append_action: OVERWRITE_IF_EXISTS_OR_ADD
+                        {{- end }}
                         {{- range $g.blockedMethods }}
                         - match: {path: {{ . | quote }}}
                           direct_response: {status: 404}
@@ -203,6 +224,10 @@ static_resources:
                               timeout: 5s
                             cache_duration: 600s
                       rules:
+                        {{- if $g.openapi.enabled }}
+                        # The API's description, not the API: no token (tools read it first).
+                        - match: {path: /v1/openapi.json}
+                        {{- end }}
                         - match: {prefix: /cfs.}
                           requires: {provider_name: cfs}
                         - match: {prefix: /v1/}
