@@ -52,7 +52,7 @@ describe("OpenAPI document", () => {
     const token = await stack.issuer!.userToken("schemathesis");
     const args = [
       "--config-file",
-      "tests/rest/schemathesis.toml",
+      join(process.cwd(), "tests/rest/schemathesis.toml"),
       "run",
       `${stack.edgeUrl}/v1/openapi.json`,
       "--max-examples",
@@ -76,12 +76,13 @@ describe("OpenAPI document", () => {
         "ignored_auth",
       ].join(","),
       "--no-color",
-      // No example database in the working tree (.schemathesis/): every run starts from the seed.
+      // No example database: every run starts from the seed.
       "--generation-database",
       "none",
     ];
     const result = await new Promise<{ code: number; output: string }>((resolve) => {
-      execFile(schemathesis, args, { env: { ...process.env, CFS_FUZZ_TOKEN: token }, maxBuffer: 32 * 1024 * 1024, timeout: 240_000 }, (err, stdout, stderr) =>
+      // In the test's own folder: schemathesis writes its caches (.schemathesis/) where it runs.
+      execFile(schemathesis, args, { cwd: dataDir, env: { ...process.env, CFS_FUZZ_TOKEN: token }, maxBuffer: 32 * 1024 * 1024, timeout: 240_000 }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }),
       );
     });
