@@ -9,6 +9,8 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { service as healthService } from "grpc-health-check";
 import { parseAuthConfig } from "#lib/auth.js";
 import { createLogger } from "#lib/logger.js";
+import { parseCallCaps } from "#lib/service.js";
+import { parseStreamLimits, type StreamLimits } from "#lib/stream-guard.js";
 import { loadRegistry } from "../gateway/edge/routes.js";
 import { startEdge, type RunningEdge } from "../gateway/edge/edge.js";
 import { startDevIssuer, type DevIssuer } from "./issuer.js";
@@ -47,6 +49,8 @@ export interface EdgeOptions {
   corsOrigins?: string[];
   /** How the page signs in (its /config.json `auth`); default: the dev issuer, or Auth0 with options.auth. */
   pageAuth?: JsonObject;
+  /** How slow a request body may be; default: the services' CFS_STREAM_* settings. */
+  bodyLimits?: StreamLimits;
 }
 
 export interface StackOptions {
@@ -284,6 +288,8 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     webRoot: edge.webRoot,
     pageConfig: { apiBaseUrl: "", auth: pageAuth },
     openApiDocument: await readFile(join(REPO_ROOT, "gen", "openapi.json"), "utf8"),
+    bodyLimits: edge.bodyLimits ?? parseStreamLimits(env),
+    maxRequestMs: parseCallCaps(env).streamMs,
     log: createLogger("edge", "info", destination),
   }).catch((err: unknown) => {
     destination?.end();

@@ -87,6 +87,7 @@ beforeAll(async () => {
     maxReceiveMessageBytes: 1024 * 1024,
     flowControlWindowBytes: 1024 * 1024,
     callCaps: { unaryMs: 300, streamMs: 600 },
+    requestStreamLimits: { idleMs: 200, minBytesPerSecond: 0, windowMs: 1000 },
   });
   const port = await bindServer(server, "127.0.0.1", 0);
   const Constructor = grpc.makeGenericClientConstructor(TestService as unknown as grpc.ServiceDefinition, "TestService");
@@ -182,6 +183,15 @@ describe("createGrpcServer", () => {
       call.end();
     });
     expect(result).toBe("abcd");
+  });
+
+  it("cuts off a client stream that goes silent: DEADLINE_EXCEEDED, saying why", async () => {
+    const outcome = new Promise<string>((resolve, reject) => {
+      const call = client.concat(md("alice-token"), {}, (err, res) => (err ? reject(err) : resolve(res!)));
+      call.write("ab");
+      // ...and nothing more, without ending the stream.
+    });
+    await expect(outcome).rejects.toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED, details: "no data from the client for 0.2 s" });
   });
 
   it("streams responses, and ends a stream that outlives the server's stream cap with DEADLINE_EXCEEDED", async () => {

@@ -14,9 +14,10 @@ import { toGrpcError } from "./errors.js";
 import type { Health } from "./health.js";
 import type { Metrics } from "./metrics.js";
 import { decoded, decodedEach, tolerateUndecodable } from "./request-decoding.js";
-import { readRequests } from "./request-stream.js";
+import { readRequests, RequestSizes, type RequestStreamGuard } from "./request-stream.js";
 import { requestIdOf } from "./request-id.js";
 import { countMessageBytes, countRpc, methodName } from "./rpc-metrics.js";
+import type { StreamLimits } from "./stream-guard.js";
 
 /** What a handler knows about the call it serves. */
 export interface RequestContext {
@@ -86,6 +87,8 @@ export interface GrpcServerOptions {
   flowControlWindowBytes: number;
   /** The longest a call may run, whatever deadline its client set. */
   callCaps: CallCaps;
+  /** How slow the request stream of a client-streaming call (an upload) may be. */
+  requestStreamLimits: StreamLimits;
 }
 
 /**
@@ -105,13 +108,16 @@ export function createGrpcServer(services: readonly ServiceRegistration<unknown>
     "grpc.max_send_message_length": options.maxReceiveMessageBytes,
   });
   raiseServerFlowControlWindow(server, options.flowControlWindowBytes, options.log);
+  const sizes = new RequestSizes();
+  const guard: RequestStreamGuard<unknown> = { limits: options.requestStreamLimits, sizeOf: sizes.sizeOf };
   for (const { definition, handlers } of services) {
     const def = definition as ServiceDefinition;
     const wrapped: grpc.UntypedServiceImplementation = {};
     const instrumented: ServiceDefinition = {};
     for (const [key, method] of Object.entries(def)) {
-      instrumented[key] = countMessageBytes(tolerateUndecodable(method), methodName(method.path), options.metrics);
-      wrapped[key] = wrapHandler(method, (handlers as Record<string, Handler>)[key]!, options);
+      const counted = countMessageBytes(tolerateUndecodable(method), methodName(method.path), options.metrics);
+      instrumented[key] = method.requestStream ? sizes.measure(counted) : counted;
+      wrapped[key] = wrapHandler(method, (handlers as Record<string, Handler>)[key]!, options, guard);
     }
     server.addService(instrumented as unknown as grpc.ServiceDefinition, wrapped);
   }
@@ -227,7 +233,7 @@ async function serveCall(
 }
 
 /** Adapts a promise-based handler to grpc-js's call shapes, with serveCall around it. */
-function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcServerOptions): grpc.UntypedHandleCall {
+function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcServerOptions, guard: RequestStreamGuard<unknown>): grpc.UntypedHandleCall {
   const name = methodName(method.path);
   const capMs = capFor(method, options.callCaps);
 
@@ -238,7 +244,7 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
         name,
         capMs,
         options,
-        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(decodedEach(readRequests(call, ctx.signal)), ctx)), ctx.signal)),
+        async (ctx) => callback(null, await untilAborted(Promise.resolve(handler(decodedEach(readRequests(call, ctx.signal, guard)), ctx)), ctx.signal)),
         (status) => callback(status, null),
       );
     };

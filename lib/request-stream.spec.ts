@@ -1,7 +1,8 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CfsError } from "./errors.js";
-import { readRequests, type RequestStream } from "./request-stream.js";
+import { readRequests, RequestSizes, type RequestStream } from "./request-stream.js";
+import { SlowClientError } from "./stream-guard.js";
 
 /** An object-mode stream standing in for grpc-js's request stream. */
 function requestStream(): PassThrough & { cancelled: boolean } {
@@ -37,5 +38,41 @@ describe("readRequests", () => {
     abort.abort(new CfsError("deadline-exceeded", "too slow"));
     await expect(reading).rejects.toMatchObject({ kind: "deadline-exceeded", message: "too slow" });
     expect(stream.destroyed).toBe(true);
+  });
+
+  it("with a guard, fails a stream that trickles too slowly and stops reading it", async () => {
+    const stream = requestStream();
+    const sizes = new Map<unknown, number>();
+    const guard = { limits: { idleMs: 1_000, minBytesPerSecond: 1_000, windowMs: 200 }, sizeOf: (m: unknown) => sizes.get(m) ?? 0 };
+    const reading = collect(readRequests(stream as RequestStream<unknown>, new AbortController().signal, guard));
+    const first = { n: 1 };
+    sizes.set(first, 10);
+    stream.write(first);
+    // 10 bytes in the 200 ms window: under the 1000 B/s minimum.
+    await expect(reading).rejects.toBeInstanceOf(SlowClientError);
+    expect(stream.destroyed).toBe(true);
+  });
+
+  it("with a guard, lets a stream through that keeps up", async () => {
+    const stream = requestStream();
+    const guard = { limits: { idleMs: 1_000, minBytesPerSecond: 10, windowMs: 50 }, sizeOf: () => 100 };
+    const reading = collect(readRequests(stream as RequestStream<unknown>, new AbortController().signal, guard));
+    for (let i = 0; i < 5; i++) {
+      stream.write({ i });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    stream.end();
+    expect(await reading).toHaveLength(5);
+  });
+});
+
+describe("RequestSizes", () => {
+  it("notes the wire size of each decoded message", () => {
+    const sizes = new RequestSizes();
+    const codec = sizes.measure({ requestDeserialize: (b: Buffer) => ({ text: b.toString() }) });
+    const message = codec.requestDeserialize(Buffer.from("hello"));
+    expect(message).toEqual({ text: "hello" });
+    expect(sizes.sizeOf(message)).toBe(5);
+    expect(sizes.sizeOf({ text: "hello" })).toBe(0);
   });
 });

@@ -5,6 +5,7 @@ import { type Env, int, port, str } from "./config.js";
 import { bindServer, createGrpcServer, type ServiceRegistration } from "./grpc-server.js";
 import { Health, type DependencyCheck } from "./health.js";
 import { Metrics } from "./metrics.js";
+import { parseStreamLimits, type StreamLimits } from "./stream-guard.js";
 import { installShutdown } from "./shutdown.js";
 
 /** Listener and transport settings shared by every cfs service. */
@@ -17,6 +18,7 @@ export interface ServerConfig {
   readonly flowControlWindowBytes: number;
   readonly shutdownGraceMs: number;
   readonly callCaps: CallCaps;
+  readonly requestStreamLimits: StreamLimits;
 }
 
 /**
@@ -26,7 +28,8 @@ export interface ServerConfig {
  * call may run whatever deadline its client set: CFS_MAX_CALL_SECONDS for
  * unary calls (default 60 s: the longest is a commit of a 64 GiB file's chunk
  * list), CFS_MAX_STREAM_SECONDS for streams (default 24 h: a 64 GiB upload at
- * 1 MB/s; slow clients are cut off long before by the stream limits).
+ * 1 MB/s; slow clients are cut off long before by the stream limits), and
+ * those limits for uploads (parseStreamLimits: CFS_STREAM_*).
  */
 export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsPort: number): ServerConfig {
   return {
@@ -37,11 +40,17 @@ export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsP
     maxMessageBytes: int(env, "CFS_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024 * 1024 + 4096),
     flowControlWindowBytes: int(env, "CFS_FLOW_CONTROL_WINDOW_BYTES", 4 * 1024 * 1024, 65_535, 2 ** 31 - 1),
     shutdownGraceMs: int(env, "CFS_SHUTDOWN_GRACE_MS", 20_000),
-    callCaps: {
-      unaryMs: int(env, "CFS_MAX_CALL_SECONDS", 60, 1, 86_400) * 1000,
-      // setTimeout's limit is ~24.8 days.
-      streamMs: int(env, "CFS_MAX_STREAM_SECONDS", 86_400, 1, 7 * 86_400) * 1000,
-    },
+    callCaps: parseCallCaps(env),
+    requestStreamLimits: parseStreamLimits(env),
+  };
+}
+
+/** CFS_MAX_CALL_SECONDS and CFS_MAX_STREAM_SECONDS (see parseServerConfig); the edge reads them too. */
+export function parseCallCaps(env: Env): CallCaps {
+  return {
+    unaryMs: int(env, "CFS_MAX_CALL_SECONDS", 60, 1, 86_400) * 1000,
+    // setTimeout's limit is ~24.8 days.
+    streamMs: int(env, "CFS_MAX_STREAM_SECONDS", 86_400, 1, 7 * 86_400) * 1000,
   };
 }
 
@@ -78,6 +87,7 @@ export async function runService(spec: ServiceSpec): Promise<RunningService> {
     maxReceiveMessageBytes: config.maxMessageBytes,
     flowControlWindowBytes: config.flowControlWindowBytes,
     callCaps: config.callCaps,
+    requestStreamLimits: config.requestStreamLimits,
   });
   const boundPort = await bindServer(server, config.host, config.port);
   const metricsServer = await spec.metrics.serve(config.host, config.metricsPort);

@@ -7,6 +7,8 @@ import { bearerToken, createTokenVerifier, type AuthConfig } from "#lib/auth.js"
 import { isServiceError } from "#lib/errors.js";
 import { channelOptions } from "#lib/grpc-client.js";
 import type { Logger } from "#lib/logger.js";
+import type { StreamLimits } from "#lib/stream-guard.js";
+import { guardBody } from "./body-guard.js";
 import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
 import { createStaticHandler } from "./static.js";
 import { badRequest, HttpError, httpStatusOf, requestMessage } from "./transcode.js";
@@ -32,6 +34,10 @@ export interface EdgeOptions {
   pageConfig: JsonObject;
   /** The OpenAPI document of the REST routes (gen/openapi.json), served at /v1/openapi.json. */
   openApiDocument?: string;
+  /** How slow a request body may arrive (CFS_STREAM_*, as the services): a slower one is answered 408. */
+  bodyLimits: StreamLimits;
+  /** The longest a whole request may take to arrive (CFS_MAX_STREAM_SECONDS, as the services' stream cap). */
+  maxRequestMs: number;
   log: Logger;
 }
 
@@ -43,8 +49,11 @@ export interface RunningEdge {
 
 const UNARY_DEADLINE_MS = 30_000;
 const MAX_JSON_BODY_BYTES = 1024 * 1024;
-/** Upload bytes are sent upstream in messages of about this size. */
+/** Upload bytes are sent upstream in messages of about this size... */
 const UPLOAD_FRAME_BYTES = 256 * 1024;
+/** ...or after this long, so a slow client's bytes reach the service (whose own slow-client limits watch them) as they come. */
+const UPLOAD_FLUSH_MS = 100;
+/** A connection with no traffic either way for this long is closed (a download whose client stopped reading). */
 const IDLE_TIMEOUT_MS = 5 * 60_000;
 /**
  * Served without a token: it describes only the public routes (no user
@@ -89,9 +98,9 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     if (rawBodyField) {
       const first = requestMessage(method.input, match.variables, url.searchParams);
       declareBodyLength(first, method.input, req.headers["content-length"]);
-      return uploadStream(call, first, rawBodyField.localName, httpBody);
+      return uploadStream(call, first, rawBodyField.localName, httpBody, options.bodyLimits);
     }
-    const jsonBody = body ? { field: body, value: await readJson(req) } : undefined;
+    const jsonBody = body ? { field: body, value: await readJson(req, options.bodyLimits) } : undefined;
     const request = requestMessage(match.route.method.input, match.variables, url.searchParams, jsonBody);
     if (method.methodKind === "server_streaming") return responseStream(call, request);
     return unary(call, request);
@@ -109,10 +118,11 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     });
     handle(req, res, log).catch((err: unknown) => sendError(res, err, log));
   });
+  // A client has 10 s for its headers (Node answers 408 and closes); a body
+  // is watched by guardBody (408 when too slow or silent), and a whole
+  // request may take as long as the services let a stream run.
   server.headersTimeout = 10_000;
-  // Uploads and downloads of big files take as long as they take; a stalled
-  // connection is cut after the idle timeout instead.
-  server.requestTimeout = 0;
+  server.requestTimeout = options.maxRequestMs;
   server.timeout = IDLE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -179,11 +189,20 @@ async function unary(call: UpstreamCall, request: Message): Promise<void> {
  * the service is behind. The first message also carries the path and query
  * fields and the content type, as Envoy sends it.
  */
-async function uploadStream(call: UpstreamCall, first: Message, bodyField: string, httpBody: DescMessage): Promise<void> {
+async function uploadStream(call: UpstreamCall, first: Message, bodyField: string, httpBody: DescMessage, limits: StreamLimits): Promise<void> {
   const { method } = call.route;
   const { req, res } = call;
   const contentType = req.headers["content-type"] ?? "";
   const response = await new Promise<Message>((resolve, reject) => {
+    let failed = false;
+    /** Nothing more of the body is forwarded; the connection closes after the error answer. */
+    const stopForwarding = () => {
+      failed = true;
+      clearTimeout(flushTimer);
+      stopGuard();
+      req.off("data", forward);
+      res.shouldKeepAlive = false;
+    };
     const upstream = call.client.makeClientStreamRequest(
       call.route.grpcPath,
       serializer(method.input),
@@ -192,21 +211,24 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
       {},
       (err, value) => {
         if (!err) return resolve(value!);
-        // The rest of the body is not wanted: stop forwarding it, let it
-        // drain (a paused request would hold the connection), and close the
-        // connection after the error answer.
-        failed = true;
-        req.off("data", forward);
-        res.shouldKeepAlive = false;
+        if (failed) return;
+        // The rest of the body is not wanted: stop forwarding it and let it
+        // drain (a paused request would hold the connection).
+        stopForwarding();
         req.resume();
-        reject(err);
+        // The service gave up waiting for a body the client is still
+        // sending: the client was too slow, whichever side noticed first.
+        if (err.code === grpc.status.DEADLINE_EXCEEDED && !req.complete) reject(requestTimeout(err.details));
+        else reject(err);
       },
     );
-    let failed = false;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let sentFirst = false;
+    let flushTimer: NodeJS.Timeout | undefined;
     const flush = (): boolean => {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
       const data = Buffer.concat(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
@@ -215,14 +237,25 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
       sentFirst = true;
       return upstream.write(message);
     };
-    const forward = (part: Buffer) => {
-      pending.push(part);
-      pendingBytes += part.length;
-      if (pendingBytes >= UPLOAD_FRAME_BYTES && !flush()) {
+    const flushWithBackpressure = () => {
+      if (!flush()) {
         req.pause();
         upstream.once("drain", () => req.resume());
       }
     };
+    const forward = (part: Buffer) => {
+      pending.push(part);
+      pendingBytes += part.length;
+      if (pendingBytes >= UPLOAD_FRAME_BYTES) flushWithBackpressure();
+      else flushTimer ??= setTimeout(flushWithBackpressure, UPLOAD_FLUSH_MS);
+    };
+    // A client too slow or silent gets 408 and its connection closed; the
+    // upload is cancelled, so nothing is committed.
+    const stopGuard = guardBody(req, limits, (slow) => {
+      stopForwarding();
+      upstream.cancel();
+      reject(requestTimeout(slow.message));
+    });
     req.on("data", forward);
     req.on("end", () => {
       if (failed) return;
@@ -232,12 +265,15 @@ async function uploadStream(call: UpstreamCall, first: Message, bodyField: strin
     // A client that goes away mid-upload cancels the call: the chunker then
     // commits nothing and releases what it stored.
     req.on("close", () => {
+      clearTimeout(flushTimer);
       if (!req.complete) upstream.cancel();
     });
     cancelWhenClientLeaves(res, () => upstream.cancel());
   });
   sendJson(res, 200, toJson(method.output, response, { alwaysEmitImplicit: true }));
 }
+
+const requestTimeout = (message: string) => new HttpError(408, grpc.status.DEADLINE_EXCEEDED, `request body too slow: ${message}`);
 
 /**
  * Envoy resets the upstream stream when a client goes away mid-body; grpc-js,
@@ -324,19 +360,35 @@ async function authenticate(header: string | undefined, verify: ReturnType<typeo
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<JsonValue> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > MAX_JSON_BODY_BYTES) throw new HttpError(413, grpc.status.RESOURCE_EXHAUSTED, `request body over ${MAX_JSON_BODY_BYTES} bytes`);
-    parts.push(part);
-  }
-  try {
-    return JSON.parse(Buffer.concat(parts).toString("utf8")) as JsonValue;
-  } catch {
-    throw badRequest("the request body is not valid JSON");
-  }
+function readJson(req: IncomingMessage, limits: StreamLimits): Promise<JsonValue> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const fail = (err: HttpError) => {
+      stopGuard();
+      req.off("data", collect);
+      req.resume();
+      reject(err);
+    };
+    const stopGuard = guardBody(req, limits, (slow) => {
+      req.off("data", collect);
+      reject(requestTimeout(slow.message));
+    });
+    const collect = (part: Buffer) => {
+      size += part.length;
+      if (size > MAX_JSON_BODY_BYTES) return fail(new HttpError(413, grpc.status.RESOURCE_EXHAUSTED, `request body over ${MAX_JSON_BODY_BYTES} bytes`));
+      parts.push(part);
+    };
+    req.on("data", collect);
+    req.on("error", (err) => reject(err));
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(parts).toString("utf8")) as JsonValue);
+      } catch {
+        reject(badRequest("the request body is not valid JSON"));
+      }
+    });
+  });
 }
 
 /**
@@ -391,6 +443,8 @@ function sendError(res: ServerResponse, err: unknown, log: Logger): void {
     [httpStatus, code, message] = [500, grpc.status.INTERNAL, "internal error"];
   }
   if (res.headersSent) return void res.destroy();
+  // A request too slow to arrive is not read any further: close the connection after the answer.
+  if (httpStatus === 408) res.shouldKeepAlive = false;
   if (httpStatus === 401) res.setHeader("www-authenticate", 'Bearer realm="cfs"');
   sendJson(res, httpStatus, { code, message, details: [] });
 }
