@@ -154,6 +154,8 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     metricsPorts[name] = options.defaultPorts ? DEFAULT_METRICS_PORTS[name] : await freePort();
   }
   const addresses = Object.fromEntries(SERVICE_NAMES.map((n) => [n, `127.0.0.1:${ports[n]}`])) as Record<ServiceName, string>;
+  // The metadata service's app-token issuer publishes its keys here (app passwords).
+  const appTokenJwksPort = options.defaultPorts ? 8004 : await freePort();
 
   const common: Record<string, string> = {
     // Chunks are 1 MiB buffers allocated and freed all the time. glibc's
@@ -180,13 +182,14 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     CFS_SYNC_ADDR: addresses.sync,
     CFS_BLOCKSTORE_ADDR: addresses["block-storage"],
     CFS_CHUNKER_ADDR: addresses.chunker,
+    CFS_APP_TOKEN_JWKS_URI: `http://127.0.0.1:${appTokenJwksPort}/.well-known/jwks.json`,
     ...options.env,
   };
   const env = {} as Record<ServiceName, Record<string, string>>;
   for (const name of SERVICE_NAMES) {
     env[name] = { ...common, CFS_PORT: String(ports[name]), CFS_METRICS_PORT: String(metricsPorts[name]) };
   }
-  env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax };
+  env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax, CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort) };
   if (options.s3) {
     env["block-storage"] = {
       ...env["block-storage"],
@@ -281,6 +284,7 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     upstreams: {
       "cfs.chunker.v1.ChunkerService": env.CFS_CHUNKER_ADDR!,
       "cfs.metadata.v1.MetadataService": env.CFS_METADATA_ADDR!,
+      "cfs.metadata.v1.AppPasswordService": env.CFS_METADATA_ADDR!,
       "cfs.sync.v1.SyncService": env.CFS_SYNC_ADDR!,
     },
     auth,

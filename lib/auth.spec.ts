@@ -110,3 +110,40 @@ describe("bearerToken", () => {
     expect(() => bearerToken("Basic dXNlcjpwYXNz")).toThrow(/missing bearer token/);
   });
 });
+
+describe("createTokenVerifier with the app-token issuer", () => {
+  // A second issuer on loopback stands in for the metadata service's JWKS.
+  let appIssuer: DevIssuer;
+  let both: TokenVerifier;
+  beforeAll(async () => {
+    appIssuer = await startDevIssuer({ audience, serviceClientId: "x", serviceClientSecret: "y" });
+    both = createTokenVerifier(
+      parseAuthConfig({ CFS_AUTH_ISSUER: issuer.issuer, CFS_AUTH_AUDIENCE: audience, CFS_APP_TOKEN_JWKS_URI: appIssuer.jwksUri }),
+    );
+  });
+  afterAll(() => appIssuer.close());
+
+  const appToken = (claims: Record<string, unknown>, key = appIssuer.privateKey, kid = appIssuer.kid) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "RS256", kid })
+      .setIssuer("urn:cfs:app-passwords")
+      .setAudience(audience)
+      .setSubject("alice")
+      .setExpirationTime("5m")
+      .sign(key);
+
+  it("accepts its tokens as app-password sessions, never as a service, and still the main issuer's", async () => {
+    expect(await both(await appToken({ cfs_app_password: "ap-1", scope: "cfs:service" }))).toEqual({
+      subject: "alice",
+      isService: false,
+      appPasswordId: "ap-1",
+    });
+    expect(await both(await issuer.userToken("bob"))).toEqual({ subject: "bob", isService: false });
+  });
+
+  it("refuses its tokens without the app-password claim, signed with the main issuer's key, or where it is not configured", async () => {
+    await expect(both(await appToken({}))).rejects.toMatchObject({ kind: "unauthenticated" });
+    await expect(both(await appToken({ cfs_app_password: "ap-1" }, issuer.privateKey, issuer.kid))).rejects.toMatchObject({ kind: "unauthenticated" });
+    await expect(verify(await appToken({ cfs_app_password: "ap-1" }))).rejects.toMatchObject({ kind: "unauthenticated" });
+  });
+});

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { type Env, optionalStr, str, url, int } from "./config.js";
 import { CfsError, unauthenticated } from "./errors.js";
 import { MAX_OWNER_LENGTH } from "./limits.js";
@@ -7,7 +7,24 @@ import { MAX_OWNER_LENGTH } from "./limits.js";
 export interface Principal {
   readonly subject: string;
   readonly isService: boolean;
+  /** Set when the session was opened with this app password (a token of the app-token issuer). */
+  readonly appPasswordId?: string;
 }
+
+/**
+ * The issuer of the short-lived tokens the metadata service exchanges app
+ * passwords for (docs: README "App passwords"). Services trust it beside
+ * the main issuer, for user sessions only.
+ */
+export interface AppTokenIssuerConfig {
+  readonly issuer: string;
+  readonly jwksUri: string;
+}
+
+/** The `iss` of app-password session tokens (CFS_APP_TOKEN_ISSUER overrides it). */
+export const DEFAULT_APP_TOKEN_ISSUER = "urn:cfs:app-passwords";
+/** The claim that marks an app-password session: the app password's id. */
+export const APP_PASSWORD_CLAIM = "cfs_app_password";
 
 export interface AuthConfig {
   readonly issuer: string;
@@ -18,6 +35,8 @@ export interface AuthConfig {
   readonly clockToleranceSeconds: number;
   /** A token whose `scope` or `permissions` holds this acts as a cfs service. */
   readonly serviceScope: string;
+  /** Also trusted when set: the app-token issuer (CFS_APP_TOKEN_JWKS_URI). */
+  readonly appTokens?: AppTokenIssuerConfig;
 }
 
 const ASYMMETRIC_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -39,6 +58,9 @@ export function parseAuthConfig(env: Env): AuthConfig {
     algorithms,
     clockToleranceSeconds: int(env, "CFS_AUTH_CLOCK_SKEW_SECONDS", 30, 0, 300),
     serviceScope: str(env, "CFS_AUTH_SERVICE_SCOPE", "cfs:service"),
+    ...(optionalStr(env, "CFS_APP_TOKEN_JWKS_URI")
+      ? { appTokens: { issuer: str(env, "CFS_APP_TOKEN_ISSUER", DEFAULT_APP_TOKEN_ISSUER), jwksUri: url(env, "CFS_APP_TOKEN_JWKS_URI") } }
+      : {}),
   };
 }
 
@@ -53,18 +75,20 @@ export type TokenVerifier = (token: string) => Promise<Principal>;
  * when the JWKS endpoint is unreachable.
  */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
-  const jwks = createRemoteJWKSet(new URL(config.jwksUri), {
-    timeoutDuration: 5_000,
-    cooldownDuration: 30_000,
-    cacheMaxAge: 600_000,
-  });
+  const jwksOptions = { timeoutDuration: 5_000, cooldownDuration: 30_000, cacheMaxAge: 600_000 };
+  const mainKeys = createRemoteJWKSet(new URL(config.jwksUri), jwksOptions);
+  const appTokens = config.appTokens;
+  const appKeys = appTokens && createRemoteJWKSet(new URL(appTokens.jwksUri), jwksOptions);
   return async (token) => {
     let payload: JWTPayload;
+    let fromAppIssuer: boolean;
     try {
       const header = decodeProtectedHeader(token);
       if (header.kid !== undefined && !SANE_KID.test(header.kid)) throw unauthenticated("invalid token");
-      ({ payload } = await jwtVerify(token, jwks, {
-        issuer: config.issuer,
+      // The unverified iss only picks the key set; the verification checks it again.
+      fromAppIssuer = appTokens !== undefined && decodeJwt(token).iss === appTokens.issuer;
+      ({ payload } = await jwtVerify(token, fromAppIssuer ? appKeys! : mainKeys, {
+        issuer: fromAppIssuer ? appTokens!.issuer : config.issuer,
         audience: config.audience,
         algorithms: [...config.algorithms],
         requiredClaims: ["exp", "sub"],
@@ -79,7 +103,11 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     }
     const subject = payload.sub;
     if (!subject || subject.length > MAX_OWNER_LENGTH) throw unauthenticated("invalid token subject");
-    return { subject, isService: hasScope(payload, config.serviceScope) };
+    if (!fromAppIssuer) return { subject, isService: hasScope(payload, config.serviceScope) };
+    // The app-token issuer opens user sessions marked as such, nothing else.
+    const appPasswordId = payload[APP_PASSWORD_CLAIM];
+    if (typeof appPasswordId !== "string" || appPasswordId === "") throw unauthenticated("invalid token");
+    return { subject, isService: false, appPasswordId };
   };
 }
 

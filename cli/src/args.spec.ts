@@ -56,6 +56,16 @@ describe("parseCommand", () => {
     expect(parseCommand(["token", "alice"])).toEqual({ kind: "token", user: "alice" });
   });
 
+  it("parses app-password create, list and revoke", () => {
+    expect(parseCommand(["app-password", "create", "--label", "laptop Finder"])).toEqual({ kind: "app-password", action: "create", label: "laptop Finder", json: false });
+    expect(parseCommand(["app-password", "list", "--json"])).toEqual({ kind: "app-password", action: "list", json: true });
+    expect(parseCommand(["app-password", "revoke", "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f"])).toEqual({
+      kind: "app-password",
+      action: "revoke",
+      id: "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f",
+    });
+  });
+
   it("parses sync with defaults and options", () => {
     expect(parseCommand(["sync", "~/cfs"])).toEqual({ kind: "sync", dir: "~/cfs", once: false, rescanSeconds: 300 });
     expect(parseCommand(["sync", "dir", "--once", "--rescan", "60"])).toEqual({ kind: "sync", dir: "dir", once: true, rescanSeconds: 60 });
@@ -99,6 +109,11 @@ describe("parseCommand", () => {
     [["sync", "a", "b"], /unexpected argument "b"/],
     [["sync", "a", "--rescan", "0"], /--rescan must be an integer from 1/],
     [["sync", "a", "--watch"], /sync: Unknown option '--watch'/],
+    [["app-password"], /create, list or revoke is required/],
+    [["app-password", "create"], /--label is required/],
+    [["app-password", "revoke"], /<id> is required/],
+    [["app-password", "list", "x"], /unexpected argument "x"/],
+    [["app-password", "rotate"], /create, list or revoke is required/],
   ])("refuses %j", (argv, message) => {
     expect(usageFailure(argv)).toMatch(message);
   });

@@ -10,7 +10,10 @@ export type Command =
   | { kind: "rm"; fileId: string }
   | { kind: "versions"; fileId: string; json: boolean }
   | { kind: "token"; user: string }
-  | { kind: "sync"; dir: string; once: boolean; rescanSeconds: number };
+  | { kind: "sync"; dir: string; once: boolean; rescanSeconds: number }
+  | { kind: "app-password"; action: "create"; label: string; json: boolean }
+  | { kind: "app-password"; action: "list"; json: boolean }
+  | { kind: "app-password"; action: "revoke"; id: string };
 
 const USAGE = {
   put: `cfs put <path> [--name NAME] [--content-type TYPE] [--no-verify] [--progress]
@@ -43,6 +46,11 @@ const USAGE = {
     over a delete, and a file changed on both sides keeps both: the local one
     becomes "name (conflicted copy YYYY-MM-DD HHMMSS).ext". Prints a line per
     file moved. --once does one full pass and exits (1-7 if a file failed).`,
+  "app-password": `cfs app-password create --label LABEL [--json] | list [--json] | revoke <id>
+    App passwords for WebDAV clients (Finder, Explorer, davfs2, rclone) that
+    cannot sign in: create prints the user name and the password, shown this
+    once; list shows labels and last use; revoke ends it at once. Needs a
+    token from a normal sign-in (not one opened with an app password).`,
 } as const;
 
 type CommandName = keyof typeof USAGE;
@@ -90,6 +98,7 @@ const OPTIONS = {
   versions: { help, json },
   token: { help },
   sync: { help, once: { type: "boolean" }, rescan: { type: "string" } },
+  "app-password": { help, json, label: { type: "string" } },
 } as const satisfies Record<CommandName, ParseArgsConfig["options"]>;
 
 function isCommandName(value: string): value is CommandName {
@@ -119,6 +128,7 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.help === true) return { kind: "help", text: `Usage: ${USAGE[first]}\n` };
   const str = (key: string) => values[key] as string | undefined;
   const flag = (key: string) => values[key] === true;
+  if (first === "app-password") return appPasswordCommand(parsed.positionals, str("label"), flag("json"));
   const positional = onePositional(first, parsed.positionals);
 
   switch (first) {
@@ -168,7 +178,25 @@ export function parseCommand(argv: readonly string[]): Command {
   }
 }
 
-const POSITIONAL_NAMES: Record<CommandName, string> = {
+function appPasswordCommand(positionals: readonly string[], label: string | undefined, json: boolean): Command {
+  const [action, id, extra] = positionals;
+  const unexpected = action === "revoke" ? extra : id;
+  if (unexpected !== undefined) throw usageError(`app-password: unexpected argument "${unexpected}"`);
+  switch (action) {
+    case "create":
+      if (!label?.trim()) throw usageError("app-password create: --label is required (e.g. --label \"laptop Finder\")");
+      return { kind: "app-password", action, label, json };
+    case "list":
+      return { kind: "app-password", action, json };
+    case "revoke":
+      if (!id) throw usageError("app-password revoke: <id> is required (see cfs app-password list)");
+      return { kind: "app-password", action, id };
+    default:
+      throw usageError("app-password: create, list or revoke is required");
+  }
+}
+
+const POSITIONAL_NAMES: Record<Exclude<CommandName, "app-password">, string> = {
   put: "<path>",
   get: "<file_id>",
   ls: "",
@@ -179,7 +207,7 @@ const POSITIONAL_NAMES: Record<CommandName, string> = {
 };
 
 /** The single positional argument a command takes ("" for ls, which takes none). */
-function onePositional(command: CommandName, positionals: string[]): string {
+function onePositional(command: Exclude<CommandName, "app-password">, positionals: string[]): string {
   const expected = POSITIONAL_NAMES[command];
   if (expected === "") {
     if (positionals.length > 0) throw usageError(`${command}: unexpected argument "${positionals[0]}"`);

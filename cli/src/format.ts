@@ -1,3 +1,4 @@
+import type { AppPassword } from "#gen/cfs/metadata/v1/app_passwords.js";
 import type { File, FileVersion } from "#gen/cfs/metadata/v1/metadata.js";
 import { formatBytes } from "./progress.js";
 
@@ -48,6 +49,18 @@ export function versionsTable(versions: readonly FileVersion[]): string {
       { header: "SHA256", value: (v) => v.sha256 },
     ],
     versions,
+  );
+}
+
+export function appPasswordsTable(passwords: readonly AppPassword[]): string {
+  return table<AppPassword>(
+    [
+      { header: "ID", value: (p) => p.id },
+      { header: "CREATED (UTC)", value: (p) => formatTime(p.createdAt) },
+      { header: "LAST USED (UTC)", value: (p) => (p.lastUsedAt ? formatTime(p.lastUsedAt) : "never") },
+      { header: "LABEL", value: (p) => p.label },
+    ],
+    passwords,
   );
 }
 

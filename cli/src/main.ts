@@ -1,7 +1,7 @@
 import { parseCommand, type Command } from "./args.js";
 import { deleteFile, listFiles, listVersions } from "./catalogue.js";
 import { describeFailure, ExitCode } from "./errors.js";
-import { filesTable, toJson, versionsTable } from "./format.js";
+import { appPasswordsTable, filesTable, toJson, versionsTable } from "./format.js";
 import { get } from "./get.js";
 import { createProgress } from "./progress.js";
 import { put } from "./put.js";
@@ -44,6 +44,22 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
       case "rm":
         await deleteFile(conn, command.fileId);
         return;
+      case "app-password": {
+        const client = conn.appPasswords;
+        if (command.action === "create") {
+          const created = await conn.unary(client.createAppPassword.bind(client), { label: command.label });
+          if (command.json) return void out(toJson(created));
+          out(`user name: ${created.username}\npassword:  ${created.secret}\nid:        ${created.id}\n`);
+          process.stderr.write("The password is shown this once: store it in the client now.\n");
+          return;
+        }
+        if (command.action === "list") {
+          const { appPasswords } = await conn.unary(client.listAppPasswords.bind(client), {});
+          return void out(command.json ? toJson({ appPasswords }) : appPasswordsTable(appPasswords));
+        }
+        await conn.unary(client.revokeAppPassword.bind(client), { id: command.id });
+        return;
+      }
       case "sync":
         await sync(conn, settings.token ?? "", command, (line) => out(`${line}\n`), (line) => process.stderr.write(`${line}\n`));
         return;

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { ChunkerServiceClient } from "#gen/cfs/chunker/v1/chunker.js";
+import { AppPasswordServiceClient } from "#gen/cfs/metadata/v1/app_passwords.js";
 import { MetadataServiceClient } from "#gen/cfs/metadata/v1/metadata.js";
 import { SyncServiceClient } from "#gen/cfs/sync/v1/sync.js";
 import { optionalStr, str, type Env } from "#lib/config.js";
@@ -33,6 +34,7 @@ const FLOW_CONTROL_WINDOW_BYTES = 4 * 1024 * 1024;
 export class Connection {
   readonly chunker: ChunkerServiceClient;
   readonly metadata: MetadataServiceClient;
+  readonly appPasswords: AppPasswordServiceClient;
   readonly sync: SyncServiceClient;
   /** Call metadata carrying `authorization: Bearer <token>`. */
   readonly auth: grpc.Metadata;
@@ -49,6 +51,7 @@ export class Connection {
     const options = channelOptions(MESSAGE_BYTES, FLOW_CONTROL_WINDOW_BYTES);
     this.chunker = new ChunkerServiceClient(settings.chunkerAddress, grpc.credentials.createInsecure(), options);
     this.metadata = new MetadataServiceClient(settings.metadataAddress, grpc.credentials.createInsecure(), options);
+    this.appPasswords = new AppPasswordServiceClient(settings.metadataAddress, grpc.credentials.createInsecure(), options);
     this.sync = new SyncServiceClient(settings.syncAddress, grpc.credentials.createInsecure(), options);
   }
 
@@ -77,6 +80,7 @@ export class Connection {
   close(): void {
     this.chunker.close();
     this.metadata.close();
+    this.appPasswords.close();
     this.sync.close();
   }
 }

@@ -23,7 +23,12 @@ export interface HttpRoute {
 export const HTTP_BODY = "google.api.HttpBody";
 
 /** The services whose annotated methods are public REST routes (the OpenAPI document covers these). */
-export const REST_SERVICES: readonly string[] = ["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.sync.v1.SyncService"];
+export const REST_SERVICES: readonly string[] = [
+  "cfs.chunker.v1.ChunkerService",
+  "cfs.metadata.v1.MetadataService",
+  "cfs.metadata.v1.AppPasswordService",
+  "cfs.sync.v1.SyncService",
+];
 
 interface HttpRuleJson {
   get?: string;

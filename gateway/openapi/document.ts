@@ -82,7 +82,8 @@ function operation(route: HttpRoute, schemas: SchemaSet): JsonObject {
   const parameters: JsonValue[] = [];
   for (const field of method.input.fields) {
     if (pathFields.has(field.name)) {
-      const schema = { ...schemas.fieldSchema(field), ...(field.name.endsWith("_id") ? { pattern: UUID_PATTERN } : {}) };
+      const isId = field.name === "id" || field.name.endsWith("_id");
+      const schema = { ...schemas.fieldSchema(field), ...(isId ? { pattern: UUID_PATTERN } : {}) };
       parameters.push({ name: field.jsonName, in: "path", required: true, schema });
     } else if (!bodyFields.has(field.name) && isQueryable(field)) {
       parameters.push({ name: field.jsonName, in: "query", required: false, schema: { ...schemas.fieldSchema(field), ...FIELD_RULES[field.name] } });

@@ -80,8 +80,15 @@ export interface EnvoyExpectations {
   upstream: (host: string, port: number) => boolean;
 }
 
-const ROUTED = { chunker: "/cfs.chunker.v1.ChunkerService/", metadata: "/cfs.metadata.v1.MetadataService/", sync: "/cfs.sync.v1.SyncService/" };
-const TRANSCODED = { chunker: "cfs.chunker.v1.ChunkerService", metadata: "cfs.metadata.v1.MetadataService", sync: "cfs.sync.v1.SyncService" };
+/** [cluster, gRPC path prefix] of every public service. */
+const ROUTED: ReadonlyArray<[string, string]> = [
+  ["chunker", "/cfs.chunker.v1.ChunkerService/"],
+  ["metadata", "/cfs.metadata.v1.MetadataService/"],
+  ["metadata", "/cfs.metadata.v1.AppPasswordService/"],
+  ["sync", "/cfs.sync.v1.SyncService/"],
+];
+const TRANSCODED = ["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.metadata.v1.AppPasswordService", "cfs.sync.v1.SyncService"];
+const ROUTED_CLUSTERS = [...new Set(ROUTED.map(([cluster]) => cluster))];
 
 /** Returns the problems found; empty when the config is as the chart means it. */
 export function validateEnvoyConfig(config: EnvoyConfig, expect: EnvoyExpectations): string[] {
@@ -126,7 +133,7 @@ export function validateEnvoyConfig(config: EnvoyConfig, expect: EnvoyExpectatio
   if (expect.transcoding) {
     const transcoder = hcm.http_filters.find((f: Json) => f.name === "envoy.filters.http.grpc_json_transcoder").typed_config;
     check(transcoder.proto_descriptor === (expect.descriptorPath ?? "/etc/envoy/descriptors/descriptor-set.binpb"), "transcoder reads the descriptor set");
-    for (const service of Object.values(TRANSCODED)) check(transcoder.services?.includes(service), `transcoder serves ${service}`);
+    for (const service of TRANSCODED) check(transcoder.services?.includes(service), `transcoder serves ${service}`);
     check(transcoder.convert_grpc_status === true, "gRPC errors become HTTP statuses with a JSON body");
     check(transcoder.request_validation_options?.reject_unknown_query_parameters === true, "unknown query parameters are rejected");
     check(!transcoder.request_validation_options?.reject_unknown_method, "unknown methods pass on (gRPC and the web page are not transcoded)");
@@ -143,7 +150,7 @@ export function validateEnvoyConfig(config: EnvoyConfig, expect: EnvoyExpectatio
     const first = routes.find((r) => (r.match.path === method || (r.match.prefix && method.startsWith(r.match.prefix))));
     check(first?.direct_response?.status === 404, `${method} is answered by the gateway, never routed`);
   }
-  for (const [cluster, prefix] of Object.entries(ROUTED)) {
+  for (const [cluster, prefix] of ROUTED) {
     const route = routes.find((r) => r.match.prefix === prefix);
     check(route?.route?.cluster === cluster, `${prefix} routes to ${cluster}`);
     check(route?.route?.timeout === "0s", `${prefix}: no per-route timeout cuts streams`);
@@ -159,7 +166,7 @@ export function validateEnvoyConfig(config: EnvoyConfig, expect: EnvoyExpectatio
   const clusters = new Map(config.static_resources.clusters.map((c) => [c.name, c]));
   const names = ["chunker", "metadata", "sync", "issuer", "envoy_admin", ...(expect.web ? ["web"] : [])].sort();
   check(JSON.stringify([...clusters.keys()].sort()) === JSON.stringify(names), `clusters ${names.join(", ")}`);
-  for (const name of [...Object.keys(ROUTED), ...(expect.web ? ["web"] : [])]) {
+  for (const name of [...ROUTED_CLUSTERS, ...(expect.web ? ["web"] : [])]) {
     const c = clusters.get(name);
     const address = c?.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     check(c?.type === "STRICT_DNS", `${name}: every pod of a headless Service (STRICT_DNS)`);

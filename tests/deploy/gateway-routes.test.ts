@@ -131,7 +131,7 @@ beforeAll(async () => {
 describe("the API as the descriptor set describes it", () => {
   it("has annotated methods in every public service and internal methods, read from source info", () => {
     const annotated = methods.filter((m) => m.rest.length > 0);
-    expect(new Set(annotated.map((m) => m.service))).toEqual(new Set(["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.sync.v1.SyncService"]));
+    expect(new Set(annotated.map((m) => m.service))).toEqual(new Set(["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.metadata.v1.AppPasswordService", "cfs.sync.v1.SyncService"]));
     expect(annotated.length).toBeGreaterThanOrEqual(11);
     expect(methods.filter((m) => m.internal).map((m) => m.grpcPath)).toEqual(
       expect.arrayContaining(["/cfs.metadata.v1.MetadataService/CommitFileVersion", "/cfs.sync.v1.SyncService/RecordEvents"]),

@@ -74,6 +74,21 @@ describe("cfs CLI", () => {
     expect((await cfs(["get", file.fileId, "-o", "gone.bin"])).code).toBe(3);
   });
 
+  it("creates, lists and revokes app passwords", async () => {
+    const created = await cfs(["app-password", "create", "--label", "cli laptop", "--json"]);
+    expect(created.code, created.stderr).toBe(0);
+    const { id, secret, username } = JSON.parse(created.stdout) as { id: string; secret: string; username: string };
+    expect(username).toBe("carol");
+    expect(secret).toMatch(/^[a-z2-7]{8}(-[a-z2-7]{8}){3}$/);
+    const list = await cfs(["app-password", "list"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${id}\\s.*never\\s+cli laptop`));
+    expect(list.stdout).not.toContain(secret);
+    expect((await cfs(["app-password", "revoke", id])).code).toBe(0);
+    expect((await cfs(["app-password", "revoke", id])).code).toBe(3);
+    expect(JSON.parse((await cfs(["app-password", "list", "--json"])).stdout)).toEqual({ appPasswords: [] });
+  });
+
   it("exits with codes scripts can rely on", async () => {
     expect((await cfs(["get", "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f"])).code).toBe(3);
     expect((await cfs(["get", "not-a-uuid"])).code).toBe(5);

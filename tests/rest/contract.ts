@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevIssuer } from "../../dev/issuer.js";
-import { loadHttpRoutes, loadRegistry } from "../../gateway/edge/routes.js";
+import { loadHttpRoutes, loadRegistry, REST_SERVICES } from "../../gateway/edge/routes.js";
 import { forgedTokens } from "../support/tokens.js";
 
 /**
@@ -22,7 +22,6 @@ export interface RestTarget {
   stop(): Promise<void>;
 }
 
-export const TRANSCODED_SERVICES = ["cfs.chunker.v1.ChunkerService", "cfs.metadata.v1.MetadataService", "cfs.sync.v1.SyncService"];
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 const FOREIGN_ID = "8a7c2d4e-1f3b-4c5d-9e6f-0a1b2c3d4e5f";
@@ -75,7 +74,7 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
     });
 
     it("needs a valid token on every annotated route", async () => {
-      const routes = loadHttpRoutes(loadRegistry(await readFile("gen/descriptor-set.binpb")), TRANSCODED_SERVICES);
+      const routes = loadHttpRoutes(loadRegistry(await readFile("gen/descriptor-set.binpb")), REST_SERVICES);
       expect(routes.map((r) => `${r.httpMethod} ${r.template}`).sort()).toEqual(
         [
           "GET /v1/files",
@@ -89,6 +88,9 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
           "GET /v1/sync-events",
           "GET /v1/sync-events/{event_id}",
           "GET /v1/changes",
+          "POST /v1/app-passwords",
+          "GET /v1/app-passwords",
+          "DELETE /v1/app-passwords/{id}",
         ].sort(),
       );
       const paths = routes.map((r) => ({ method: r.httpMethod, path: r.template.replace(/\{[^}]+\}/g, FOREIGN_ID) }));

@@ -342,4 +342,25 @@ describe("web page", () => {
     await context.close();
     expect(pageErrors).toEqual([]);
   });
+  it("creates an app password, shows it once with the user name, lists it and revokes it", async () => {
+    const { context, page } = await newPage();
+    await signIn(page, "henry");
+    await page.getByRole("heading", { name: "App passwords" }).waitFor();
+    await page.locator("#app-password-list", { hasText: "No app passwords yet." }).waitFor();
+    await page.getByLabel("Label").fill("laptop Finder");
+    await page.getByRole("button", { name: "Create app password" }).click();
+    const secret = (await page.locator("#app-password-secret").textContent())!;
+    expect(secret).toMatch(/^[a-z2-7]{8}(-[a-z2-7]{8}){3}$/);
+    expect(await page.locator("#app-password-username").textContent()).toBe("henry");
+    const item = page.locator("#app-password-list li", { hasText: "laptop Finder" });
+    await item.locator(".meta", { hasText: "never used" }).waitFor();
+    const listed = (await (await api("henry", "/v1/app-passwords")).json()) as { appPasswords: Array<{ id: string; label: string }> };
+    expect(listed.appPasswords.map((p) => p.label)).toEqual(["laptop Finder"]);
+    expect(await page.content()).toContain(secret);
+    await item.getByRole("button", { name: "Revoke" }).click();
+    await page.locator("#app-password-list", { hasText: "No app passwords yet." }).waitFor();
+    expect(((await (await api("henry", "/v1/app-passwords")).json()) as { appPasswords: unknown[] }).appPasswords).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, "web-app-passwords.png"), fullPage: true });
+    await context.close();
+  });
 });

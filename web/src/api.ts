@@ -122,6 +122,20 @@ function xhrFailure(xhr: XMLHttpRequest): ApiError {
   return new ApiError(xhr.status, code, message);
 }
 
+export interface AppPasswordInfo {
+  id: string;
+  label: string;
+  createdAt: Date | undefined;
+  lastUsedAt: Date | undefined;
+}
+
+/** A new app password: the secret is in this answer only. */
+export interface CreatedAppPassword {
+  id: string;
+  secret: string;
+  username: string;
+}
+
 export class Api {
   constructor(
     private readonly baseUrl: string,
@@ -144,11 +158,13 @@ export class Api {
     }
   }
 
-  private async request(method: string, url: string, signal?: AbortSignal): Promise<Response> {
+  private async request(method: string, url: string, signal?: AbortSignal, body?: Json): Promise<Response> {
     const token = await this.bearer();
     let response: Response;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: "application/json" };
+    if (body) headers["content-type"] = "application/json";
     try {
-      response = await fetch(url, { method, headers: { authorization: `Bearer ${token}`, accept: "application/json" }, signal });
+      response = await fetch(url, { method, headers, signal, body: body ? JSON.stringify(body) : undefined });
     } catch (err) {
       if (signal?.aborted) throw err;
       throw new ApiError(0, undefined, "");
@@ -157,10 +173,32 @@ export class Api {
     return response;
   }
 
-  private async json(method: string, url: string, signal?: AbortSignal): Promise<Json> {
-    const response = await this.request(method, url, signal);
+  private async json(method: string, url: string, signal?: AbortSignal, body?: Json): Promise<Json> {
+    const response = await this.request(method, url, signal, body);
     const text = await response.text();
     return text ? (JSON.parse(text) as Json) : {};
+  }
+
+  async listAppPasswords(): Promise<AppPasswordInfo[]> {
+    const body = await this.json("GET", this.url("/v1/app-passwords"));
+    const list = field(body, "appPasswords", "app_passwords");
+    return Array.isArray(list)
+      ? list.map((raw: Json) => ({
+          id: String(raw.id ?? ""),
+          label: String(raw.label ?? ""),
+          createdAt: timestamp(field(raw, "createdAt", "created_at")),
+          lastUsedAt: timestamp(field(raw, "lastUsedAt", "last_used_at")),
+        }))
+      : [];
+  }
+
+  async createAppPassword(label: string): Promise<CreatedAppPassword> {
+    const body = await this.json("POST", this.url("/v1/app-passwords"), undefined, { label });
+    return { id: String(body.id ?? ""), secret: String(body.secret ?? ""), username: String(body.username ?? "") };
+  }
+
+  async revokeAppPassword(id: string): Promise<void> {
+    await this.json("DELETE", this.url(`/v1/app-passwords/${encodeURIComponent(id)}`));
   }
 
   async listFiles(options: { pageSize: number; pageToken?: string; prefix?: string }, signal?: AbortSignal): Promise<FilePage> {

@@ -2,6 +2,7 @@ import "./styles.css";
 import { createAuthenticator, DEV_USER_PATTERN, SignInError, type Authenticator, type Session } from "./auth.js";
 import { loadConfig, type PageConfig } from "./config.js";
 import { announce, append, clear, h } from "./dom.js";
+import { mountAppPasswordsView } from "./app-passwords-view.js";
 import { mountFilesView } from "./files-view.js";
 
 const main = document.getElementById("main") as HTMLElement;
@@ -94,11 +95,16 @@ function showFiles(config: PageConfig, auth: Authenticator, session: Session): v
   });
   append(account, h("span", { class: "user" }, "Signed in as ", h("strong", { id: "user-name" }, session.user)), signOut);
   account.hidden = false;
-  unmount = mountFilesView(main, {
+  const unmountFiles = mountFilesView(main, {
     session,
     apiBaseUrl: config.apiBaseUrl,
     onSessionEnded: (message) => void session.signOut().then(() => showSignIn(config, auth, message)),
   });
+  const unmountAppPasswords = mountAppPasswordsView(main, { session, apiBaseUrl: config.apiBaseUrl });
+  unmount = () => {
+    unmountFiles();
+    unmountAppPasswords();
+  };
   main.focus();
 }
 

@@ -1,5 +1,5 @@
-import { parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "#lib/auth.js";
-import { bool, deepFreeze, int, str, url, type Env } from "#lib/config.js";
+import { DEFAULT_APP_TOKEN_ISSUER, parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "#lib/auth.js";
+import { bool, deepFreeze, int, optionalStr, port, str, url, type Env } from "#lib/config.js";
 import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 
 export interface MetadataConfig {
@@ -28,6 +28,16 @@ export interface MetadataConfig {
     /** Failed relays back off exponentially up to this. */
     maxBackoffMs: number;
     batchSize: number;
+  };
+  /** The app-token issuer this process runs (AppPasswordService.ExchangeAppPassword). */
+  appTokens: {
+    issuer: string;
+    /** Lifetime of an exchanged token: how long a revoked app password's open sessions last at most. */
+    ttlSeconds: number;
+    /** PEM EC P-256 private key; unset: a key of this process only (one replica). */
+    keyFile: string | undefined;
+    /** HTTP port of the issuer's JWKS (GET /.well-known/jwks.json). */
+    jwksPort: number;
   };
 }
 
@@ -74,6 +84,12 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       intervalMs: int(env, "CFS_OUTBOX_INTERVAL_MS", 1000, 10),
       maxBackoffMs: 30_000,
       batchSize: 100,
+    },
+    appTokens: {
+      issuer: str(env, "CFS_APP_TOKEN_ISSUER", DEFAULT_APP_TOKEN_ISSUER),
+      ttlSeconds: int(env, "CFS_APP_TOKEN_TTL_SECONDS", 300, 30, 3600),
+      keyFile: optionalStr(env, "CFS_APP_TOKEN_KEY_FILE"),
+      jwksPort: port(env, "CFS_APP_TOKEN_JWKS_PORT", 8004),
     },
   });
 }

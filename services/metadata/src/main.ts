@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { AppPasswordServiceService } from "#gen/cfs/metadata/v1/app_passwords.js";
 import { MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
@@ -9,6 +10,9 @@ import { Metrics } from "#lib/metrics.js";
 import { runService } from "#lib/service.js";
 import { GrpcChunkInventory } from "./adapters/grpc-block-storage.js";
 import { GrpcEventSink } from "./adapters/grpc-sync.js";
+import { JoseAppTokenSigner, loadAppTokenKey } from "./adapters/jose-app-token-signer.js";
+import { serveJwks } from "./adapters/jwks-server.js";
+import { PostgresAppPasswordStore } from "./adapters/postgres/app-password-store.js";
 import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
@@ -22,6 +26,8 @@ import { ChunkCollector } from "./domain/collector.js";
 import { OutboxRelay } from "./domain/outbox-relay.js";
 import { VerificationQueries } from "./domain/verification-queries.js";
 import { createHandlers } from "./server.js";
+import { createAppPasswordHandlers } from "./app-password-server.js";
+import { AppPasswords } from "./domain/app-passwords.js";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
@@ -55,6 +61,16 @@ async function main(): Promise<void> {
     }),
   ];
 
+  // The app-token issuer: its keys are served before the gRPC server starts,
+  // so that this process can verify its own tokens from the first call.
+  const appTokenKey = await loadAppTokenKey(config.appTokens.keyFile);
+  if (!config.appTokens.keyFile) log.warn("CFS_APP_TOKEN_KEY_FILE is not set: app-password sessions are signed with a key of this process (one replica only)");
+  const jwksServer = await serveJwks(config.server.host, config.appTokens.jwksPort, [appTokenKey.publicJwk]);
+  const appPasswords = new AppPasswords(
+    new PostgresAppPasswordStore(db),
+    new JoseAppTokenSigner(appTokenKey, { issuer: config.appTokens.issuer, audience: config.auth.audience, ttlSeconds: config.appTokens.ttlSeconds }),
+  );
+
   await runService({
     log,
     server: config.server,
@@ -70,6 +86,7 @@ async function main(): Promise<void> {
           verification: new VerificationQueries(new PostgresVerificationReads(db)),
         }),
       ),
+      service("cfs.metadata.v1.AppPasswordService", AppPasswordServiceService, createAppPasswordHandlers(appPasswords)),
     ],
     checks: [{ name: "database", check: () => db.ping() }],
     closers: [
@@ -82,6 +99,7 @@ async function main(): Promise<void> {
       { name: "block-storage client", close: () => blocks.close() },
       { name: "sync client", close: () => sync.close() },
       { name: "database pool", close: () => pool.end() },
+      { name: "app-token JWKS", close: () => new Promise<void>((resolve) => jwksServer.close(() => resolve())) },
     ],
   });
   for (const loop of loops) loop.start();

@@ -178,6 +178,10 @@ static_resources:
                           route:
                             cluster: metadata
                             {{- toYaml $routeTimeout | nindent 28 }}
+                        - match: {prefix: /cfs.metadata.v1.AppPasswordService/}
+                          route:
+                            cluster: metadata
+                            {{- toYaml $routeTimeout | nindent 28 }}
                         - match: {prefix: /cfs.sync.v1.SyncService/}
                           route:
                             cluster: sync
