@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { AppPasswordServiceService } from "#gen/cfs/metadata/v1/app_passwords.js";
+import { DavStateServiceService } from "#gen/cfs/metadata/v1/dav_state.js";
 import { MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
@@ -13,6 +14,9 @@ import { GrpcEventSink } from "./adapters/grpc-sync.js";
 import { JoseAppTokenSigner, loadAppTokenKey } from "./adapters/jose-app-token-signer.js";
 import { serveJwks } from "./adapters/jwks-server.js";
 import { PostgresAppPasswordStore } from "./adapters/postgres/app-password-store.js";
+import { PostgresDavStateStore } from "./adapters/postgres/dav-state-store.js";
+import { createDavStateHandlers } from "./dav-state-server.js";
+import { DavState } from "./domain/dav-state.js";
 import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
         }),
       ),
       service("cfs.metadata.v1.AppPasswordService", AppPasswordServiceService, createAppPasswordHandlers(appPasswords)),
+      service("cfs.metadata.v1.DavStateService", DavStateServiceService, createDavStateHandlers(new DavState(new PostgresDavStateStore(db)))),
     ],
     checks: [{ name: "database", check: () => db.ping() }],
     closers: [
