@@ -63,6 +63,7 @@ tools: ## Build the pinned Go tools (MinIO, grpcurl, Helm, k8s-check, envoy-chec
 test: install lint check-gen tools web ## Everything CI runs: lint, codegen check, unit, contract and end-to-end tests
 	scripts/ensure-postgres.sh
 	scripts/ensure-chromium.sh
+	scripts/ensure-webdav-clients.sh
 	npx vitest run
 
 test-unit: install ## Only the fast unit tests

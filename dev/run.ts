@@ -53,6 +53,7 @@ const line = (label: string, value: string) => process.stdout.write(`  ${label.p
 process.stdout.write("\ncfs is running\n\n");
 line("web page", options.edge!.webRoot ? `${stack.edgeUrl}/` : "not built (make web)");
 line("REST", `${stack.edgeUrl}/v1/files`);
+line("WebDAV", `${stack.edgeUrl}/dav/   (user name + app password: cfs app-password create --label …)`);
 line("chunker", `${stack.addresses.chunker}   (UploadFile, DownloadFile)`);
 line("metadata", `${stack.addresses.metadata}   (files, versions, chunks)`);
 line("sync", stack.addresses.sync);

@@ -23,10 +23,12 @@ import { startPglite } from "./pglite.js";
  * URL is given) and the dev token issuer (unless an issuer is given). Used by
  * `make run`, `make bench` and the end-to-end tests.
  */
-export type ServiceName = "metadata" | "sync" | "chunker" | "block-storage";
-export const SERVICE_NAMES: readonly ServiceName[] = ["block-storage", "sync", "metadata", "chunker"];
-const DEFAULT_PORTS: Record<ServiceName, number> = { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003 };
-const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103 };
+export type ServiceName = "metadata" | "sync" | "chunker" | "block-storage" | "webdav";
+export const SERVICE_NAMES: readonly ServiceName[] = ["block-storage", "sync", "metadata", "chunker", "webdav"];
+const DEFAULT_PORTS: Record<ServiceName, number> = { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003, webdav: 8005 };
+const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103, webdav: 9105 };
+/** Served over HTTP (its readiness is /readyz), the others over gRPC (grpc.health.v1). */
+const HTTP_SERVICES: ReadonlySet<ServiceName> = new Set(["webdav"]);
 
 export interface ExternalAuth {
   issuer: string;
@@ -182,6 +184,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     CFS_SYNC_ADDR: addresses.sync,
     CFS_BLOCKSTORE_ADDR: addresses["block-storage"],
     CFS_CHUNKER_ADDR: addresses.chunker,
+    CFS_WEBDAV_ADDR: addresses.webdav,
     CFS_APP_TOKEN_JWKS_URI: `http://127.0.0.1:${appTokenJwksPort}/.well-known/jwks.json`,
     ...options.env,
   };
@@ -189,6 +192,8 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   for (const name of SERVICE_NAMES) {
     env[name] = { ...common, CFS_PORT: String(ports[name]), CFS_METRICS_PORT: String(metricsPorts[name]) };
   }
+  // Only the edge calls it here: its X-Forwarded-For names the client (the failed-login limits count by it).
+  env.webdav = { ...env.webdav, CFS_WEBDAV_TRUST_FORWARDED_FOR: "true" };
   env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax, CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort) };
   if (options.s3) {
     env["block-storage"] = {
@@ -220,7 +225,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     }
     processes.set(name, child);
     try {
-      await waitServing(name, addresses[name], child);
+      await (HTTP_SERVICES.has(name) ? waitHttpReady(name, addresses[name], child) : waitServing(name, addresses[name], child));
     } catch (err) {
       const logTail =
         options.logs === "files" ? (await readFile(join(options.dataDir, "logs", `${name}.log`), "utf8").catch(() => "")).slice(-2000) : "";
@@ -294,6 +299,7 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     openApiDocument: await readFile(join(REPO_ROOT, "gen", "openapi.json"), "utf8"),
     bodyLimits: edge.bodyLimits ?? parseStreamLimits(env),
     maxRequestMs: parseCallCaps(env).streamMs,
+    dav: { prefix: "/dav/", upstream: `http://${env.CFS_WEBDAV_ADDR!}` },
     log: createLogger("edge", "info", destination),
   }).catch((err: unknown) => {
     destination?.end();
@@ -311,6 +317,21 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
       }
     },
   };
+}
+
+/** Waits until an HTTP service answers 200 on /readyz, or fails if it exits. */
+async function waitHttpReady(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+    const ready = await fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${name} was not ready on ${address} within ${timeoutMs} ms`);
 }
 
 type HealthClient = {

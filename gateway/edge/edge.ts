@@ -9,6 +9,7 @@ import { channelOptions } from "#lib/grpc-client.js";
 import type { Logger } from "#lib/logger.js";
 import type { StreamLimits } from "#lib/stream-guard.js";
 import { guardBody } from "./body-guard.js";
+import { isDavPath, proxyDav, type DavRoute } from "./dav-proxy.js";
 import { HTTP_BODY, loadHttpRoutes, matchRoute, type HttpRoute } from "./routes.js";
 import { createStaticHandler } from "./static.js";
 import { badRequest, HttpError, httpStatusOf, requestMessage } from "./transcode.js";
@@ -38,6 +39,8 @@ export interface EdgeOptions {
   bodyLimits: StreamLimits;
   /** The longest a whole request may take to arrive (CFS_MAX_STREAM_SECONDS, as the services' stream cap). */
   maxRequestMs: number;
+  /** WebDAV (e.g. /dav/) handed to the WebDAV service. */
+  dav?: DavRoute;
   log: Logger;
 }
 
@@ -78,6 +81,8 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://edge");
+    // WebDAV clients authenticate with the WebDAV service themselves (Basic or bearer).
+    if (options.dav && isDavPath(options.dav, url.pathname)) return proxyDav(options.dav, req, res, log);
     if (applyCors(req, res, cors)) return;
     if (url.pathname === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     if (url.pathname === OPENAPI_PATH && options.openApiDocument !== undefined) return serveDocument(req, res, options.openApiDocument);
