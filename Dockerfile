@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # cfs images. One stage per image, all sharing the build below:
-#   docker build --target chunker -t cfs/chunker .      (also metadata, block-storage, sync)
+#   docker build --target chunker -t cfs/chunker .      (also metadata, block-storage, sync, webdav)
 #   docker build --target dev-issuer -t cfs/dev-issuer . (kind and trials only)
 #   docker build --target web -t cfs/web .               (the web page, built here with Vite)
 # The services run as compiled JavaScript (scripts/build.sh -> dist/) on Node, with
@@ -87,6 +87,10 @@ CMD ["dist/services/sync/src/main.js"]
 FROM runtime AS metadata
 EXPOSE 8000 9100
 CMD ["dist/services/metadata/src/main.js"]
+
+FROM runtime AS webdav
+EXPOSE 8005 9105
+CMD ["dist/services/webdav/src/main.js"]
 
 FROM runtime AS chunker
 EXPOSE 8002 9102

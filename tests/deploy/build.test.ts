@@ -64,7 +64,7 @@ describe("Dockerfile", () => {
   });
 
   it("runs each service as compiled JavaScript under tini, as a numeric non-root user, with no HEALTHCHECK", () => {
-    for (const service of ["chunker", "metadata", "block-storage", "sync"]) {
+    for (const service of ["chunker", "metadata", "block-storage", "sync", "webdav"]) {
       const chain = lineage(service);
       const lines = chain.flatMap((s) => s.lines);
       expect(chain.map((s) => s.name), service).toEqual([service, "runtime"]);
@@ -121,7 +121,7 @@ describe("skaffold.yaml", () => {
   it("builds every image and hands each to the chart, and has a CI profile", async () => {
     const [config] = await yamlToJson<Json>(t, read("skaffold.yaml"));
     const images = config.build.artifacts.map((a: Json) => a.image).sort();
-    expect(images).toEqual(["cfs/block-storage", "cfs/chunker", "cfs/dev-issuer", "cfs/metadata", "cfs/sync", "cfs/web"]);
+    expect(images).toEqual(["cfs/block-storage", "cfs/chunker", "cfs/dev-issuer", "cfs/metadata", "cfs/sync", "cfs/web", "cfs/webdav"]);
     const release = config.deploy.helm.releases[0];
     expect(release.chartPath).toBe("deploy/helm/cfs");
     const [values] = await yamlToJson<Json>(t, read("deploy/helm/cfs/values.yaml"));

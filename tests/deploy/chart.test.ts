@@ -213,6 +213,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
           values.externalDatabase.existingSecret,
           values.minio.existingSecret,
           values.externalS3.existingSecret,
+          values.metadata.appTokens.existingSecret,
         ].filter(Boolean),
       ),
       ConfigMap: new Set<string>([values.gateway.descriptorSet.existingConfigMap].filter(Boolean)),
@@ -355,6 +356,10 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
             expect(Object.keys(peer), `${name}: callers are pods of the release`).toEqual(["podSelector"]);
             expect(peer.podSelector.matchLabels["app.kubernetes.io/instance"]).toBe("cfs");
           }
+        } else if (name === "metadata" && ports.includes(values.metadata.appTokens.jwksPort)) {
+          // The app-token JWKS: the release's services only.
+          expect(ports).toEqual([values.metadata.appTokens.jwksPort]);
+          for (const peer of rule.from) expect(Object.keys(peer), "JWKS readers are pods of the release").toEqual(["podSelector"]);
         } else {
           expect(ports, `${name}: only the metrics port is open to scrapers`).toEqual([CFS_SERVICES[name]!.metricsPort]);
         }
@@ -368,7 +373,8 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
         .map((peer: Json) => peer.podSelector?.matchLabels?.["app.kubernetes.io/component"])
         .filter(Boolean)
         .sort();
-    expect(callers("chunker")).toEqual(["gateway"]);
+    expect(callers("chunker")).toEqual(values.webdav.enabled ? ["gateway", "webdav"] : ["gateway"]);
+    if (values.webdav.enabled) expect(callers("webdav")).toEqual(["gateway"]);
     expect(callers("block-storage")).toEqual(["chunker", "metadata", "sync"]);
     if (values.postgresql.enabled) expect(callers("postgresql")).toEqual(["metadata", "migrations"]);
     if (values.minio.enabled) expect(callers("minio")).toEqual(["block-storage"]);
@@ -406,6 +412,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
       transcoding: Boolean(values.gateway.descriptorSet.existingConfigMap || values.gateway.descriptorSet.file),
       corsOrigins: values.gateway.cors.allowedOrigins,
       web: values.web.enabled,
+      webdav: values.webdav.enabled,
       port: values.gateway.port,
       metricsPort: values.gateway.metricsPort,
       blockedMethods: values.gateway.blockedMethods,
@@ -466,6 +473,8 @@ describe("values", () => {
     expect(env.CFS_SERVICE_CLIENT_SECRET.valueFrom.secretKeyRef.name).toBe("cfs-auth0-m2m");
     expect(env.CFS_SERVICE_TOKEN_URL.value).toBe("https://cfs-example.eu.auth0.com/oauth/token");
     expect(env.CFS_AUTH_JWKS_URI.value).toBe("https://cfs-example.eu.auth0.com/.well-known/jwks.json");
+    const keyVolume = metadata.spec.template.spec.volumes.find((v: Json) => v.name === "app-token-key");
+    expect(keyVolume.secret.secretName, "the app-token key from its existing Secret").toBe("cfs-app-token-key");
   });
 
   it("postgresql.enabled=false with a whole URL in an existing Secret", () => {

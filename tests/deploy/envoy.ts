@@ -71,6 +71,8 @@ export interface EnvoyExpectations {
   /** Origins allowed by CORS (gateway.cors.allowedOrigins); none: no CORS filter. */
   corsOrigins?: readonly string[];
   web: boolean;
+  /** The WebDAV service behind /dav/. */
+  webdav: boolean;
   port: number;
   metricsPort: number;
   /** The transcoder's proto_descriptor; default: the mounted ConfigMap's path. */
@@ -164,16 +166,21 @@ export function validateEnvoyConfig(config: EnvoyConfig, expect: EnvoyExpectatio
   check(firstForBlockStorage?.direct_response?.status === 404, "other cfs gRPC services (block storage) are answered with 404");
 
   const clusters = new Map(config.static_resources.clusters.map((c) => [c.name, c]));
-  const names = ["chunker", "metadata", "sync", "issuer", "envoy_admin", ...(expect.web ? ["web"] : [])].sort();
+  const names = ["chunker", "metadata", "sync", "issuer", "envoy_admin", ...(expect.web ? ["web"] : []), ...(expect.webdav ? ["webdav"] : [])].sort();
+  if (expect.webdav) {
+    const dav = routes.find((r) => r.match.prefix === "/dav/");
+    check(dav?.route?.cluster === "webdav" && dav.route.timeout === "0s", "/dav/ routes to webdav, with no per-route timeout");
+    check(hcm.use_remote_address === true, "the gateway appends the client's address to X-Forwarded-For (WebDAV's login limits count by it)");
+  }
   check(JSON.stringify([...clusters.keys()].sort()) === JSON.stringify(names), `clusters ${names.join(", ")}`);
-  for (const name of [...ROUTED_CLUSTERS, ...(expect.web ? ["web"] : [])]) {
+  for (const name of [...ROUTED_CLUSTERS, ...(expect.web ? ["web"] : []), ...(expect.webdav ? ["webdav"] : [])]) {
     const c = clusters.get(name);
     const address = c?.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
     check(c?.type === "STRICT_DNS", `${name}: every pod of a headless Service (STRICT_DNS)`);
     check(c?.dns_refresh_rate === undefined, `${name}: no deprecated dns_refresh_rate`);
     check(address && expect.upstream(address.address, address.port_value), `${name} points at a rendered Service port (${address?.address}:${address?.port_value})`);
     check(Number(c?.per_connection_buffer_limit_bytes) > 0, `${name}: per-connection buffer limit`);
-    if (name !== "web") {
+    if (name !== "web" && name !== "webdav") {
       const http2 = c?.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]?.explicit_http_config?.http2_protocol_options;
       check(http2, `${name}: gRPC upstreams speak HTTP/2`);
     }

@@ -52,12 +52,13 @@ describe("gateway/envoy.yaml", () => {
     const problems = validateEnvoyConfig(config, {
       transcoding: true,
       web: false,
+      webdav: true,
       port: 8081,
       metricsPort: 9104,
       descriptorPath: "gateway/descriptor.binpb",
       corsOrigins: local.gateway.cors.allowedOrigins,
       blockedMethods: values.gateway.blockedMethods,
-      upstream: (host, port) => host === "127.0.0.1" && [8000, 8001, 8002].includes(port),
+      upstream: (host, port) => host === "127.0.0.1" && [8000, 8001, 8002, 8005].includes(port),
     });
     expect(problems).toEqual([]);
     const listener = config.static_resources.listeners.find((l) => l.name === "gateway")!;

@@ -241,6 +241,9 @@ app.kubernetes.io/part-of: cfs
   value: {{ include "cfs.auth.jwksUri" $root | quote }}
 - name: CFS_AUTH_SERVICE_SCOPE
   value: {{ $root.Values.auth.serviceScope | quote }}
+# App-password sessions: tokens of the metadata service's app-token issuer.
+- name: CFS_APP_TOKEN_JWKS_URI
+  value: {{ printf "http://%s:%v/.well-known/jwks.json" (include "cfs.componentHost" (dict "root" $root "component" "metadata")) $root.Values.metadata.appTokens.jwksPort | quote }}
 {{- with $root.Values.auth.algorithms }}
 - name: CFS_AUTH_ALGORITHMS
   value: {{ . | quote }}
@@ -317,10 +320,14 @@ spec:
       image: {{ include "cfs.image" (dict "root" $root "image" $v.image) }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
       ports:
-        - name: grpc
+        - name: {{ ternary "http" "grpc" (default false .http) }}
           containerPort: {{ $v.port }}
         - name: metrics
           containerPort: {{ $v.metricsPort }}
+        {{- range .extraPorts }}
+        - name: {{ .name }}
+          containerPort: {{ .port }}
+        {{- end }}
       env:
         {{- include "cfs.service.commonEnv" (dict "root" $root "values" $v) | nindent 8 }}
         {{- with .env }}
@@ -332,6 +339,18 @@ spec:
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
+      {{- if .http }}
+      # An HTTP service: /readyz checks its peers, /healthz only that it serves.
+      startupProbe:
+        httpGet: {path: /healthz, port: http}
+        {{- toYaml $probes.startup | nindent 8 }}
+      readinessProbe:
+        httpGet: {path: /readyz, port: http}
+        {{- toYaml $probes.readiness | nindent 8 }}
+      livenessProbe:
+        httpGet: {path: /healthz, port: http}
+        {{- toYaml $probes.liveness | nindent 8 }}
+      {{- else }}
       startupProbe:
         grpc: {port: {{ $v.port }}, service: ""}
         {{- toYaml $probes.startup | nindent 8 }}
@@ -341,6 +360,7 @@ spec:
       livenessProbe:
         grpc: {port: {{ $v.port }}, service: {{ $root.Values.service.livenessProbeService | quote }}}
         {{- toYaml $probes.liveness | nindent 8 }}
+      {{- end }}
       lifecycle:
         preStop:
           sleep: {seconds: {{ $root.Values.service.preStopSleepSeconds }}}
@@ -417,13 +437,24 @@ spec:
   selector:
     {{- include "cfs.selectorLabels" . | nindent 4 }}
   ports:
+    {{- if .http }}
+    - name: http
+      port: {{ .values.port }}
+      targetPort: http
+    {{- else }}
     - name: grpc
       port: {{ .values.port }}
       targetPort: grpc
       appProtocol: kubernetes.io/h2c
+    {{- end }}
     - name: metrics
       port: {{ .values.metricsPort }}
       targetPort: metrics
+    {{- range .extraPorts }}
+    - name: {{ .name }}
+      port: {{ .port }}
+      targetPort: {{ .name }}
+    {{- end }}
 {{- end -}}
 
 {{- define "cfs.hpa" -}}
@@ -570,9 +601,17 @@ spec:
         - {protocol: TCP, port: {{ .values.port }}}
     {{- end }}
     {{- include "cfs.np.metricsIngress" (dict "root" $root "port" .values.metricsPort) | nindent 4 }}
+    {{- with .ingress }}
+    {{- . | trim | nindent 4 }}
+    {{- end }}
   egress:
     {{- include "cfs.np.dnsEgress" $root | nindent 4 }}
     {{- include "cfs.np.issuerEgress" $root | trim | nindent 4 }}
+    # The app-token issuer's JWKS (metadata), which every service verifies app-password sessions with.
+    - to:
+        {{- include "cfs.np.peer" (dict "root" $root "component" "metadata") | nindent 8 }}
+      ports:
+        - {protocol: TCP, port: {{ $root.Values.metadata.appTokens.jwksPort }}}
     {{- range .to }}
     - to:
         {{- include "cfs.np.peer" (dict "root" $root "component" .component) | nindent 8 }}
@@ -593,4 +632,9 @@ spec:
 {{- else -}}
 {{- randAlphaNum (int .length) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The Secret holding the app-token issuer's signing key (an EC P-256 private key, PEM). */}}
+{{- define "cfs.appTokens.secretName" -}}
+{{- .Values.metadata.appTokens.existingSecret | default (include "cfs.componentName" (dict "root" . "component" "app-token-key")) -}}
 {{- end -}}

@@ -87,6 +87,9 @@ static_resources:
                 "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                 stat_prefix: gateway
                 codec_type: AUTO
+                # Envoy is the edge: it appends the client's address to X-Forwarded-For,
+                # which the WebDAV service's failed-login limits count by.
+                use_remote_address: true
                 # No route may be skipped by an unusual spelling of its path.
                 normalize_path: true
                 merge_slashes: true
@@ -189,6 +192,17 @@ static_resources:
                         # Any other cfs service (block storage) is never reachable from outside.
                         - match: {prefix: /cfs.}
                           direct_response: {status: 404}
+                        {{- if .Values.webdav.enabled }}
+                        # WebDAV: the WebDAV service authenticates (Basic with an app password, or a JWT).
+                        - match: {path: /dav}
+                          route:
+                            cluster: webdav
+                            {{- toYaml $routeTimeout | nindent 28 }}
+                        - match: {prefix: /dav/}
+                          route:
+                            cluster: webdav
+                            {{- toYaml $routeTimeout | nindent 28 }}
+                        {{- end }}
                         {{- if .Values.web.enabled }}
                         - match: {prefix: /}
                           route: {cluster: web}
@@ -305,6 +319,25 @@ static_resources:
                     socket_address:
                       address: {{ $web.host }}
                       port_value: {{ $web.port | int }}
+    {{- end }}
+    {{- if .Values.webdav.enabled }}
+    {{- $webdav := include "cfs.gateway.upstream" (dict "root" . "component" "webdav" "port" .Values.webdav.port) | fromJson }}
+    # HTTP/1.1, as WebDAV clients speak it.
+    - name: webdav
+      type: STRICT_DNS
+      dns_lookup_family: V4_PREFERRED
+      lb_policy: ROUND_ROBIN
+      connect_timeout: 2s
+      per_connection_buffer_limit_bytes: {{ $g.limits.connectionBufferBytes | int64 }}
+      load_assignment:
+        cluster_name: webdav
+        endpoints:
+          - lb_endpoints:
+              - endpoint:
+                  address:
+                    socket_address:
+                      address: {{ $webdav.host }}
+                      port_value: {{ $webdav.port | int }}
     {{- end }}
     - name: issuer
       type: LOGICAL_DNS
