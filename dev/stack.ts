@@ -79,6 +79,11 @@ export interface StackOptions {
   runtime?: "tsx" | "dist";
   /** Also start the HTTP edge. */
   edge?: EdgeOptions;
+  /**
+   * Extra node arguments per service, before the script (e.g. make bench's
+   * `--cpu-prof --cpu-prof-dir=…`, which NODE_OPTIONS refuses).
+   */
+  nodeArgs?: Partial<Record<ServiceName, string[]>>;
 }
 
 export interface RunningStack {
@@ -209,10 +214,12 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   if (options.logs === "files") await mkdir(join(options.dataDir, "logs"), { recursive: true });
 
   const start = async (name: ServiceName) => {
-    const args =
-      options.runtime === "dist"
+    const args = [
+      ...(options.nodeArgs?.[name] ?? []),
+      ...(options.runtime === "dist"
         ? [join("dist", "services", name, "src", "main.js")]
-        : ["--import", "tsx", join("services", name, "src", "main.ts")];
+        : ["--import", "tsx", join("services", name, "src", "main.ts")]),
+    ];
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env[name] },

@@ -4,7 +4,7 @@
 # CI clone reuses them), keyed by module version so a pin change rebuilds.
 # Tools of this repository (a path under tools/) are keyed by a hash of their
 # sources instead, and built with the versions their go.sum pins.
-#   usage: scripts/go-tool.sh minio|grpcurl|helm|ghz|k8s-check|envoy-check
+#   usage: scripts/go-tool.sh minio|grpcurl|helm|ghz|tusd|k8s-check|envoy-check
 set -euo pipefail
 
 tool="${1:?usage: go-tool.sh <tool>}"
@@ -13,6 +13,7 @@ case "$tool" in
   grpcurl) pkg="github.com/fullstorydev/grpcurl/cmd/grpcurl";  ver="v1.9.3" ;;
   helm)    pkg="helm.sh/helm/v3/cmd/helm";                     ver="v3.22.0" ;;
   ghz)     pkg="github.com/bojand/ghz/cmd/ghz";                ver="v0.120.0" ;;
+  tusd)    pkg="github.com/tus/tusd/v2/cmd/tusd";              ver="v2.9.1" ;;     # make bench's peer on the same MinIO
   k8s-check) pkg="tools/k8s-check";                             ver="" ;;  # offline validator of the deploy tests
   envoy-check) pkg="tools/envoy-check";                         ver="" ;;  # Envoy config validator (go-control-plane + PGV)
   *) echo "go-tool.sh: unknown tool '$tool'" >&2; exit 2 ;;

@@ -8,6 +8,8 @@ export interface MinioServer {
   endpoint: string;
   accessKey: string;
   secretKey: string;
+  /** The server process (make bench reads its CPU time and peak RSS). */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startMinio(): Promise<MinioServer> {
     endpoint,
     accessKey,
     secretKey,
+    pid: child.pid!,
     stop: async () => {
       child.kill("SIGTERM");
       await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve)));
