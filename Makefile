@@ -72,7 +72,8 @@ test-unit: install ## Only the fast unit tests
 run: install web ## Run all of cfs on this machine (PGlite, local chunks, dev issuer unless CFS_* say otherwise)
 	npx tsx dev/run.ts
 
-bench: install tools ## 1 GiB through the stack vs direct MinIO PUT/GET, with each service's peak RSS
+bench: install tools ## 1 GiB through cfs, tusd and straight into MinIO, same run: MB/s, CPU-s per GiB and peak RSS per process
+	@scripts/go-tool.sh tusd >/dev/null
 	npx tsx bench/bench.ts
 
 bench-chunking: install ## FastCDC averages side by side: scan vs SHA-256 speed, chunk sizes, bytes sent on re-uploads and edits

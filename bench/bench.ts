@@ -1,84 +1,405 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFile, writeFile, mkdtemp, rm } from "node:fs/promises";
-import { request } from "node:http";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { request, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Client as MinioClient } from "minio";
-import { startStack, SERVICE_NAMES, type ServiceName } from "../dev/stack.js";
-import { auth, clientsFor } from "../tests/support/clients.js";
+import { startStack, SERVICE_NAMES, type RunningStack } from "../dev/stack.js";
+import { auth, clientsFor, type Clients } from "../tests/support/clients.js";
 import { startMinio } from "../tests/support/minio.js";
 import { createTestDatabase } from "../tests/support/postgres.js";
 import type { DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
+import { benchBytes, benchFrames } from "./data.js";
+import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss } from "./process-stats.js";
+import { startTusd } from "./tusd.js";
+import { printProfileSummary } from "./profile-summary.js";
 
 /**
- * `make bench`: moves the same bytes (default 1 GiB, CFS_BENCH_BYTES) through
- * cfs (gRPC client -> chunker -> block storage on MinIO + metadata on
- * PostgreSQL) and, as the baseline measured in the same run, straight into
- * MinIO from Node. Prints MB/s, the ratio to the baseline, and each service's
- * peak RSS per phase. Numbers on a shared 2-core machine are noisy: compare
- * ratios, not absolutes.
+ * `make bench`: the same bytes (CFS_BENCH_BYTES, default 1 GiB) through
+ * cfs and through what it is measured against, in one run, on one MinIO:
+ * Node straight into MinIO (minio-js) and tusd's S3 store. Then many small
+ * files. For every phase the median of CFS_BENCH_RUNS runs (default 3):
+ * MB/s, the ratio to tusd and to direct MinIO, the CPU-seconds each process
+ * spent per GiB moved (from /proc, until the stack is quiet again, so
+ * background work the phase set off counts), and each process's peak RSS.
+ *
+ * CFS_BENCH_BLOCKS=disk keeps cfs's chunks on local disk instead of MinIO.
+ * CFS_BENCH_PROFILE=1 runs every service under `node --cpu-prof` and prints
+ * where their time went (bench/profile-summary.ts), and the folder.
+ *
+ * A phase is an entry in `phases` below: a name, optionally the direction
+ * whose tusd and MinIO rows it is compared with, and a `run` that moves
+ * bytes and says how many (and how many went over the wire, when fewer).
  */
 const MiB = 1024 * 1024;
-const total = Number(process.env.CFS_BENCH_BYTES ?? 1024 * MiB);
-const FRAME = 256 * 1024;
+const GiB = 1024 * MiB;
+const total = Number(process.env.CFS_BENCH_BYTES ?? GiB);
+const runs = Number(process.env.CFS_BENCH_RUNS ?? 3);
+const diskBlocks = process.env.CFS_BENCH_BLOCKS === "disk";
+const profiling = process.env.CFS_BENCH_PROFILE === "1";
+const SMALL_FILES = 2000;
+const SMALL_FILE_BYTES = 4096;
+const SMALL_FILES_AT_ONCE = 16;
 
-/** Deterministic, non-repeating content: a random MiB with each MiB's index stamped in. */
-const block = Buffer.alloc(MiB);
-for (let i = 0; i < MiB; i += 4) block.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
-/** `variant` stamps every MiB differently, so a second upload stores new chunks instead of finding them stored. */
-function* content(variant = 0): Generator<Buffer> {
-  for (let offset = 0; offset < total; offset += FRAME) {
-    const frame = Buffer.from(block.subarray(offset % MiB, (offset % MiB) + Math.min(FRAME, total - offset)));
-    if (offset % MiB === 0 && frame.length >= 12) {
-      frame.writeDoubleLE(offset / MiB, 0);
-      frame.writeUInt32LE(variant, 8);
-    }
-    yield frame;
-  }
+/** The processes each phase is charged for. */
+const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "tusd", "bench"] as const;
+type Meter = (typeof METERS)[number];
+
+interface PhaseRun {
+  /** Bytes of content the run moved: MB/s and CPU per GiB count these. */
+  bytes: number;
+  /** Bytes that crossed the wire between client and server, when not `bytes` (a delta upload sends fewer). */
+  wireBytes?: number;
+  /** One latency per operation, for phases of many small operations (printed as percentiles, not MB/s). */
+  latenciesMs?: number[];
+  /** Operations that failed (counted and printed; a bulk phase fails as a whole instead). */
+  errors?: number;
 }
 
+interface Phase {
+  name: string;
+  /** Compared with the tusd and direct MinIO rows of this direction. */
+  direction?: "upload" | "download";
+  /** The row that is the tusd or direct MinIO figure of its direction. */
+  baseline?: "tusd" | "minio";
+  /** Many small operations, reported as operations/s and latency percentiles instead of MB/s. */
+  operations?: true;
+  /** Untimed set-up before each run (content to send, say). */
+  prepare?(run: number): Promise<void>;
+  /** One run; each must do new work (an upload sends content no earlier run stored). */
+  run(run: number): Promise<PhaseRun>;
+}
+
+interface PhaseResult {
+  phase: Phase;
+  runs: Array<PhaseRun & { ms: number; cpu: Record<Meter, number> }>;
+  peakRss: Record<Meter, number>;
+  /** False when the stack did not go quiet after a run within 30 s (its CPU figures then miss a tail). */
+  settled: boolean;
+  /** Why the phase stopped, when a run failed; its other figures are left out. */
+  failure?: string;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
+const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const mbps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
 
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const start = performance.now();
-  const result = await fn();
-  return [result, performance.now() - start];
+/** Runs a phase `runs` times, charging each process the CPU it used from the start of a run until the stack is quiet again. */
+async function measure(phase: Phase, pids: Record<Meter, number>, quiet: QuietWatch): Promise<PhaseResult> {
+  const result: PhaseResult = { phase, runs: [], peakRss: Object.fromEntries(METERS.map((m) => [m, 0])) as Record<Meter, number>, settled: true };
+  for (let run = 0; run < runs; run++) {
+    await phase.prepare?.(run);
+    await quiet.wait();
+    await Promise.all(METERS.map((m) => resetPeakRss(pids[m])));
+    const before = await Promise.all(METERS.map((m) => cpuSeconds(pids[m])));
+    const start = performance.now();
+    let moved: PhaseRun;
+    try {
+      moved = await phase.run(run);
+    } catch (err) {
+      result.failure = (err as Error).message;
+      process.stdout.write(`  ${phase.name} run ${run + 1}/${runs} failed: ${result.failure}\n`);
+      return result;
+    }
+    const ms = performance.now() - start;
+    result.settled &&= await quiet.wait();
+    const after = await Promise.all(METERS.map((m) => cpuSeconds(pids[m])));
+    const counted = (performance.now() - start) / 1000;
+    const peaks = await Promise.all(METERS.map((m) => peakRssBytes(pids[m])));
+    METERS.forEach((m, i) => (result.peakRss[m] = Math.max(result.peakRss[m], peaks[i]!)));
+    // What the process burns idle (a profiler's sampling, timers) over the counted time is not the phase's.
+    const cpu = Object.fromEntries(METERS.map((m, i) => [m, Math.max(0, after[i]! - before[i]! - quiet.idleCpuSeconds(pids[m], counted))]));
+    result.runs.push({ ...moved, ms, cpu: cpu as Record<Meter, number> });
+    process.stdout.write(`  ${phase.name} run ${run + 1}/${runs}: ${(ms / 1000).toFixed(1)} s\n`);
+  }
+  return result;
 }
 
-async function peakRss(pid: number): Promise<number> {
-  const statusText = await readFile(`/proc/${pid}/status`, "utf8");
-  return Number(/VmHWM:\s+(\d+) kB/.exec(statusText)?.[1] ?? 0) * 1024;
+/** Sends `frames` as the body of one HTTP request; resolves with the response status and body. */
+function send(method: string, url: string, headers: Record<string, string>, frames: Iterable<Buffer>, size: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, "content-length": String(size) } });
+    req.on("error", reject);
+    req.on("response", (res: IncomingMessage) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (part: string) => (body += part));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    void (async () => {
+      for (const frame of frames) if (!req.write(frame)) await new Promise((r) => req.once("drain", r));
+      req.end();
+    })().catch(reject);
+  });
 }
-/** Resets the kernel's peak-RSS mark so each phase is measured on its own. */
-async function resetPeak(pid: number): Promise<void> {
-  await writeFile(`/proc/${pid}/clear_refs`, "5").catch(() => undefined);
+
+/** Hashes a stream of parts: (SHA-256, bytes). */
+async function digest(parts: AsyncIterable<Uint8Array>): Promise<{ sha256: string; bytes: number }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const part of parts) {
+    hash.update(part);
+    bytes += part.length;
+  }
+  return { sha256: hash.digest("hex"), bytes };
+}
+
+/** GETs a URL and hashes the body: (SHA-256, bytes). */
+async function receive(url: string, headers: Record<string, string> = {}): Promise<{ sha256: string; bytes: number }> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => request(url, { headers }, resolve).on("error", reject).end());
+  if (res.statusCode !== 200) {
+    res.resume();
+    throw new Error(`GET ${url}: ${res.statusCode}`);
+  }
+  return digest(res);
+}
+
+function grpcUpload(clients: Clients, token: string, name: string, frames: Iterable<Buffer>, size: number): Promise<{ fileId: string; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const call = clients.chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
+    void (async () => {
+      call.write({ payload: { $case: "metadata", value: { name, size, contentType: "" } } });
+      for (const frame of frames) {
+        if (!call.write({ payload: { $case: "data", value: frame } })) await new Promise((r) => call.once("drain", r));
+      }
+      call.write({ payload: { $case: "finish", value: {} } });
+      call.end();
+    })().catch(reject);
+  });
+}
+
+function grpcDownload(clients: Clients, token: string, fileId: string): Promise<{ sha256: string; bytes: number }> {
+  const call = clients.chunker.downloadFile({ fileId, offset: 0, length: 0 }, auth(token));
+  return digest(
+    (async function* () {
+      for await (const message of call as AsyncIterable<DownloadFileResponse>) if (message.payload?.$case === "data") yield message.payload.value;
+    })(),
+  );
+}
+
+/** The SHA-256 of a content variant, computed outside any timed run to check what comes back. */
+const expectedHashes = new Map<number, string>();
+function expectedSha256(variant: number): string {
+  let hash = expectedHashes.get(variant);
+  if (!hash) {
+    const h = createHash("sha256");
+    for (const frame of benchFrames(total, variant)) h.update(frame);
+    hash = h.digest("hex");
+    expectedHashes.set(variant, hash);
+  }
+  return hash;
+}
+
+/**
+ * An upload phase and the download phase that fetches what it stored, run
+ * by run. Each upload run sends a content variant no other run sent; the
+ * download checks the bytes against that variant's SHA-256.
+ */
+function roundTrip(
+  names: { upload: string; download: string },
+  baseline: Phase["baseline"],
+  nextVariant: () => number,
+  upload: (run: number, frames: Iterable<Buffer>) => Promise<{ ref: string; sha256?: string }>,
+  download: (ref: string) => Promise<{ sha256: string; bytes: number }>,
+): Phase[] {
+  const stored: Array<{ variant: number; ref: string }> = [];
+  return [
+    {
+      name: names.upload,
+      direction: "upload",
+      baseline,
+      prepare: async (run) => {
+        stored[run] = { variant: nextVariant(), ref: "" };
+        expectedSha256(stored[run]!.variant);
+      },
+      run: async (run) => {
+        const { variant } = stored[run]!;
+        const { ref, sha256 } = await upload(run, benchFrames(total, variant));
+        if (sha256 !== undefined && sha256 !== expectedSha256(variant)) throw new Error(`bench: ${names.upload} committed another SHA-256 than the bytes sent`);
+        stored[run]!.ref = ref;
+        return { bytes: total };
+      },
+    },
+    {
+      name: names.download,
+      direction: "download",
+      baseline,
+      run: async (run) => {
+        const { variant, ref } = stored[run]!;
+        const got = await download(ref);
+        if (got.bytes !== total || got.sha256 !== expectedSha256(variant)) {
+          throw new Error(`bench: ${names.download} returned ${got.bytes} bytes with SHA-256 ${got.sha256}, not the ${total} bytes sent`);
+        }
+        return { bytes: got.bytes };
+      },
+    },
+  ];
+}
+
+/** Every phase, in order. Content variants are numbered so that no two uploads send the same bytes. */
+function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFilesUrl: string, token: string): Phase[] {
+  let variants = 0;
+  const nextVariant = () => variants++;
+  const bearer = { authorization: `Bearer ${token}` };
+  let smallFiles: Buffer[] = [];
+
+  return [
+    ...roundTrip(
+      { upload: "direct MinIO PUT (Node)", download: "direct MinIO GET (Node)" },
+      "minio",
+      nextVariant,
+      async (run, frames) => {
+        await s3.putObject("baseline", `object-${run}`, Readable.from(frames), total);
+        return { ref: `object-${run}` };
+      },
+      async (ref) => digest(await s3.getObject("baseline", ref)),
+    ),
+    ...roundTrip(
+      { upload: "tusd upload (one PATCH)", download: "tusd download (one GET)" },
+      "tusd",
+      nextVariant,
+      async (_run, frames) => {
+        const created = await fetch(tusdFilesUrl, { method: "POST", headers: { "tus-resumable": "1.0.0", "upload-length": String(total) } });
+        if (created.status !== 201) throw new Error(`tusd POST: ${created.status} ${await created.text()}`);
+        const ref = new URL(created.headers.get("location")!, tusdFilesUrl).toString();
+        const headers = { "tus-resumable": "1.0.0", "upload-offset": "0", "content-type": "application/offset+octet-stream" };
+        const patched = await send("PATCH", ref, headers, frames, total);
+        if (patched.status !== 204) throw new Error(`tusd PATCH: ${patched.status} ${patched.body}`);
+        return { ref };
+      },
+      (ref) => receive(ref),
+    ),
+    ...roundTrip(
+      { upload: "cfs gRPC upload", download: "cfs gRPC download" },
+      undefined,
+      nextVariant,
+      async (run, frames) => {
+        const file = await grpcUpload(clients, token, `bench/grpc-${run}.bin`, frames, total);
+        return { ref: file.fileId, sha256: file.sha256 };
+      },
+      (ref) => grpcDownload(clients, token, ref),
+    ),
+    ...roundTrip(
+      { upload: "cfs REST upload (edge)", download: "cfs REST download (edge)" },
+      undefined,
+      nextVariant,
+      async (run, frames) => {
+        const res = await send("POST", `${stack.edgeUrl}/v1/files?name=bench/rest-${run}.bin`, { ...bearer, "content-type": "application/octet-stream" }, frames, total);
+        if (res.status !== 200) throw new Error(`REST upload: ${res.status} ${res.body}`);
+        const file = (JSON.parse(res.body) as { file: { fileId: string; sha256: string } }).file;
+        return { ref: file.fileId, sha256: file.sha256 };
+      },
+      (ref) => receive(`${stack.edgeUrl}/v1/files/${ref}/content`, bearer),
+    ),
+    {
+      name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_AT_ONCE} at a time (gRPC)`,
+      operations: true,
+      prepare: async () => {
+        const bytes = benchBytes(SMALL_FILES * SMALL_FILE_BYTES, nextVariant());
+        smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
+      },
+      run: async (run) => {
+        const latenciesMs: number[] = [];
+        let errors = 0;
+        let next = 0;
+        const uploader = async () => {
+          for (let i = next++; i < SMALL_FILES; i = next++) {
+            const start = performance.now();
+            try {
+              await grpcUpload(clients, token, `bench/small-${run}/${i}.bin`, [smallFiles[i]!], SMALL_FILE_BYTES);
+              latenciesMs.push(performance.now() - start);
+            } catch (err) {
+              if (errors++ === 0) process.stdout.write(`  an upload failed (counted, the phase goes on): ${(err as Error).message}\n`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: SMALL_FILES_AT_ONCE }, uploader));
+        return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
+      },
+    },
+    {
+      name: "one 4 KiB upload on an idle stack",
+      operations: true,
+      prepare: async () => {
+        smallFiles = [benchBytes(SMALL_FILE_BYTES, nextVariant())];
+      },
+      run: async (run) => {
+        const start = performance.now();
+        await grpcUpload(clients, token, `bench/idle-${run}.bin`, smallFiles, SMALL_FILE_BYTES);
+        return { bytes: SMALL_FILE_BYTES, latenciesMs: [performance.now() - start] };
+      },
+    },
+  ];
+}
+
+function report(results: PhaseResult[]): string {
+  const cell = (text: string, width: number, left = false) => (left ? text.padEnd(width) : text.padStart(width));
+  const nameWidth = Math.max(...results.map((r) => r.phase.name.length));
+  const done = (r: PhaseResult) => !r.failure && r.runs.length > 0;
+  const medianOf = (r: PhaseResult, value: (run: PhaseResult["runs"][number]) => number) => median(r.runs.map(value));
+  const medianMbps = (r: PhaseResult) => mbps(medianOf(r, (x) => x.bytes), medianOf(r, (x) => x.ms));
+  const ratio = (r: PhaseResult, kind: "tusd" | "minio") => {
+    const base = results.find((b) => b.phase.direction === r.phase.direction && b.phase.baseline === kind && done(b));
+    return r.phase.direction && base ? (medianMbps(r) / medianMbps(base)).toFixed(2) : "—";
+  };
+  const meterHeader = METERS.map((m) => cell(m, 14)).join("");
+  const meterCells = (value: (m: Meter) => number, digits = 2) => METERS.map((m) => cell(value(m).toFixed(digits), 14)).join("");
+  const failed = (r: PhaseResult) => `  ${cell(r.phase.name, nameWidth, true)}  failed: ${r.failure ?? "no run"}`;
+  const bulk = results.filter((r) => !r.phase.operations);
+  const small = results.filter((r) => r.phase.operations);
+  const unsettled = results.filter((r) => !r.settled).map((r) => r.phase.name);
+  return [
+    "",
+    `throughput: ${total / MiB} MiB a run, median of ${runs} runs; cfs chunks on ${diskBlocks ? "local disk" : "MinIO"}; ` +
+      "CPU-seconds per GiB moved, by process (from the start of a run until the stack is quiet again, less what it burns idle)",
+    `  ${cell("phase", nameWidth, true)}${cell("MB/s", 7)}${cell("× tusd", 8)}${cell("× MinIO", 9)}${cell("sent MiB", 10)}${meterHeader}`,
+    ...bulk.map((r) => {
+      if (!done(r)) return failed(r);
+      const gib = medianOf(r, (x) => x.bytes) / GiB;
+      return (
+        `  ${cell(r.phase.name, nameWidth, true)}${cell(medianMbps(r).toFixed(0), 7)}${cell(ratio(r, "tusd"), 8)}${cell(ratio(r, "minio"), 9)}` +
+        `${cell((medianOf(r, (x) => x.wireBytes ?? x.bytes) / MiB).toFixed(0), 10)}${meterCells((m) => medianOf(r, (x) => x.cpu[m]) / gib)}`
+      );
+    }),
+    "",
+    "small files: latency of each upload; CPU-milliseconds per upload, by process",
+    `  ${cell("phase", nameWidth, true)}${cell("uploads/s", 10)}${cell("p50 ms", 8)}${cell("p99 ms", 8)}${cell("errors", 7)}${meterHeader}`,
+    ...small.map((r) => {
+      if (!done(r)) return failed(r);
+      const many = r.runs[0]!.latenciesMs!.length > 1;
+      const operations = medianOf(r, (x) => x.latenciesMs!.length + (x.errors ?? 0));
+      return (
+        `  ${cell(r.phase.name, nameWidth, true)}` +
+        `${cell(many ? (operations / (medianOf(r, (x) => x.ms) / 1000)).toFixed(0) : "—", 10)}` +
+        `${cell(medianOf(r, (x) => percentile(x.latenciesMs!, 50)).toFixed(1), 8)}` +
+        `${cell(many ? medianOf(r, (x) => percentile(x.latenciesMs!, 99)).toFixed(1) : "—", 8)}` +
+        `${cell(String(r.runs.reduce((n, x) => n + (x.errors ?? 0), 0)), 7)}` +
+        meterCells((m) => (1000 * medianOf(r, (x) => x.cpu[m])) / operations)
+      );
+    }),
+    "",
+    "peak RSS per process (MB), the highest of the runs",
+    `  ${cell("phase", nameWidth, true)}${meterHeader}`,
+    ...results.filter(done).map((r) => `  ${cell(r.phase.name, nameWidth, true)}${meterCells((m) => r.peakRss[m] / 1e6, 0)}`),
+    "",
+    "bench = this process: the clients, the making of the data (AES-CTR), and for REST the edge, which runs in it.",
+    "MB/s moves with the load of the others on this shared machine; CPU-seconds per GiB is the steady figure.",
+    ...(profiling ? ["CFS_BENCH_PROFILE=1: the profiler's own work while idle is subtracted, its cost while busy is not."] : []),
+    ...(unsettled.length > 0 ? [`not quiet within 30 s after a run (their CPU figures miss a tail): ${unsettled.join(", ")}`] : []),
+    "",
+  ].join("\n");
 }
 
 async function main(): Promise<void> {
+  const setUpStart = performance.now();
   execFileSync("bash", ["scripts/ensure-postgres.sh"], { stdio: "inherit" });
   // The services run as compiled JavaScript, as in the images.
   execFileSync("bash", ["scripts/build.sh"], { stdio: "inherit" });
   const dataDir = await mkdtemp(join(tmpdir(), "cfs-bench-"));
+  const profileDir = profiling ? await mkdtemp(join(tmpdir(), "cfs-bench-profiles-")) : undefined;
   const [minio, db] = await Promise.all([startMinio(), createTestDatabase()]);
-  const stack = await startStack({
-    dataDir,
-    databaseUrl: db.url,
-    // CFS_BENCH_BLOCKS=disk stores chunks on local disk instead, to tell MinIO's share of the cost from cfs's own.
-    s3:
-      process.env.CFS_BENCH_BLOCKS === "disk"
-        ? undefined
-        : { endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: "cfs-bench" },
-    defaultPorts: false,
-    logs: "files",
-    runtime: "dist",
-    env: { CFS_LOG_LEVEL: "warn" },
-    // REST through the TypeScript edge of make run (in this process).
-    edge: {},
-  });
-  const clients = clientsFor(stack.addresses);
-  const token = await stack.issuer!.userToken("bench");
   const s3 = new MinioClient({
     endPoint: "127.0.0.1",
     port: Number(new URL(minio.endpoint).port),
@@ -86,103 +407,58 @@ async function main(): Promise<void> {
     accessKey: minio.accessKey,
     secretKey: minio.secretKey,
   });
-  await s3.makeBucket("baseline");
-  const pids = Object.fromEntries(SERVICE_NAMES.map((n) => [n, stack.processes.get(n)!.pid!])) as Record<ServiceName, number>;
-  const rss: Record<string, Record<ServiceName, number>> = {};
-  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<[T, number]> => {
-    await Promise.all(Object.values(pids).map(resetPeak));
-    const result = await timed(fn);
-    rss[name] = Object.fromEntries(await Promise.all(SERVICE_NAMES.map(async (n) => [n, await peakRss(pids[n])]))) as Record<ServiceName, number>;
-    return result;
-  };
-
+  await Promise.all([s3.makeBucket("baseline"), s3.makeBucket("tusd")]);
+  const tusd = await startTusd({ s3: { ...minio, bucket: "tusd" }, dir: dataDir });
+  let stack: RunningStack | undefined;
+  let clients: Clients | undefined;
+  /** The services' logs stay when something failed. */
+  let keepLogs = true;
   try {
-    process.stdout.write(`moving ${(total / MiB).toFixed(0)} MiB each way...\n`);
-    const [, putMs] = await timed(() => s3.putObject("baseline", "object", Readable.from(content()), total));
-    const [getHash, getMs] = await timed(async () => {
-      const hash = createHash("sha256");
-      for await (const part of await s3.getObject("baseline", "object")) hash.update(part as Buffer);
-      return hash.digest("hex");
+    stack = await startStack({
+      dataDir,
+      databaseUrl: db.url,
+      s3: diskBlocks ? undefined : { endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: "cfs-bench" },
+      defaultPorts: false,
+      logs: "files",
+      runtime: "dist",
+      env: { CFS_LOG_LEVEL: "warn" },
+      // REST through the TypeScript edge of make run (in this process).
+      edge: {},
+      nodeArgs: profileDir
+        ? Object.fromEntries(SERVICE_NAMES.map((name) => [name, ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`]]))
+        : undefined,
     });
+    clients = clientsFor(stack.addresses);
+    const token = await stack.issuer!.userToken("bench", 6 * 3600);
+    const pids = {
+      ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, stack!.processes.get(name)!.pid!])),
+      minio: minio.pid,
+      tusd: tusd.pid,
+      bench: process.pid,
+    } as Record<Meter, number>;
 
-    const [file, upMs] = await phase("upload", () =>
-      new Promise<{ fileId: string; sha256: string }>((resolve, reject) => {
-        const call = clients.chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
-        void (async () => {
-          call.write({ payload: { $case: "metadata", value: { name: "bench.bin", size: total, contentType: "" } } });
-          for (const frame of content()) {
-            if (!call.write({ payload: { $case: "data", value: frame } })) await new Promise((r) => call.once("drain", r));
-          }
-          call.write({ payload: { $case: "finish", value: {} } });
-          call.end();
-        })().catch(reject);
-      }),
-    );
-    const [downHash, downMs] = await phase("download", () =>
-      new Promise<string>((resolve, reject) => {
-        const hash = createHash("sha256");
-        const call = clients.chunker.downloadFile({ fileId: file.fileId, offset: 0, length: 0 }, auth(token));
-        call.on("data", (m: DownloadFileResponse) => m.payload?.$case === "data" && hash.update(m.payload.value));
-        call.on("error", reject);
-        call.on("end", () => resolve(hash.digest("hex")));
-      }),
-    );
-    if (downHash !== file.sha256 || getHash !== file.sha256) throw new Error("bench: downloaded bytes differ from uploaded bytes");
-
-    const [restFile, restUpMs] = await phase("REST up", () =>
-      new Promise<{ sha256: string; fileId: string }>((resolve, reject) => {
-        const req = request(`${stack.edgeUrl}/v1/files?name=bench-rest.bin`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream", "content-length": String(total) },
-        });
-        req.on("error", reject);
-        req.on("response", (res) => {
-          let body = "";
-          res.setEncoding("utf8");
-          res.on("data", (part: string) => (body += part));
-          res.on("end", () => (res.statusCode === 200 ? resolve((JSON.parse(body) as { file: { sha256: string; fileId: string } }).file) : reject(new Error(body))));
-        });
-        void (async () => {
-          for (const frame of content(1)) if (!req.write(frame)) await new Promise((r) => req.once("drain", r));
-          req.end();
-        })().catch(reject);
-      }),
-    );
-    const [restDownHash, restDownMs] = await phase("REST down", async () => {
-      const hash = createHash("sha256");
-      const response = await fetch(`${stack.edgeUrl}/v1/files/${restFile.fileId}/content`, { headers: { authorization: `Bearer ${token}` } });
-      for await (const part of response.body!) hash.update(part);
-      return hash.digest("hex");
-    });
-    if (restDownHash !== restFile.sha256) throw new Error("bench: REST download differs from the REST upload");
-
-    const row = (label: string, ms: number, baseline?: number) =>
-      `  ${label.padEnd(28)} ${mbps(total, ms).toFixed(0).padStart(6)} MB/s` +
-      (baseline ? `   ${(mbps(total, ms) / mbps(total, baseline)).toFixed(2)}× of direct MinIO` : "");
-    process.stdout.write(
-      [
-        "",
-        "throughput",
-        row("direct MinIO PUT (baseline)", putMs),
-        row("direct MinIO GET (baseline)", getMs),
-        row("cfs upload", upMs, putMs),
-        row("cfs download", downMs, getMs),
-        row("cfs REST upload (edge)", restUpMs, putMs),
-        row("cfs REST download (edge)", restDownMs, getMs),
-        "",
-        "peak RSS per service (MB)",
-        `  ${"phase".padEnd(10)}${SERVICE_NAMES.map((n) => n.padStart(15)).join("")}`,
-        ...Object.entries(rss).map(
-          ([name, byService]) => `  ${name.padEnd(10)}${SERVICE_NAMES.map((n) => (byService[n] / MiB).toFixed(0).padStart(15)).join("")}`,
-        ),
-        "",
-      ].join("\n"),
-    );
+    process.stdout.write(`make bench: ${total / MiB} MiB a run, ${runs} runs a phase (set up in ${((performance.now() - setUpStart) / 1000).toFixed(0)} s)\n`);
+    // This process is left out: it is the one watching.
+    const quiet = await QuietWatch.calibrate(METERS.filter((m) => m !== "bench").map((m) => pids[m]));
+    const results: PhaseResult[] = [];
+    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token)) results.push(await measure(phase, pids, quiet));
+    process.stdout.write(report(results));
+    keepLogs = results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
-    clients.close();
-    await stack.stop();
+    clients?.close();
+    await stack?.stop();
+    await tusd.stop();
     await Promise.all([minio.stop(), db.drop()]);
-    await rm(dataDir, { recursive: true, force: true });
+    if (keepLogs) {
+      for (const entry of await readdir(dataDir)) if (entry !== "logs" && entry !== "tusd.log") await rm(join(dataDir, entry), { recursive: true, force: true });
+      process.stdout.write(`\nsomething failed: the logs are in ${join(dataDir, "logs")} and ${join(dataDir, "tusd.log")}\n`);
+    } else {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+  if (profileDir) {
+    process.stdout.write(`\nCPU profiles of the services: ${profileDir} (one folder per service; open a .cpuprofile in Chrome DevTools)\n`);
+    await printProfileSummary(profileDir, 15);
   }
 }
 
