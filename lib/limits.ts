@@ -21,3 +21,9 @@ export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
 /** Lowercase hex SHA-256, the form every hash takes in the API. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+/** Chunks one file may have: 64 GiB in chunks of 64 KiB (FastCDC's smallest allowed average). */
+export const MAX_CHUNKS_PER_FILE = 1024 * 1024;
+
+/** An idempotency key (UploadMetadata.idempotency_key): what fits a query string or header as is. */
+export const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,128}$/;

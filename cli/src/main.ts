@@ -4,7 +4,8 @@ import { describeFailure, ExitCode } from "./errors.js";
 import { appPasswordsTable, filesTable, toJson, versionsTable } from "./format.js";
 import { get } from "./get.js";
 import { createProgress } from "./progress.js";
-import { put } from "./put.js";
+import { put, transferSummary } from "./put.js";
+import { UploadState } from "./transfer/upload-state.js";
 import { Connection, settingsFrom, type Settings } from "./rpc.js";
 import { sync } from "./sync/index.js";
 import { devToken } from "./token.js";
@@ -20,8 +21,9 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
     switch (command.kind) {
       case "put": {
         const show = command.progress || process.stderr.isTTY;
-        const file = await put(conn, command, (label, total) => createProgress(show, process.stderr, label, total));
-        out(toJson(file));
+        const outcome = await put(conn, command, (label, total) => createProgress(show, process.stderr, label, total), UploadState.fromEnv(process.env));
+        if (show) process.stderr.write(`${transferSummary(outcome)}\n`);
+        out(toJson(outcome.file));
         return;
       }
       case "get": {

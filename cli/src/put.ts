@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import type { ClientWritableStream } from "@grpc/grpc-js";
 import type { UploadFileRequest, UploadFileResponse, UploadMetadata } from "#gen/cfs/chunker/v1/chunker.js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { CliError, ExitCode, integrityError, usageError } from "./errors.js";
-import type { Progress } from "./progress.js";
+import { formatBytes, type Progress } from "./progress.js";
 import type { Connection } from "./rpc.js";
+import { chunkFile } from "./transfer/chunk-file.js";
+import { uploadBySession } from "./transfer/session-upload.js";
+import type { LocalVersion, UploadState } from "./transfer/upload-state.js";
 
 /** Bytes per data message, and per read from the file. */
 export const FRAME_BYTES = 256 * 1024;
@@ -20,30 +23,104 @@ export interface PutRequest {
   verify: boolean;
 }
 
+export interface PutOutcome {
+  file: File;
+  /** Content bytes that travelled. */
+  sentBytes: number;
+  /** Content bytes the server had already (not sent). */
+  storedBytes: number;
+  /** Whether an interrupted upload of this file was resumed. */
+  resumed: boolean;
+}
+
 /**
- * Uploads a local file and returns the committed file. The declared size
- * (and hash, unless verify is off) make the server reject content that
- * changed while it was read; the reply is then checked against what we sent.
+ * Uploads a local file and returns the committed file. A file smaller than
+ * the server's smallest chunk is one chunk: it is streamed in one call. A
+ * larger one goes through an upload session: cut and hashed here the way the
+ * server cuts (FastCDC), only the chunks the server lacks are sent, and a
+ * rerun after an interruption resumes the session (remembered in `state`).
+ * The declared size and hash make the server refuse content that changed
+ * while it was read; the reply is then checked against what was read.
  */
-export async function put(conn: Connection, request: PutRequest, progress: (label: string, total: number) => Progress): Promise<File> {
+export async function put(
+  conn: Connection,
+  request: PutRequest,
+  progress: (label: string, total: number) => Progress,
+  state: UploadState,
+): Promise<PutOutcome> {
   const info = await stat(request.path);
   if (!info.isFile()) throw usageError(`put: ${request.path} is not a regular file`);
-  const sha256 = request.verify ? await hashFile(request.path, progress("hashing", info.size), conn.signal) : undefined;
-  const header: UploadMetadata = { name: request.name, contentType: request.contentType, size: info.size, sha256 };
-
-  const bar = progress("uploading", info.size);
-  try {
-    const { file, sent } = await upload(conn, header, request.path, bar);
-    if (file.size !== sent.size || file.sha256 !== sent.sha256) {
-      throw integrityError(
-        `the server stored ${file.size} bytes with sha256 ${file.sha256}, but ${sent.size} bytes with sha256 ${sent.sha256} were sent`,
-      );
+  const config = await conn.uploadConfig();
+  if (info.size < config.chunkMinBytes) {
+    const sha256 = request.verify ? await hashFile(request.path, progress("hashing", info.size), conn.signal) : undefined;
+    const bar = progress("uploading", info.size);
+    try {
+      const { file, sent } = await upload(conn, { name: request.name, contentType: request.contentType, size: info.size, sha256 }, request.path, bar);
+      checkReply(file, sent);
+      bar.finish();
+      return { file, sentBytes: sent.size, storedBytes: 0, resumed: false };
+    } catch (err) {
+      bar.abandon();
+      throw err;
     }
-    bar.finish();
-    return file;
+  }
+
+  const version: LocalVersion = { path: await realpath(request.path), size: info.size, mtimeMs: info.mtimeMs, ino: info.ino };
+  const remembered = await state.lookup(version, config.chunkAvgBytes);
+  let chunked = remembered?.chunked;
+  if (!chunked) {
+    const scan = progress("scanning", info.size);
+    try {
+      chunked = await chunkFile(request.path, config.chunkAvgBytes, scan, conn.signal);
+      scan.finish();
+    } catch (err) {
+      scan.abandon();
+      throw err;
+    }
+  }
+  const listed = chunked;
+  let bar: Progress | undefined;
+  let sentBytes = 0;
+  let storedBytes = 0;
+  let resumed = false;
+  try {
+    const file = await uploadBySession(conn, {
+      name: request.name,
+      contentType: request.contentType,
+      path: request.path,
+      chunked: listed,
+      resumeId: remembered?.uploadId,
+      onSession: (uploadId) => state.remember(version, config.chunkAvgBytes, listed, uploadId),
+      onPlan: (plan) => {
+        storedBytes = plan.storedBytes;
+        resumed = plan.resumed;
+        bar = progress(plan.resumed ? "resuming" : "uploading", plan.missingBytes);
+      },
+      onSent: (bytes) => {
+        sentBytes += bytes;
+        bar?.add(bytes);
+      },
+    });
+    checkReply(file, listed);
+    bar?.finish();
+    // Committed: the chunk list stays (an unchanged file is not read again), the session goes.
+    await state.remember(version, config.chunkAvgBytes, listed, undefined);
+    return { file, sentBytes, storedBytes, resumed };
   } catch (err) {
-    bar.abandon();
+    bar?.abandon();
     throw err;
+  }
+}
+
+/** "sent 1.20 MB, 63.0 MB already stored" — the same words as the web page. */
+export function transferSummary(outcome: PutOutcome): string {
+  const resumed = outcome.resumed ? " (resumed)" : "";
+  return `sent ${formatBytes(outcome.sentBytes)}, ${formatBytes(outcome.storedBytes)} already stored${resumed}`;
+}
+
+function checkReply(file: File, sent: Sent): void {
+  if (file.size !== sent.size || file.sha256 !== sent.sha256) {
+    throw integrityError(`the server stored ${file.size} bytes with sha256 ${file.sha256}, but ${sent.size} bytes with sha256 ${sent.sha256} were sent`);
   }
 }
 

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
-import { ChunkerServiceClient } from "#gen/cfs/chunker/v1/chunker.js";
+import type { ChunkerServiceClient, GetUploadConfigResponse } from "#gen/cfs/chunker/v1/chunker.js";
 import { AppPasswordServiceClient } from "#gen/cfs/metadata/v1/app_passwords.js";
+import { ChunkerClient } from "#lib/bulk-codecs.js";
 import { MetadataServiceClient } from "#gen/cfs/metadata/v1/metadata.js";
 import { SyncServiceClient } from "#gen/cfs/sync/v1/sync.js";
 import { optionalStr, str, type Env } from "#lib/config.js";
@@ -38,6 +39,7 @@ export class Connection {
   readonly sync: SyncServiceClient;
   /** Call metadata carrying `authorization: Bearer <token>`. */
   readonly auth: grpc.Metadata;
+  private config: Promise<GetUploadConfigResponse> | undefined;
 
   /** `signal` aborts on Ctrl-C; every call started here is cancelled then. */
   constructor(
@@ -49,7 +51,7 @@ export class Connection {
     }
     this.auth = callMetadata({ token: settings.token });
     const options = channelOptions(MESSAGE_BYTES, FLOW_CONTROL_WINDOW_BYTES);
-    this.chunker = new ChunkerServiceClient(settings.chunkerAddress, grpc.credentials.createInsecure(), options);
+    this.chunker = new ChunkerClient(settings.chunkerAddress, grpc.credentials.createInsecure(), options);
     this.metadata = new MetadataServiceClient(settings.metadataAddress, grpc.credentials.createInsecure(), options);
     this.appPasswords = new AppPasswordServiceClient(settings.metadataAddress, grpc.credentials.createInsecure(), options);
     this.sync = new SyncServiceClient(settings.syncAddress, grpc.credentials.createInsecure(), options);
@@ -67,6 +69,13 @@ export class Connection {
       );
     });
     return response.finally(this.cancelOnAbort(call));
+  }
+
+  /** How the server cuts content (asked once per connection). */
+  uploadConfig(): Promise<GetUploadConfigResponse> {
+    this.config ??= this.unary(this.chunker.getUploadConfig.bind(this.chunker), {});
+    this.config.catch(() => (this.config = undefined));
+    return this.config;
   }
 
   /** Cancels `call` on Ctrl-C (at once if it came already) until the returned function is called. */

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import { sha, version, type ContractContext } from "./metadata-store-fixtures.js";
+import { chunksOf, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 /** The order PostgreSQL's COLLATE "C" gives: UTF-8 bytes. */
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -22,9 +22,9 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     expect(await ctx.stores.catalogue.listFileVersions(owner, file.fileId)).toEqual([
       { fileId: file.fileId, version: 1, size: 3000, sha256: v.sha256, contentType: "text/plain", numChunks: 3, createdAt: expect.any(Date) },
     ]);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, undefined)).toEqual(v.chunks);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, 1)).toEqual(v.chunks);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, 2)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual(v.chunks);
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, 1)).toEqual(v.chunks);
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, 2)).toBeUndefined();
     expect(await ctx.stores.catalogue.getFile(owner, randomUUID())).toBeUndefined();
   });
 
@@ -32,8 +32,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     const owner = newOwner();
     const file = await ctx.stores.catalogue.commitFileVersion(version(owner, "empty", []));
     expect(file).toMatchObject({ size: 0, numChunks: 0, version: 1 });
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, undefined)).toEqual([]);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, 3)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual([]);
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, 3)).toBeUndefined();
   });
 
   it("commits the same name again as version 2 of the same file", async () => {
@@ -50,8 +50,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
       [2, v2.sha256],
       [1, v1.sha256],
     ]);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, first.fileId, undefined)).toEqual(v2.chunks);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, first.fileId, 1)).toEqual(v1.chunks);
+    expect(await chunksOf(ctx.stores.catalogue, owner, first.fileId, undefined)).toEqual(v2.chunks);
+    expect(await chunksOf(ctx.stores.catalogue, owner, first.fileId, 1)).toEqual(v1.chunks);
     expect(await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).toHaveLength(1);
   });
 
@@ -74,8 +74,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     expect(bobs.version).toBe(1);
     expect(await ctx.stores.catalogue.getFile(bob, file.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFileVersions(bob, file.fileId)).toEqual([]);
-    expect(await ctx.stores.catalogue.listFileChunks(bob, file.fileId, undefined)).toBeUndefined();
-    expect(await ctx.stores.catalogue.listFileChunks(bob, file.fileId, 1)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, bob, file.fileId, undefined)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, bob, file.fileId, 1)).toBeUndefined();
     expect(await ctx.stores.catalogue.deleteFile(bob, file.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFiles(bob, { prefix: "", after: "", limit: 10 })).toEqual([bobs]);
     expect(await ctx.stores.catalogue.getFile(alice, file.fileId)).toEqual(file);
@@ -120,8 +120,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     expect(deleted).toEqual({ fileId: gone.fileId, name: "old.bin", version: 2, queuedChunks: 2 });
     expect(await ctx.stores.catalogue.getFile(owner, gone.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFileVersions(owner, gone.fileId)).toEqual([]);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, gone.fileId, undefined)).toBeUndefined();
-    expect(await ctx.stores.catalogue.listFileChunks(owner, gone.fileId, 1)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, owner, gone.fileId, undefined)).toBeUndefined();
+    expect(await chunksOf(ctx.stores.catalogue, owner, gone.fileId, 1)).toBeUndefined();
     expect((await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).map((f) => f.name)).toEqual(["keeps-shared.bin"]);
     expect(await ctx.stores.catalogue.deleteFile(owner, gone.fileId)).toBeUndefined();
 
@@ -164,7 +164,7 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     const v = version(owner, "long", seeds, 1024 * 1024);
     const file = await ctx.stores.catalogue.commitFileVersion(v);
     expect(file.size).toBe(5000 * 1024 * 1024);
-    expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, undefined)).toEqual(v.chunks);
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual(v.chunks);
     expect(await ctx.stores.catalogue.deleteFile(owner, file.fileId)).toMatchObject({ queuedChunks: 5000 });
   });
 }

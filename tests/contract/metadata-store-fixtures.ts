@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
+import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-digest.js";
 import type { ChunkRecord, NewFileVersion, OutboxEvent } from "../../services/metadata/src/domain/types.js";
 import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue-store.js";
 import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
 import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
+import type { UploadSessionStore } from "../../services/metadata/src/ports/upload-session-store.js";
 import type { VerificationReads } from "../../services/metadata/src/ports/verification-reads.js";
 
 /** Every port of the metadata database, as one adapter set implements them over one schema. */
@@ -12,6 +14,7 @@ export interface MetadataStores {
   outbox: OutboxStore;
   collection: CollectionQueue & ReleaseQueue;
   verification: VerificationReads;
+  uploads: UploadSessionStore;
 }
 
 export interface StoresUnderTest {
@@ -38,6 +41,19 @@ export const sha = (seed: string) => createHash("sha256").update(seed).digest("h
 /** A version whose chunks hash the given seeds, `chunkSize` bytes each. */
 export function version(owner: string, name: string, seeds: readonly string[], chunkSize = 1000): NewFileVersion {
   const chunks: ChunkRecord[] = seeds.map((seed, index) => ({ index, sha256: sha(seed), size: chunkSize, offset: index * chunkSize }));
-  return { owner, name, contentType: "text/plain", size: seeds.length * chunkSize, sha256: sha(`${name}:${seeds.join(",")}`), chunks };
+  return {
+    owner,
+    name,
+    contentType: "text/plain",
+    size: seeds.length * chunkSize,
+    sha256: sha(`${name}:${seeds.join(",")}`),
+    chunks,
+    chunkListDigest: chunkListDigest(chunks),
+  };
+}
+
+/** A version's whole chunk list (one large page), or undefined when there is no such file or version. */
+export async function chunksOf(catalogue: CatalogueStore, owner: string, fileId: string, version: number | undefined): Promise<ChunkRecord[] | undefined> {
+  return (await catalogue.listFileChunks(owner, fileId, version, { fromIndex: 0, limit: 100_000 }))?.chunks;
 }
 

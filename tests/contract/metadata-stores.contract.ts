@@ -4,6 +4,7 @@ import { catalogueStoreContract } from "./catalogue-store.contract.js";
 import { collectionQueueContract } from "./collection-queue.contract.js";
 import { outboxStoreContract } from "./outbox-store.contract.js";
 import { version, type ContractContext, type StoresUnderTest } from "./metadata-store-fixtures.js";
+import { uploadSessionStoreContract } from "./upload-session-store.contract.js";
 import { verificationReadsContract } from "./verification-reads.contract.js";
 
 /**
@@ -51,5 +52,6 @@ export function describeMetadataStoreContracts(name: string, create: () => Promi
     describe("OutboxStore", () => outboxStoreContract(ctx));
     describe("CollectionQueue and ReleaseQueue", () => collectionQueueContract(ctx));
     describe("VerificationReads", () => verificationReadsContract(ctx));
+    describe("UploadSessionStore", () => uploadSessionStoreContract(ctx));
   });
 }

@@ -8,6 +8,7 @@ import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 import { call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
+import { chunksOf } from "../support/chunks.js";
 import { forgedTokens } from "../support/tokens.js";
 
 // The `make run` shape: PGlite through the pg driver, chunks on local disk.
@@ -81,16 +82,18 @@ describe("integrity", () => {
   });
 
   it("answers DATA_LOSS instead of returning a chunk whose bytes were changed on disk", async () => {
-    const data = randomBytes(2 * 1024 * 1024);
+    // Larger than FastCDC's largest chunk: at least two chunks.
+    const data = randomBytes(5 * 1024 * 1024);
     const file = await upload(c, alice, data, { name: "to-corrupt.bin" });
-    const target = sha256(data.subarray(1024 * 1024));
+    const [first, second] = chunksOf(data);
+    const target = second!.sha256;
     const path = await findFile(join(dataDir, "blocks"), target);
     const stored = await readFile(path);
     stored[100] = stored[100]! ^ 0x01;
     await writeFile(path, stored);
     await expectStatus(download(c, alice, file.fileId), status.DATA_LOSS);
     // The first chunk is intact: a range inside it still works.
-    expect((await download(c, alice, file.fileId, { offset: 0, length: 1000 })).data.equals(data.subarray(0, 1000))).toBe(true);
+    expect((await download(c, alice, file.fileId, { offset: 0, length: first!.size })).data.equals(data.subarray(0, first!.size))).toBe(true);
   });
 });
 

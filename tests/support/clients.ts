@@ -46,6 +46,7 @@ export interface UploadOptions {
   frameSize?: number;
   /** Send the closing `finish` message (default true). */
   finish?: boolean;
+  idempotencyKey?: string;
 }
 
 /** Streams `data` to ChunkerService.UploadFile in frames, honouring backpressure. */
@@ -55,7 +56,10 @@ export async function upload(clients: Clients, token: string | undefined, data: 
     const stream = clients.chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
     void (async () => {
       stream.write({
-        payload: { $case: "metadata", value: { name: options.name, size: options.size, sha256: options.sha256, contentType: options.contentType ?? "" } },
+        payload: {
+          $case: "metadata",
+          value: { name: options.name, size: options.size, sha256: options.sha256, contentType: options.contentType ?? "", idempotencyKey: options.idempotencyKey },
+        },
       });
       for (let offset = 0; offset < data.length; offset += frameSize) {
         const ok = stream.write({ payload: { $case: "data", value: data.subarray(offset, offset + frameSize) } });

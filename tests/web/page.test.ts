@@ -120,9 +120,12 @@ describe("web page", () => {
     await cdp.send("Network.enable");
     await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4 * MiB });
     await page.evaluate(RECORD_PROGRESS);
-    const uploads: URL[] = [];
+    const starts: Array<{ name: string; size: string }> = [];
+    const puts: string[] = [];
     page.on("request", (r) => {
-      if (r.method() === "POST" && new URL(r.url()).pathname === "/v1/files") uploads.push(new URL(r.url()));
+      const path = new URL(r.url()).pathname;
+      if (r.method() === "POST" && path === "/v1/uploads") starts.push(r.postDataJSON() as { name: string; size: string });
+      if (r.method() === "PUT" && /^\/v1\/uploads\/[^/]+\/chunks\/\d+$/.test(path)) puts.push(path);
     });
 
     const data = randomBytes(5 * MiB);
@@ -132,7 +135,8 @@ describe("web page", () => {
     await item.waitFor();
     await page.locator(`li.upload[data-name="${name}"][data-state="done"]`).waitFor();
     await expect.poll(() => item.locator("progress").getAttribute("value")).toBe("100");
-    await expect.poll(() => item.locator(".upload-status").textContent()).toBe("Uploaded");
+    // Cut and hashed in the page: everything was new, so everything was sent.
+    await expect.poll(() => item.locator(".upload-status").textContent()).toBe("Uploaded · 5.0 MiB sent, 0 B already stored");
     await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
 
     const seen = (await progressSeen(page)).filter((s) => s.name === name);
@@ -142,8 +146,20 @@ describe("web page", () => {
     expect(values.at(-1)).toBe(100);
     expect(values).toEqual([...values].sort((a, b) => a - b));
     expect(values.filter((v) => v > 0 && v < 100).length).toBeGreaterThan(0);
-    // The page declares the size, so a body cut short can never commit as a shorter file.
-    expect(uploads.map((u) => [u.searchParams.get("name"), u.searchParams.get("size")])).toEqual([[name, String(5 * MiB)]]);
+    // The session declares the size (and the chunk list): a body cut short can never commit as a shorter file.
+    expect(starts.map((u) => [u.name, u.size])).toEqual([[name, String(5 * MiB)]]);
+    expect(puts.length).toBeGreaterThan(0);
+
+    // The same bytes again, under another name: nothing travels but the chunk list.
+    const copy = "copy-of-5MiB.bin";
+    const putsBefore = puts.length;
+    await page.locator("#file-input").setInputFiles({ name: copy, mimeType: "application/octet-stream", buffer: data });
+    await page.locator(`li.upload[data-name="${copy}"][data-state="done"]`).waitFor();
+    expect(await page.locator(`li.upload[data-name="${copy}"] .upload-status`).textContent()).toBe("Uploaded · 0 B sent, 5.0 MiB already stored");
+    expect(puts.length).toBe(putsBefore);
+    await page.locator(`tr[data-name="${copy}"]`).getByRole("button", { name: `Delete ${copy}` }).click();
+    await page.getByRole("dialog", { name: `Delete “${copy}”?` }).getByRole("button", { name: "Delete" }).click();
+    await page.locator(`tr[data-name="${copy}"]`).waitFor({ state: "detached" });
 
     // Listed with its size, version and, once verified, its sync status.
     const row = page.locator(`tr[data-name="${name}"]`);

@@ -1,4 +1,5 @@
 import { describeFailure, int64, syncState, timestamp, type SyncState } from "./format.js";
+import { uploadInChunks, type SessionHttp } from "./session-upload.js";
 
 /**
  * The cfs REST API (proto3 JSON mapping of the gRPC services: lowerCamelCase
@@ -51,16 +52,25 @@ export class ApiError extends Error {
 
 export interface Upload {
   /** Resolves with the committed file, rejects with ApiError. */
-  done: Promise<FileInfo>;
+  done: Promise<UploadResult>;
   abort(): void;
 }
 
 export interface UploadProgress {
-  /** Bytes handed to the network so far. */
+  /** What is happening: reading the file to find its chunks, sending, or the server committing. */
+  phase: "hashing" | "sending" | "saving";
+  /** Bytes hashed or handed to the network so far. */
   loaded: number;
   total: number;
-  /** All bytes sent; the server is storing and committing them. */
-  sent: boolean;
+  /** Bytes of the file the server had already (so they were not sent); known once sending starts. */
+  storedBytes: number;
+}
+
+export interface UploadResult {
+  file: FileInfo;
+  /** Bytes that travelled, and bytes the server had already. */
+  sentBytes: number;
+  storedBytes: number;
 }
 
 type Json = Record<string, unknown>;
@@ -242,45 +252,92 @@ export class Api {
   }
 
   /**
-   * POST /v1/files?name=…&size=… with the raw bytes. XMLHttpRequest, because
-   * fetch reports no upload progress.
+   * Uploads a file. One smaller than the server's smallest chunk is one
+   * chunk: it goes whole, in one request. A larger one is cut and hashed
+   * here, and only the chunks the server lacks are sent (session-upload.ts).
    */
   upload(file: Blob, name: string, onProgress: (progress: UploadProgress) => void): Upload {
-    const xhr = new XMLHttpRequest();
-    let aborted = false;
-    const done = this.bearer().then(
-      (token) =>
-        new Promise<FileInfo>((resolve, reject) => {
-          if (aborted) return reject(new DOMException("Upload cancelled", "AbortError"));
-          // The declared size makes a body cut short fail instead of committing a truncated file.
-          xhr.open("POST", this.url("/v1/files", { name, size: file.size }));
-          xhr.setRequestHeader("authorization", `Bearer ${token}`);
-          xhr.setRequestHeader("accept", "application/json");
-          xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
-          xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size, sent: false });
-          xhr.upload.onload = () => onProgress({ loaded: file.size, total: file.size, sent: true });
-          xhr.onload = () => {
-            if (xhr.status >= 200 && xhr.status < 300) {
-              try {
-                resolve(toFile((JSON.parse(xhr.responseText) as Json).file));
-              } catch {
-                reject(new ApiError(xhr.status, undefined, "the server's answer was not the uploaded file"));
-              }
-            } else {
-              reject(xhrFailure(xhr));
-            }
-          };
-          xhr.onerror = () => reject(xhrFailure(xhr));
-          xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
-          xhr.send(file);
-        }),
-    );
+    const abort = new AbortController();
+    const done = (async (): Promise<UploadResult> => {
+      const config = await this.uploadConfig();
+      if (file.size < config.chunkMinBytes) {
+        return { file: await this.uploadWhole(file, name, onProgress, abort.signal), sentBytes: file.size, storedBytes: 0 };
+      }
+      const result = await uploadInChunks(this.sessionHttp(), file, name, config.chunkAvgBytes, (p) => onProgress({ ...p, loaded: p.done }), abort.signal);
+      return { file: toFile(result.file), sentBytes: result.sentBytes, storedBytes: result.storedBytes };
+    })();
+    return { done, abort: () => abort.abort() };
+  }
+
+  private config: Promise<{ chunkAvgBytes: number; chunkMinBytes: number }> | undefined;
+
+  /** How the server cuts files (asked once). */
+  private uploadConfig(): Promise<{ chunkAvgBytes: number; chunkMinBytes: number }> {
+    this.config ??= this.json("GET", this.url("/v1/upload-config")).then((body) => ({
+      chunkAvgBytes: Number(field(body, "chunkAvgBytes", "chunk_avg_bytes")),
+      chunkMinBytes: Number(field(body, "chunkMinBytes", "chunk_min_bytes")),
+    }));
+    this.config.catch(() => (this.config = undefined));
+    return this.config;
+  }
+
+  private sessionHttp(): SessionHttp {
     return {
-      done,
-      abort: () => {
-        aborted = true;
-        xhr.abort();
+      json: async (method, path, body, signal) => {
+        const token = await this.bearer();
+        let response: Response;
+        try {
+          response = await fetch(this.url(path), {
+            method,
+            headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(body ? { "content-type": "application/json" } : {}) },
+            body: body ? JSON.stringify(body) : undefined,
+            signal,
+          });
+        } catch (err) {
+          if (signal?.aborted) throw new DOMException("Upload cancelled", "AbortError");
+          throw new ApiError(0, undefined, String(err));
+        }
+        if (!response.ok) throw await failure(response);
+        const text = await response.text();
+        return text ? (JSON.parse(text) as Json) : {};
       },
+      putBytes: (path, body, onLoaded, signal) => this.send("PUT", this.url(path), body, (loaded) => onLoaded(loaded), signal),
     };
+  }
+
+  /** POST /v1/files?name=…&size=… with the raw bytes. */
+  private async uploadWhole(file: Blob, name: string, onProgress: (progress: UploadProgress) => void, signal: AbortSignal): Promise<FileInfo> {
+    // The declared size makes a body cut short fail instead of committing a truncated file.
+    const body = await this.send("POST", this.url("/v1/files", { name, size: file.size }), file, (loaded) => {
+      onProgress(loaded < file.size ? { phase: "sending", loaded, total: file.size, storedBytes: 0 } : { phase: "saving", loaded, total: file.size, storedBytes: 0 });
+    }, signal, file.type);
+    return toFile(body.file);
+  }
+
+  /** A request with a raw body, by XMLHttpRequest: fetch reports no upload progress. */
+  private async send(method: "POST" | "PUT", url: string, body: Blob, onLoaded: (loaded: number) => void, signal: AbortSignal, contentType = ""): Promise<Json> {
+    const token = await this.bearer();
+    return new Promise<Json>((resolve, reject) => {
+      if (signal.aborted) return reject(new DOMException("Upload cancelled", "AbortError"));
+      const xhr = new XMLHttpRequest();
+      signal.addEventListener("abort", () => xhr.abort(), { once: true });
+      xhr.open(method, url);
+      xhr.setRequestHeader("authorization", `Bearer ${token}`);
+      xhr.setRequestHeader("accept", "application/json");
+      xhr.setRequestHeader("content-type", contentType || "application/octet-stream");
+      xhr.upload.onprogress = (e) => onLoaded(e.loaded);
+      xhr.upload.onload = () => onLoaded(body.size);
+      xhr.onload = () => {
+        if (xhr.status < 200 || xhr.status >= 300) return reject(xhrFailure(xhr));
+        try {
+          resolve(JSON.parse(xhr.responseText) as Json);
+        } catch {
+          reject(new ApiError(xhr.status, undefined, "the server's answer was not JSON"));
+        }
+      };
+      xhr.onerror = () => reject(xhrFailure(xhr));
+      xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
+      xhr.send(body);
+    });
   }
 }

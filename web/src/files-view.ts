@@ -475,17 +475,24 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
     setProgress(item, 0);
     item.upload = api.upload(item.file, item.name, (p) => {
       if (item.state !== "uploading" && item.state !== "saving") return;
-      if (p.sent) {
+      if (p.phase === "saving") {
         setProgress(item, 100);
         setUploadState(item, "saving", "Saving…");
       } else {
+        // The bar shows what travels; reading the file to find what changed is told in words.
+        if (p.phase === "hashing") {
+          item.status.textContent = `Finding what changed… ${p.total > 0 ? Math.floor((p.loaded / p.total) * 100) : 100}%`;
+          return;
+        }
+        item.status.textContent = p.storedBytes > 0 ? `Uploading… ${formatBytes(p.storedBytes)} already stored` : "Uploading…";
         setProgress(item, p.total > 0 ? (p.loaded / p.total) * 100 : 0);
       }
     });
     try {
-      const file = await item.upload.done;
+      const { file, sentBytes, storedBytes } = await item.upload.done;
       setProgress(item, 100);
-      setUploadState(item, "done", file.version > 1 ? `Uploaded as version ${file.version}` : "Uploaded");
+      const saved = `${formatBytes(sentBytes)} sent, ${formatBytes(storedBytes)} already stored`;
+      setUploadState(item, "done", file.version > 1 ? `Uploaded as version ${file.version} · ${saved}` : `Uploaded · ${saved}`);
       announce(`Uploaded ${item.name}`);
       void load();
       setTimeout(() => {

@@ -11,6 +11,8 @@ import { CliError, describeFailure, ExitCode } from "../errors.js";
 import { get } from "../get.js";
 import { formatBytes, noProgress } from "../progress.js";
 import { put } from "../put.js";
+import { deltaDownload } from "../transfer/delta-download.js";
+import { UploadState } from "../transfer/upload-state.js";
 import type { Connection } from "../rpc.js";
 import { followChanges, headCursor, type FeedHandlers } from "./feed.js";
 import { isSyncablePath, localPath, STATE_DIR } from "./paths.js";
@@ -78,6 +80,8 @@ export class SyncEngine {
   private readonly pending = new Map<string, Change>();
   private latestCursor: string;
   private needsHead: boolean;
+  /** Chunk lists of files uploaded before and sessions of unfinished uploads, beside the sync state. */
+  private readonly uploads: UploadState;
 
   constructor(
     private readonly conn: Connection,
@@ -86,6 +90,7 @@ export class SyncEngine {
   ) {
     this.latestCursor = state.cursor;
     this.needsHead = state.cursor === "";
+    this.uploads = new UploadState(join(stateDir(options.root), "uploads"));
   }
 
   private get root(): string {
@@ -386,7 +391,7 @@ export class SyncEngine {
   }
 
   private async upload(path: string, local: LocalFile): Promise<void> {
-    const file = await put(this.conn, { path: localPath(this.root, path), name: path, contentType: "", verify: true }, () => noProgress);
+    const { file } = await put(this.conn, { path: localPath(this.root, path), name: path, contentType: "", verify: true }, () => noProgress, this.uploads);
     // If the file changed after it was scanned, what was sent is newer than the mtime we know: hash it again next time.
     const mtimeMs = file.sha256 === local.sha256 ? local.mtimeMs : -1;
     this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs });
@@ -409,7 +414,7 @@ export class SyncEngine {
     let file: File;
     try {
       try {
-        file = await get(this.conn, { fileId: remote.fileId, output: temp, offset: 0, length: 0 }, () => noProgress, process.stdout);
+        file = await this.fetch(remote, expected ? target : undefined, temp);
       } catch (err) {
         if (isServiceError(err) && err.code === GrpcStatus.NOT_FOUND) {
           // Deleted since it was listed: do what the path calls for now.
@@ -431,6 +436,27 @@ export class SyncEngine {
     this.remote.set(path, toRemote(file));
     this.dirty = true;
     this.options.out(`downloaded ${path} (${formatBytes(file.size)}, version ${file.version})`);
+  }
+
+  /**
+   * The remote file into `temp`. With a local copy to start from, only the
+   * chunks it lacks are fetched (delta download); should that fail for any
+   * reason but the file being gone (it changed meanwhile, the local copy is
+   * unreadable), it is downloaded whole.
+   */
+  private async fetch(remote: RemoteFile, localCopy: string | undefined, temp: string): Promise<File> {
+    if (localCopy !== undefined && remote.size > 0) {
+      try {
+        const { file, fetchedBytes, reusedBytes } = await deltaDownload(this.conn, remote.fileId, localCopy, temp);
+        if (reusedBytes > 0) this.options.out(`fetched ${formatBytes(fetchedBytes)}, reused ${formatBytes(reusedBytes)} of the local copy`);
+        return file;
+      } catch (err) {
+        if (isServiceError(err) && (err.code === GrpcStatus.NOT_FOUND || FATAL.has(err.code))) throw err;
+        if (this.conn.signal.aborted) throw err;
+        await rm(temp, { force: true });
+      }
+    }
+    return get(this.conn, { fileId: remote.fileId, output: temp, offset: 0, length: 0 }, () => noProgress, process.stdout);
   }
 
   private async deleteLocal(path: string, expected: LocalFile): Promise<void> {

@@ -14,6 +14,10 @@ export interface BlockStorageConfig {
   auth: AuthConfig;
   /** Largest chunk accepted (at most lib/limits MAX_CHUNK_BYTES, what the chunker may cut). */
   maxChunkBytes: number;
+  /** Chunks of one PutChunks stream being written while the next arrive. */
+  writesInFlight: number;
+  /** Chunks of one ReadChunks stream read ahead of the one being sent. */
+  readsAhead: number;
   storage: StorageConfig;
 }
 
@@ -22,7 +26,8 @@ const MiB = 1024 * 1024;
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
- * CFS_MAX_CHUNK_BYTES (lib/limits MAX_CHUNK_BYTES, also its upper bound); CFS_S3_ENDPOINT unset keeps chunks on disk
+ * CFS_MAX_CHUNK_BYTES (lib/limits MAX_CHUNK_BYTES, also its upper bound),
+ * CFS_STORE_WRITES_IN_FLIGHT (4) and CFS_STORE_READS_AHEAD (4) per stream; CFS_S3_ENDPOINT unset keeps chunks on disk
  * under $CFS_DATA_DIR/blocks (CFS_DATA_DIR defaulting to ./.data), set it
  * requires CFS_S3_ACCESS_KEY and CFS_S3_SECRET_KEY and reads CFS_S3_BUCKET
  * (cfs-chunks) and CFS_S3_REGION (us-east-1).
@@ -32,6 +37,10 @@ export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
     server: parseServerConfig(env, 8003, 9103),
     auth: parseAuthConfig(env),
     maxChunkBytes: int(env, "CFS_MAX_CHUNK_BYTES", MAX_CHUNK_BYTES, MiB, MAX_CHUNK_BYTES),
+    // A write is mostly waiting (fsync, an object store's round trip):
+    // a few at once hide it. Memory is about this many chunks per stream.
+    writesInFlight: int(env, "CFS_STORE_WRITES_IN_FLIGHT", 4, 1, 64),
+    readsAhead: int(env, "CFS_STORE_READS_AHEAD", 4, 1, 64),
     storage: parseStorage(env),
   });
 }

@@ -1,4 +1,4 @@
-import { BlockStorageServiceService } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger, type Logger } from "#lib/logger.js";
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("block-storage", config.server.logLevel);
   const store = await openStore(config.storage, config.maxChunkBytes, log);
-  const blocks = new BlockService(store, config.maxChunkBytes);
+  const blocks = new BlockService(store, config.maxChunkBytes, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead });
 
   await runService({
     log,
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     services: [
       service(
         "cfs.blockstore.v1.BlockStorageService",
-        BlockStorageServiceService,
+        BlockStorageServiceDefinition,
         createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - FRAME_OVERHEAD_BYTES }),
       ),
     ],

@@ -1,7 +1,13 @@
-import type { BlockStorageServiceService, GetChunkResponse, PutChunkRequest } from "#gen/cfs/blockstore/v1/blockstore.js";
+import type {
+  BlockStorageServiceService,
+  ChunkHeader,
+  GetChunkResponse,
+  PutChunksRequest,
+  ReadChunksResponse,
+} from "#gen/cfs/blockstore/v1/blockstore.js";
 import { CfsError, invalidArgument } from "#lib/errors.js";
-import type { ServiceHandlers } from "#lib/grpc-server.js";
-import type { BlockService } from "./domain/block-service.js";
+import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
+import type { BlockService, IncomingChunk } from "./domain/block-service.js";
 
 export interface HandlerOptions {
   /**
@@ -15,33 +21,32 @@ export interface HandlerOptions {
 /** Translates BlockStorageService calls to the block domain. */
 export function createHandlers(blocks: BlockService, options: HandlerOptions): ServiceHandlers<typeof BlockStorageServiceService> {
   return {
-    async putChunk(requests, ctx) {
-      const iterator = requests[Symbol.asyncIterator]();
-      const first = await iterator.next();
-      if (first.done || first.value.payload?.$case !== "header") {
-        throw invalidArgument("the first PutChunkRequest must set header");
-      }
-      const header = first.value.payload.value;
-      const created = await blocks.put(ctx.principal, header, dataParts(iterator));
-      ctx.log.debug({ sha256: header.sha256, size: header.size, created }, "chunk stored");
-      return { created };
+    async putChunks(requests, ctx) {
+      const { created, stored } = await blocks.putStream(ctx.principal, incomingChunks(requests));
+      ctx.log.debug({ created, stored }, "chunks stored");
+      return { created, stored };
     },
 
     async *getChunk(request, ctx) {
-      let data: Buffer;
-      try {
-        data = await blocks.get(ctx.principal, request.sha256, request.owner);
-      } catch (err) {
-        // Corruption needs an operator, not just a status code in the access log.
-        if (err instanceof CfsError && err.kind === "data-loss") ctx.log.error({ sha256: request.sha256, err }, "stored chunk failed verification");
-        throw err;
-      }
-      let offset = 0;
-      do {
-        const message: GetChunkResponse = { data: data.subarray(offset, offset + options.maxFrameBytes) };
+      const data = await reportCorruption(ctx, () => blocks.get(ctx.principal, request.sha256, request.owner));
+      for (const frame of framesOf(data, options.maxFrameBytes)) {
+        const message: GetChunkResponse = { data: frame };
         yield message;
-        offset += options.maxFrameBytes;
-      } while (offset < data.length);
+      }
+    },
+
+    async *readChunks(request, ctx) {
+      let index = 0;
+      const chunks = blocks.readMany(ctx.principal, request.sha256s, request.owner);
+      for (;;) {
+        const next = await reportCorruption(ctx, () => chunks.next());
+        if (next.done) return;
+        for (const frame of framesOf(next.value, options.maxFrameBytes)) {
+          const message: ReadChunksResponse = { index, data: frame };
+          yield message;
+        }
+        index++;
+      }
     },
 
     async hasChunks(request, ctx) {
@@ -56,11 +61,50 @@ export function createHandlers(blocks: BlockService, options: HandlerOptions): S
   };
 }
 
-/** The `data` payloads after the header; a second header is an error. */
-async function* dataParts(iterator: AsyncIterator<PutChunkRequest>): AsyncGenerator<Buffer> {
+/** Corruption needs an operator, not just a status code in the access log. */
+async function reportCorruption<T>(ctx: RequestContext, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof CfsError && err.kind === "data-loss") ctx.log.error({ err }, "stored chunk failed verification");
+    throw err;
+  }
+}
+
+/** The chunk in messages of at most maxFrameBytes (one, for a chunk that fits; at least one, for an empty chunk). */
+function* framesOf(data: Buffer, maxFrameBytes: number): Generator<Buffer> {
+  let offset = 0;
+  do {
+    yield data.subarray(offset, offset + maxFrameBytes);
+    offset += maxFrameBytes;
+  } while (offset < data.length);
+}
+
+/**
+ * A PutChunks stream as chunks: each header, then its data messages up to
+ * its declared size. A chunk's bytes are handed on as they arrive and it
+ * ends with its last byte, so it is stored before the next header comes.
+ */
+async function* incomingChunks(requests: AsyncIterable<PutChunksRequest>): AsyncGenerator<IncomingChunk> {
+  const iterator = requests[Symbol.asyncIterator]();
   for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
     const payload = next.value.payload;
-    if (payload?.$case !== "data") throw invalidArgument("only the first PutChunkRequest may set header");
+    if (payload?.$case !== "header") throw invalidArgument("each chunk of a PutChunks stream starts with a header");
+    const header = payload.value;
+    yield { header, parts: partsOf(header, iterator) };
+  }
+}
+
+async function* partsOf(header: ChunkHeader, iterator: AsyncIterator<PutChunksRequest>): AsyncGenerator<Buffer> {
+  // BlockService checks the sizes (and refuses a part past the declared
+  // size); this only stops reading once enough bytes came.
+  let remaining = header.size;
+  while (remaining > 0) {
+    const next = await iterator.next();
+    if (next.done) return;
+    const payload = next.value.payload;
+    if (payload?.$case !== "data") throw invalidArgument(`chunk ${header.sha256}: ${remaining} of its bytes are missing before the next header`);
+    remaining -= payload.value.length;
     yield payload.value;
   }
 }

@@ -1,33 +1,45 @@
-import { ChunkerServiceService } from "#gen/cfs/chunker/v1/chunker.js";
+import { ChunkerServiceDefinition } from "#lib/bulk-codecs.js";
 import { ConfigError } from "#lib/config.js";
+import { fastCdcSizes } from "#lib/fastcdc.js";
+import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { channelOptions, waitForReady } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
 import { runService } from "#lib/service.js";
-import { GrpcBlockStore } from "./adapters/grpc-block-storage.js";
+import { GrpcChunkStorage } from "./adapters/grpc-block-storage.js";
 import { GrpcCatalogue } from "./adapters/grpc-metadata.js";
 import { parseConfig } from "./config.js";
+import { ContentHashes } from "./domain/content-hash.js";
 import { Downloader } from "./domain/download.js";
+import { UploadSessions } from "./domain/sessions.js";
 import { Uploader } from "./domain/upload.js";
 import { createHandlers } from "./server.js";
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("chunker", config.server.logLevel);
-  // One chunk (plus framing) per message between services.
   const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
-  const blocks = new GrpcBlockStore(config.blockStorageAddress, peers);
+  const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   const uploader = new Uploader(blocks, catalogue, config);
-  const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes, config.downloadPrefetchChunks);
+  const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);
+  const chunking = fastCdcSizes(config.chunkAvgBytes);
+  const uploadConfig = {
+    chunkAvgBytes: chunking.avgBytes,
+    chunkMinBytes: chunking.minBytes,
+    chunkMaxBytes: chunking.maxBytes,
+    maxFileBytes: config.maxFileBytes,
+    maxChunksPerPage: MAX_HASHES_PER_CALL,
+  };
+  const sessions = new UploadSessions(catalogue, blocks, new ContentHashes(config.contentHashSessions), config.maxFileBytes);
 
   await runService({
     log,
     server: config.server,
     auth: config.auth,
     metrics: new Metrics("chunker"),
-    services: [service("cfs.chunker.v1.ChunkerService", ChunkerServiceService, createHandlers(uploader, downloader))],
+    services: [service("cfs.chunker.v1.ChunkerService", ChunkerServiceDefinition, createHandlers(uploader, downloader, sessions, uploadConfig))],
     checks: [
       { name: "block-storage", check: () => waitForReady(blocks.client) },
       { name: "metadata", check: () => waitForReady(catalogue.client) },

@@ -1,11 +1,21 @@
-import type { ChunkerServiceService, DownloadFileResponse, UploadFileContentRequest, UploadFileRequest } from "#gen/cfs/chunker/v1/chunker.js";
+import type {
+  ChunkerServiceService,
+  DownloadFileResponse,
+  GetUploadConfigResponse,
+  PutChunksRequest,
+  Upload,
+  UploadFileContentRequest,
+  UploadFileRequest,
+} from "#gen/cfs/chunker/v1/chunker.js";
 import type { HttpBody } from "#gen/google/api/httpbody.js";
 import type { ServiceHandlers, RequestContext } from "#lib/grpc-server.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { invalidArgument } from "#lib/errors.js";
 import type { Downloader } from "./domain/download.js";
+import type { ChunkBytes, UploadSessions } from "./domain/sessions.js";
 import type { UploadHeader } from "./domain/types.js";
 import type { Uploader } from "./domain/upload.js";
+import type { SessionRecord } from "./ports/upload-sessions.js";
 
 /** Downstream calls act for the caller, with its token and request id. */
 function identityOf(ctx: RequestContext): CallIdentity {
@@ -13,7 +23,12 @@ function identityOf(ctx: RequestContext): CallIdentity {
 }
 
 /** Translates ChunkerService calls to the upload and download domain. */
-export function createHandlers(uploader: Uploader, downloader: Downloader): ServiceHandlers<typeof ChunkerServiceService> {
+export function createHandlers(
+  uploader: Uploader,
+  downloader: Downloader,
+  sessions: UploadSessions,
+  uploadConfig: GetUploadConfigResponse,
+): ServiceHandlers<typeof ChunkerServiceService> {
   return {
     async uploadFile(requests, ctx) {
       const iterator = requests[Symbol.asyncIterator]();
@@ -22,7 +37,13 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
         throw invalidArgument("the first UploadFileRequest must set metadata");
       }
       const meta = first.value.payload.value;
-      const header: UploadHeader = { name: meta.name, contentType: meta.contentType, size: meta.size, sha256: meta.sha256 };
+      const header: UploadHeader = {
+        name: meta.name,
+        contentType: meta.contentType,
+        size: meta.size,
+        sha256: meta.sha256,
+        idempotencyKey: meta.idempotencyKey,
+      };
       const file = await uploader.upload(header, dataFrames(iterator, header.size !== undefined), identityOf(ctx), ctx.log);
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
       return { file };
@@ -40,8 +61,8 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
       const iterator = requests[Symbol.asyncIterator]();
       const first = await iterator.next();
       if (first.done) throw invalidArgument("the upload request carried no message");
-      const { name, size, sha256, content } = first.value;
-      const header: UploadHeader = { name, contentType: content?.contentType ?? "", size, sha256 };
+      const { name, size, sha256, idempotencyKey, content } = first.value;
+      const header: UploadHeader = { name, contentType: content?.contentType ?? "", size, sha256, idempotencyKey };
       const file = await uploader.upload(header, bodyFrames(first.value, iterator), identityOf(ctx), ctx.log);
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
       return { file };
@@ -63,7 +84,78 @@ export function createHandlers(uploader: Uploader, downloader: Downloader): Serv
       }
       if (!sent) yield { contentType: contentType!, data: Buffer.alloc(0), extensions: [] };
     },
+
+    async getUploadConfig() {
+      return uploadConfig;
+    },
+
+    async startUpload(request, ctx) {
+      const { session, missing } = await sessions.start(
+        { name: request.name, contentType: request.contentType, size: request.size, sha256: request.sha256, chunkCount: request.chunkCount },
+        request.chunks,
+        identityOf(ctx),
+      );
+      ctx.log.info({ uploadId: session.uploadId, chunks: session.chunkCount, size: session.size }, "upload session started");
+      return { upload: toUpload(session), missing };
+    },
+
+    async declareChunks(request, ctx) {
+      const { session, missing } = await sessions.declare(request.uploadId, request.firstIndex, request.chunks, identityOf(ctx));
+      return { upload: toUpload(session), missing };
+    },
+
+    async getUpload(request, ctx) {
+      const { session, missing, missingBytes } = await sessions.status(request.uploadId, identityOf(ctx));
+      return { upload: toUpload(session), missing, missingBytes };
+    },
+
+    async putChunks(requests, ctx) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      if (first.done || first.value.uploadId === "") throw invalidArgument("the first PutChunksRequest must set upload_id");
+      const uploadId = first.value.uploadId;
+      const stored = await sessions.put(uploadId, chunkBytes(first.value, iterator), identityOf(ctx));
+      ctx.log.info({ uploadId, ...stored }, "upload chunks stored");
+      return stored;
+    },
+
+    async finishUpload(request, ctx) {
+      const file = await sessions.finish(request.uploadId, identityOf(ctx));
+      ctx.log.info({ uploadId: request.uploadId, fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
+      return { file };
+    },
+
+    async cancelUpload(request, ctx) {
+      await sessions.cancel(request.uploadId, identityOf(ctx));
+      ctx.log.info({ uploadId: request.uploadId }, "upload session cancelled");
+      return {};
+    },
   };
+}
+
+function toUpload(session: SessionRecord): Upload {
+  return {
+    uploadId: session.uploadId,
+    name: session.name,
+    contentType: session.contentType,
+    size: session.size,
+    chunkCount: session.chunkCount,
+    chunksDeclared: session.chunksDeclared,
+    createdAt: session.createdAt,
+    expiresAt: session.expiresAt,
+    file: session.file,
+  };
+}
+
+/** The bytes of a PutChunks stream; every message after the first may repeat upload_id, never name another. */
+async function* chunkBytes(first: PutChunksRequest, rest: AsyncIterator<PutChunksRequest>): AsyncGenerator<ChunkBytes> {
+  if (first.index === undefined) throw invalidArgument("the first PutChunksRequest must set index");
+  yield { index: first.index, data: first.content?.data ?? Buffer.alloc(0) };
+  for (let next = await rest.next(); !next.done; next = await rest.next()) {
+    const { uploadId, index, content } = next.value;
+    if (uploadId !== "" && uploadId !== first.uploadId) throw invalidArgument("every PutChunksRequest of a call must be for the same upload_id");
+    yield { index, data: content?.data ?? Buffer.alloc(0) };
+  }
 }
 
 /** The body bytes of a raw upload; only the first message may carry the query fields. */

@@ -23,6 +23,14 @@ export interface MetadataConfig {
     maxBackoffMs: number;
     batchSize: number;
   };
+  uploads: {
+    /** An upload session lasts this long from its start (CFS_UPLOAD_SESSION_TTL_SECONDS). */
+    sessionTtlSeconds: number;
+    /** Idempotency keys are kept this long: never less than a session lives. */
+    commitKeySeconds: number;
+    /** How often expired sessions and keys are cleared. */
+    intervalMs: number;
+  };
   outbox: {
     intervalMs: number;
     /** Failed relays back off exponentially up to this. */
@@ -80,6 +88,7 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       maxBackoffMs: 30_000,
       batchSize: 1000,
     },
+    uploads: uploadsConfig(env),
     outbox: {
       intervalMs: int(env, "CFS_OUTBOX_INTERVAL_MS", 1000, 10),
       maxBackoffMs: 30_000,
@@ -92,4 +101,15 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       jwksPort: port(env, "CFS_APP_TOKEN_JWKS_PORT", 8004),
     },
   });
+}
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+function uploadsConfig(env: Env): MetadataConfig["uploads"] {
+  const sessionTtlSeconds = int(env, "CFS_UPLOAD_SESSION_TTL_SECONDS", DAY_SECONDS, 60, 30 * DAY_SECONDS);
+  return {
+    sessionTtlSeconds,
+    commitKeySeconds: Math.max(DAY_SECONDS, sessionTtlSeconds),
+    intervalMs: int(env, "CFS_UPLOAD_SESSION_SWEEP_MS", 60_000, 10),
+  };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { AppPasswordServiceService } from "#gen/cfs/metadata/v1/app_passwords.js";
 import { DavStateServiceService } from "#gen/cfs/metadata/v1/dav_state.js";
 import { MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
+import { UploadSessionServiceService } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
 import { channelOptions, type CallIdentity } from "#lib/grpc-client.js";
@@ -21,6 +22,7 @@ import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
 import { PostgresOutboxStore } from "./adapters/postgres/outbox-store.js";
+import { PostgresUploadSessionStore } from "./adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "./adapters/postgres/verification-reads.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
 import { isMigrateOnly, parseConfig, parseMigrationConfig } from "./config.js";
@@ -29,7 +31,8 @@ import { ChunkRelease } from "./domain/chunk-release.js";
 import { ChunkCollector } from "./domain/collector.js";
 import { OutboxRelay } from "./domain/outbox-relay.js";
 import { VerificationQueries } from "./domain/verification-queries.js";
-import { createHandlers } from "./server.js";
+import { UploadSessions } from "./domain/upload-sessions.js";
+import { createHandlers, createUploadSessionHandlers } from "./server.js";
 import { createAppPasswordHandlers } from "./app-password-server.js";
 import { AppPasswords } from "./domain/app-passwords.js";
 
@@ -48,6 +51,9 @@ async function main(): Promise<void> {
   // Background work acts as the service itself; each batch gets its own request id for tracing.
   const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
 
+  const catalogueStore = new PostgresCatalogueStore(db);
+  const sessionStore = new PostgresUploadSessionStore(db);
+  const sessions = new UploadSessions(sessionStore, catalogueStore, blocks, config.uploads.sessionTtlSeconds);
   const collector = new ChunkCollector(gcQueue, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
   const relay = new OutboxRelay(new PostgresOutboxStore(db), sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
   const loops = [
@@ -57,6 +63,16 @@ async function main(): Promise<void> {
       maxBackoffMs: config.gc.maxBackoffMs,
       log,
     }),
+    new BackgroundLoop(
+      async () => {
+        // Their chunks go to the collector, which keeps those a file uses.
+        const expired = await sessionStore.deleteExpired(1000);
+        const keys = await sessionStore.deleteCommitKeysOlderThan(config.uploads.commitKeySeconds, 1000);
+        if (expired + keys > 0) log.info({ expiredSessions: expired, forgottenKeys: keys }, "expired upload sessions cleared");
+        return expired === 1000 || keys === 1000;
+      },
+      { name: "upload sessions", intervalMs: config.uploads.intervalMs, maxBackoffMs: 60_000, log },
+    ),
     new BackgroundLoop(() => relay.relayOnce(), {
       name: "outbox relay",
       intervalMs: config.outbox.intervalMs,
@@ -85,13 +101,14 @@ async function main(): Promise<void> {
         "cfs.metadata.v1.MetadataService",
         MetadataServiceService,
         createHandlers({
-          catalogue: new Catalogue(new PostgresCatalogueStore(db), blocks),
+          catalogue: new Catalogue(catalogueStore, blocks),
           release: new ChunkRelease(gcQueue),
           verification: new VerificationQueries(new PostgresVerificationReads(db)),
         }),
       ),
       service("cfs.metadata.v1.AppPasswordService", AppPasswordServiceService, createAppPasswordHandlers(appPasswords)),
       service("cfs.metadata.v1.DavStateService", DavStateServiceService, createDavStateHandlers(new DavState(new PostgresDavStateStore(db)))),
+      service("cfs.metadata.v1.UploadSessionService", UploadSessionServiceService, createUploadSessionHandlers(sessions)),
     ],
     checks: [{ name: "database", check: () => db.ping() }],
     closers: [

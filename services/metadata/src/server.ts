@@ -1,10 +1,12 @@
 import type { File, FileVersion, MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
+import type { UploadSession, UploadSessionServiceService } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
 import type { Catalogue } from "./domain/catalogue.js";
 import type { ChunkRelease } from "./domain/chunk-release.js";
 import type { VerificationQueries } from "./domain/verification-queries.js";
 import type { FileRecord, FileVersionRecord } from "./domain/types.js";
+import type { SessionView, UploadSessions } from "./domain/upload-sessions.js";
 
 /** Calls to block storage act for the caller, with its token, request id, deadline and cancellation. */
 function identityOf(ctx: RequestContext): CallIdentity {
@@ -40,7 +42,7 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
     },
 
     async listFileChunks(request, ctx) {
-      return { chunks: await catalogue.listFileChunks(ctx.principal.subject, request.fileId, request.version) };
+      return catalogue.listFileChunks(ctx.principal.subject, request.fileId, request);
     },
 
     async listFileVersions(request, ctx) {
@@ -69,6 +71,51 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
       const refs = await verification.checkChunkReferences(ctx.principal, request.owner, request.sha256s);
       return { referenced: refs.referenced, queuedForCollection: refs.queued };
     },
+  };
+}
+
+/** Translates UploadSessionService calls (the chunker's, with the user's token) to the session use cases. */
+export function createUploadSessionHandlers(sessions: UploadSessions): ServiceHandlers<typeof UploadSessionServiceService> {
+  return {
+    async createUploadSession(request, ctx) {
+      return { session: toSession(await sessions.create(ctx.principal.subject, request)) };
+    },
+
+    async appendUploadChunks(request, ctx) {
+      return { session: toSession(await sessions.append(ctx.principal.subject, request.uploadId, request.firstIndex, request.chunks)) };
+    },
+
+    async getUploadSession(request, ctx) {
+      const found = await sessions.get(ctx.principal.subject, request.uploadId, request.firstIndex, request.maxChunks);
+      return { session: toSession(found), chunks: found.chunks };
+    },
+
+    async commitUploadSession(request, ctx) {
+      const file = await sessions.commit(ctx.principal.subject, request.uploadId, request.sha256, identityOf(ctx));
+      ctx.log.info({ uploadId: request.uploadId, fileId: file.fileId, version: file.version, size: file.size }, "upload session committed");
+      return { file: toFile(file) };
+    },
+
+    async deleteUploadSession(request, ctx) {
+      await sessions.delete(ctx.principal.subject, request.uploadId);
+      return {};
+    },
+  };
+}
+
+function toSession({ session, knownSha256 }: SessionView): UploadSession {
+  return {
+    uploadId: session.uploadId,
+    name: session.name,
+    contentType: session.contentType,
+    size: session.size,
+    sha256: session.sha256,
+    chunkCount: session.chunkCount,
+    chunksDeclared: session.chunksDeclared,
+    createdAt: session.createdAt,
+    expiresAt: session.expiresAt,
+    file: session.committed && toFile(session.committed),
+    knownSha256,
   };
 }
 

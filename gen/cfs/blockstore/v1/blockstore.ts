@@ -42,13 +42,22 @@ export interface ChunkHeader {
   owner: string;
 }
 
-export interface PutChunkRequest {
-  payload?: { $case: "header"; value: ChunkHeader } | { $case: "data"; value: Buffer } | undefined;
+export interface PutChunksRequest {
+  payload?:
+    | //
+    /** Starts the next chunk; the previous one must be complete. */
+    { $case: "header"; value: ChunkHeader }
+    | //
+    /** The next bytes of the current chunk. */
+    { $case: "data"; value: Buffer }
+    | undefined;
 }
 
-export interface PutChunkResponse {
-  /** False when the chunk was already stored (nothing was written). */
-  created: boolean;
+export interface PutChunksResponse {
+  /** Chunks this stream wrote (the others were stored already). */
+  created: number;
+  /** Every chunk the stream carried, written or found stored. */
+  stored: number;
 }
 
 export interface GetChunkRequest {
@@ -82,6 +91,22 @@ export interface DeleteChunksRequest {
 
 export interface DeleteChunksResponse {
   deleted: number;
+}
+
+export interface ReadChunksRequest {
+  /** At most 1000 (lib/limits.ts MAX_HASHES_PER_CALL); a hash may repeat. */
+  sha256s: string[];
+  /** Empty means the caller; another owner needs a service identity. */
+  owner: string;
+}
+
+export interface ReadChunksResponse {
+  /**
+   * Position in the request of the chunk these bytes belong to; a chunk's
+   * bytes come in order, in one or more messages, before the next chunk's.
+   */
+  index: number;
+  data: Buffer;
 }
 
 function createBaseChunkHeader(): ChunkHeader {
@@ -185,12 +210,12 @@ export const ChunkHeader: MessageFns<ChunkHeader> = {
   },
 };
 
-function createBasePutChunkRequest(): PutChunkRequest {
+function createBasePutChunksRequest(): PutChunksRequest {
   return { payload: undefined };
 }
 
-export const PutChunkRequest: MessageFns<PutChunkRequest> = {
-  encode(message: PutChunkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const PutChunksRequest: MessageFns<PutChunksRequest> = {
+  encode(message: PutChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     switch (message.payload?.$case) {
       case "header":
         ChunkHeader.encode(message.payload.value, writer.uint32(10).fork()).join();
@@ -202,7 +227,7 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): PutChunkRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): PutChunksRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -211,7 +236,7 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePutChunkRequest();
+      const message = createBasePutChunksRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -243,7 +268,7 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
     }
   },
 
-  fromJSON(object: any): PutChunkRequest {
+  fromJSON(object: any): PutChunksRequest {
     return {
       payload: isSet(object.header)
         ? { $case: "header", value: ChunkHeader.fromJSON(object.header) }
@@ -253,7 +278,7 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
     };
   },
 
-  toJSON(message: PutChunkRequest): unknown {
+  toJSON(message: PutChunksRequest): unknown {
     const obj: any = {};
     if (message.payload?.$case === "header") {
       obj.header = ChunkHeader.toJSON(message.payload.value);
@@ -263,11 +288,11 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<PutChunkRequest>, I>>(base?: I): PutChunkRequest {
-    return PutChunkRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<PutChunksRequest>, I>>(base?: I): PutChunksRequest {
+    return PutChunksRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<PutChunkRequest>, I>>(object: I): PutChunkRequest {
-    const message = createBasePutChunkRequest();
+  fromPartial<I extends Exact<DeepPartial<PutChunksRequest>, I>>(object: I): PutChunksRequest {
+    const message = createBasePutChunksRequest();
     switch (object.payload?.$case) {
       case "header": {
         if (object.payload?.value !== undefined && object.payload?.value !== null) {
@@ -286,19 +311,22 @@ export const PutChunkRequest: MessageFns<PutChunkRequest> = {
   },
 };
 
-function createBasePutChunkResponse(): PutChunkResponse {
-  return { created: false };
+function createBasePutChunksResponse(): PutChunksResponse {
+  return { created: 0, stored: 0 };
 }
 
-export const PutChunkResponse: MessageFns<PutChunkResponse> = {
-  encode(message: PutChunkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.created !== false) {
-      writer.uint32(8).bool(message.created);
+export const PutChunksResponse: MessageFns<PutChunksResponse> = {
+  encode(message: PutChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.created !== 0) {
+      writer.uint32(8).int32(message.created);
+    }
+    if (message.stored !== 0) {
+      writer.uint32(16).int32(message.stored);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): PutChunkResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): PutChunksResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -307,7 +335,7 @@ export const PutChunkResponse: MessageFns<PutChunkResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBasePutChunkResponse();
+      const message = createBasePutChunksResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -316,7 +344,15 @@ export const PutChunkResponse: MessageFns<PutChunkResponse> = {
               break;
             }
 
-            message.created = reader.bool();
+            message.created = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stored = reader.int32();
             continue;
           }
         }
@@ -331,24 +367,31 @@ export const PutChunkResponse: MessageFns<PutChunkResponse> = {
     }
   },
 
-  fromJSON(object: any): PutChunkResponse {
-    return { created: isSet(object.created) ? globalThis.Boolean(object.created) : false };
+  fromJSON(object: any): PutChunksResponse {
+    return {
+      created: isSet(object.created) ? globalThis.Number(object.created) : 0,
+      stored: isSet(object.stored) ? globalThis.Number(object.stored) : 0,
+    };
   },
 
-  toJSON(message: PutChunkResponse): unknown {
+  toJSON(message: PutChunksResponse): unknown {
     const obj: any = {};
-    if (message.created !== false) {
-      obj.created = message.created;
+    if (message.created !== 0) {
+      obj.created = Math.round(message.created);
+    }
+    if (message.stored !== 0) {
+      obj.stored = Math.round(message.stored);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<PutChunkResponse>, I>>(base?: I): PutChunkResponse {
-    return PutChunkResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<PutChunksResponse>, I>>(base?: I): PutChunksResponse {
+    return PutChunksResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<PutChunkResponse>, I>>(object: I): PutChunkResponse {
-    const message = createBasePutChunkResponse();
-    message.created = object.created ?? false;
+  fromPartial<I extends Exact<DeepPartial<PutChunksResponse>, I>>(object: I): PutChunksResponse {
+    const message = createBasePutChunksResponse();
+    message.created = object.created ?? 0;
+    message.stored = object.stored ?? 0;
     return message;
   },
 };
@@ -896,6 +939,176 @@ export const DeleteChunksResponse: MessageFns<DeleteChunksResponse> = {
   },
 };
 
+function createBaseReadChunksRequest(): ReadChunksRequest {
+  return { sha256s: [], owner: "" };
+}
+
+export const ReadChunksRequest: MessageFns<ReadChunksRequest> = {
+  encode(message: ReadChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.sha256s) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.owner !== "") {
+      writer.uint32(18).string(message.owner);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256s.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadChunksRequest {
+    return {
+      sha256s: globalThis.Array.isArray(object?.sha256s) ? object.sha256s.map((e: any) => globalThis.String(e)) : [],
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+    };
+  },
+
+  toJSON(message: ReadChunksRequest): unknown {
+    const obj: any = {};
+    if (message.sha256s?.length) {
+      obj.sha256s = message.sha256s;
+    }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadChunksRequest>, I>>(base?: I): ReadChunksRequest {
+    return ReadChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadChunksRequest>, I>>(object: I): ReadChunksRequest {
+    const message = createBaseReadChunksRequest();
+    message.sha256s = object.sha256s?.map((e) => e) || [];
+    message.owner = object.owner ?? "";
+    return message;
+  },
+};
+
+function createBaseReadChunksResponse(): ReadChunksResponse {
+  return { index: 0, data: Buffer.alloc(0) };
+}
+
+export const ReadChunksResponse: MessageFns<ReadChunksResponse> = {
+  encode(message: ReadChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(18).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadChunksResponse {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: ReadChunksResponse): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadChunksResponse>, I>>(base?: I): ReadChunksResponse {
+    return ReadChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadChunksResponse>, I>>(object: I): ReadChunksResponse {
+    const message = createBaseReadChunksResponse();
+    message.index = object.index ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /**
  * BlockStorageService keeps chunks addressed by (owner, SHA-256). The owner
  * is the caller's JWT subject; a service identity may name another owner.
@@ -904,17 +1117,22 @@ export const DeleteChunksResponse: MessageFns<DeleteChunksResponse> = {
 export type BlockStorageServiceService = typeof BlockStorageServiceService;
 export const BlockStorageServiceService = {
   /**
-   * The first message sets `header`, then `data` messages carry the bytes
-   * (between cfs services: one message with the whole chunk).
+   * Stores chunks. Each chunk is a `header` message followed by `data`
+   * messages carrying exactly header.size bytes; any number of chunks may
+   * follow one another, so an upload needs one stream, not one call per
+   * chunk. Each chunk is verified against its hash (INVALID_ARGUMENT
+   * otherwise) and stored as soon as its last byte arrives: the chunks
+   * before a failure or a cancelled stream stay stored. A chunk already
+   * stored is not written again. Every chunk of one stream has one owner.
    */
-  putChunk: {
-    path: "/cfs.blockstore.v1.BlockStorageService/PutChunk" as const,
+  putChunks: {
+    path: "/cfs.blockstore.v1.BlockStorageService/PutChunks" as const,
     requestStream: true as const,
     responseStream: false as const,
-    requestSerialize: (value: PutChunkRequest): Buffer => Buffer.from(PutChunkRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): PutChunkRequest => PutChunkRequest.decode(value),
-    responseSerialize: (value: PutChunkResponse): Buffer => Buffer.from(PutChunkResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): PutChunkResponse => PutChunkResponse.decode(value),
+    requestSerialize: (value: PutChunksRequest): Buffer => Buffer.from(PutChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutChunksRequest => PutChunksRequest.decode(value),
+    responseSerialize: (value: PutChunksResponse): Buffer => Buffer.from(PutChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutChunksResponse => PutChunksResponse.decode(value),
   },
   /** Streams a chunk's bytes after verifying them against their hash. */
   getChunk: {
@@ -925,6 +1143,21 @@ export const BlockStorageServiceService = {
     requestDeserialize: (value: Buffer): GetChunkRequest => GetChunkRequest.decode(value),
     responseSerialize: (value: GetChunkResponse): Buffer => Buffer.from(GetChunkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetChunkResponse => GetChunkResponse.decode(value),
+  },
+  /**
+   * Streams the requested chunks (at most 1000) in request order, each one
+   * verified against its hash before any of its bytes are sent (DATA_LOSS
+   * otherwise, NOT_FOUND for one that is not stored). A few chunks are read
+   * ahead of the one being sent; HTTP/2 flow control bounds the rest.
+   */
+  readChunks: {
+    path: "/cfs.blockstore.v1.BlockStorageService/ReadChunks" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadChunksRequest): Buffer => Buffer.from(ReadChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadChunksRequest => ReadChunksRequest.decode(value),
+    responseSerialize: (value: ReadChunksResponse): Buffer => Buffer.from(ReadChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadChunksResponse => ReadChunksResponse.decode(value),
   },
   /**
    * Answers which of the given hashes (at most 1000, lib/limits.ts
@@ -957,12 +1190,24 @@ export const BlockStorageServiceService = {
 
 export interface BlockStorageServiceServer extends UntypedServiceImplementation {
   /**
-   * The first message sets `header`, then `data` messages carry the bytes
-   * (between cfs services: one message with the whole chunk).
+   * Stores chunks. Each chunk is a `header` message followed by `data`
+   * messages carrying exactly header.size bytes; any number of chunks may
+   * follow one another, so an upload needs one stream, not one call per
+   * chunk. Each chunk is verified against its hash (INVALID_ARGUMENT
+   * otherwise) and stored as soon as its last byte arrives: the chunks
+   * before a failure or a cancelled stream stay stored. A chunk already
+   * stored is not written again. Every chunk of one stream has one owner.
    */
-  putChunk: handleClientStreamingCall<PutChunkRequest, PutChunkResponse>;
+  putChunks: handleClientStreamingCall<PutChunksRequest, PutChunksResponse>;
   /** Streams a chunk's bytes after verifying them against their hash. */
   getChunk: handleServerStreamingCall<GetChunkRequest, GetChunkResponse>;
+  /**
+   * Streams the requested chunks (at most 1000) in request order, each one
+   * verified against its hash before any of its bytes are sent (DATA_LOSS
+   * otherwise, NOT_FOUND for one that is not stored). A few chunks are read
+   * ahead of the one being sent; HTTP/2 flow control bounds the rest.
+   */
+  readChunks: handleServerStreamingCall<ReadChunksRequest, ReadChunksResponse>;
   /**
    * Answers which of the given hashes (at most 1000, lib/limits.ts
    * MAX_HASHES_PER_CALL) the owner already has.
@@ -977,25 +1222,30 @@ export interface BlockStorageServiceServer extends UntypedServiceImplementation 
 
 export interface BlockStorageServiceClient extends Client {
   /**
-   * The first message sets `header`, then `data` messages carry the bytes
-   * (between cfs services: one message with the whole chunk).
+   * Stores chunks. Each chunk is a `header` message followed by `data`
+   * messages carrying exactly header.size bytes; any number of chunks may
+   * follow one another, so an upload needs one stream, not one call per
+   * chunk. Each chunk is verified against its hash (INVALID_ARGUMENT
+   * otherwise) and stored as soon as its last byte arrives: the chunks
+   * before a failure or a cancelled stream stay stored. A chunk already
+   * stored is not written again. Every chunk of one stream has one owner.
    */
-  putChunk(
-    callback: (error: ServiceError | null, response: PutChunkResponse) => void,
-  ): ClientWritableStream<PutChunkRequest>;
-  putChunk(
+  putChunks(
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: PutChunkResponse) => void,
-  ): ClientWritableStream<PutChunkRequest>;
-  putChunk(
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: PutChunkResponse) => void,
-  ): ClientWritableStream<PutChunkRequest>;
-  putChunk(
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
     metadata: Metadata,
     options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: PutChunkResponse) => void,
-  ): ClientWritableStream<PutChunkRequest>;
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
   /** Streams a chunk's bytes after verifying them against their hash. */
   getChunk(request: GetChunkRequest, options?: Partial<CallOptions>): ClientReadableStream<GetChunkResponse>;
   getChunk(
@@ -1003,6 +1253,18 @@ export interface BlockStorageServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<GetChunkResponse>;
+  /**
+   * Streams the requested chunks (at most 1000) in request order, each one
+   * verified against its hash before any of its bytes are sent (DATA_LOSS
+   * otherwise, NOT_FOUND for one that is not stored). A few chunks are read
+   * ahead of the one being sent; HTTP/2 flow control bounds the rest.
+   */
+  readChunks(request: ReadChunksRequest, options?: Partial<CallOptions>): ClientReadableStream<ReadChunksResponse>;
+  readChunks(
+    request: ReadChunksRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadChunksResponse>;
   /**
    * Answers which of the given hashes (at most 1000, lib/limits.ts
    * MAX_HASHES_PER_CALL) the owner already has.

@@ -12,16 +12,19 @@ import {
   Client,
   type ClientOptions,
   type ClientReadableStream,
+  type ClientUnaryCall,
   type ClientWritableStream,
   type handleClientStreamingCall,
   type handleServerStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { HttpBody } from "../../../google/api/httpbody.js";
-import { File } from "../../metadata/v1/metadata.js";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
+import { ChunkSpec, File } from "../../metadata/v1/metadata.js";
 
 export const protobufPackage = "cfs.chunker.v1";
 
@@ -51,6 +54,13 @@ export interface UploadMetadata {
     | undefined;
   /** At most 255 characters (lib/limits.ts MAX_CONTENT_TYPE_LENGTH). */
   contentType: string;
+  /**
+   * When set, an upload that commits records the key (for 24 hours); another
+   * upload with the same key returns that file and version instead of
+   * committing again, so a retry after a lost reply adds no version. At most
+   * 128 characters of [A-Za-z0-9._:-].
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface UploadFileRequest {
@@ -98,6 +108,10 @@ export interface UploadFileContentRequest {
   sha256?:
     | string
     | undefined;
+  /** Query parameter `idempotency_key`, as UploadMetadata.idempotency_key. */
+  idempotencyKey?:
+    | string
+    | undefined;
   /** The bytes; Envoy fills it from the HTTP request body. */
   content?: HttpBody | undefined;
 }
@@ -114,8 +128,143 @@ export interface DownloadFileContentRequest {
   length: number;
 }
 
+/** Chunks `start` to `start + count - 1` of a chunk list. */
+export interface IndexRange {
+  start: number;
+  count: number;
+}
+
+export interface Upload {
+  /** UUID; only its owner can see or use it (others get NOT_FOUND). */
+  uploadId: string;
+  name: string;
+  contentType: string;
+  size: number;
+  chunkCount: number;
+  /** Chunks of the list declared so far (StartUpload and DeclareChunks). */
+  chunksDeclared: number;
+  createdAt?:
+    | Date
+    | undefined;
+  /** Afterwards the session is forgotten and its unused chunks collected. */
+  expiresAt?:
+    | Date
+    | undefined;
+  /** Set once FinishUpload committed: the file as committed. */
+  file?: File | undefined;
+}
+
+export interface StartUploadRequest {
+  /** As UploadMetadata.name. */
+  name: string;
+  contentType: string;
+  /** The file's size in bytes: the chunk sizes must add up to it. */
+  size: number;
+  /**
+   * When set, FinishUpload fails with INVALID_ARGUMENT unless the content
+   * hashes to it.
+   */
+  sha256?:
+    | string
+    | undefined;
+  /** How many chunks the list has (0 for an empty file). */
+  chunkCount: number;
+  /**
+   * The first page of the chunk list, at most 1000 entries (lib/limits.ts
+   * MAX_HASHES_PER_CALL); DeclareChunks sends the rest.
+   */
+  chunks: ChunkSpec[];
+}
+
+export interface StartUploadResponse {
+  upload?:
+    | Upload
+    | undefined;
+  /** The chunks of this page that must be sent. */
+  missing: IndexRange[];
+}
+
+export interface DeclareChunksRequest {
+  uploadId: string;
+  /** Index of the page's first chunk. */
+  firstIndex: number;
+  /** At most 1000 entries. */
+  chunks: ChunkSpec[];
+}
+
+export interface DeclareChunksResponse {
+  upload?:
+    | Upload
+    | undefined;
+  /** The chunks of this page that must be sent. */
+  missing: IndexRange[];
+}
+
+export interface GetUploadRequest {
+  uploadId: string;
+}
+
+export interface GetUploadResponse {
+  upload?:
+    | Upload
+    | undefined;
+  /** Declared chunks that are not stored yet, in order. */
+  missing: IndexRange[];
+  /** Bytes those chunks hold. */
+  missingBytes: number;
+}
+
+export interface PutChunksRequest {
+  /** Required in the first message; later messages may repeat it. */
+  uploadId: string;
+  /** Where the following bytes go: required in the first message. */
+  index?:
+    | number
+    | undefined;
+  /** The bytes (Envoy fills it from the HTTP request body). */
+  content?: HttpBody | undefined;
+}
+
+export interface PutChunksResponse {
+  /** Chunks whose bytes this call received in full and stored. */
+  chunksStored: number;
+  bytesStored: number;
+}
+
+export interface FinishUploadRequest {
+  uploadId: string;
+}
+
+export interface FinishUploadResponse {
+  file?: File | undefined;
+}
+
+export interface CancelUploadRequest {
+  uploadId: string;
+}
+
+export interface CancelUploadResponse {
+}
+
+export interface GetUploadConfigRequest {
+}
+
+export interface GetUploadConfigResponse {
+  /**
+   * FastCDC's average chunk size (a power of two); the smallest chunk is a
+   * quarter of it, the largest four times it.
+   */
+  chunkAvgBytes: number;
+  chunkMinBytes: number;
+  chunkMaxBytes: number;
+  /** The largest file accepted. */
+  maxFileBytes: number;
+  /** Entries per StartUpload or DeclareChunks page (lib/limits.ts MAX_HASHES_PER_CALL). */
+  maxChunksPerPage: number;
+}
+
 function createBaseUploadMetadata(): UploadMetadata {
-  return { name: "", size: undefined, sha256: undefined, contentType: "" };
+  return { name: "", size: undefined, sha256: undefined, contentType: "", idempotencyKey: undefined };
 }
 
 export const UploadMetadata: MessageFns<UploadMetadata> = {
@@ -131,6 +280,9 @@ export const UploadMetadata: MessageFns<UploadMetadata> = {
     }
     if (message.contentType !== "") {
       writer.uint32(34).string(message.contentType);
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(42).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -180,6 +332,14 @@ export const UploadMetadata: MessageFns<UploadMetadata> = {
             message.contentType = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -202,6 +362,11 @@ export const UploadMetadata: MessageFns<UploadMetadata> = {
         : isSet(object.content_type)
         ? globalThis.String(object.content_type)
         : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
     };
   },
 
@@ -219,6 +384,9 @@ export const UploadMetadata: MessageFns<UploadMetadata> = {
     if (message.contentType !== "") {
       obj.contentType = message.contentType;
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -231,6 +399,7 @@ export const UploadMetadata: MessageFns<UploadMetadata> = {
     message.size = object.size ?? undefined;
     message.sha256 = object.sha256 ?? undefined;
     message.contentType = object.contentType ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };
@@ -683,7 +852,7 @@ export const DownloadFileResponse: MessageFns<DownloadFileResponse> = {
 };
 
 function createBaseUploadFileContentRequest(): UploadFileContentRequest {
-  return { name: "", size: undefined, sha256: undefined, content: undefined };
+  return { name: "", size: undefined, sha256: undefined, idempotencyKey: undefined, content: undefined };
 }
 
 export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
@@ -696,6 +865,9 @@ export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
     }
     if (message.sha256 !== undefined) {
       writer.uint32(26).string(message.sha256);
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(42).string(message.idempotencyKey);
     }
     if (message.content !== undefined) {
       HttpBody.encode(message.content, writer.uint32(34).fork()).join();
@@ -740,6 +912,14 @@ export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
             message.sha256 = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
           case 4: {
             if (tag !== 34) {
               break;
@@ -765,6 +945,11 @@ export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       size: isSet(object.size) ? globalThis.Number(object.size) : undefined,
       sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
       content: isSet(object.content) ? HttpBody.fromJSON(object.content) : undefined,
     };
   },
@@ -780,6 +965,9 @@ export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
     if (message.sha256 !== undefined) {
       obj.sha256 = message.sha256;
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     if (message.content !== undefined) {
       obj.content = HttpBody.toJSON(message.content);
     }
@@ -794,6 +982,7 @@ export const UploadFileContentRequest: MessageFns<UploadFileContentRequest> = {
     message.name = object.name ?? "";
     message.size = object.size ?? undefined;
     message.sha256 = object.sha256 ?? undefined;
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     message.content = (object.content !== undefined && object.content !== null)
       ? HttpBody.fromPartial(object.content)
       : undefined;
@@ -973,9 +1162,1632 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
   },
 };
 
+function createBaseIndexRange(): IndexRange {
+  return { start: 0, count: 0 };
+}
+
+export const IndexRange: MessageFns<IndexRange> = {
+  encode(message: IndexRange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== 0) {
+      writer.uint32(8).int32(message.start);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).int32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IndexRange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIndexRange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.start = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IndexRange {
+    return {
+      start: isSet(object.start) ? globalThis.Number(object.start) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: IndexRange): unknown {
+    const obj: any = {};
+    if (message.start !== 0) {
+      obj.start = Math.round(message.start);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IndexRange>, I>>(base?: I): IndexRange {
+    return IndexRange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IndexRange>, I>>(object: I): IndexRange {
+    const message = createBaseIndexRange();
+    message.start = object.start ?? 0;
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpload(): Upload {
+  return {
+    uploadId: "",
+    name: "",
+    contentType: "",
+    size: 0,
+    chunkCount: 0,
+    chunksDeclared: 0,
+    createdAt: undefined,
+    expiresAt: undefined,
+    file: undefined,
+  };
+}
+
+export const Upload: MessageFns<Upload> = {
+  encode(message: Upload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(26).string(message.contentType);
+    }
+    if (message.size !== 0) {
+      writer.uint32(32).int64(message.size);
+    }
+    if (message.chunkCount !== 0) {
+      writer.uint32(40).int32(message.chunkCount);
+    }
+    if (message.chunksDeclared !== 0) {
+      writer.uint32(48).int32(message.chunksDeclared);
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(58).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.expiresAt), writer.uint32(66).fork()).join();
+    }
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(74).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Upload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.chunkCount = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.chunksDeclared = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Upload {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      chunkCount: isSet(object.chunkCount)
+        ? globalThis.Number(object.chunkCount)
+        : isSet(object.chunk_count)
+        ? globalThis.Number(object.chunk_count)
+        : 0,
+      chunksDeclared: isSet(object.chunksDeclared)
+        ? globalThis.Number(object.chunksDeclared)
+        : isSet(object.chunks_declared)
+        ? globalThis.Number(object.chunks_declared)
+        : 0,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+      file: isSet(object.file) ? File.fromJSON(object.file) : undefined,
+    };
+  },
+
+  toJSON(message: Upload): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.chunkCount !== 0) {
+      obj.chunkCount = Math.round(message.chunkCount);
+    }
+    if (message.chunksDeclared !== 0) {
+      obj.chunksDeclared = Math.round(message.chunksDeclared);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = message.expiresAt.toISOString();
+    }
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Upload>, I>>(base?: I): Upload {
+    return Upload.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Upload>, I>>(object: I): Upload {
+    const message = createBaseUpload();
+    message.uploadId = object.uploadId ?? "";
+    message.name = object.name ?? "";
+    message.contentType = object.contentType ?? "";
+    message.size = object.size ?? 0;
+    message.chunkCount = object.chunkCount ?? 0;
+    message.chunksDeclared = object.chunksDeclared ?? 0;
+    message.createdAt = object.createdAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseStartUploadRequest(): StartUploadRequest {
+  return { name: "", contentType: "", size: 0, sha256: undefined, chunkCount: 0, chunks: [] };
+}
+
+export const StartUploadRequest: MessageFns<StartUploadRequest> = {
+  encode(message: StartUploadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.contentType !== "") {
+      writer.uint32(18).string(message.contentType);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).int64(message.size);
+    }
+    if (message.sha256 !== undefined) {
+      writer.uint32(34).string(message.sha256);
+    }
+    if (message.chunkCount !== 0) {
+      writer.uint32(40).int32(message.chunkCount);
+    }
+    for (const v of message.chunks) {
+      ChunkSpec.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartUploadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartUploadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.contentType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.chunkCount = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.chunks.push(ChunkSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartUploadRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      contentType: isSet(object.contentType)
+        ? globalThis.String(object.contentType)
+        : isSet(object.content_type)
+        ? globalThis.String(object.content_type)
+        : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : undefined,
+      chunkCount: isSet(object.chunkCount)
+        ? globalThis.Number(object.chunkCount)
+        : isSet(object.chunk_count)
+        ? globalThis.Number(object.chunk_count)
+        : 0,
+      chunks: globalThis.Array.isArray(object?.chunks)
+        ? object.chunks.map((e: any) => ChunkSpec.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: StartUploadRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.contentType !== "") {
+      obj.contentType = message.contentType;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.sha256 !== undefined) {
+      obj.sha256 = message.sha256;
+    }
+    if (message.chunkCount !== 0) {
+      obj.chunkCount = Math.round(message.chunkCount);
+    }
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => ChunkSpec.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartUploadRequest>, I>>(base?: I): StartUploadRequest {
+    return StartUploadRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartUploadRequest>, I>>(object: I): StartUploadRequest {
+    const message = createBaseStartUploadRequest();
+    message.name = object.name ?? "";
+    message.contentType = object.contentType ?? "";
+    message.size = object.size ?? 0;
+    message.sha256 = object.sha256 ?? undefined;
+    message.chunkCount = object.chunkCount ?? 0;
+    message.chunks = object.chunks?.map((e) => ChunkSpec.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseStartUploadResponse(): StartUploadResponse {
+  return { upload: undefined, missing: [] };
+}
+
+export const StartUploadResponse: MessageFns<StartUploadResponse> = {
+  encode(message: StartUploadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upload !== undefined) {
+      Upload.encode(message.upload, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.missing) {
+      IndexRange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartUploadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartUploadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.upload = Upload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.missing.push(IndexRange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartUploadResponse {
+    return {
+      upload: isSet(object.upload) ? Upload.fromJSON(object.upload) : undefined,
+      missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => IndexRange.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: StartUploadResponse): unknown {
+    const obj: any = {};
+    if (message.upload !== undefined) {
+      obj.upload = Upload.toJSON(message.upload);
+    }
+    if (message.missing?.length) {
+      obj.missing = message.missing.map((e) => IndexRange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartUploadResponse>, I>>(base?: I): StartUploadResponse {
+    return StartUploadResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartUploadResponse>, I>>(object: I): StartUploadResponse {
+    const message = createBaseStartUploadResponse();
+    message.upload = (object.upload !== undefined && object.upload !== null)
+      ? Upload.fromPartial(object.upload)
+      : undefined;
+    message.missing = object.missing?.map((e) => IndexRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeclareChunksRequest(): DeclareChunksRequest {
+  return { uploadId: "", firstIndex: 0, chunks: [] };
+}
+
+export const DeclareChunksRequest: MessageFns<DeclareChunksRequest> = {
+  encode(message: DeclareChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    if (message.firstIndex !== 0) {
+      writer.uint32(16).int32(message.firstIndex);
+    }
+    for (const v of message.chunks) {
+      ChunkSpec.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeclareChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeclareChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.firstIndex = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunks.push(ChunkSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeclareChunksRequest {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+      firstIndex: isSet(object.firstIndex)
+        ? globalThis.Number(object.firstIndex)
+        : isSet(object.first_index)
+        ? globalThis.Number(object.first_index)
+        : 0,
+      chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => ChunkSpec.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: DeclareChunksRequest): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    if (message.firstIndex !== 0) {
+      obj.firstIndex = Math.round(message.firstIndex);
+    }
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => ChunkSpec.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeclareChunksRequest>, I>>(base?: I): DeclareChunksRequest {
+    return DeclareChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeclareChunksRequest>, I>>(object: I): DeclareChunksRequest {
+    const message = createBaseDeclareChunksRequest();
+    message.uploadId = object.uploadId ?? "";
+    message.firstIndex = object.firstIndex ?? 0;
+    message.chunks = object.chunks?.map((e) => ChunkSpec.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeclareChunksResponse(): DeclareChunksResponse {
+  return { upload: undefined, missing: [] };
+}
+
+export const DeclareChunksResponse: MessageFns<DeclareChunksResponse> = {
+  encode(message: DeclareChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upload !== undefined) {
+      Upload.encode(message.upload, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.missing) {
+      IndexRange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeclareChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeclareChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.upload = Upload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.missing.push(IndexRange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeclareChunksResponse {
+    return {
+      upload: isSet(object.upload) ? Upload.fromJSON(object.upload) : undefined,
+      missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => IndexRange.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: DeclareChunksResponse): unknown {
+    const obj: any = {};
+    if (message.upload !== undefined) {
+      obj.upload = Upload.toJSON(message.upload);
+    }
+    if (message.missing?.length) {
+      obj.missing = message.missing.map((e) => IndexRange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeclareChunksResponse>, I>>(base?: I): DeclareChunksResponse {
+    return DeclareChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeclareChunksResponse>, I>>(object: I): DeclareChunksResponse {
+    const message = createBaseDeclareChunksResponse();
+    message.upload = (object.upload !== undefined && object.upload !== null)
+      ? Upload.fromPartial(object.upload)
+      : undefined;
+    message.missing = object.missing?.map((e) => IndexRange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetUploadRequest(): GetUploadRequest {
+  return { uploadId: "" };
+}
+
+export const GetUploadRequest: MessageFns<GetUploadRequest> = {
+  encode(message: GetUploadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUploadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUploadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUploadRequest {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetUploadRequest): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUploadRequest>, I>>(base?: I): GetUploadRequest {
+    return GetUploadRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUploadRequest>, I>>(object: I): GetUploadRequest {
+    const message = createBaseGetUploadRequest();
+    message.uploadId = object.uploadId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUploadResponse(): GetUploadResponse {
+  return { upload: undefined, missing: [], missingBytes: 0 };
+}
+
+export const GetUploadResponse: MessageFns<GetUploadResponse> = {
+  encode(message: GetUploadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.upload !== undefined) {
+      Upload.encode(message.upload, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.missing) {
+      IndexRange.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.missingBytes !== 0) {
+      writer.uint32(24).int64(message.missingBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUploadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUploadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.upload = Upload.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.missing.push(IndexRange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.missingBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUploadResponse {
+    return {
+      upload: isSet(object.upload) ? Upload.fromJSON(object.upload) : undefined,
+      missing: globalThis.Array.isArray(object?.missing) ? object.missing.map((e: any) => IndexRange.fromJSON(e)) : [],
+      missingBytes: isSet(object.missingBytes)
+        ? globalThis.Number(object.missingBytes)
+        : isSet(object.missing_bytes)
+        ? globalThis.Number(object.missing_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetUploadResponse): unknown {
+    const obj: any = {};
+    if (message.upload !== undefined) {
+      obj.upload = Upload.toJSON(message.upload);
+    }
+    if (message.missing?.length) {
+      obj.missing = message.missing.map((e) => IndexRange.toJSON(e));
+    }
+    if (message.missingBytes !== 0) {
+      obj.missingBytes = Math.round(message.missingBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUploadResponse>, I>>(base?: I): GetUploadResponse {
+    return GetUploadResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUploadResponse>, I>>(object: I): GetUploadResponse {
+    const message = createBaseGetUploadResponse();
+    message.upload = (object.upload !== undefined && object.upload !== null)
+      ? Upload.fromPartial(object.upload)
+      : undefined;
+    message.missing = object.missing?.map((e) => IndexRange.fromPartial(e)) || [];
+    message.missingBytes = object.missingBytes ?? 0;
+    return message;
+  },
+};
+
+function createBasePutChunksRequest(): PutChunksRequest {
+  return { uploadId: "", index: undefined, content: undefined };
+}
+
+export const PutChunksRequest: MessageFns<PutChunksRequest> = {
+  encode(message: PutChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    if (message.index !== undefined) {
+      writer.uint32(16).int32(message.index);
+    }
+    if (message.content !== undefined) {
+      HttpBody.encode(message.content, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.content = HttpBody.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutChunksRequest {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+      index: isSet(object.index) ? globalThis.Number(object.index) : undefined,
+      content: isSet(object.content) ? HttpBody.fromJSON(object.content) : undefined,
+    };
+  },
+
+  toJSON(message: PutChunksRequest): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    if (message.index !== undefined) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.content !== undefined) {
+      obj.content = HttpBody.toJSON(message.content);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutChunksRequest>, I>>(base?: I): PutChunksRequest {
+    return PutChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutChunksRequest>, I>>(object: I): PutChunksRequest {
+    const message = createBasePutChunksRequest();
+    message.uploadId = object.uploadId ?? "";
+    message.index = object.index ?? undefined;
+    message.content = (object.content !== undefined && object.content !== null)
+      ? HttpBody.fromPartial(object.content)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePutChunksResponse(): PutChunksResponse {
+  return { chunksStored: 0, bytesStored: 0 };
+}
+
+export const PutChunksResponse: MessageFns<PutChunksResponse> = {
+  encode(message: PutChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chunksStored !== 0) {
+      writer.uint32(8).int32(message.chunksStored);
+    }
+    if (message.bytesStored !== 0) {
+      writer.uint32(16).int64(message.bytesStored);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.chunksStored = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytesStored = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutChunksResponse {
+    return {
+      chunksStored: isSet(object.chunksStored)
+        ? globalThis.Number(object.chunksStored)
+        : isSet(object.chunks_stored)
+        ? globalThis.Number(object.chunks_stored)
+        : 0,
+      bytesStored: isSet(object.bytesStored)
+        ? globalThis.Number(object.bytesStored)
+        : isSet(object.bytes_stored)
+        ? globalThis.Number(object.bytes_stored)
+        : 0,
+    };
+  },
+
+  toJSON(message: PutChunksResponse): unknown {
+    const obj: any = {};
+    if (message.chunksStored !== 0) {
+      obj.chunksStored = Math.round(message.chunksStored);
+    }
+    if (message.bytesStored !== 0) {
+      obj.bytesStored = Math.round(message.bytesStored);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutChunksResponse>, I>>(base?: I): PutChunksResponse {
+    return PutChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutChunksResponse>, I>>(object: I): PutChunksResponse {
+    const message = createBasePutChunksResponse();
+    message.chunksStored = object.chunksStored ?? 0;
+    message.bytesStored = object.bytesStored ?? 0;
+    return message;
+  },
+};
+
+function createBaseFinishUploadRequest(): FinishUploadRequest {
+  return { uploadId: "" };
+}
+
+export const FinishUploadRequest: MessageFns<FinishUploadRequest> = {
+  encode(message: FinishUploadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishUploadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishUploadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishUploadRequest {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+    };
+  },
+
+  toJSON(message: FinishUploadRequest): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishUploadRequest>, I>>(base?: I): FinishUploadRequest {
+    return FinishUploadRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishUploadRequest>, I>>(object: I): FinishUploadRequest {
+    const message = createBaseFinishUploadRequest();
+    message.uploadId = object.uploadId ?? "";
+    return message;
+  },
+};
+
+function createBaseFinishUploadResponse(): FinishUploadResponse {
+  return { file: undefined };
+}
+
+export const FinishUploadResponse: MessageFns<FinishUploadResponse> = {
+  encode(message: FinishUploadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishUploadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishUploadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishUploadResponse {
+    return { file: isSet(object.file) ? File.fromJSON(object.file) : undefined };
+  },
+
+  toJSON(message: FinishUploadResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishUploadResponse>, I>>(base?: I): FinishUploadResponse {
+    return FinishUploadResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishUploadResponse>, I>>(object: I): FinishUploadResponse {
+    const message = createBaseFinishUploadResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseCancelUploadRequest(): CancelUploadRequest {
+  return { uploadId: "" };
+}
+
+export const CancelUploadRequest: MessageFns<CancelUploadRequest> = {
+  encode(message: CancelUploadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.uploadId !== "") {
+      writer.uint32(10).string(message.uploadId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelUploadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelUploadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uploadId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelUploadRequest {
+    return {
+      uploadId: isSet(object.uploadId)
+        ? globalThis.String(object.uploadId)
+        : isSet(object.upload_id)
+        ? globalThis.String(object.upload_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelUploadRequest): unknown {
+    const obj: any = {};
+    if (message.uploadId !== "") {
+      obj.uploadId = message.uploadId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelUploadRequest>, I>>(base?: I): CancelUploadRequest {
+    return CancelUploadRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelUploadRequest>, I>>(object: I): CancelUploadRequest {
+    const message = createBaseCancelUploadRequest();
+    message.uploadId = object.uploadId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelUploadResponse(): CancelUploadResponse {
+  return {};
+}
+
+export const CancelUploadResponse: MessageFns<CancelUploadResponse> = {
+  encode(_: CancelUploadResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelUploadResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelUploadResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): CancelUploadResponse {
+    return {};
+  },
+
+  toJSON(_: CancelUploadResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelUploadResponse>, I>>(base?: I): CancelUploadResponse {
+    return CancelUploadResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelUploadResponse>, I>>(_: I): CancelUploadResponse {
+    const message = createBaseCancelUploadResponse();
+    return message;
+  },
+};
+
+function createBaseGetUploadConfigRequest(): GetUploadConfigRequest {
+  return {};
+}
+
+export const GetUploadConfigRequest: MessageFns<GetUploadConfigRequest> = {
+  encode(_: GetUploadConfigRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUploadConfigRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUploadConfigRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetUploadConfigRequest {
+    return {};
+  },
+
+  toJSON(_: GetUploadConfigRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUploadConfigRequest>, I>>(base?: I): GetUploadConfigRequest {
+    return GetUploadConfigRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUploadConfigRequest>, I>>(_: I): GetUploadConfigRequest {
+    const message = createBaseGetUploadConfigRequest();
+    return message;
+  },
+};
+
+function createBaseGetUploadConfigResponse(): GetUploadConfigResponse {
+  return { chunkAvgBytes: 0, chunkMinBytes: 0, chunkMaxBytes: 0, maxFileBytes: 0, maxChunksPerPage: 0 };
+}
+
+export const GetUploadConfigResponse: MessageFns<GetUploadConfigResponse> = {
+  encode(message: GetUploadConfigResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.chunkAvgBytes !== 0) {
+      writer.uint32(8).int32(message.chunkAvgBytes);
+    }
+    if (message.chunkMinBytes !== 0) {
+      writer.uint32(16).int32(message.chunkMinBytes);
+    }
+    if (message.chunkMaxBytes !== 0) {
+      writer.uint32(24).int32(message.chunkMaxBytes);
+    }
+    if (message.maxFileBytes !== 0) {
+      writer.uint32(32).int64(message.maxFileBytes);
+    }
+    if (message.maxChunksPerPage !== 0) {
+      writer.uint32(40).int32(message.maxChunksPerPage);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUploadConfigResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUploadConfigResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.chunkAvgBytes = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.chunkMinBytes = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.chunkMaxBytes = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxFileBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxChunksPerPage = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUploadConfigResponse {
+    return {
+      chunkAvgBytes: isSet(object.chunkAvgBytes)
+        ? globalThis.Number(object.chunkAvgBytes)
+        : isSet(object.chunk_avg_bytes)
+        ? globalThis.Number(object.chunk_avg_bytes)
+        : 0,
+      chunkMinBytes: isSet(object.chunkMinBytes)
+        ? globalThis.Number(object.chunkMinBytes)
+        : isSet(object.chunk_min_bytes)
+        ? globalThis.Number(object.chunk_min_bytes)
+        : 0,
+      chunkMaxBytes: isSet(object.chunkMaxBytes)
+        ? globalThis.Number(object.chunkMaxBytes)
+        : isSet(object.chunk_max_bytes)
+        ? globalThis.Number(object.chunk_max_bytes)
+        : 0,
+      maxFileBytes: isSet(object.maxFileBytes)
+        ? globalThis.Number(object.maxFileBytes)
+        : isSet(object.max_file_bytes)
+        ? globalThis.Number(object.max_file_bytes)
+        : 0,
+      maxChunksPerPage: isSet(object.maxChunksPerPage)
+        ? globalThis.Number(object.maxChunksPerPage)
+        : isSet(object.max_chunks_per_page)
+        ? globalThis.Number(object.max_chunks_per_page)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetUploadConfigResponse): unknown {
+    const obj: any = {};
+    if (message.chunkAvgBytes !== 0) {
+      obj.chunkAvgBytes = Math.round(message.chunkAvgBytes);
+    }
+    if (message.chunkMinBytes !== 0) {
+      obj.chunkMinBytes = Math.round(message.chunkMinBytes);
+    }
+    if (message.chunkMaxBytes !== 0) {
+      obj.chunkMaxBytes = Math.round(message.chunkMaxBytes);
+    }
+    if (message.maxFileBytes !== 0) {
+      obj.maxFileBytes = Math.round(message.maxFileBytes);
+    }
+    if (message.maxChunksPerPage !== 0) {
+      obj.maxChunksPerPage = Math.round(message.maxChunksPerPage);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUploadConfigResponse>, I>>(base?: I): GetUploadConfigResponse {
+    return GetUploadConfigResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUploadConfigResponse>, I>>(object: I): GetUploadConfigResponse {
+    const message = createBaseGetUploadConfigResponse();
+    message.chunkAvgBytes = object.chunkAvgBytes ?? 0;
+    message.chunkMinBytes = object.chunkMinBytes ?? 0;
+    message.chunkMaxBytes = object.chunkMaxBytes ?? 0;
+    message.maxFileBytes = object.maxFileBytes ?? 0;
+    message.maxChunksPerPage = object.maxChunksPerPage ?? 0;
+    return message;
+  },
+};
+
 /**
- * ChunkerService is the public data path: it streams uploads into 1 MiB
- * SHA-256 addressed chunks and streams downloads back, verifying each chunk.
+ * ChunkerService is the public data path. Files are cut into
+ * content-defined chunks (FastCDC, lib/fastcdc.ts, the same code in every
+ * client), each addressed by its SHA-256 and stored once per user.
+ *
+ * Two ways to upload:
+ * - UploadFile / UploadFileContent stream the whole content; the server cuts
+ *   it and stores the chunks it lacks.
+ * - An upload session sends only what the server lacks: StartUpload (name,
+ *   size and the first page of the chunk list: SHA-256 and size of each
+ *   chunk) answers which chunks are missing; DeclareChunks sends the rest of
+ *   the list page by page; PutChunks streams the missing chunks' bytes (each
+ *   verified against its hash on arrival); FinishUpload commits. A session
+ *   lives in the catalogue, not in a process: after a dropped connection, a
+ *   killed client or a restarted server, GetUpload says what is still
+ *   missing. FinishUpload is idempotent: retried after a lost reply it
+ *   returns the same file and version.
+ * Downloads verify every chunk's SHA-256 before any of its bytes leave.
  */
 export type ChunkerServiceService = typeof ChunkerServiceService;
 export const ChunkerServiceService = {
@@ -1039,6 +2851,116 @@ export const ChunkerServiceService = {
     responseSerialize: (value: HttpBody): Buffer => Buffer.from(HttpBody.encode(value).finish()),
     responseDeserialize: (value: Buffer): HttpBody => HttpBody.decode(value),
   },
+  /**
+   * How this server cuts content: a client that cuts its files the same way
+   * (FastCDC with these sizes, lib/fastcdc.ts) deduplicates against every
+   * upload, streamed or not.
+   */
+  getUploadConfig: {
+    path: "/cfs.chunker.v1.ChunkerService/GetUploadConfig" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUploadConfigRequest): Buffer =>
+      Buffer.from(GetUploadConfigRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUploadConfigRequest => GetUploadConfigRequest.decode(value),
+    responseSerialize: (value: GetUploadConfigResponse): Buffer =>
+      Buffer.from(GetUploadConfigResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUploadConfigResponse => GetUploadConfigResponse.decode(value),
+  },
+  /**
+   * Opens an upload session for a file of `size` bytes cut into
+   * `chunk_count` chunks, with the first page of the chunk list. Answers the
+   * session and which chunks of that page must be sent (those the caller
+   * has not stored; another user's chunks never count).
+   */
+  startUpload: {
+    path: "/cfs.chunker.v1.ChunkerService/StartUpload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartUploadRequest): Buffer => Buffer.from(StartUploadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartUploadRequest => StartUploadRequest.decode(value),
+    responseSerialize: (value: StartUploadResponse): Buffer => Buffer.from(StartUploadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartUploadResponse => StartUploadResponse.decode(value),
+  },
+  /**
+   * The next page of a session's chunk list, starting at `first_index`
+   * (the number of chunks declared so far; a page declared before is
+   * accepted again if it is identical, so a retry after a lost reply is
+   * harmless). Answers which chunks of the page must be sent.
+   */
+  declareChunks: {
+    path: "/cfs.chunker.v1.ChunkerService/DeclareChunks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeclareChunksRequest): Buffer => Buffer.from(DeclareChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeclareChunksRequest => DeclareChunksRequest.decode(value),
+    responseSerialize: (value: DeclareChunksResponse): Buffer =>
+      Buffer.from(DeclareChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeclareChunksResponse => DeclareChunksResponse.decode(value),
+  },
+  /** The session and the chunks still missing: what a resumed upload sends. */
+  getUpload: {
+    path: "/cfs.chunker.v1.ChunkerService/GetUpload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUploadRequest): Buffer => Buffer.from(GetUploadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUploadRequest => GetUploadRequest.decode(value),
+    responseSerialize: (value: GetUploadResponse): Buffer => Buffer.from(GetUploadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUploadResponse => GetUploadResponse.decode(value),
+  },
+  /**
+   * Chunk bytes for a session. The first message sets `upload_id` and
+   * `index`; the bytes that follow fill chunk `index`, then `index + 1` and
+   * so on, each chunk exactly its declared size. A later message that sets
+   * `index` continues at that chunk (the previous one must be complete), so
+   * one stream can skip the chunks the server has. Every chunk is hashed on
+   * arrival and stored only if it matches its declared SHA-256; a mismatch
+   * fails the call with INVALID_ARGUMENT and commits nothing. Chunks stored
+   * before a failure or a dropped connection stay stored for the session.
+   * Over REST: `PUT /v1/uploads/{upload_id}/chunks/{index}` with the bytes
+   * of one or more consecutive chunks as the body.
+   */
+  putChunks: {
+    path: "/cfs.chunker.v1.ChunkerService/PutChunks" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: PutChunksRequest): Buffer => Buffer.from(PutChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PutChunksRequest => PutChunksRequest.decode(value),
+    responseSerialize: (value: PutChunksResponse): Buffer => Buffer.from(PutChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PutChunksResponse => PutChunksResponse.decode(value),
+  },
+  /**
+   * Commits the session's file once every chunk is stored: FAILED_PRECONDITION
+   * while chunks are missing (GetUpload lists them), INVALID_ARGUMENT when the
+   * content does not hash to the declared sha256. The server computes the
+   * file's SHA-256 over the stored chunks in order (or knows it from a
+   * version with the same chunk list). Idempotent: once committed, the same
+   * file and version are returned until the session expires.
+   */
+  finishUpload: {
+    path: "/cfs.chunker.v1.ChunkerService/FinishUpload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FinishUploadRequest): Buffer => Buffer.from(FinishUploadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FinishUploadRequest => FinishUploadRequest.decode(value),
+    responseSerialize: (value: FinishUploadResponse): Buffer =>
+      Buffer.from(FinishUploadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinishUploadResponse => FinishUploadResponse.decode(value),
+  },
+  /**
+   * Abandons a session; the chunks it stored are collected unless a file
+   * uses them.
+   */
+  cancelUpload: {
+    path: "/cfs.chunker.v1.ChunkerService/CancelUpload" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelUploadRequest): Buffer => Buffer.from(CancelUploadRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelUploadRequest => CancelUploadRequest.decode(value),
+    responseSerialize: (value: CancelUploadResponse): Buffer =>
+      Buffer.from(CancelUploadResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelUploadResponse => CancelUploadResponse.decode(value),
+  },
 } as const;
 
 export interface ChunkerServiceServer extends UntypedServiceImplementation {
@@ -1066,6 +2988,55 @@ export interface ChunkerServiceServer extends UntypedServiceImplementation {
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    */
   downloadFileContent: handleServerStreamingCall<DownloadFileContentRequest, HttpBody>;
+  /**
+   * How this server cuts content: a client that cuts its files the same way
+   * (FastCDC with these sizes, lib/fastcdc.ts) deduplicates against every
+   * upload, streamed or not.
+   */
+  getUploadConfig: handleUnaryCall<GetUploadConfigRequest, GetUploadConfigResponse>;
+  /**
+   * Opens an upload session for a file of `size` bytes cut into
+   * `chunk_count` chunks, with the first page of the chunk list. Answers the
+   * session and which chunks of that page must be sent (those the caller
+   * has not stored; another user's chunks never count).
+   */
+  startUpload: handleUnaryCall<StartUploadRequest, StartUploadResponse>;
+  /**
+   * The next page of a session's chunk list, starting at `first_index`
+   * (the number of chunks declared so far; a page declared before is
+   * accepted again if it is identical, so a retry after a lost reply is
+   * harmless). Answers which chunks of the page must be sent.
+   */
+  declareChunks: handleUnaryCall<DeclareChunksRequest, DeclareChunksResponse>;
+  /** The session and the chunks still missing: what a resumed upload sends. */
+  getUpload: handleUnaryCall<GetUploadRequest, GetUploadResponse>;
+  /**
+   * Chunk bytes for a session. The first message sets `upload_id` and
+   * `index`; the bytes that follow fill chunk `index`, then `index + 1` and
+   * so on, each chunk exactly its declared size. A later message that sets
+   * `index` continues at that chunk (the previous one must be complete), so
+   * one stream can skip the chunks the server has. Every chunk is hashed on
+   * arrival and stored only if it matches its declared SHA-256; a mismatch
+   * fails the call with INVALID_ARGUMENT and commits nothing. Chunks stored
+   * before a failure or a dropped connection stay stored for the session.
+   * Over REST: `PUT /v1/uploads/{upload_id}/chunks/{index}` with the bytes
+   * of one or more consecutive chunks as the body.
+   */
+  putChunks: handleClientStreamingCall<PutChunksRequest, PutChunksResponse>;
+  /**
+   * Commits the session's file once every chunk is stored: FAILED_PRECONDITION
+   * while chunks are missing (GetUpload lists them), INVALID_ARGUMENT when the
+   * content does not hash to the declared sha256. The server computes the
+   * file's SHA-256 over the stored chunks in order (or knows it from a
+   * version with the same chunk list). Idempotent: once committed, the same
+   * file and version are returned until the session expires.
+   */
+  finishUpload: handleUnaryCall<FinishUploadRequest, FinishUploadResponse>;
+  /**
+   * Abandons a session; the chunks it stored are collected unless a file
+   * uses them.
+   */
+  cancelUpload: handleUnaryCall<CancelUploadRequest, CancelUploadResponse>;
 }
 
 export interface ChunkerServiceClient extends Client {
@@ -1139,6 +3110,154 @@ export interface ChunkerServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<HttpBody>;
+  /**
+   * How this server cuts content: a client that cuts its files the same way
+   * (FastCDC with these sizes, lib/fastcdc.ts) deduplicates against every
+   * upload, streamed or not.
+   */
+  getUploadConfig(
+    request: GetUploadConfigRequest,
+    callback: (error: ServiceError | null, response: GetUploadConfigResponse) => void,
+  ): ClientUnaryCall;
+  getUploadConfig(
+    request: GetUploadConfigRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUploadConfigResponse) => void,
+  ): ClientUnaryCall;
+  getUploadConfig(
+    request: GetUploadConfigRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUploadConfigResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Opens an upload session for a file of `size` bytes cut into
+   * `chunk_count` chunks, with the first page of the chunk list. Answers the
+   * session and which chunks of that page must be sent (those the caller
+   * has not stored; another user's chunks never count).
+   */
+  startUpload(
+    request: StartUploadRequest,
+    callback: (error: ServiceError | null, response: StartUploadResponse) => void,
+  ): ClientUnaryCall;
+  startUpload(
+    request: StartUploadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartUploadResponse) => void,
+  ): ClientUnaryCall;
+  startUpload(
+    request: StartUploadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartUploadResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The next page of a session's chunk list, starting at `first_index`
+   * (the number of chunks declared so far; a page declared before is
+   * accepted again if it is identical, so a retry after a lost reply is
+   * harmless). Answers which chunks of the page must be sent.
+   */
+  declareChunks(
+    request: DeclareChunksRequest,
+    callback: (error: ServiceError | null, response: DeclareChunksResponse) => void,
+  ): ClientUnaryCall;
+  declareChunks(
+    request: DeclareChunksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeclareChunksResponse) => void,
+  ): ClientUnaryCall;
+  declareChunks(
+    request: DeclareChunksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeclareChunksResponse) => void,
+  ): ClientUnaryCall;
+  /** The session and the chunks still missing: what a resumed upload sends. */
+  getUpload(
+    request: GetUploadRequest,
+    callback: (error: ServiceError | null, response: GetUploadResponse) => void,
+  ): ClientUnaryCall;
+  getUpload(
+    request: GetUploadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUploadResponse) => void,
+  ): ClientUnaryCall;
+  getUpload(
+    request: GetUploadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUploadResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Chunk bytes for a session. The first message sets `upload_id` and
+   * `index`; the bytes that follow fill chunk `index`, then `index + 1` and
+   * so on, each chunk exactly its declared size. A later message that sets
+   * `index` continues at that chunk (the previous one must be complete), so
+   * one stream can skip the chunks the server has. Every chunk is hashed on
+   * arrival and stored only if it matches its declared SHA-256; a mismatch
+   * fails the call with INVALID_ARGUMENT and commits nothing. Chunks stored
+   * before a failure or a dropped connection stay stored for the session.
+   * Over REST: `PUT /v1/uploads/{upload_id}/chunks/{index}` with the bytes
+   * of one or more consecutive chunks as the body.
+   */
+  putChunks(
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  putChunks(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PutChunksResponse) => void,
+  ): ClientWritableStream<PutChunksRequest>;
+  /**
+   * Commits the session's file once every chunk is stored: FAILED_PRECONDITION
+   * while chunks are missing (GetUpload lists them), INVALID_ARGUMENT when the
+   * content does not hash to the declared sha256. The server computes the
+   * file's SHA-256 over the stored chunks in order (or knows it from a
+   * version with the same chunk list). Idempotent: once committed, the same
+   * file and version are returned until the session expires.
+   */
+  finishUpload(
+    request: FinishUploadRequest,
+    callback: (error: ServiceError | null, response: FinishUploadResponse) => void,
+  ): ClientUnaryCall;
+  finishUpload(
+    request: FinishUploadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FinishUploadResponse) => void,
+  ): ClientUnaryCall;
+  finishUpload(
+    request: FinishUploadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FinishUploadResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Abandons a session; the chunks it stored are collected unless a file
+   * uses them.
+   */
+  cancelUpload(
+    request: CancelUploadRequest,
+    callback: (error: ServiceError | null, response: CancelUploadResponse) => void,
+  ): ClientUnaryCall;
+  cancelUpload(
+    request: CancelUploadRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelUploadResponse) => void,
+  ): ClientUnaryCall;
+  cancelUpload(
+    request: CancelUploadRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelUploadResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ChunkerServiceClient = makeGenericClientConstructor(
@@ -1170,6 +3289,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());

@@ -55,6 +55,14 @@ export interface FileVersion {
   createdAt?: Date | undefined;
 }
 
+/** One entry of a chunk list as a client declares it. */
+export interface ChunkSpec {
+  /** Lowercase hex SHA-256 of the chunk's bytes. */
+  sha256: string;
+  /** 1 to 16 MiB (lib/limits.ts MAX_CHUNK_BYTES). */
+  size: number;
+}
+
 export interface FileChunk {
   /** Position of the chunk in the file, from 0. */
   index: number;
@@ -100,10 +108,16 @@ export interface ListFileChunksRequest {
   fileId: string;
   /** 0 means the newest version. */
   version: number;
+  /** At most this many chunks; 0 means 1000, values above 10000 are capped. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
+  pageToken: string;
 }
 
 export interface ListFileChunksResponse {
   chunks: FileChunk[];
+  /** Empty when this is the last page. */
+  nextPageToken: string;
 }
 
 export interface ListFileVersionsRequest {
@@ -122,6 +136,11 @@ export interface CommitFileVersionRequest {
   sha256: string;
   /** Every chunk in order: indexes 0..n-1, contiguous offsets. */
   chunks: FileChunk[];
+  /**
+   * UploadMetadata.idempotency_key: a commit with a key this owner used in
+   * the last 24 hours returns that commit's file and version.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface CommitFileVersionResponse {
@@ -562,6 +581,91 @@ export const FileVersion: MessageFns<FileVersion> = {
     message.contentType = object.contentType ?? "";
     message.numChunks = object.numChunks ?? 0;
     message.createdAt = object.createdAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseChunkSpec(): ChunkSpec {
+  return { sha256: "", size: 0 };
+}
+
+export const ChunkSpec: MessageFns<ChunkSpec> = {
+  encode(message: ChunkSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int32(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChunkSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChunkSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChunkSpec {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: ChunkSpec): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChunkSpec>, I>>(base?: I): ChunkSpec {
+    return ChunkSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChunkSpec>, I>>(object: I): ChunkSpec {
+    const message = createBaseChunkSpec();
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
     return message;
   },
 };
@@ -1147,7 +1251,7 @@ export const DeleteFileResponse: MessageFns<DeleteFileResponse> = {
 };
 
 function createBaseListFileChunksRequest(): ListFileChunksRequest {
-  return { fileId: "", version: 0 };
+  return { fileId: "", version: 0, pageSize: 0, pageToken: "" };
 }
 
 export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
@@ -1157,6 +1261,12 @@ export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
     }
     if (message.version !== 0) {
       writer.uint32(16).int32(message.version);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
     }
     return writer;
   },
@@ -1190,6 +1300,22 @@ export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
             message.version = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1210,6 +1336,16 @@ export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
         ? globalThis.String(object.file_id)
         : "",
       version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1221,6 +1357,12 @@ export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
     if (message.version !== 0) {
       obj.version = Math.round(message.version);
     }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
     return obj;
   },
 
@@ -1231,18 +1373,23 @@ export const ListFileChunksRequest: MessageFns<ListFileChunksRequest> = {
     const message = createBaseListFileChunksRequest();
     message.fileId = object.fileId ?? "";
     message.version = object.version ?? 0;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListFileChunksResponse(): ListFileChunksResponse {
-  return { chunks: [] };
+  return { chunks: [], nextPageToken: "" };
 }
 
 export const ListFileChunksResponse: MessageFns<ListFileChunksResponse> = {
   encode(message: ListFileChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.chunks) {
       FileChunk.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1268,6 +1415,14 @@ export const ListFileChunksResponse: MessageFns<ListFileChunksResponse> = {
             message.chunks.push(FileChunk.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1283,6 +1438,11 @@ export const ListFileChunksResponse: MessageFns<ListFileChunksResponse> = {
   fromJSON(object: any): ListFileChunksResponse {
     return {
       chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => FileChunk.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -1290,6 +1450,9 @@ export const ListFileChunksResponse: MessageFns<ListFileChunksResponse> = {
     const obj: any = {};
     if (message.chunks?.length) {
       obj.chunks = message.chunks.map((e) => FileChunk.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1300,6 +1463,7 @@ export const ListFileChunksResponse: MessageFns<ListFileChunksResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListFileChunksResponse>, I>>(object: I): ListFileChunksResponse {
     const message = createBaseListFileChunksResponse();
     message.chunks = object.chunks?.map((e) => FileChunk.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -1449,7 +1613,7 @@ export const ListFileVersionsResponse: MessageFns<ListFileVersionsResponse> = {
 };
 
 function createBaseCommitFileVersionRequest(): CommitFileVersionRequest {
-  return { name: "", contentType: "", size: 0, sha256: "", chunks: [] };
+  return { name: "", contentType: "", size: 0, sha256: "", chunks: [], idempotencyKey: undefined };
 }
 
 export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
@@ -1468,6 +1632,9 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     }
     for (const v of message.chunks) {
       FileChunk.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.idempotencyKey !== undefined) {
+      writer.uint32(50).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1525,6 +1692,14 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
             message.chunks.push(FileChunk.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1548,6 +1723,11 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
       size: isSet(object.size) ? globalThis.Number(object.size) : 0,
       sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
       chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => FileChunk.fromJSON(e)) : [],
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : undefined,
     };
   },
 
@@ -1568,6 +1748,9 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     if (message.chunks?.length) {
       obj.chunks = message.chunks.map((e) => FileChunk.toJSON(e));
     }
+    if (message.idempotencyKey !== undefined) {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1581,6 +1764,7 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     message.size = object.size ?? 0;
     message.sha256 = object.sha256 ?? "";
     message.chunks = object.chunks?.map((e) => FileChunk.fromPartial(e)) || [];
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
     return message;
   },
 };
@@ -2198,7 +2382,10 @@ export const MetadataServiceService = {
     responseSerialize: (value: DeleteFileResponse): Buffer => Buffer.from(DeleteFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteFileResponse => DeleteFileResponse.decode(value),
   },
-  /** Lists the chunks of the newest version (or of `version` when set). */
+  /**
+   * Lists the chunks of the newest version (or of `version` when set), in
+   * order, a page at a time: a large file's list does not fit one message.
+   */
   listFileChunks: {
     path: "/cfs.metadata.v1.MetadataService/ListFileChunks" as const,
     requestStream: false as const,
@@ -2294,7 +2481,10 @@ export interface MetadataServiceServer extends UntypedServiceImplementation {
    * any of the user's files are queued for the collector.
    */
   deleteFile: handleUnaryCall<DeleteFileRequest, DeleteFileResponse>;
-  /** Lists the chunks of the newest version (or of `version` when set). */
+  /**
+   * Lists the chunks of the newest version (or of `version` when set), in
+   * order, a page at a time: a large file's list does not fit one message.
+   */
   listFileChunks: handleUnaryCall<ListFileChunksRequest, ListFileChunksResponse>;
   /** Lists every version of a file, newest first. */
   listFileVersions: handleUnaryCall<ListFileVersionsRequest, ListFileVersionsResponse>;
@@ -2373,7 +2563,10 @@ export interface MetadataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteFileResponse) => void,
   ): ClientUnaryCall;
-  /** Lists the chunks of the newest version (or of `version` when set). */
+  /**
+   * Lists the chunks of the newest version (or of `version` when set), in
+   * order, a page at a time: a large file's list does not fit one message.
+   */
   listFileChunks(
     request: ListFileChunksRequest,
     callback: (error: ServiceError | null, response: ListFileChunksResponse) => void,

@@ -235,3 +235,100 @@ describe("has and delete", () => {
     });
   });
 });
+
+describe("BlockService.putStream", () => {
+  async function* chunks(...items: Array<{ data: Buffer; sha256?: string; owner?: string; parts?: number }>) {
+    for (const item of items) {
+      const header = { sha256: item.sha256 ?? sha256(item.data), size: item.data.length, owner: item.owner ?? "" };
+      const n = item.parts ?? 1;
+      const step = Math.ceil(item.data.length / n);
+      yield { header, parts: partsOf(...Array.from({ length: n }, (_, i) => item.data.subarray(i * step, (i + 1) * step))) };
+    }
+  }
+
+  it("stores every chunk of a stream, counting those it wrote", async () => {
+    const { store, blocks } = setup();
+    const [a, b] = [randomBytes(3000), randomBytes(5000)];
+    await blocks.put(alice, { sha256: sha256(a), size: a.length, owner: "" }, partsOf(a));
+    expect(await blocks.putStream(alice, chunks({ data: a }, { data: b, parts: 3 }))).toEqual({ created: 1, stored: 2 });
+    expect(store.chunks.get(`${ownerKeyOf("alice")}/${sha256(b)}`)).toEqual(b);
+  });
+
+  it("keeps the chunks before a bad one, and refuses the bad one", async () => {
+    const { store, blocks } = setup();
+    const [good, bad] = [randomBytes(100), randomBytes(100)];
+    await expect(blocks.putStream(alice, chunks({ data: good }, { data: bad, sha256: sha256(good) }))).rejects.toMatchObject({ kind: "invalid-argument" });
+    expect(store.chunks.has(`${ownerKeyOf("alice")}/${sha256(good)}`)).toBe(true);
+    expect(store.chunks.size).toBe(1);
+  });
+
+  it("refuses a stream that names two owners, and another owner for a user", async () => {
+    const { blocks } = setup();
+    const data = randomBytes(10);
+    await expect(blocks.putStream(gc, chunks({ data, owner: "alice" }, { data, owner: "bob" }))).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.putStream(alice, chunks({ data, owner: "bob" }))).rejects.toMatchObject({ kind: "permission-denied" });
+  });
+
+  it("never has more writes in flight than allowed, and none left running when it fails", async () => {
+    const store = new MemoryStore();
+    let inFlight = 0;
+    let most = 0;
+    const slow: ChunkStore = Object.assign(Object.create(store) as ChunkStore, {
+      put: async (ownerKey: string, hash: string, data: Buffer) => {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return store.put(ownerKey, hash, data);
+      },
+    });
+    const blocks = new BlockService(slow, MAX, { writesInFlight: 2, readsAhead: 1 });
+    const items = Array.from({ length: 8 }, () => ({ data: randomBytes(50) }));
+    await blocks.putStream(alice, chunks(...items));
+    expect(most).toBe(2);
+    await expect(blocks.putStream(alice, chunks(...items.slice(0, 3), { data: randomBytes(5), sha256: sha256(randomBytes(5)) }))).rejects.toBeDefined();
+    expect(inFlight).toBe(0);
+  });
+});
+
+describe("BlockService.readMany", () => {
+  it("yields the chunks in request order, verified, repeats included", async () => {
+    const { blocks } = setup();
+    const [a, b] = [randomBytes(100), randomBytes(200)];
+    for (const d of [a, b]) await blocks.put(alice, { sha256: sha256(d), size: d.length, owner: "" }, partsOf(d));
+    const got: Buffer[] = [];
+    for await (const chunk of blocks.readMany(alice, [sha256(b), sha256(a), sha256(b)], "")) got.push(chunk);
+    expect(got).toEqual([b, a, b]);
+  });
+
+  it("ends with NOT_FOUND at a chunk the owner does not have, after the ones before it", async () => {
+    const { blocks } = setup();
+    const a = randomBytes(100);
+    await blocks.put(bob, { sha256: sha256(a), size: a.length, owner: "" }, partsOf(a));
+    const got: Buffer[] = [];
+    const reading = (async () => {
+      for await (const chunk of blocks.readMany(alice, [sha256(a)], "")) got.push(chunk);
+    })();
+    await expect(reading).rejects.toMatchObject({ kind: "not-found" });
+    expect(got).toEqual([]);
+  });
+
+  it("ends with DATA_LOSS at a corrupted chunk, never yielding its bytes", async () => {
+    const { store, blocks } = setup();
+    const a = randomBytes(100);
+    await blocks.put(alice, { sha256: sha256(a), size: a.length, owner: "" }, partsOf(a));
+    store.chunks.get(`${ownerKeyOf("alice")}/${sha256(a)}`)![0]! ^= 1;
+    const reading = (async () => {
+      for await (const chunk of blocks.readMany(alice, [sha256(a)], "")) void chunk;
+    })();
+    await expect(reading).rejects.toMatchObject({ kind: "data-loss" });
+  });
+
+  it("refuses more than MAX_HASHES_PER_CALL hashes and malformed ones", async () => {
+    const { blocks } = setup();
+    const drain = async (hashes: string[]) => {
+      for await (const chunk of blocks.readMany(alice, hashes, "")) void chunk;
+    };
+    await expect(drain(Array.from({ length: MAX_HASHES_PER_CALL + 1 }, () => sha256(randomBytes(4))))).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(drain(["nope"])).rejects.toMatchObject({ kind: "invalid-argument" });
+  });
+});

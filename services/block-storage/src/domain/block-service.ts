@@ -18,6 +18,30 @@ export interface StoredChunk {
   size: number;
 }
 
+/** One chunk of a PutChunks stream: its header, then its bytes. */
+export interface IncomingChunk {
+  header: ChunkHeader;
+  parts: AsyncIterable<Buffer>;
+}
+
+export interface StreamResult {
+  /** Chunks this stream wrote (the others were stored already). */
+  created: number;
+  /** Chunks the stream carried. */
+  stored: number;
+}
+
+export interface Concurrency {
+  /**
+   * Chunks being written to the store while the next one arrives. A write
+   * is mostly waiting (fsync, an object store round trip), so overlapping a
+   * few hides it; memory is about this many chunks.
+   */
+  writesInFlight: number;
+  /** Chunks read (and verified) ahead of the one being sent. */
+  readsAhead: number;
+}
+
 /**
  * The key under which an owner's chunks are stored: the hex SHA-256 of the
  * owner, so any subject (slashes, dots, unicode, 512 characters) is a safe
@@ -37,7 +61,78 @@ export class BlockService {
   constructor(
     private readonly store: ChunkStore,
     private readonly maxChunkBytes: number,
+    private readonly concurrency: Concurrency = { writesInFlight: 4, readsAhead: 4 },
   ) {}
+
+  /**
+   * Stores every chunk of a stream. Each is verified as in put() and written
+   * as soon as its last byte arrives, with a few writes overlapping the
+   * receipt of the next chunks (when they are all busy, reading stops: a slow
+   * store slows the sender). Chunks before a failure stay stored; no write is
+   * still running when this settles.
+   */
+  async putStream(principal: Principal, chunks: AsyncIterable<IncomingChunk>): Promise<StreamResult> {
+    let created = 0;
+    const writing = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
+    let stored = 0;
+    let owner: string | undefined;
+    try {
+      for await (const { header, parts } of chunks) {
+        if (failure) break;
+        const chunkOwner = resolveOwner(principal, header.owner);
+        if (owner !== undefined && chunkOwner !== owner) throw invalidArgument("every chunk of one PutChunks stream must have the same owner");
+        owner = chunkOwner;
+        const { sha256, data } = await this.receive(header, parts);
+        const write: Promise<void> = this.store
+          .put(ownerKeyOf(chunkOwner), sha256, data)
+          .then((wrote) => {
+            stored++;
+            if (wrote) created++;
+          })
+          .catch((err: unknown) => {
+            failure ??= { err };
+          })
+          .finally(() => writing.delete(write));
+        writing.add(write);
+        while (writing.size >= this.concurrency.writesInFlight) await Promise.race(writing);
+      }
+    } finally {
+      await Promise.all(writing);
+    }
+    if (failure) throw failure.err;
+    return { created, stored };
+  }
+
+  /**
+   * The chunks' bytes in request order, each verified before it is yielded;
+   * a few are read ahead. The first missing or corrupt chunk ends the stream
+   * with NOT_FOUND or DATA_LOSS.
+   */
+  async *readMany(principal: Principal, sha256s: readonly string[], requestedOwner: string): AsyncGenerator<Buffer> {
+    const owner = resolveOwner(principal, requestedOwner);
+    if (sha256s.length > MAX_HASHES_PER_CALL) {
+      throw invalidArgument(`at most ${MAX_HASHES_PER_CALL} hashes per call, got ${sha256s.length}`);
+    }
+    sha256s.forEach((hash, i) => checkHash(hash, `sha256s[${i}]`));
+    const ownerKey = ownerKeyOf(owner);
+    const pending: Array<Promise<Buffer>> = [];
+    let next = 0;
+    const refill = () => {
+      while (pending.length < this.concurrency.readsAhead && next < sha256s.length) {
+        const reading = this.readVerified(ownerKey, sha256s[next++]!);
+        // Its error surfaces, in order, when it is awaited.
+        reading.catch(() => undefined);
+        pending.push(reading);
+      }
+    };
+    refill();
+    while (pending.length > 0) {
+      const data = await pending.shift()!;
+      refill();
+      yield data;
+    }
+  }
 
   /**
    * Stores a chunk from its data parts. The bytes are hashed as they arrive
@@ -47,6 +142,12 @@ export class BlockService {
    */
   async put(principal: Principal, header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<boolean> {
     const owner = resolveOwner(principal, header.owner);
+    const { sha256, data } = await this.receive(header, parts);
+    return this.store.put(ownerKeyOf(owner), sha256, data);
+  }
+
+  /** A chunk's bytes, collected and verified against its header. */
+  private async receive(header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<{ sha256: string; data: Buffer }> {
     const sha256 = checkHash(header.sha256, "sha256");
     const size = header.size;
     if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument(`size must be a non-negative integer, got ${size}`);
@@ -73,14 +174,17 @@ export class BlockService {
     if (received < size) throw invalidArgument(`chunk ${sha256}: ${received} bytes received, ${size} declared`);
     const actual = hash.digest("hex");
     if (actual !== sha256) throw invalidArgument(`chunk bytes do not match sha256 ${sha256} (they hash to ${actual})`);
-    return this.store.put(ownerKeyOf(owner), sha256, chunk ?? Buffer.alloc(0));
+    return { sha256, data: chunk ?? Buffer.alloc(0) };
   }
 
   /** The chunk's bytes, verified: bytes that no longer match their hash are DATA_LOSS, never returned. */
   async get(principal: Principal, sha256: string, requestedOwner: string): Promise<Buffer> {
     const owner = resolveOwner(principal, requestedOwner);
-    const hash = checkHash(sha256, "sha256");
-    const data = await this.store.get(ownerKeyOf(owner), hash);
+    return this.readVerified(ownerKeyOf(owner), checkHash(sha256, "sha256"));
+  }
+
+  private async readVerified(ownerKey: string, hash: string): Promise<Buffer> {
+    const data = await this.store.get(ownerKey, hash);
     if (data === undefined) throw notFound(`chunk ${hash} not found`);
     if (createHash("sha256").update(data).digest("hex") !== hash) {
       throw dataLoss(`chunk ${hash} is corrupted: its stored bytes no longer match its sha256`);

@@ -1,50 +1,74 @@
-import type { ChannelOptions } from "@grpc/grpc-js";
+import { once } from "node:events";
+import type { ChannelOptions, ClientWritableStream } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
-import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callMetadata, callUnary, cancelOnAbort, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
-import { fromGrpcError } from "#lib/errors.js";
-import type { BlockStore } from "../ports/block-store.js";
+import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { BlockStorageClient } from "#lib/bulk-codecs.js";
+import { dataLoss, fromGrpcError } from "#lib/errors.js";
+import { boundedDeadline, callMetadata, callUnary, cancelOnAbort, type CallIdentity } from "#lib/grpc-client.js";
+import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
 
-/** Moving one chunk takes well under a second; this only bounds a stuck peer. */
-const CHUNK_CALL_TIMEOUT_MS = 60_000;
+/**
+ * A chunk stream lasts as long as the upload or download it serves; this
+ * only bounds one whose caller set no deadline of its own.
+ */
+const STREAM_TIMEOUT_MS = 6 * 60 * 60_000;
+/**
+ * A chunk's bytes go in messages of at most this size: FastCDC's largest
+ * chunk (4 × the average) would not fit one message under the 4 MiB receive
+ * limit, and 1 MiB messages cost no more per byte than larger ones.
+ */
+const DATA_MESSAGE_BYTES = 1024 * 1024;
 
-/** BlockStore over gRPC: one whole chunk per message. */
-export class GrpcBlockStore implements BlockStore {
+/** Block storage over gRPC: one PutChunks stream per upload, one ReadChunks stream per batch of reads. */
+export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   readonly client: BlockStorageServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
-    this.client = new BlockStorageServiceClient(address, credentials.createInsecure(), options);
+    this.client = new BlockStorageClient(address, credentials.createInsecure(), options);
   }
 
   async missing(hashes: readonly string[], as: CallIdentity): Promise<Set<string>> {
-    const response = await callUnary(
-      this.client.hasChunks.bind(this.client),
-      { sha256s: [...hashes], owner: "" },
-      as,
-      "block storage HasChunks",
-    );
+    const response = await callUnary(this.client.hasChunks.bind(this.client), { sha256s: [...hashes], owner: "" }, as, "block storage HasChunks");
     const present = new Set(response.present.map((c) => c.sha256));
     return new Set(hashes.filter((h) => !present.has(h)));
   }
 
-  put(sha256: string, data: Buffer, as: CallIdentity): Promise<void> {
-    if (as.signal?.aborted) return Promise.reject(as.signal.reason as Error);
-    return new Promise((resolve, reject) => {
-      const call = this.client.putChunk(callMetadata(as), { deadline: chunkDeadline(as) }, (err) => {
-        stopWatching();
-        if (!err) resolve();
-        else reject(as.signal?.aborted ? as.signal.reason : fromGrpcError(err, "block storage PutChunk"));
-      });
-      const stopWatching = cancelOnAbort(call, as.signal);
-      call.write({ payload: { $case: "header", value: { sha256, size: data.length, owner: "" } } });
-      call.write({ payload: { $case: "data", value: data } });
-      call.end();
-    });
+  openWriter(as: CallIdentity): ChunkWriter {
+    return new GrpcChunkWriter(this.client, as);
   }
 
-  get(sha256: string, size: number, as: CallIdentity): Promise<Buffer> {
-    const call = this.client.getChunk({ sha256, owner: "" }, callMetadata(as), { deadline: chunkDeadline(as) });
-    return collectBytes(call, (message: GetChunkResponse) => message.data, size, "block storage GetChunk", as.signal);
+  async *read(chunks: ReadonlyArray<{ sha256: string; size: number }>, as: CallIdentity): AsyncGenerator<Buffer> {
+    if (chunks.length === 0) return;
+    const what = "block storage ReadChunks";
+    const call = this.client.readChunks({ sha256s: chunks.map((c) => c.sha256), owner: "" }, callMetadata(as), {
+      deadline: boundedDeadline(as, STREAM_TIMEOUT_MS),
+    });
+    const stopWatching = cancelOnAbort(call, as.signal);
+    let index = 0;
+    let parts: Buffer[] = [];
+    let received = 0;
+    try {
+      for await (const message of call as AsyncIterable<ReadChunksResponse>) {
+        const expected = chunks[index];
+        if (!expected || message.index !== index) throw dataLoss(`${what}: chunk ${message.index} arrived where chunk ${index} was due`);
+        received += message.data.length;
+        if (received > expected.size) throw dataLoss(`${what}: chunk ${expected.sha256} is longer than its ${expected.size} bytes`);
+        parts.push(message.data);
+        if (received === expected.size) {
+          // A chunk that fits one message is passed on as that message's view.
+          yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, received);
+          index++;
+          parts = [];
+          received = 0;
+        }
+      }
+    } catch (err) {
+      throw fromGrpcError(err, what);
+    } finally {
+      stopWatching();
+      call.cancel();
+    }
+    if (index < chunks.length) throw dataLoss(`${what}: the stream ended ${chunks.length - index} chunks early`);
   }
 
   close(): void {
@@ -52,6 +76,57 @@ export class GrpcBlockStore implements BlockStore {
   }
 }
 
-function chunkDeadline(as: CallIdentity): Date {
-  return boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS);
+/** One PutChunks call; its writes wait while gRPC's send buffer is full. */
+class GrpcChunkWriter implements ChunkWriter {
+  private readonly call: ClientWritableStream<PutChunksRequest>;
+  private readonly response: Promise<PutChunksResponse>;
+  private failure: unknown;
+  private readonly stopWatching: () => void;
+
+  constructor(client: BlockStorageServiceClient, as: CallIdentity) {
+    let call!: ClientWritableStream<PutChunksRequest>;
+    this.response = new Promise((resolve, reject) => {
+      call = client.putChunks(callMetadata(as), { deadline: boundedDeadline(as, STREAM_TIMEOUT_MS) }, (err, response) =>
+        err ? reject(fromGrpcError(err, "block storage PutChunks")) : resolve(response),
+      );
+    });
+    this.call = call;
+    this.response.catch((err: unknown) => (this.failure ??= err));
+    this.stopWatching = cancelOnAbort(call, as.signal);
+  }
+
+  begin(sha256: string, size: number): Promise<void> {
+    return this.send({ payload: { $case: "header", value: { sha256, size, owner: "" } } });
+  }
+
+  async data(part: Buffer): Promise<void> {
+    for (let offset = 0; offset < part.length; offset += DATA_MESSAGE_BYTES) {
+      await this.send({ payload: { $case: "data", value: part.subarray(offset, offset + DATA_MESSAGE_BYTES) } });
+    }
+  }
+
+  async finish(): Promise<{ created: number; stored: number }> {
+    if (this.failure === undefined) this.call.end();
+    try {
+      const { created, stored } = await this.response;
+      return { created, stored };
+    } finally {
+      this.stopWatching();
+    }
+  }
+
+  abort(): void {
+    this.call.cancel();
+    this.stopWatching();
+  }
+
+  private async send(message: PutChunksRequest): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (!this.call.write(message)) {
+      // The response settles only when the call ends: if it failed meanwhile,
+      // "drain" never comes.
+      await Promise.race([once(this.call, "drain"), this.response]);
+    }
+    if (this.failure !== undefined) throw this.failure;
+  }
 }

@@ -1,26 +1,26 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
+import { UploadSessionServiceClient, type UploadSession } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
-import type { ChunkRef, StoredFile } from "../domain/types.js";
-import type { Catalogue, CommitRequest } from "../ports/catalogue.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
+import type { ChunkSpec, StoredFile } from "../domain/types.js";
+import type { ChunkPage, CommitRequest, FileCommits, FileReads } from "../ports/file-catalogue.js";
+import type { NewSession, SessionRecord, UploadSessionStore } from "../ports/upload-sessions.js";
 
 /** The metadata service over gRPC, acting with the caller's token. */
-export class GrpcCatalogue implements Catalogue {
+export class GrpcCatalogue implements FileCommits, FileReads, UploadSessionStore {
   readonly client: MetadataServiceClient;
+  private readonly sessions: UploadSessionServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
     this.client = new MetadataServiceClient(address, credentials.createInsecure(), options);
+    // Both services live in the metadata process: one channel serves them.
+    this.sessions = new UploadSessionServiceClient(address, credentials.createInsecure(), { ...options, channelOverride: this.client.getChannel() });
   }
 
   async commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile> {
-    const response = await callUnary(
-      this.client.commitFileVersion.bind(this.client),
-      { ...request, chunks: [...request.chunks] },
-      as,
-      "metadata CommitFileVersion",
-    );
+    const response = await callUnary(this.client.commitFileVersion.bind(this.client), { ...request, chunks: [...request.chunks] }, as, "metadata CommitFileVersion");
     return toStoredFile(response.file);
   }
 
@@ -29,28 +29,63 @@ export class GrpcCatalogue implements Catalogue {
     return toStoredFile(response.file);
   }
 
-  async listChunks(fileId: string, version: number, as: CallIdentity): Promise<ChunkRef[]> {
-    const response = await callUnary(
+  async listChunks(fileId: string, version: number, pageToken: string, as: CallIdentity): Promise<ChunkPage> {
+    const { chunks, nextPageToken } = await callUnary(
       this.client.listFileChunks.bind(this.client),
-      { fileId, version },
+      { fileId, version, pageSize: 0, pageToken },
       as,
       "metadata ListFileChunks",
     );
-    return response.chunks;
+    return { chunks, nextPageToken };
   }
 
   async releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void> {
     for (let i = 0; i < sha256s.length; i += MAX_HASHES_PER_CALL) {
-      await callUnary(
-        this.client.releaseChunks.bind(this.client),
-        { sha256s: sha256s.slice(i, i + MAX_HASHES_PER_CALL) },
-        as,
-        "metadata ReleaseChunks",
-      );
+      await callUnary(this.client.releaseChunks.bind(this.client), { sha256s: sha256s.slice(i, i + MAX_HASHES_PER_CALL) }, as, "metadata ReleaseChunks");
     }
   }
 
+  async create(session: NewSession, firstPage: readonly ChunkSpec[], as: CallIdentity): Promise<SessionRecord> {
+    const response = await callUnary(
+      this.sessions.createUploadSession.bind(this.sessions),
+      { ...session, chunks: [...firstPage] },
+      as,
+      "metadata CreateUploadSession",
+    );
+    return toSessionRecord(response.session);
+  }
+
+  async append(uploadId: string, firstIndex: number, page: readonly ChunkSpec[], as: CallIdentity): Promise<SessionRecord> {
+    const response = await callUnary(
+      this.sessions.appendUploadChunks.bind(this.sessions),
+      { uploadId, firstIndex, chunks: [...page] },
+      as,
+      "metadata AppendUploadChunks",
+    );
+    return toSessionRecord(response.session);
+  }
+
+  async get(uploadId: string, firstIndex: number, maxChunks: number, as: CallIdentity) {
+    const response = await callUnary(
+      this.sessions.getUploadSession.bind(this.sessions),
+      { uploadId, firstIndex, maxChunks },
+      as,
+      "metadata GetUploadSession",
+    );
+    return { session: toSessionRecord(response.session), chunks: response.chunks };
+  }
+
+  async commitSession(uploadId: string, sha256: string, as: CallIdentity): Promise<StoredFile> {
+    const response = await callUnary(this.sessions.commitUploadSession.bind(this.sessions), { uploadId, sha256 }, as, "metadata CommitUploadSession");
+    return toStoredFile(response.file);
+  }
+
+  async delete(uploadId: string, as: CallIdentity): Promise<void> {
+    await callUnary(this.sessions.deleteUploadSession.bind(this.sessions), { uploadId }, as, "metadata DeleteUploadSession");
+  }
+
   close(): void {
+    this.sessions.close();
     this.client.close();
   }
 }
@@ -58,4 +93,21 @@ export class GrpcCatalogue implements Catalogue {
 function toStoredFile(file: File | undefined): StoredFile {
   if (!file) throw new Error("metadata answered without a file");
   return file;
+}
+
+function toSessionRecord(session: UploadSession | undefined): SessionRecord {
+  if (!session) throw new Error("metadata answered without a session");
+  return {
+    uploadId: session.uploadId,
+    name: session.name,
+    contentType: session.contentType,
+    size: session.size,
+    sha256: session.sha256,
+    chunkCount: session.chunkCount,
+    chunksDeclared: session.chunksDeclared,
+    createdAt: session.createdAt,
+    expiresAt: session.expiresAt,
+    file: session.file,
+    knownSha256: session.knownSha256,
+  };
 }

@@ -1,7 +1,7 @@
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { dataLoss, invalidArgument, outOfRange } from "#lib/errors.js";
-import type { BlockStore } from "../ports/block-store.js";
-import type { Catalogue } from "../ports/catalogue.js";
+import type { ChunkReading } from "../ports/chunk-storage.js";
+import type { ChunkPage, FileReads } from "../ports/file-catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";
 import type { ChunkRef, StoredFile } from "./types.js";
 
@@ -15,16 +15,17 @@ export interface ByteRange {
 
 /**
  * Streams the newest version of a file (or a byte range of it), verifying
- * every chunk's SHA-256 before any of its bytes leave. The next chunks are
- * fetched while the current one is being sent.
+ * every chunk's SHA-256 before any of its bytes leave. The chunk list comes
+ * a page at a time (the next page is fetched while this one is sent); the
+ * chunks of a page come on one ReadChunks stream, block storage reading a few
+ * ahead of the one being sent, so the client's pace sets the pace of the
+ * reads and memory stays at a few chunks.
  */
 export class Downloader {
   constructor(
-    private readonly blocks: BlockStore,
-    private readonly catalogue: Catalogue,
+    private readonly blocks: ChunkReading,
+    private readonly catalogue: FileReads,
     private readonly frameSize: number,
-    /** Chunks fetched ahead of the one being sent (memory: about this many chunks). */
-    private readonly prefetch: number,
   ) {}
 
   async *download(fileId: string, range: ByteRange, as: CallIdentity): AsyncGenerator<DownloadPart> {
@@ -33,36 +34,34 @@ export class Downloader {
     const file = await this.catalogue.getFile(fileId, as);
     if (range.offset > file.size) throw outOfRange(`offset ${range.offset} is beyond the end of the file (${file.size} bytes)`);
     const end = range.length === 0 ? file.size : Math.min(file.size, range.offset + range.length);
-    const chunks = await this.catalogue.listChunks(fileId, file.version, as);
-    const needed = chunks.filter((c) => c.offset + c.size > range.offset && c.offset < end);
-
-    yield { kind: "file", file };
-    // Up to `prefetch` chunks are fetched ahead of the one being sent; their
-    // errors surface, in order, when they are awaited.
-    const pending: Array<Promise<Buffer>> = [];
-    let nextToFetch = 0;
-    const refill = () => {
-      while (pending.length < this.prefetch && nextToFetch < needed.length) {
-        const fetching = this.fetchVerified(needed[nextToFetch++]!, as);
-        fetching.catch(() => undefined);
-        pending.push(fetching);
-      }
+    const listPage = (token: string): Promise<ChunkPage> => {
+      const page = this.catalogue.listChunks(fileId, file.version, token, as);
+      page.catch(() => undefined);
+      return page;
     };
-    for (const chunk of needed) {
-      refill();
-      const data = await pending.shift()!;
-      refill();
-      const from = Math.max(range.offset - chunk.offset, 0);
-      const to = Math.min(end - chunk.offset, chunk.size);
-      for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };
+    // The first page is read before anything is sent, so an error there is the call's status.
+    let page = await listPage("");
+    yield { kind: "file", file };
+    while (range.offset < end) {
+      const next = page.nextPageToken !== "" && lastByte(page) < end ? listPage(page.nextPageToken) : undefined;
+      const needed = page.chunks.filter((c) => c.offset + c.size > range.offset && c.offset < end);
+      let i = 0;
+      for await (const data of this.blocks.read(needed, as)) {
+        const chunk = needed[i++]!;
+        if (data.length !== chunk.size || sha256Hex(data) !== chunk.sha256) {
+          throw dataLoss(`chunk ${chunk.index} (sha256 ${chunk.sha256}) does not match its hash`);
+        }
+        const from = Math.max(range.offset - chunk.offset, 0);
+        const to = Math.min(end - chunk.offset, chunk.size);
+        for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };
+      }
+      if (!next) break;
+      page = await next;
     }
   }
+}
 
-  private async fetchVerified(chunk: ChunkRef, as: CallIdentity): Promise<Buffer> {
-    const data = await this.blocks.get(chunk.sha256, chunk.size, as);
-    if (data.length !== chunk.size || sha256Hex(data) !== chunk.sha256) {
-      throw dataLoss(`chunk ${chunk.index} (sha256 ${chunk.sha256}) does not match its hash`);
-    }
-    return data;
-  }
+function lastByte(page: ChunkPage): number {
+  const last: ChunkRef | undefined = page.chunks.at(-1);
+  return last ? last.offset + last.size : 0;
 }

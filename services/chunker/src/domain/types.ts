@@ -11,6 +11,12 @@ export interface StoredFile {
   updatedAt?: Date | undefined;
 }
 
+/** A chunk as a client declares it: its hash and size. */
+export interface ChunkSpec {
+  sha256: string;
+  size: number;
+}
+
 /** One chunk of a file version, in order. */
 export interface ChunkRef {
   index: number;
@@ -26,4 +32,6 @@ export interface UploadHeader {
   size?: number | undefined;
   /** When declared, the upload fails unless the content hashes to it. */
   sha256?: string | undefined;
+  /** A second upload with the same key returns the first one's file and version. */
+  idempotencyKey?: string | undefined;
 }

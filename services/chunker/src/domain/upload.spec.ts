@@ -1,179 +1,172 @@
 import { randomBytes } from "node:crypto";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { CfsError } from "#lib/errors.js";
-import type { BlockStore } from "../ports/block-store.js";
-import type { Catalogue, CommitRequest } from "../ports/catalogue.js";
+import { fastCdcCutPoints } from "#lib/fastcdc.js";
 import { frames, sha256Hex } from "./chunking.js";
 import { Downloader } from "./download.js";
-import type { StoredFile } from "./types.js";
-import { Uploader } from "./upload.js";
+import { fakes, type Fakes } from "./fakes.spec-support.js";
+import { Uploader, type UploadLimits } from "./upload.js";
 
 const as = { token: "t" };
 const log = pino({ level: "silent" });
+const KiB = 1024;
+/** The smallest FastCDC average, so a few hundred KiB make several chunks. */
+const limits: UploadLimits = { chunkAvgBytes: 64 * KiB, chunksPerBatch: 4, maxFileBytes: 4 * 1024 * KiB };
 
-/** In-memory fakes of the two ports (unit tests of the domain logic only). */
-function fakes(options: { putDelayMs?: number } = {}) {
-  const stored = new Map<string, Buffer>();
-  const commits: CommitRequest[] = [];
-  const released: string[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const blocks: BlockStore = {
-    missing: async (hashes) => new Set(hashes.filter((h) => !stored.has(h))),
-    put: async (sha256, data) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((r) => setTimeout(r, options.putDelayMs ?? 0));
-      stored.set(sha256, Buffer.from(data));
-      inFlight--;
-    },
-    get: async (sha256) => {
-      const data = stored.get(sha256);
-      if (!data) throw new CfsError("not-found", "no chunk");
-      return data;
-    },
-  };
-  const catalogue: Catalogue = {
-    commit: async (request): Promise<StoredFile> => {
-      commits.push(request);
-      return { fileId: "f", name: request.name, size: request.size, sha256: request.sha256, contentType: "", numChunks: request.chunks.length, version: 1 };
-    },
-    getFile: async () => {
-      const c = commits.at(-1)!;
-      return { fileId: "f", name: c.name, size: c.size, sha256: c.sha256, contentType: "", numChunks: c.chunks.length, version: 1 };
-    },
-    listChunks: async () => [...commits.at(-1)!.chunks],
-    releaseChunks: async (hashes) => {
-      released.push(...hashes);
-    },
-  };
-  return { blocks, catalogue, stored, commits, released, maxInFlight: () => maxInFlight };
-}
-
-async function* stream(data: Buffer, frameSize = 7): AsyncGenerator<Buffer> {
+async function* stream(data: Buffer, frameSize = 7_777): AsyncGenerator<Buffer> {
   yield* frames(data, frameSize);
 }
 
-const limits = { chunkSize: 16, maxChunksInFlight: 2, maxFileBytes: 1000 };
+function upload(f: Fakes, data: Buffer, header: object = {}, limitsOverride: Partial<UploadLimits> = {}, identity = as) {
+  return new Uploader(f.blocks, f.catalogue, { ...limits, ...limitsOverride }).upload({ name: "a", contentType: "", ...header }, stream(data), identity, log);
+}
 
 describe("Uploader", () => {
-  it("commits contiguous chunks whose hashes and sizes describe the content", async () => {
+  it("commits the FastCDC chunks of the content, contiguous, with their hashes and the file's", async () => {
     const f = fakes();
-    const data = randomBytes(50);
-    const file = await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as, log);
+    const data = randomBytes(700 * KiB);
+    const file = await upload(f, data);
     expect(file.sha256).toBe(sha256Hex(data));
     const { chunks } = f.commits[0]!;
-    expect(chunks.map((c) => [c.index, c.offset, c.size])).toEqual([[0, 0, 16], [1, 16, 16], [2, 32, 16], [3, 48, 2]]);
-    chunks.forEach((c) => expect(c.sha256).toBe(sha256Hex(data.subarray(c.offset, c.offset + c.size))));
+    // The same cut points every client computes from the same bytes.
+    expect(chunks.map((c) => ({ offset: c.offset, length: c.size }))).toEqual([...fastCdcCutPoints(data, limits.chunkAvgBytes)]);
+    expect(chunks.length).toBeGreaterThan(3);
+    chunks.forEach((c, i) => {
+      expect(c.index).toBe(i);
+      expect(c.sha256).toBe(sha256Hex(data.subarray(c.offset, c.offset + c.size)));
+    });
   });
 
-  it("stores a chunk repeated within the file once", async () => {
+  it("cuts the same chunks whatever frames the bytes arrive in", async () => {
+    const data = randomBytes(500 * KiB);
+    const lists = [];
+    for (const frameSize of [1_000, 65_536, 500 * KiB]) {
+      const f = fakes();
+      await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data, frameSize), as, log);
+      lists.push(f.commits[0]!.chunks);
+    }
+    expect(lists[1]).toEqual(lists[0]);
+    expect(lists[2]).toEqual(lists[0]);
+  });
+
+  it("stores each distinct chunk once, and none that block storage has", async () => {
     const f = fakes();
-    const block = randomBytes(16);
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(Buffer.concat([block, block, block])), as, log);
-    expect(f.stored.size).toBe(1);
-    expect(f.commits[0]!.chunks).toHaveLength(3);
+    const block = randomBytes(300 * KiB);
+    await upload(f, Buffer.concat([block, block]));
+    const first = f.writes.length;
+    expect(new Set(f.writes).size).toBe(first);
+    // The same bytes again store nothing new.
+    await upload(f, block);
+    await upload(f, Buffer.concat([block, block]));
+    expect(f.writes).toHaveLength(first);
   });
 
-  it("never has more chunks in flight than allowed", async () => {
-    const f = fakes({ putDelayMs: 5 });
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(300)), as, log);
-    expect(f.maxInFlight()).toBeLessThanOrEqual(2);
+  it("sends a small file without asking first, a large one after asking per batch", async () => {
+    const f = fakes();
+    await upload(f, randomBytes(10 * KiB));
+    expect(f.missingCalls()).toBe(0);
+    expect(f.writes).toHaveLength(1);
+    await upload(f, randomBytes(1024 * KiB));
+    expect(f.missingCalls()).toBeGreaterThan(0);
   });
 
   it.each([
     [{ size: 10 }, "declared size 10"],
-    [{ size: 60 }, "declared size 60"],
+    [{ size: 200 * KiB }, "declared size"],
     [{ sha256: "0".repeat(64) }, "declared sha256"],
   ])("rejects a mismatch with %j and commits nothing", async (declared, message) => {
     const f = fakes();
-    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "", ...declared }, stream(randomBytes(50)), as, log);
-    await expect(upload).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining(message) });
+    await expect(upload(f, randomBytes(150 * KiB), declared)).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining(message) });
     expect(f.commits).toHaveLength(0);
   });
 
-  it("hands the chunks it stored to the collector when the upload fails", async () => {
+  it("hands the chunks it sent to the collector when the upload fails", async () => {
     const f = fakes();
-    const data = randomBytes(40);
-    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "", size: 41 }, stream(data), as, log);
-    await expect(upload).rejects.toMatchObject({ kind: "invalid-argument" });
-    expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
-    expect(f.released).toHaveLength(3);
+    await expect(upload(f, randomBytes(400 * KiB), { size: 400 * KiB + 1 })).rejects.toMatchObject({ kind: "invalid-argument" });
+    // Every chunk that may have reached block storage (all that were sent).
+    expect(f.released.length).toBeGreaterThan(0);
+    for (const hash of f.stored.keys()) expect(f.released).toContain(hash);
   });
 
-  it("commits nothing when the call was cancelled after a complete-looking stream", async () => {
+  it("commits nothing when the call was cancelled after a complete-looking stream, and still releases", async () => {
     const f = fakes();
     const abort = new AbortController();
     async function* endsThenCancels() {
-      yield* stream(randomBytes(40));
+      yield* stream(randomBytes(300 * KiB));
       abort.abort(); // the client's reset arrives after its half-close
     }
-    const upload = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, endsThenCancels(), { ...as, signal: abort.signal }, log);
-    await expect(upload).rejects.toMatchObject({ kind: "cancelled" });
+    const cancelled = new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, endsThenCancels(), { ...as, signal: abort.signal }, log);
+    await expect(cancelled).rejects.toMatchObject({ kind: "cancelled" });
     expect(f.commits).toEqual([]);
     expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
   });
 
-  it("releases nothing on success", async () => {
+  it("releases nothing on success, and passes the idempotency key to the commit", async () => {
     const f = fakes();
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(randomBytes(40)), as, log);
+    await upload(f, randomBytes(40 * KiB), { idempotencyKey: "retry-1" });
     expect(f.released).toEqual([]);
+    expect(f.commits[0]!.idempotencyKey).toBe("retry-1");
   });
 
   it("rejects bad headers before reading data", async () => {
     const f = fakes();
-    const up = new Uploader(f.blocks, f.catalogue, limits);
-    for (const header of [{ name: "" }, { name: "a", sha256: "XYZ" }, { name: "a", size: -1 }, { name: "a", size: 5000 }]) {
-      await expect(up.upload({ contentType: "", ...header }, stream(Buffer.alloc(0)), as, log)).rejects.toMatchObject({ kind: "invalid-argument" });
+    for (const header of [{ name: "" }, { sha256: "XYZ" }, { size: -1 }, { size: 5 * 1024 * KiB }, { idempotencyKey: "no spaces" }, { idempotencyKey: "x".repeat(129) }]) {
+      await expect(upload(f, Buffer.alloc(0), header)).rejects.toMatchObject({ kind: "invalid-argument" });
     }
   });
 
   it("stops a file over the size cap as soon as it exceeds it", async () => {
     const f = fakes();
-    const upload = new Uploader(f.blocks, f.catalogue, { ...limits, maxFileBytes: 40 }).upload({ name: "a", contentType: "" }, stream(randomBytes(100)), as, log);
-    await expect(upload).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining("limit") });
+    await expect(upload(f, randomBytes(600 * KiB), {}, { maxFileBytes: 500 * KiB })).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining("limit") });
     expect(f.commits).toHaveLength(0);
-    expect(f.released.length).toBeGreaterThan(0);
-    expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
+    for (const hash of f.stored.keys()) expect(f.released).toContain(hash);
   });
 });
 
 describe("Downloader", () => {
-  async function uploaded(data: Buffer) {
-    const f = fakes();
-    await new Uploader(f.blocks, f.catalogue, limits).upload({ name: "a", contentType: "" }, stream(data), as, log);
-    return f;
+  async function uploaded(data: Buffer, pageSize?: number) {
+    const f = fakes({ pageSize });
+    const file = await upload(f, data);
+    return { f, fileId: file.fileId };
   }
-  async function read(f: ReturnType<typeof fakes>, offset: number, length: number): Promise<Buffer> {
+  async function read(f: Fakes, fileId: string, offset: number, length: number): Promise<Buffer> {
     const parts: Buffer[] = [];
-    for await (const part of new Downloader(f.blocks, f.catalogue, 5, 2).download("f", { offset, length }, as)) {
+    for await (const part of new Downloader(f.blocks, f.catalogue, 5_000).download(fileId, { offset, length }, as)) {
       if (part.kind === "data") parts.push(part.data);
     }
     return Buffer.concat(parts);
   }
 
-  it("returns the whole file and any byte range", async () => {
-    const data = randomBytes(50);
-    const f = await uploaded(data);
-    expect((await read(f, 0, 0)).equals(data)).toBe(true);
-    for (const [offset, length] of [[0, 1], [15, 2], [16, 16], [17, 100], [49, 0], [50, 0], [3, 47]] as const) {
-      const end = length === 0 ? 50 : Math.min(50, offset + length);
-      expect((await read(f, offset, length)).equals(data.subarray(offset, end))).toBe(true);
+  it("returns the whole file and any byte range, across chunk list pages", async () => {
+    const data = randomBytes(600 * KiB);
+    const { f, fileId } = await uploaded(data, 2);
+    const size = data.length;
+    expect((await read(f, fileId, 0, 0)).equals(data)).toBe(true);
+    const [first, second] = f.commits[0]!.chunks;
+    for (const [offset, length] of [[0, 1], [first!.size - 1, 2], [second!.offset, second!.size], [17, 100_000], [size - 1, 0], [size, 0], [3, size - 3]] as const) {
+      const end = length === 0 ? size : Math.min(size, offset + length);
+      expect((await read(f, fileId, offset, length)).equals(data.subarray(offset, end))).toBe(true);
     }
   });
 
+  it("reads only the chunks a range needs", async () => {
+    const data = randomBytes(600 * KiB);
+    const { f, fileId } = await uploaded(data);
+    const last = f.commits[0]!.chunks.at(-1)!;
+    await read(f, fileId, last.offset, 10);
+    expect(f.reads).toEqual([last.sha256]);
+  });
+
   it("rejects ranges outside the file", async () => {
-    const f = await uploaded(randomBytes(10));
-    await expect(read(f, 11, 0)).rejects.toMatchObject({ kind: "out-of-range" });
-    await expect(read(f, -1, 0)).rejects.toMatchObject({ kind: "invalid-argument" });
+    const { f, fileId } = await uploaded(randomBytes(10));
+    await expect(read(f, fileId, 11, 0)).rejects.toMatchObject({ kind: "out-of-range" });
+    await expect(read(f, fileId, -1, 0)).rejects.toMatchObject({ kind: "invalid-argument" });
   });
 
   it("fails with DATA_LOSS instead of sending a corrupted chunk", async () => {
-    const data = randomBytes(40);
-    const f = await uploaded(data);
+    const { f, fileId } = await uploaded(randomBytes(40 * KiB));
     const [first] = f.stored.values();
     first![0] = first![0]! ^ 0xff;
-    await expect(read(f, 0, 0)).rejects.toMatchObject({ kind: "data-loss" });
+    await expect(read(f, fileId, 0, 0)).rejects.toMatchObject({ kind: "data-loss" });
   });
 });

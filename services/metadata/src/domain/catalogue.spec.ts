@@ -98,7 +98,7 @@ describe("Catalogue reads and deletes", () => {
     for (const call of [
       catalogue.getFile("alice", "not-a-uuid"),
       catalogue.listFileVersions("alice", "../x"),
-      catalogue.listFileChunks("alice", "", 0),
+      catalogue.listFileChunks("alice", "", { version: 0, pageSize: 0, pageToken: "" }),
       catalogue.deleteFile("alice", "1234"),
     ]) {
       const err = await failure(call);
@@ -118,7 +118,7 @@ describe("Catalogue reads and deletes", () => {
     for (const call of [
       catalogue.getFile("alice", id),
       catalogue.listFileVersions("alice", id),
-      catalogue.listFileChunks("alice", id, 0),
+      catalogue.listFileChunks("alice", id, { version: 0, pageSize: 0, pageToken: "" }),
       catalogue.deleteFile("alice", id),
     ]) {
       const err = await failure(call);
@@ -127,18 +127,38 @@ describe("Catalogue reads and deletes", () => {
     }
     expect([...messages]).toEqual(["file not found"]);
     expect(getFile).toHaveBeenCalledWith("alice", id.toLowerCase());
-    expect(listFileChunks).toHaveBeenCalledWith("alice", id.toLowerCase(), undefined);
+    expect(listFileChunks).toHaveBeenCalledWith("alice", id.toLowerCase(), undefined, { fromIndex: 0, limit: 1001 });
   });
 
   it("asks for a specific version of the chunks and refuses a negative one", async () => {
     const listFileChunks = vi.fn(async () => undefined);
     const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory);
     const id = randomUUID();
-    const err = await failure(catalogue.listFileChunks("alice", id, 3));
+    const err = await failure(catalogue.listFileChunks("alice", id, { version: 3, pageSize: 0, pageToken: "" }));
     expect(err.kind).toBe("not-found");
     expect(err.message).toBe("version 3 of the file not found");
-    expect(listFileChunks).toHaveBeenCalledWith("alice", id, 3);
-    expect((await failure(catalogue.listFileChunks("alice", id, -1))).kind).toBe("invalid-argument");
+    expect(listFileChunks).toHaveBeenCalledWith("alice", id, 3, { fromIndex: 0, limit: 1001 });
+    expect((await failure(catalogue.listFileChunks("alice", id, { version: -1, pageSize: 0, pageToken: "" }))).kind).toBe("invalid-argument");
+  });
+
+  it("pages a chunk list on the version the first page resolved, whatever is committed meanwhile", async () => {
+    const chunk = (index: number) => ({ index, sha256: "a".repeat(64), size: 10, offset: index * 10 });
+    const listFileChunks = vi.fn(async (_o: string, _f: string, version: number | undefined, page: { fromIndex: number; limit: number }) => ({
+      version: version ?? 7,
+      chunks: [0, 1, 2, 3, 4].map(chunk).slice(page.fromIndex, page.fromIndex + page.limit),
+    }));
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory);
+    const id = randomUUID();
+    const first = await catalogue.listFileChunks("alice", id, { version: 0, pageSize: 2, pageToken: "" });
+    expect(first.chunks.map((c) => c.index)).toEqual([0, 1]);
+    const second = await catalogue.listFileChunks("alice", id, { version: 0, pageSize: 2, pageToken: first.nextPageToken });
+    expect(listFileChunks).toHaveBeenLastCalledWith("alice", id, 7, { fromIndex: 2, limit: 3 });
+    const third = await catalogue.listFileChunks("alice", id, { version: 0, pageSize: 2, pageToken: second.nextPageToken });
+    expect([...second.chunks, ...third.chunks].map((c) => c.index)).toEqual([2, 3, 4]);
+    expect(third.nextPageToken).toBe("");
+    // A token is bound to its version and refuses tampering.
+    expect((await failure(catalogue.listFileChunks("alice", id, { version: 6, pageSize: 2, pageToken: first.nextPageToken }))).kind).toBe("invalid-argument");
+    expect((await failure(catalogue.listFileChunks("alice", id, { version: 0, pageSize: 2, pageToken: "bm9wZQ" }))).kind).toBe("invalid-argument");
   });
 });
 

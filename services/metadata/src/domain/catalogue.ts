@@ -1,11 +1,11 @@
-import { failedPrecondition, notFound } from "#lib/errors.js";
+import { invalidArgument, notFound } from "#lib/errors.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
-import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { CatalogueStore } from "../ports/catalogue-store.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
 import { normalizePrefix } from "./names.js";
-import { decodePageToken, encodePageToken, pageSize } from "./page-token.js";
+import { requireStored } from "./stored-chunks.js";
+import { chunkPageSize, decodeChunkPageToken, decodePageToken, encodeChunkPageToken, encodePageToken, pageSize } from "./page-token.js";
 import { checkFileId, checkVersion, FILE_NOT_FOUND, versionNotFoundMessage } from "./request-fields.js";
 import type { ChunkRecord, DeletedFile, FileRecord, FileVersionRecord } from "./types.js";
 
@@ -13,6 +13,18 @@ export interface ListFilesRequest {
   pageSize: number;
   pageToken: string;
   prefix: string;
+}
+
+export interface ListFileChunksRequest {
+  version: number;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface ChunkRecordPage {
+  chunks: ChunkRecord[];
+  /** Empty on the last page. */
+  nextPageToken: string;
 }
 
 export interface FilePage {
@@ -33,13 +45,11 @@ export class Catalogue {
 
   /**
    * Validates the chunk list, makes sure block storage holds every chunk
-   * with the declared size (asking with the caller's own token), then
-   * commits. A chunk the collector deleted after the chunker saw it stored
-   * fails here with FAILED_PRECONDITION and the upload is simply retried.
+   * with the declared size (requireStored), then commits.
    */
   async commitFileVersion(owner: string, request: CommitRequest, as: CallIdentity): Promise<FileRecord> {
     const version = validateCommit(owner, request);
-    await this.requireStored(version.chunks, as);
+    await requireStored(this.inventory, version.chunks, as);
     return this.store.commitFileVersion(version);
   }
 
@@ -68,33 +78,27 @@ export class Catalogue {
     return versions;
   }
 
-  /** `version` 0 means the newest. */
-  async listFileChunks(owner: string, fileId: string, version: number): Promise<ChunkRecord[]> {
+  /**
+   * A page of a version's chunk list (`version` 0: the newest); the page
+   * token pins the version the first page resolved.
+   */
+  async listFileChunks(owner: string, fileId: string, request: ListFileChunksRequest): Promise<ChunkRecordPage> {
     const id = checkFileId(fileId);
-    const chunks = await this.store.listFileChunks(owner, id, checkVersion(version));
-    if (!chunks) throw notFound(versionNotFoundMessage(version));
-    return chunks;
+    const limit = chunkPageSize(request.pageSize);
+    const resume = request.pageToken === "" ? undefined : decodeChunkPageToken(request.pageToken);
+    const requested = checkVersion(request.version);
+    if (resume && requested !== undefined && resume.version !== requested) throw invalidArgument("page_token was issued for another version");
+    // One extra chunk tells whether another page follows.
+    const found = await this.store.listFileChunks(owner, id, resume?.version ?? requested, { fromIndex: resume?.nextIndex ?? 0, limit: limit + 1 });
+    if (!found) throw notFound(versionNotFoundMessage(resume?.version ?? request.version));
+    const chunks = found.chunks.slice(0, limit);
+    const more = found.chunks.length > limit;
+    return { chunks, nextPageToken: more ? encodeChunkPageToken(found.version, chunks.at(-1)!.index + 1) : "" };
   }
 
   async deleteFile(owner: string, fileId: string): Promise<DeletedFile> {
     const deleted = await this.store.deleteFile(owner, checkFileId(fileId));
     if (!deleted) throw notFound(FILE_NOT_FOUND);
     return deleted;
-  }
-
-  private async requireStored(chunks: readonly ChunkRecord[], as: CallIdentity): Promise<void> {
-    const wanted = new Map(chunks.map((c) => [c.sha256, c.size]));
-    const hashes = [...wanted.keys()];
-    for (let start = 0; start < hashes.length; start += MAX_HASHES_PER_CALL) {
-      const batch = hashes.slice(start, start + MAX_HASHES_PER_CALL);
-      const stored = await this.inventory.storedSizes(batch, as);
-      for (const sha256 of batch) {
-        const size = stored.get(sha256);
-        if (size === undefined) throw failedPrecondition(`chunk ${sha256} is not in block storage; upload the file again`);
-        if (size !== wanted.get(sha256)) {
-          throw failedPrecondition(`chunk ${sha256} is stored with ${size} bytes, not ${wanted.get(sha256)}`);
-        }
-      }
-    }
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CfsError } from "#lib/errors.js";
 import { MAX_CHUNK_BYTES } from "#lib/limits.js";
+import { chunkListDigest } from "./chunk-list-digest.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
 import type { ChunkRecord } from "./types.js";
 
@@ -35,7 +36,21 @@ describe("validateCommit", () => {
   it("accepts contiguous chunks 0..n-1 adding up to the size", () => {
     const req = request([1024 * 1024, 1024 * 1024, 7]);
     const version = validateCommit("alice", req);
-    expect(version).toEqual({ owner: "alice", name: "file.bin", contentType: req.contentType, size: req.size, sha256: req.sha256, chunks: req.chunks });
+    expect(version).toEqual({
+      owner: "alice",
+      name: "file.bin",
+      contentType: req.contentType,
+      size: req.size,
+      sha256: req.sha256,
+      chunks: req.chunks,
+      chunkListDigest: chunkListDigest(req.chunks),
+      idempotencyKey: undefined,
+    });
+  });
+
+  it("takes an idempotency key of the documented shape only", () => {
+    expect(validateCommit("alice", { ...request([3]), idempotencyKey: "upload:2026-12-01.a_b" }).idempotencyKey).toBe("upload:2026-12-01.a_b");
+    for (const key of ["", "with space", "x".repeat(129), "ümlaut"]) expect(rejection({ ...request([3]), idempotencyKey: key })).toMatch(/idempotency_key/);
   });
 
   it("accepts an empty file with no chunks, and only with none", () => {

@@ -1,9 +1,8 @@
 import { invalidArgument } from "#lib/errors.js";
 import { normalizeName } from "./names.js";
 import type { ChunkRecord, NewFileVersion } from "./types.js";
-import { MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
-
-/** The chunker writes 1 MiB chunks; anything up to 4 MiB is accepted. */
+import { IDEMPOTENCY_KEY, MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
+import { chunkListDigest } from "./chunk-list-digest.js";
 
 /** CommitFileVersion as the chunker sends it. */
 export interface CommitRequest {
@@ -12,11 +11,12 @@ export interface CommitRequest {
   size: number;
   sha256: string;
   chunks: readonly ChunkRecord[];
+  idempotencyKey?: string | undefined;
 }
 
 /**
  * Checks that a commit describes one complete, well-formed file: chunks
- * 0..n-1 laid end to end, each 1 byte to 4 MiB, adding up to `size` (so an
+ * 0..n-1 laid end to end, each 1 byte to MAX_CHUNK_BYTES, adding up to `size` (so an
  * empty file has no chunks), and well-formed hashes. Whether the chunks
  * exist is block storage's answer, asked separately.
  */
@@ -28,6 +28,9 @@ export function validateCommit(owner: string, request: CommitRequest): NewFileVe
   if (/\p{Cc}/u.test(request.contentType)) throw invalidArgument("content_type must not contain control characters");
   if (!Number.isSafeInteger(request.size) || request.size < 0) throw invalidArgument("size must be a non-negative integer");
   if (!SHA256_HEX.test(request.sha256)) throw invalidArgument("sha256 must be 64 lowercase hex characters");
+  if (request.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(request.idempotencyKey)) {
+    throw invalidArgument("idempotency_key must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'");
+  }
 
   const sizeByHash = new Map<string, number>();
   let offset = 0;
@@ -47,12 +50,15 @@ export function validateCommit(owner: string, request: CommitRequest): NewFileVe
   });
   if (offset !== request.size) throw invalidArgument(`the chunk sizes add up to ${offset} bytes but size is ${request.size}`);
 
+  const chunks = request.chunks.map(({ index, sha256, size, offset }) => ({ index, sha256, size, offset }));
   return {
     owner,
     name,
     contentType: request.contentType,
     size: request.size,
     sha256: request.sha256,
-    chunks: request.chunks.map(({ index, sha256, size, offset }) => ({ index, sha256, size, offset })),
+    chunks,
+    chunkListDigest: chunkListDigest(chunks),
+    idempotencyKey: request.idempotencyKey,
   };
 }

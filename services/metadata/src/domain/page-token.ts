@@ -38,3 +38,34 @@ export function decodePageToken(token: string, prefix: string): string {
   if (p !== prefix) throw invalidArgument("page_token was issued for a different prefix");
   return n;
 }
+
+/** ListFileChunks pages: 1000 chunks by default (one HasChunks call's worth), at most 10000. */
+export const DEFAULT_CHUNK_PAGE_SIZE = 1000;
+export const MAX_CHUNK_PAGE_SIZE = 10_000;
+
+export function chunkPageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) throw invalidArgument("page_size must not be negative");
+  return requested === 0 ? DEFAULT_CHUNK_PAGE_SIZE : Math.min(requested, MAX_CHUNK_PAGE_SIZE);
+}
+
+/**
+ * The ListFileChunks continuation: the version the list belongs to (so that
+ * later pages stay on the version the first one resolved, even when a newer
+ * one is committed meanwhile) and the next chunk index.
+ */
+export function encodeChunkPageToken(version: number, nextIndex: number): string {
+  return Buffer.from(JSON.stringify({ v: version, i: nextIndex }), "utf8").toString("base64url");
+}
+
+export function decodeChunkPageToken(token: string): { version: number; nextIndex: number } {
+  if (token.length > 256 || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalidArgument("page_token is not valid");
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument("page_token is not valid");
+  }
+  const { v, i } = (typeof decoded === "object" && decoded !== null ? decoded : {}) as Record<string, unknown>;
+  if (!Number.isInteger(v) || (v as number) < 1 || !Number.isInteger(i) || (i as number) < 1) throw invalidArgument("page_token is not valid");
+  return { version: v as number, nextIndex: i as number };
+}

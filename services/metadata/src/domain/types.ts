@@ -38,7 +38,14 @@ export interface NewFileVersion {
   contentType: string;
   size: number;
   sha256: string;
+  /** The chunk list; empty when it comes from `session`. */
   chunks: readonly ChunkRecord[];
+  /** chunkListDigest() of the chunk list. */
+  chunkListDigest: string;
+  /** UploadMetadata.idempotency_key: a commit with a key the owner used before returns that commit's version. */
+  idempotencyKey?: string | undefined;
+  /** Committing an upload session: its chunk list is copied in the database, and the session marked committed. */
+  session?: { uploadId: string; chunkCount: number } | undefined;
 }
 
 export interface ListFilesQuery {
@@ -108,3 +115,42 @@ export interface ChunkReferences {
   /** Hashes waiting in gc_candidates for the collector. */
   queued: string[];
 }
+
+/** An upload session (UploadSessionService) as stored. */
+export interface UploadSessionRecord {
+  uploadId: string;
+  owner: string;
+  /** NFC-normalized and validated. */
+  name: string;
+  contentType: string;
+  size: number;
+  /** What the client declared, if anything. */
+  sha256: string | undefined;
+  chunkCount: number;
+  chunksDeclared: number;
+  bytesDeclared: number;
+  /** chunkListDigest() once the whole list is declared. */
+  chunkListDigest: string | undefined;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set once committed: the file as that commit left it. */
+  committed: FileRecord | undefined;
+}
+
+/** A chunk as a client declares it. */
+export interface ChunkSpec {
+  sha256: string;
+  size: number;
+}
+
+/** What appending a page to a session's chunk list came to. */
+export type AppendOutcome =
+  | { kind: "appended"; session: UploadSessionRecord }
+  /** The page had been declared before, identically: nothing changed (a retried call). */
+  | { kind: "repeated"; session: UploadSessionRecord }
+  /** The page overlaps what was declared with other chunks. */
+  | { kind: "conflict"; session: UploadSessionRecord }
+  /** The page does not start where the list ends. */
+  | { kind: "gap"; session: UploadSessionRecord }
+  /** More chunks or bytes than the session declared. */
+  | { kind: "overflow"; session: UploadSessionRecord; what: string };

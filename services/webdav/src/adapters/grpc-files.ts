@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
 import { ChunkerServiceClient, type DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
-import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
+import { MetadataServiceClient, type File, type FileChunk } from "#gen/cfs/metadata/v1/metadata.js";
 import { CfsError, fromGrpcError } from "#lib/errors.js";
 import { callMetadata, callUnary, cancelOnAbort, type CallIdentity } from "#lib/grpc-client.js";
 import type { DavFile, FileCatalogue, FileContent } from "../ports/files.js";
@@ -48,7 +48,19 @@ export class GrpcFileCatalogue implements FileCatalogue {
     // The newest version's chunk list committed under the new name. Metadata
     // checks that block storage holds every chunk for this user, so only the
     // user's own chunks can be referenced; no byte is read or written.
-    const { chunks } = await callUnary(this.client.listFileChunks.bind(this.client), { fileId: file.fileId, version: file.version }, as, "metadata ListFileChunks");
+    // The list comes a page at a time; CommitFileVersion takes it whole.
+    const chunks: FileChunk[] = [];
+    let pageToken = "";
+    do {
+      const page = await callUnary(
+        this.client.listFileChunks.bind(this.client),
+        { fileId: file.fileId, version: file.version, pageSize: 10_000, pageToken },
+        as,
+        "metadata ListFileChunks",
+      );
+      chunks.push(...page.chunks);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
     const response = await callUnary(
       this.client.commitFileVersion.bind(this.client),
       { name, contentType: file.contentType, size: file.size, sha256: file.sha256, chunks },

@@ -154,7 +154,7 @@ static_resources:
                             {{- range . }}
                             - exact: {{ . | quote }}
                             {{- end }}
-                          allow_methods: "GET, POST, DELETE, OPTIONS"
+                          allow_methods: "GET, HEAD, POST, PUT, DELETE, OPTIONS"
                           allow_headers: "authorization, content-type, x-request-id"
                           expose_headers: "x-request-id, content-type, content-length, grpc-status, grpc-message"
                           max_age: "600"

@@ -7,14 +7,26 @@ export interface CommitRequest {
   size: number;
   sha256: string;
   chunks: readonly ChunkRef[];
+  idempotencyKey?: string | undefined;
 }
 
-/** The metadata service as the chunker needs it; every call acts for `as`. */
-export interface Catalogue {
+/** The metadata service as a streamed upload needs it; every call acts for `as`. */
+export interface FileCommits {
   /** Makes the file (or its new version) visible, in one transaction. */
   commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile>;
-  getFile(fileId: string, as: CallIdentity): Promise<StoredFile>;
-  listChunks(fileId: string, version: number, as: CallIdentity): Promise<ChunkRef[]>;
   /** Hands chunks of a failed upload to the collector (deleted unless referenced later). */
   releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void>;
+}
+
+export interface ChunkPage {
+  chunks: ChunkRef[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** The metadata service as downloads need it. */
+export interface FileReads {
+  getFile(fileId: string, as: CallIdentity): Promise<StoredFile>;
+  /** A page of a version's chunk list, in order. */
+  listChunks(fileId: string, version: number, pageToken: string, as: CallIdentity): Promise<ChunkPage>;
 }
