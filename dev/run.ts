@@ -1,11 +1,14 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { startStack, type ExternalAuth, type StackOptions } from "./stack.js";
+import { passedThrough } from "./supervisor.js";
 
 /**
  * `make run`: the whole service on this machine. With no configuration it is
  * self-contained (PGlite, chunks on disk, a dev token issuer); each of
  * CFS_DATABASE_URL, CFS_S3_* and CFS_AUTH_* switches one part to a real server.
+ * Every other CFS_* variable (docs/conventions.md) reaches the services as
+ * given, and a service that exits on its own is restarted with backoff.
  */
 const env = process.env;
 const dataDir = resolve(env.CFS_DATA_DIR ?? ".data");
@@ -27,6 +30,8 @@ function externalAuth(): ExternalAuth | undefined {
 
 const options: StackOptions = {
   dataDir,
+  inheritedEnv: passedThrough(env),
+  supervise: true,
   databaseUrl: env.CFS_DATABASE_URL,
   persistPglite: true,
   s3: env.CFS_S3_ENDPOINT

@@ -14,6 +14,7 @@ import { parseStreamLimits, type StreamLimits } from "#lib/stream-guard.js";
 import { loadRegistry } from "../gateway/edge/routes.js";
 import { startEdge, type RunningEdge } from "../gateway/edge/edge.js";
 import { startDevIssuer, type DevIssuer } from "./issuer.js";
+import { describeEvent, quickExits, restartDelayMs, type SupervisionEvent } from "./supervisor.js";
 import { freePort } from "./net.js";
 import { startPglite } from "./pglite.js";
 
@@ -68,8 +69,15 @@ export interface StackOptions {
   /** true: the default ports (8000-8003, metrics 9100-9103); false: free ports. */
   defaultPorts: boolean;
   devIssuerPort?: number;
-  /** Extra environment for every service (e.g. CFS_GC_GRACE_SECONDS=0). */
+  /** Extra environment for every service (e.g. CFS_GC_GRACE_SECONDS=0); it overrides the stack's own wiring. */
   env?: Record<string, string>;
+  /** Environment for every service that the stack's wiring overrides (make run: the caller's CFS_* variables). */
+  inheritedEnv?: Record<string, string>;
+  /**
+   * Restart a service that exits on its own (not by kill/stop) with backoff,
+   * printing a line and reporting each event (make run).
+   */
+  supervise?: boolean | { onEvent?: (event: SupervisionEvent) => void };
   /** "inherit" prints service logs; otherwise they go to dataDir/logs/<service>.log. */
   logs: "inherit" | "files";
   /**
@@ -165,6 +173,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   const appTokenJwksPort = options.defaultPorts ? 8004 : await freePort();
 
   const common: Record<string, string> = {
+    ...options.inheritedEnv,
     // Chunks are 1 MiB buffers allocated and freed all the time. glibc's
     // dynamic mmap threshold soon serves them from its heap, which it rarely
     // returns to the OS; a fixed threshold keeps them mmapped, so RSS falls
@@ -212,8 +221,20 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
 
   const processes = new Map<ServiceName, ChildProcess>();
   if (options.logs === "files") await mkdir(join(options.dataDir, "logs"), { recursive: true });
+  const supervise = options.supervise ? (typeof options.supervise === "object" ? options.supervise : {}) : undefined;
+  /** Services stopped on purpose (kill, stop): not restarted. */
+  const stopped = new Set<ServiceName>();
+  const restarts = new Map<ServiceName, number>();
+  const quick = new Map<ServiceName, number>();
+  const restartTimers = new Map<ServiceName, NodeJS.Timeout>();
+  const report = (event: SupervisionEvent) => {
+    process.stderr.write(`cfs stack: ${describeEvent(event)}\n`);
+    supervise?.onEvent?.(event);
+  };
 
   const start = async (name: ServiceName) => {
+    stopped.delete(name);
+    clearTimeout(restartTimers.get(name));
     const args = [
       ...(options.nodeArgs?.[name] ?? []),
       ...(options.runtime === "dist"
@@ -231,6 +252,28 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
       child.stderr?.pipe(file);
     }
     processes.set(name, child);
+    if (supervise) {
+      const startedAt = Date.now();
+      child.once("exit", (code, signal) => {
+        if (stopped.has(name) || processes.get(name) !== child) return;
+        const restart = (restarts.get(name) ?? 0) + 1;
+        restarts.set(name, restart);
+        quick.set(name, quickExits(quick.get(name) ?? 0, Date.now() - startedAt));
+        const delayMs = restartDelayMs(quick.get(name)!);
+        report({ service: name, kind: "exited", code, signal, delayMs, restarts: restart });
+        restartTimers.set(
+          name,
+          setTimeout(() => {
+            if (stopped.has(name)) return;
+            start(name).then(
+              () => report({ service: name, kind: "restarted", restarts: restart }),
+              // It exited while starting (that exit schedules the next try), or hangs: say so.
+              (err: Error) => report({ service: name, kind: "failed", restarts: restart, error: err.message.split("\n")[0] }),
+            );
+          }, delayMs),
+        );
+      });
+    }
     try {
       await (HTTP_SERVICES.has(name) ? waitHttpReady(name, addresses[name], child) : waitServing(name, addresses[name], child));
     } catch (err) {
@@ -241,6 +284,8 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   };
 
   const kill = async (name: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
+    stopped.add(name);
+    clearTimeout(restartTimers.get(name));
     const child = processes.get(name);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
@@ -248,11 +293,19 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     await exited;
   };
 
+  /** The services not serving right now: the edge's /healthz shows them, as Kubernetes shows a pod not ready. */
+  const notServing = async (): Promise<string[]> => {
+    const ready = await Promise.all(
+      SERVICE_NAMES.map((n) => (HTTP_SERVICES.has(n) ? httpReady(addresses[n]) : grpcServing(addresses[n]))),
+    );
+    return SERVICE_NAMES.filter((_, i) => !ready[i]);
+  };
+
   let edge: RunningEdge | undefined;
   try {
     await Promise.all(SERVICE_NAMES.map(start));
     if (options.edge) {
-      edge = await startStackEdge(options, options.edge, common, issuer);
+      edge = await startStackEdge(options, options.edge, common, issuer, notServing);
       closers.push(() => edge!.close());
     }
   } catch (err) {
@@ -269,7 +322,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     env,
     processes,
     edgeUrl: edge?.url,
-    startEdge: (other) => startStackEdge(options, { port: 0, ...other }, common, issuer),
+    startEdge: (other) => startStackEdge(options, { port: 0, ...other }, common, issuer, notServing),
     start,
     kill,
     stop: async () => {
@@ -280,7 +333,13 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
 }
 
 /** The edge runs in this process; its log goes where the services' logs go. */
-async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Record<string, string>, issuer: DevIssuer | undefined): Promise<RunningEdge> {
+async function startStackEdge(
+  options: StackOptions,
+  edge: EdgeOptions,
+  env: Record<string, string>,
+  issuer: DevIssuer | undefined,
+  notServing: () => Promise<string[]>,
+): Promise<RunningEdge> {
   const auth = parseAuthConfig(env);
   const pageAuth: JsonObject =
     edge.pageAuth ??
@@ -307,6 +366,7 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
     bodyLimits: edge.bodyLimits ?? parseStreamLimits(env),
     maxRequestMs: parseCallCaps(env).streamMs,
     dav: { prefix: "/dav/", upstream: `http://${env.CFS_WEBDAV_ADDR!}` },
+    notServing,
     log: createLogger("edge", "info", destination),
   }).catch((err: unknown) => {
     destination?.end();
@@ -326,22 +386,25 @@ async function startStackEdge(options: StackOptions, edge: EdgeOptions, env: Rec
   };
 }
 
+function httpReady(address: string): Promise<boolean> {
+  return fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+    (r) => r.ok,
+    () => false,
+  );
+}
+
 /** Waits until an HTTP service answers 200 on /readyz, or fails if it exits. */
 async function waitHttpReady(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    const ready = await fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return;
+    if (await httpReady(address)) return;
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new Error(`${name} was not ready on ${address} within ${timeoutMs} ms`);
 }
 
-type HealthClient = {
+type HealthClient = grpc.Client & {
   check(
     request: { service: string },
     options: grpc.CallOptions,
@@ -349,24 +412,26 @@ type HealthClient = {
   ): void;
 };
 
-/** Waits until the service answers SERVING on grpc.health.v1, or fails if it exits. */
-async function waitServing(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+/** grpc.health.v1 says SERVING for "" (a fresh channel each time: a reused one may be backing off from a restart). */
+async function grpcServing(address: string): Promise<boolean> {
   const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
-  const client = new Client(address, grpc.credentials.createInsecure());
-  const deadline = Date.now() + timeoutMs;
+  const client = new Client(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
   try {
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-      const status = await new Promise<string | undefined>((resolve) => {
-        (client as unknown as HealthClient).check({ service: "" }, { deadline: Date.now() + 1000 }, (err, res) =>
-          resolve(err ? undefined : res?.status),
-        );
-      });
-      if (status === "SERVING") return;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-    throw new Error(`${name} did not become SERVING on ${address} within ${timeoutMs} ms`);
+    return await new Promise<boolean>((resolve) =>
+      client.check({ service: "" }, { deadline: Date.now() + 1000 }, (err, res) => resolve(!err && res?.status === "SERVING")),
+    );
   } finally {
     client.close();
   }
+}
+
+/** Waits until the service answers SERVING on grpc.health.v1, or fails if it exits. */
+async function waitServing(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+    if (await grpcServing(address)) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`${name} did not become SERVING on ${address} within ${timeoutMs} ms`);
 }

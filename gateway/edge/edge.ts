@@ -41,6 +41,8 @@ export interface EdgeOptions {
   maxRequestMs: number;
   /** WebDAV (e.g. /dav/) handed to the WebDAV service. */
   dav?: DavRoute;
+  /** The services behind it that are not serving now; /healthz is 503 naming them (make run's supervision shows a restart here). */
+  notServing?: () => Promise<readonly string[]>;
   log: Logger;
 }
 
@@ -79,12 +81,18 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
   const cors = new Set(options.corsOrigins);
   const serveStatic = createStaticHandler(options.webRoot, options.pageConfig);
 
+  const health = async (res: ServerResponse): Promise<void> => {
+    const down = (await options.notServing?.()) ?? [];
+    if (down.length === 0) return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    res.writeHead(503, { "content-type": "text/plain" }).end(`not serving: ${down.join(", ")}\n`);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://edge");
     // WebDAV clients authenticate with the WebDAV service themselves (Basic or bearer).
     if (options.dav && isDavPath(options.dav, url.pathname)) return proxyDav(options.dav, req, res, log);
     if (applyCors(req, res, cors)) return;
-    if (url.pathname === "/healthz") return void res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    if (url.pathname === "/healthz") return health(res);
     if (url.pathname === OPENAPI_PATH && options.openApiDocument !== undefined) return serveDocument(req, res, options.openApiDocument);
     if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
       return serveStatic(req, res, url.pathname);
