@@ -14,6 +14,7 @@ import type { DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
 import { benchBytes, benchFrames } from "./data.js";
 import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss } from "./process-stats.js";
 import { startTusd } from "./tusd.js";
+import { deltaPhases } from "./delta-phases.js";
 import { printProfileSummary } from "./profile-summary.js";
 
 /**
@@ -47,7 +48,7 @@ const SMALL_FILES_AT_ONCE = 16;
 const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "tusd", "bench"] as const;
 type Meter = (typeof METERS)[number];
 
-interface PhaseRun {
+export interface PhaseRun {
   /** Bytes of content the run moved: MB/s and CPU per GiB count these. */
   bytes: number;
   /** Bytes that crossed the wire between client and server, when not `bytes` (a delta upload sends fewer). */
@@ -58,8 +59,10 @@ interface PhaseRun {
   errors?: number;
 }
 
-interface Phase {
+export interface Phase {
   name: string;
+  /** A phase this one is compared with: the report says how many times faster it ran. */
+  speedupOver?: string;
   /** Compared with the tusd and direct MinIO rows of this direction. */
   direction?: "upload" | "download";
   /** The row that is the tusd or direct MinIO figure of its direction. */
@@ -85,6 +88,8 @@ interface PhaseResult {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))]!;
 const mbps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
+/** MiB on the wire: a delta upload's few chunks show as a fraction, not as 0. */
+const sentMiB = (bytes: number) => (bytes / MiB).toFixed(bytes > 0 && bytes < 10 * MiB ? 2 : 0);
 
 /** Runs a phase `runs` times, charging each process the CPU it used from the start of a run until the stack is quiet again. */
 async function measure(phase: Phase, pids: Record<Meter, number>, quiet: QuietWatch): Promise<PhaseResult> {
@@ -239,7 +244,7 @@ function roundTrip(
 }
 
 /** Every phase, in order. Content variants are numbered so that no two uploads send the same bytes. */
-function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFilesUrl: string, token: string): Phase[] {
+function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFilesUrl: string, token: string, dataDir: string): Phase[] {
   let variants = 0;
   const nextVariant = () => variants++;
   const bearer = { authorization: `Bearer ${token}` };
@@ -293,6 +298,15 @@ function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFile
       },
       (ref) => receive(`${stack.edgeUrl}/v1/files/${ref}/content`, bearer),
     ),
+    ...deltaPhases({
+      dataDir,
+      chunkerAddress: stack.addresses.chunker,
+      metadataAddress: stack.addresses.metadata,
+      syncAddress: stack.addresses.sync,
+      token,
+      total,
+      nextVariant,
+    }),
     {
       name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_AT_ONCE} at a time (gRPC)`,
       operations: true,
@@ -350,6 +364,10 @@ function report(results: PhaseResult[]): string {
   const bulk = results.filter((r) => !r.phase.operations);
   const small = results.filter((r) => r.phase.operations);
   const unsettled = results.filter((r) => !r.settled).map((r) => r.phase.name);
+  const speedups = bulk.filter((r) => r.phase.speedupOver && done(r)).flatMap((r) => {
+    const base = bulk.find((b) => b.phase.name === r.phase.speedupOver && done(b));
+    return base ? [`  ${r.phase.name}: ${(medianOf(base, (x) => x.ms) / medianOf(r, (x) => x.ms)).toFixed(1)}× faster than "${base.phase.name}"`] : [];
+  });
   return [
     "",
     `throughput: ${total / MiB} MiB a run, median of ${runs} runs; cfs chunks on ${diskBlocks ? "local disk" : "MinIO"}; ` +
@@ -360,9 +378,10 @@ function report(results: PhaseResult[]): string {
       const gib = medianOf(r, (x) => x.bytes) / GiB;
       return (
         `  ${cell(r.phase.name, nameWidth, true)}${cell(medianMbps(r).toFixed(0), 7)}${cell(ratio(r, "tusd"), 8)}${cell(ratio(r, "minio"), 9)}` +
-        `${cell((medianOf(r, (x) => x.wireBytes ?? x.bytes) / MiB).toFixed(0), 10)}${meterCells((m) => medianOf(r, (x) => x.cpu[m]) / gib)}`
+        `${cell(sentMiB(medianOf(r, (x) => x.wireBytes ?? x.bytes)), 10)}${meterCells((m) => medianOf(r, (x) => x.cpu[m]) / gib)}`
       );
     }),
+    ...speedups,
     "",
     "small files: latency of each upload; CPU-milliseconds per upload, by process",
     `  ${cell("phase", nameWidth, true)}${cell("uploads/s", 10)}${cell("p50 ms", 8)}${cell("p99 ms", 8)}${cell("errors", 7)}${meterHeader}`,
@@ -441,7 +460,7 @@ async function main(): Promise<void> {
     // This process is left out: it is the one watching.
     const quiet = await QuietWatch.calibrate(METERS.filter((m) => m !== "bench").map((m) => pids[m]));
     const results: PhaseResult[] = [];
-    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token)) results.push(await measure(phase, pids, quiet));
+    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token, dataDir)) results.push(await measure(phase, pids, quiet));
     process.stdout.write(report(results));
     keepLogs = results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
