@@ -43,15 +43,29 @@ const TRANSIENT = new Set([
   "XMinioServerNotInitialized",
 ]);
 
+/** How long a presigned request URL stays valid: it is used at once, so a minute is plenty. */
+const PRESIGNED_SECONDS = 60;
+
 /**
  * Chunks as objects `<ownerKey>/<hash[0:2]>/<hash>` in one bucket. A single
  * PUT with its length is atomic in S3: an object is visible whole or not at
  * all.
+ *
+ * Chunk bytes go out and come in over presigned URLs on plain node:http
+ * rather than through minio-js's putObject/getObject: those hash every
+ * payload (MD5, plus SHA-256 to sign it over plain HTTP), which cost block
+ * storage more CPU than the SHA-256 it must do itself to verify the chunk. A
+ * presigned request signs only the method, key and time (its payload is
+ * UNSIGNED-PAYLOAD); the payload's integrity is ours to check, and is: every
+ * chunk is verified against its SHA-256 before it is written and after it is
+ * read (domain/block-service.ts). Small calls (HEAD, bucket, bulk delete)
+ * stay on minio-js.
  */
 export class MinioChunkStore implements ChunkStore {
   private constructor(
     private readonly client: Client,
     private readonly agent: http.Agent,
+    private readonly request: typeof http.request,
     private readonly bucket: string,
     private readonly maxChunkBytes: number,
   ) {}
@@ -81,7 +95,7 @@ export class MinioChunkStore implements ChunkStore {
       // Its retry logs with console.warn; our callers retry UNAVAILABLE instead.
       retryOptions: { disableRetry: true },
     });
-    const store = new MinioChunkStore(client, agent, options.bucket, options.maxChunkBytes);
+    const store = new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes);
     try {
       await guard(() => store.ensureBucket(options.region));
     } catch (err) {
@@ -109,40 +123,54 @@ export class MinioChunkStore implements ChunkStore {
     // A conditional write (If-None-Match: *) instead of a HEAD before the
     // PUT: one request per chunk, and an existing chunk is never rewritten,
     // even by two puts at once.
-    try {
-      await guard(() =>
-        this.client.putObject(this.bucket, chunkKey(ownerKey, hash), data, data.length, {
-          "Content-Type": "application/octet-stream",
-          "If-None-Match": "*",
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (codeOf(err) === "PreconditionFailed") return false;
-      throw err;
-    }
+    return guard(async () => {
+      const res = await this.send("PUT", chunkKey(ownerKey, hash), { "content-type": "application/octet-stream", "if-none-match": "*" }, data);
+      const body = await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("object storage answered a PUT with an oversized body"));
+      if (res.statusCode === 200) return true;
+      if (res.statusCode === 412) return false;
+      throw s3Error("PUT", res.statusCode, body);
+    });
   }
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
     return guard(async () => {
-      let body;
-      try {
-        body = await this.client.getObject(this.bucket, chunkKey(ownerKey, hash));
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
+      const res = await this.send("GET", chunkKey(ownerKey, hash), {});
+      if (res.statusCode === 404) {
+        res.resume();
+        return undefined;
       }
-      const parts: Buffer[] = [];
-      let total = 0;
-      // Leaving the loop early (the throw) destroys the response stream.
-      for await (const part of body as AsyncIterable<Buffer>) {
-        total += part.length;
-        if (total > this.maxChunkBytes) {
-          throw dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
-        }
-        parts.push(part);
+      if (res.statusCode !== 200) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
+      const declared = Number(res.headers["content-length"]);
+      if (declared > this.maxChunkBytes) {
+        res.destroy();
+        throw dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
       }
-      return Buffer.concat(parts, total);
+      return readBody(res, this.maxChunkBytes, () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`));
+    });
+  }
+
+  /**
+   * One request over a presigned URL. Resolves with the response once its
+   * head has arrived; the caller reads the body to its end (or destroys it),
+   * so that the socket goes back to the pool.
+   */
+  private async send(method: "PUT" | "GET", key: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
+    const url = new URL(await this.client.presignedUrl(method, this.bucket, key, PRESIGNED_SECONDS));
+    return new Promise((resolve, reject) => {
+      const req = this.request(
+        {
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          port: url.port,
+          path: `${url.pathname}${url.search}`,
+          agent: this.agent,
+          headers: body ? { ...headers, "content-length": String(body.length) } : headers,
+        },
+        resolve,
+      );
+      req.on("error", reject);
+      req.end(body);
     });
   }
 
@@ -180,6 +208,28 @@ export class MinioChunkStore implements ChunkStore {
       }
     });
   }
+}
+
+/** An S3 error answer is a short XML document; anything longer is not one. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The whole body of `res`, or `tooLarge()` (the response destroyed) past `maxBytes`. */
+async function readBody(res: http.IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  // Leaving the loop early (the throw) destroys the response stream.
+  for await (const part of res as AsyncIterable<Buffer>) {
+    total += part.length;
+    if (total > maxBytes) throw tooLarge();
+    parts.push(part);
+  }
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+/** An S3 error answer as an Error whose `code` is the S3 code (<Code>SlowDown</Code>), which guard() maps. */
+function s3Error(method: string, status: number | undefined, body: Buffer): Error {
+  const code = /<Code>([^<]{1,64})<\/Code>/.exec(body.toString("utf8"))?.[1] ?? (status === 503 ? "ServiceUnavailable" : `HTTP${status}`);
+  return Object.assign(new Error(`object storage refused a ${method}: ${status} ${code}`), { code });
 }
 
 function codeOf(err: unknown): string | undefined {
