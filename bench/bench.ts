@@ -29,6 +29,10 @@ import { printProfileSummary } from "./profile-summary.js";
  * CFS_BENCH_BLOCKS=disk keeps cfs's chunks on local disk instead of MinIO.
  * CFS_BENCH_PROFILE=1 runs every service under `node --cpu-prof` and prints
  * where their time went (bench/profile-summary.ts), and the folder.
+ * CFS_BENCH_ONLY=<regular expression> runs only the phases whose names match
+ * (the tusd and MinIO rows are then compared with only when they match too);
+ * CFS_BENCH_NODE_OPTIONS replaces the services' NODE_OPTIONS (to weigh a V8
+ * flag, say).
  *
  * A phase is an entry in `phases` below: a name, optionally the direction
  * whose tusd and MinIO rows it is compared with, and a `run` that moves
@@ -40,6 +44,8 @@ const total = Number(process.env.CFS_BENCH_BYTES ?? GiB);
 const runs = Number(process.env.CFS_BENCH_RUNS ?? 3);
 const diskBlocks = process.env.CFS_BENCH_BLOCKS === "disk";
 const profiling = process.env.CFS_BENCH_PROFILE === "1";
+const only = process.env.CFS_BENCH_ONLY ? new RegExp(process.env.CFS_BENCH_ONLY, "i") : undefined;
+const nodeOptions = process.env.CFS_BENCH_NODE_OPTIONS;
 const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
@@ -440,7 +446,7 @@ async function main(): Promise<void> {
       defaultPorts: false,
       logs: "files",
       runtime: "dist",
-      env: { CFS_LOG_LEVEL: "warn" },
+      env: { CFS_LOG_LEVEL: "warn", ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
       // REST through the TypeScript edge of make run (in this process).
       edge: {},
       nodeArgs: profileDir
@@ -460,7 +466,9 @@ async function main(): Promise<void> {
     // This process is left out: it is the one watching.
     const quiet = await QuietWatch.calibrate(METERS.filter((m) => m !== "bench").map((m) => pids[m]));
     const results: PhaseResult[] = [];
-    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token, dataDir)) results.push(await measure(phase, pids, quiet));
+    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token, dataDir)) {
+      if (!only || only.test(phase.name)) results.push(await measure(phase, pids, quiet));
+    }
     process.stdout.write(report(results));
     keepLogs = results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
