@@ -92,6 +92,12 @@ export interface StackOptions {
    * `--cpu-prof --cpu-prof-dir=…`, which NODE_OPTIONS refuses).
    */
   nodeArgs?: Partial<Record<ServiceName, string[]>>;
+  /**
+   * Processes per gRPC service (default 1). Replica i listens on 127.0.0.<i+1>
+   * with the same ports, and the service's address names them all
+   * (`ipv4:127.0.0.1:p,127.0.0.2:p`), as a headless Service lists its pods.
+   */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 export interface RunningStack {
@@ -100,15 +106,18 @@ export interface RunningStack {
   issuer: DevIssuer | undefined;
   audience: string;
   env: Record<ServiceName, Record<string, string>>;
+  /** The first replica of each service. */
   processes: Map<ServiceName, ChildProcess>;
+  /** The process of replica `replica` (0-based) of a service, and the host it listens on. */
+  replica(name: ServiceName, replica: number): { process: ChildProcess | undefined; host: string };
   /** http://127.0.0.1:<port> of the edge, when started. */
   edgeUrl: string | undefined;
   /** Another edge in front of the same services (e.g. with other sign-in settings); the caller closes it. */
   startEdge(edge: EdgeOptions): Promise<RunningEdge>;
-  /** Starts a service again (after stop or kill) with the same settings. */
-  start(name: ServiceName): Promise<void>;
-  /** Sends a signal to one service and waits for it to exit. */
-  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a service (replica 0 unless given) again, after stop or kill, with the same settings. */
+  start(name: ServiceName, replica?: number): Promise<void>;
+  /** Sends a signal to one service (replica 0 unless given) and waits for it to exit. */
+  kill(name: ServiceName, signal?: NodeJS.Signals, replica?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -168,7 +177,16 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     ports[name] = options.defaultPorts ? DEFAULT_PORTS[name] : await freePort();
     metricsPorts[name] = options.defaultPorts ? DEFAULT_METRICS_PORTS[name] : await freePort();
   }
-  const addresses = Object.fromEntries(SERVICE_NAMES.map((n) => [n, `127.0.0.1:${ports[n]}`])) as Record<ServiceName, string>;
+  const replicaCount = (name: ServiceName) => (HTTP_SERVICES.has(name) ? 1 : (options.replicas?.[name] ?? 1));
+  const hostOf = (replica: number) => `127.0.0.${replica + 1}`;
+  const instances = SERVICE_NAMES.flatMap((name) => Array.from({ length: replicaCount(name) }, (_, replica) => ({ name, replica })));
+  const instanceKey = (name: ServiceName, replica: number) => (replica === 0 ? name : `${name}#${replica + 1}`);
+  const addresses = Object.fromEntries(
+    SERVICE_NAMES.map((n) => [
+      n,
+      replicaCount(n) === 1 ? `127.0.0.1:${ports[n]}` : `ipv4:${Array.from({ length: replicaCount(n) }, (_, i) => `${hostOf(i)}:${ports[n]}`).join(",")}`,
+    ]),
+  ) as Record<ServiceName, string>;
   // The metadata service's app-token issuer publishes its keys here (app passwords).
   const appTokenJwksPort = options.defaultPorts ? 8004 : await freePort();
 
@@ -220,21 +238,24 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   }
 
   const processes = new Map<ServiceName, ChildProcess>();
+  const children = new Map<string, ChildProcess>();
   if (options.logs === "files") await mkdir(join(options.dataDir, "logs"), { recursive: true });
   const supervise = options.supervise ? (typeof options.supervise === "object" ? options.supervise : {}) : undefined;
-  /** Services stopped on purpose (kill, stop): not restarted. */
-  const stopped = new Set<ServiceName>();
-  const restarts = new Map<ServiceName, number>();
-  const quick = new Map<ServiceName, number>();
-  const restartTimers = new Map<ServiceName, NodeJS.Timeout>();
+  /** Instances stopped on purpose (kill, stop): not restarted. */
+  const stopped = new Set<string>();
+  const restarts = new Map<string, number>();
+  const quick = new Map<string, number>();
+  const restartTimers = new Map<string, NodeJS.Timeout>();
   const report = (event: SupervisionEvent) => {
     process.stderr.write(`cfs stack: ${describeEvent(event)}\n`);
     supervise?.onEvent?.(event);
   };
 
-  const start = async (name: ServiceName) => {
-    stopped.delete(name);
-    clearTimeout(restartTimers.get(name));
+  const start = async (name: ServiceName, replica = 0) => {
+    const key = instanceKey(name, replica);
+    const address = `${hostOf(replica)}:${ports[name]}`;
+    stopped.delete(key);
+    clearTimeout(restartTimers.get(key));
     const args = [
       ...(options.nodeArgs?.[name] ?? []),
       ...(options.runtime === "dist"
@@ -243,50 +264,52 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     ];
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env[name] },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env[name], CFS_HOST: hostOf(replica) },
       stdio: ["ignore", options.logs === "inherit" ? "inherit" : "pipe", options.logs === "inherit" ? "inherit" : "pipe"],
     });
     if (options.logs === "files") {
-      const file = createWriteStream(join(options.dataDir, "logs", `${name}.log`), { flags: "a" });
+      const file = createWriteStream(join(options.dataDir, "logs", `${key}.log`), { flags: "a" });
       child.stdout?.pipe(file);
       child.stderr?.pipe(file);
     }
-    processes.set(name, child);
+    children.set(key, child);
+    if (replica === 0) processes.set(name, child);
     if (supervise) {
       const startedAt = Date.now();
       child.once("exit", (code, signal) => {
-        if (stopped.has(name) || processes.get(name) !== child) return;
-        const restart = (restarts.get(name) ?? 0) + 1;
-        restarts.set(name, restart);
-        quick.set(name, quickExits(quick.get(name) ?? 0, Date.now() - startedAt));
-        const delayMs = restartDelayMs(quick.get(name)!);
-        report({ service: name, kind: "exited", code, signal, delayMs, restarts: restart });
+        if (stopped.has(key) || children.get(key) !== child) return;
+        const restart = (restarts.get(key) ?? 0) + 1;
+        restarts.set(key, restart);
+        quick.set(key, quickExits(quick.get(key) ?? 0, Date.now() - startedAt));
+        const delayMs = restartDelayMs(quick.get(key)!);
+        report({ service: key, kind: "exited", code, signal, delayMs, restarts: restart });
         restartTimers.set(
-          name,
+          key,
           setTimeout(() => {
-            if (stopped.has(name)) return;
-            start(name).then(
-              () => report({ service: name, kind: "restarted", restarts: restart }),
+            if (stopped.has(key)) return;
+            start(name, replica).then(
+              () => report({ service: key, kind: "restarted", restarts: restart }),
               // It exited while starting (that exit schedules the next try), or hangs: say so.
-              (err: Error) => report({ service: name, kind: "failed", restarts: restart, error: err.message.split("\n")[0] }),
+              (err: Error) => report({ service: key, kind: "failed", restarts: restart, error: err.message.split("\n")[0] }),
             );
           }, delayMs),
         );
       });
     }
     try {
-      await (HTTP_SERVICES.has(name) ? waitHttpReady(name, addresses[name], child) : waitServing(name, addresses[name], child));
+      await (HTTP_SERVICES.has(name) ? waitHttpReady(key, address, child) : waitServing(key, address, child));
     } catch (err) {
       const logTail =
-        options.logs === "files" ? (await readFile(join(options.dataDir, "logs", `${name}.log`), "utf8").catch(() => "")).slice(-2000) : "";
-      throw new Error(`${(err as Error).message}${logTail ? `\n--- end of ${name}.log ---\n${logTail}` : ""}`, { cause: err });
+        options.logs === "files" ? (await readFile(join(options.dataDir, "logs", `${key}.log`), "utf8").catch(() => "")).slice(-2000) : "";
+      throw new Error(`${(err as Error).message}${logTail ? `\n--- end of ${key}.log ---\n${logTail}` : ""}`, { cause: err });
     }
   };
 
-  const kill = async (name: ServiceName, signal: NodeJS.Signals = "SIGTERM") => {
-    stopped.add(name);
-    clearTimeout(restartTimers.get(name));
-    const child = processes.get(name);
+  const kill = async (name: ServiceName, signal: NodeJS.Signals = "SIGTERM", replica = 0) => {
+    const key = instanceKey(name, replica);
+    stopped.add(key);
+    clearTimeout(restartTimers.get(key));
+    const child = children.get(key);
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill(signal);
@@ -296,20 +319,23 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   /** The services not serving right now: the edge's /healthz shows them, as Kubernetes shows a pod not ready. */
   const notServing = async (): Promise<string[]> => {
     const ready = await Promise.all(
-      SERVICE_NAMES.map((n) => (HTTP_SERVICES.has(n) ? httpReady(addresses[n]) : grpcServing(addresses[n]))),
+      instances.map(({ name, replica }) => {
+        const address = `${hostOf(replica)}:${ports[name]}`;
+        return HTTP_SERVICES.has(name) ? httpReady(address) : grpcServing(address);
+      }),
     );
-    return SERVICE_NAMES.filter((_, i) => !ready[i]);
+    return instances.filter((_, i) => !ready[i]).map(({ name, replica }) => instanceKey(name, replica));
   };
 
   let edge: RunningEdge | undefined;
   try {
-    await Promise.all(SERVICE_NAMES.map(start));
+    await Promise.all(instances.map(({ name, replica }) => start(name, replica)));
     if (options.edge) {
       edge = await startStackEdge(options, options.edge, common, issuer, notServing);
       closers.push(() => edge!.close());
     }
   } catch (err) {
-    await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGKILL")));
+    await Promise.all(instances.map(({ name, replica }) => kill(name, "SIGKILL", replica)));
     for (const close of closers.reverse()) await close();
     throw err;
   }
@@ -321,12 +347,13 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     audience,
     env,
     processes,
+    replica: (name, replica) => ({ process: children.get(instanceKey(name, replica)), host: hostOf(replica) }),
     edgeUrl: edge?.url,
     startEdge: (other) => startStackEdge(options, { port: 0, ...other }, common, issuer, notServing),
     start,
     kill,
     stop: async () => {
-      await Promise.all(SERVICE_NAMES.map((n) => kill(n, "SIGTERM")));
+      await Promise.all(instances.map(({ name, replica }) => kill(name, "SIGTERM", replica)));
       for (const close of closers.reverse()) await close();
     },
   };
@@ -394,7 +421,7 @@ function httpReady(address: string): Promise<boolean> {
 }
 
 /** Waits until an HTTP service answers 200 on /readyz, or fails if it exits. */
-async function waitHttpReady(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitHttpReady(name: string, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
@@ -426,7 +453,7 @@ async function grpcServing(address: string): Promise<boolean> {
 }
 
 /** Waits until the service answers SERVING on grpc.health.v1, or fails if it exits. */
-async function waitServing(name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitServing(name: string, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);

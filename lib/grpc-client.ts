@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { CfsError, fromGrpcError } from "./errors.js";
 
-/** Channel options for calls between cfs services and from our clients. */
+/** Channel options for calls to cfs services from our clients (CLI, edge, tests). */
 export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: number): grpc.ChannelOptions {
   return {
     "grpc.max_receive_message_length": maxMessageBytes,
@@ -12,6 +12,29 @@ export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: 
     // (growing to 120 s) would keep failing calls to it long after that.
     "grpc.initial_reconnect_backoff_ms": 250,
     "grpc.max_reconnect_backoff_ms": 2_000,
+  };
+}
+
+/**
+ * Every address a target resolves to gets calls in turn (a Kubernetes
+ * headless Service lists each pod; `ipv4:a:p,b:p` names several), instead of
+ * grpc-js's default pick_first, which sends everything to one replica.
+ */
+export const ROUND_ROBIN_SERVICE_CONFIG = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
+
+/**
+ * Channel options for calls between cfs services: as channelOptions, balanced
+ * over every replica. round_robin reconnects to a lost replica eagerly, and
+ * fails calls at once while none is connected, so these calls go with
+ * peerCallMetadata (waitForReady).
+ */
+export function peerChannelOptions(maxMessageBytes: number, flowControlWindowBytes: number): grpc.ChannelOptions {
+  return {
+    ...channelOptions(maxMessageBytes, flowControlWindowBytes),
+    "grpc.service_config": ROUND_ROBIN_SERVICE_CONFIG,
+    // Each channel its own connections: a new client of a restarted peer
+    // connects now instead of sharing the backoff of an older channel's.
+    "grpc.use_local_subchannel_pool": 1,
   };
 }
 
@@ -31,6 +54,18 @@ export function callMetadata(identity: CallIdentity): grpc.Metadata {
   return metadata;
 }
 
+/**
+ * The metadata of a call from one cfs service to another: as callMetadata,
+ * with waitForReady, so a call to a peer that is restarting (or whose
+ * replicas are all reconnecting) waits for it within its deadline instead of
+ * failing at once.
+ */
+export function peerCallMetadata(identity: CallIdentity): grpc.Metadata {
+  const metadata = callMetadata(identity);
+  metadata.setOptions({ waitForReady: true });
+  return metadata;
+}
+
 /** Unary calls between services never wait longer than this. */
 export const UNARY_TIMEOUT_MS = 30_000;
 
@@ -43,6 +78,7 @@ export function boundedDeadline(identity: CallIdentity, capMs: number): Date {
 export function unaryDeadline(identity: CallIdentity): Date {
   return boundedDeadline(identity, UNARY_TIMEOUT_MS);
 }
+
 
 /**
  * Cancels a downstream call when the caller's own call ends early (its
@@ -119,7 +155,7 @@ export function callUnary<Q, R>(method: UnaryMethod<Q, R>, request: Q, identity:
   if (signal?.aborted) return Promise.reject(signal.reason as Error);
   return new Promise((resolve, reject) => {
     let stopWatching = () => undefined as void;
-    const call = method(request, callMetadata(identity), { deadline: unaryDeadline(identity) }, (err, response) => {
+    const call = method(request, peerCallMetadata(identity), { deadline: unaryDeadline(identity) }, (err, response) => {
       stopWatching();
       if (!err) resolve(response);
       else reject(signal?.aborted ? signal.reason : fromGrpcError(err, what));

@@ -88,6 +88,7 @@ beforeAll(async () => {
     flowControlWindowBytes: 1024 * 1024,
     callCaps: { unaryMs: 300, streamMs: 600 },
     requestStreamLimits: { idleMs: 200, minBytesPerSecond: 0, windowMs: 1000 },
+    maxConnectionAgeMs: 300_000,
   });
   const port = await bindServer(server, "127.0.0.1", 0);
   const Constructor = grpc.makeGenericClientConstructor(TestService as unknown as grpc.ServiceDefinition, "TestService");

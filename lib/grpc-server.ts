@@ -89,6 +89,11 @@ export interface GrpcServerOptions {
   callCaps: CallCaps;
   /** How slow the request stream of a client-streaming call (an upload) may be. */
   requestStreamLimits: StreamLimits;
+  /**
+   * A connection older than this is asked to go away (GOAWAY; calls in flight
+   * finish), so clients resolve the name again and spread over new replicas.
+   */
+  maxConnectionAgeMs: number;
 }
 
 /**
@@ -106,6 +111,8 @@ export function createGrpcServer(services: readonly ServiceRegistration<unknown>
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes,
     "grpc.max_send_message_length": options.maxReceiveMessageBytes,
+    // No grace limit: an upload stream in flight on an old connection may finish.
+    "grpc.max_connection_age_ms": options.maxConnectionAgeMs,
   });
   raiseServerFlowControlWindow(server, options.flowControlWindowBytes, options.log);
   const sizes = new RequestSizes();

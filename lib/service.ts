@@ -19,6 +19,7 @@ export interface ServerConfig {
   readonly shutdownGraceMs: number;
   readonly callCaps: CallCaps;
   readonly requestStreamLimits: StreamLimits;
+  readonly maxConnectionAgeMs: number;
 }
 
 /**
@@ -29,7 +30,9 @@ export interface ServerConfig {
  * unary calls (default 60 s: the longest is a commit of a 64 GiB file's chunk
  * list), CFS_MAX_STREAM_SECONDS for streams (default 24 h: a 64 GiB upload at
  * 1 MB/s; slow clients are cut off long before by the stream limits), and
- * those limits for uploads (parseStreamLimits: CFS_STREAM_*).
+ * those limits for uploads (parseStreamLimits: CFS_STREAM_*), and
+ * CFS_MAX_CONNECTION_AGE_SECONDS (300): clients reconnect, and so reach
+ * replicas started since.
  */
 export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsPort: number): ServerConfig {
   return {
@@ -42,6 +45,7 @@ export function parseServerConfig(env: Env, defaultPort: number, defaultMetricsP
     shutdownGraceMs: int(env, "CFS_SHUTDOWN_GRACE_MS", 20_000),
     callCaps: parseCallCaps(env),
     requestStreamLimits: parseStreamLimits(env),
+    maxConnectionAgeMs: int(env, "CFS_MAX_CONNECTION_AGE_SECONDS", 300, 1) * 1000,
   };
 }
 
@@ -88,6 +92,7 @@ export async function runService(spec: ServiceSpec): Promise<RunningService> {
     flowControlWindowBytes: config.flowControlWindowBytes,
     callCaps: config.callCaps,
     requestStreamLimits: config.requestStreamLimits,
+    maxConnectionAgeMs: config.maxConnectionAgeMs,
   });
   const boundPort = await bindServer(server, config.host, config.port);
   const metricsServer = await spec.metrics.serve(config.host, config.metricsPort);

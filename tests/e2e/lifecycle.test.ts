@@ -92,18 +92,26 @@ describe("crashes", () => {
     }
   });
 
-  it("a metadata service killed with SIGKILL before the commit leaves no file", async () => {
+  it("a metadata service killed with SIGKILL before the commit and started again: the chunker's commit waits for it (waitForReady)", async () => {
     const data = randomBytes(3 * 1024 * 1024);
-    const attempt = interruptedUpload("no-commit.bin", data, 2 * 1024 * 1024, () => stack.kill("metadata", "SIGKILL"));
-    await expect(attempt).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
-    await stack.start("metadata");
-    expect(await names()).not.toContain("no-commit.bin");
-    // The chunker's channel to metadata reconnects on its own, within its reconnect backoff.
-    await waitFor(
-      () => upload(c, alice, Buffer.from("after the restart"), { name: "after-restart.txt" }).then(() => true, () => false),
-      20_000,
-      "uploads committing again",
-    );
+    // A fresh channel: the shared one may still be backing off after the chunker's restart above.
+    const fresh = clientsFor(stack.addresses);
+    try {
+      const file = await interruptedUpload(
+        "restarted-commit.bin",
+        data,
+        2 * 1024 * 1024,
+        async () => {
+          await stack.kill("metadata", "SIGKILL");
+          await stack.start("metadata");
+        },
+        fresh,
+      );
+      expect(await names()).toContain("restarted-commit.bin");
+      expect((await download(fresh, alice, file.fileId)).data.equals(data)).toBe(true);
+    } finally {
+      fresh.close();
+    }
   });
 });
 

@@ -9,13 +9,13 @@ import type { ServiceName } from "../../dev/stack.js";
 const OPTIONS = channelOptions(8 * 1024 * 1024, 4 * 1024 * 1024);
 
 /** Generated clients for every service of a running stack, for one caller. */
-export function clientsFor(addresses: Record<ServiceName, string>) {
+export function clientsFor(addresses: Record<ServiceName, string>, options: grpc.ChannelOptions = OPTIONS) {
   const creds = grpc.credentials.createInsecure();
   return {
-    chunker: new ChunkerServiceClient(addresses.chunker, creds, OPTIONS),
-    metadata: new MetadataServiceClient(addresses.metadata, creds, OPTIONS),
-    blocks: new BlockStorageServiceClient(addresses["block-storage"], creds, OPTIONS),
-    sync: new SyncServiceClient(addresses.sync, creds, OPTIONS),
+    chunker: new ChunkerServiceClient(addresses.chunker, creds, options),
+    metadata: new MetadataServiceClient(addresses.metadata, creds, options),
+    blocks: new BlockStorageServiceClient(addresses["block-storage"], creds, options),
+    sync: new SyncServiceClient(addresses.sync, creds, options),
     close() {
       for (const c of [this.chunker, this.metadata, this.blocks, this.sync]) c.close();
     },

@@ -2,7 +2,7 @@ import { ChunkerServiceDefinition } from "#lib/bulk-codecs.js";
 import { ConfigError } from "#lib/config.js";
 import { fastCdcSizes } from "#lib/fastcdc.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
-import { channelOptions, waitForReady } from "#lib/grpc-client.js";
+import { peerChannelOptions, waitForReady } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
@@ -19,7 +19,7 @@ import { createHandlers } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("chunker", config.server.logLevel);
-  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   const uploader = new Uploader(blocks, catalogue, config);

@@ -5,7 +5,7 @@ import { MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
 import { UploadSessionServiceService } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
-import { channelOptions, type CallIdentity } from "#lib/grpc-client.js";
+import { peerChannelOptions, type CallIdentity } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   await db.migrate();
   const gcQueue = new PostgresCollectionQueue(db);
 
-  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkInventory(config.blockStorageAddress, peers);
   const sync = new GrpcEventSink(config.syncAddress, peers);
   const serviceToken = createServiceTokenSource(config.serviceCredentials);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { SyncServiceService } from "#gen/cfs/sync/v1/sync.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
-import { channelOptions, type CallIdentity } from "#lib/grpc-client.js";
+import { peerChannelOptions, type CallIdentity } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics("sync");
 
   // Background verification: reads metadata and block storage as the service itself.
-  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const catalogue = new GrpcCatalogueInspector(config.metadataAddress, peers);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
   const serviceToken = createServiceTokenSource(config.serviceCredentials);

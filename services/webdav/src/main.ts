@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import { Counter, Histogram } from "prom-client";
 import { createServiceTokenSource, createTokenVerifier } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
-import { channelOptions, waitForReady } from "#lib/grpc-client.js";
+import { peerChannelOptions, waitForReady } from "#lib/grpc-client.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
 import { GrpcCredentialExchange } from "./adapters/grpc-app-passwords.js";
@@ -23,7 +23,7 @@ import { createDavHandler } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("webdav", config.server.logLevel);
-  const peers = channelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
+  const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const files = new GrpcFileCatalogue(config.metadataAddress, peers);
   const content = new GrpcFileContent(config.chunkerAddress, peers);
   const state = new GrpcDavState(config.metadataAddress, peers);

@@ -4,7 +4,7 @@ import { credentials } from "@grpc/grpc-js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
 import { dataLoss, fromGrpcError } from "#lib/errors.js";
-import { boundedDeadline, callMetadata, callUnary, cancelOnAbort, type CallIdentity } from "#lib/grpc-client.js";
+import { boundedDeadline, callUnary, cancelOnAbort, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
 
 /**
@@ -40,7 +40,7 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   async *read(chunks: ReadonlyArray<{ sha256: string; size: number }>, as: CallIdentity): AsyncGenerator<Buffer> {
     if (chunks.length === 0) return;
     const what = "block storage ReadChunks";
-    const call = this.client.readChunks({ sha256s: chunks.map((c) => c.sha256), owner: "" }, callMetadata(as), {
+    const call = this.client.readChunks({ sha256s: chunks.map((c) => c.sha256), owner: "" }, peerCallMetadata(as), {
       deadline: boundedDeadline(as, STREAM_TIMEOUT_MS),
     });
     const stopWatching = cancelOnAbort(call, as.signal);
@@ -86,7 +86,7 @@ class GrpcChunkWriter implements ChunkWriter {
   constructor(client: BlockStorageServiceClient, as: CallIdentity) {
     let call!: ClientWritableStream<PutChunksRequest>;
     this.response = new Promise((resolve, reject) => {
-      call = client.putChunks(callMetadata(as), { deadline: boundedDeadline(as, STREAM_TIMEOUT_MS) }, (err, response) =>
+      call = client.putChunks(peerCallMetadata(as), { deadline: boundedDeadline(as, STREAM_TIMEOUT_MS) }, (err, response) =>
         err ? reject(fromGrpcError(err, "block storage PutChunks")) : resolve(response),
       );
     });

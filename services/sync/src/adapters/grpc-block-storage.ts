@@ -1,6 +1,6 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
 import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callMetadata, callUnary, collectBytes, type CallIdentity } from "#lib/grpc-client.js";
+import { boundedDeadline, callUnary, collectBytes, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkStorage } from "../ports/peers.js";
 import { isNotFound, withCallName } from "./peer-errors.js";
 
@@ -27,7 +27,7 @@ export class GrpcChunkStorage implements ChunkStorage {
 
   async read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined> {
     const what = "block storage GetChunk";
-    const call = this.client.getChunk({ sha256, owner }, callMetadata(as), { deadline: boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS) });
+    const call = this.client.getChunk({ sha256, owner }, peerCallMetadata(as), { deadline: boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS) });
     try {
       return await collectBytes(call, (message: GetChunkResponse) => message.data, maxBytes, what, as.signal);
     } catch (err) {
