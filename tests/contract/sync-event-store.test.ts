@@ -80,7 +80,7 @@ describe("schema and migrations", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_events' AND sql IS NOT NULL ORDER BY name")
         .pluck()
         .all();
-      expect(indexes).toEqual(["sync_events_owner_file_seq", "sync_events_owner_seq", "sync_events_status"]);
+      expect(indexes).toEqual(["sync_events_owner_file_seq", "sync_events_owner_owner_seq", "sync_events_owner_seq", "sync_events_status"]);
     });
   });
 
@@ -211,6 +211,8 @@ describe("reading", () => {
       expect(plan("SELECT * FROM sync_events WHERE owner = 'a' AND file_id = 'f' AND seq < 9 ORDER BY seq DESC LIMIT 5")).toMatch(
         /sync_events_owner_file_seq/,
       );
+      // The change feed reads by the owner's own seq.
+      expect(plan("SELECT * FROM sync_events WHERE owner = 'a' AND owner_seq > 9 ORDER BY owner_seq LIMIT 5")).toMatch(/sync_events_owner_owner_seq/);
     });
   });
 

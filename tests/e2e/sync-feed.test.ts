@@ -194,6 +194,28 @@ describe("WatchChanges", () => {
     lastCursor = m.cursor;
   });
 
+  it("gives alice cursors that bob's activity never moves (checklist 42)", async () => {
+    const bobFeed = watch(bob, "");
+    await bobFeed.take();
+    const aliceFeed = watch(alice, lastCursor);
+    const caughtUp = await aliceFeed.take();
+    expect(caughtUp.change).toBeUndefined();
+    for (let i = 0; i < 5; i++) await put(bob, `feed/bob-${i}.bin`);
+    // Recorded by sync: bob's own feed has them.
+    expect(await bobFeed.changes(5)).toHaveLength(5);
+    bobFeed.close();
+    // alice, watching from now, stands exactly where she stood.
+    const fresh = watch(alice, "");
+    expect((await fresh.take()).cursor).toBe(caughtUp.cursor);
+    fresh.close();
+    const f = await put(alice, "feed/after-bob.bin");
+    const [m] = await aliceFeed.changes(1);
+    expect(m!.change).toMatchObject({ fileId: f.fileId });
+    expect(decodeCursor(m!.cursor)).toBe(decodeCursor(caughtUp.cursor) + 1);
+    aliceFeed.close();
+    lastCursor = m!.cursor;
+  });
+
   it.each([
     ["garbage", "not a cursor"],
     ["a forged seq", Buffer.from(JSON.stringify({ v: 1, s: -5 })).toString("base64url")],

@@ -6,32 +6,40 @@ import { ChangeFeed, type ChangeFeedOptions, type FeedMessage } from "./change-f
 import type { ChangeLog, ChangePage, FeedChange, LogBounds } from "./change-log.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 
-/** An in-memory log with the SQLite log's semantics. */
+/** An in-memory log with the SQLite log's semantics: seqs are per owner. */
 class MemoryLog implements ChangeLog {
   rows: Array<FeedChange & { owner: string }> = [];
   head = 0;
+  ownerHeads = new Map<string, number>();
   reads = 0;
   limits: number[] = [];
 
   append(owner: string, eventType: EventType = "upload"): number {
-    const seq = ++this.head;
+    this.head++;
+    const seq = (this.ownerHeads.get(owner) ?? 0) + 1;
+    this.ownerHeads.set(owner, seq);
     this.rows.push({
       owner,
       seq,
       fileId: randomUUID(),
-      name: `file-${seq}`,
+      name: `file-${this.head}`,
       eventType,
       version: 1,
       size: seq,
       sha256: "a".repeat(64),
-      committedAt: new Date(seq * 1000),
+      committedAt: new Date(this.head * 1000),
     });
     return seq;
   }
 
-  async bounds(): Promise<LogBounds> {
-    const min = this.rows[0]?.seq;
-    return { oldest: min === undefined ? this.head : min - 1, head: this.head };
+  async bounds(owner: string): Promise<LogBounds> {
+    const head = this.ownerHeads.get(owner) ?? 0;
+    const min = this.rows.find((r) => r.owner === owner)?.seq;
+    return { oldest: min === undefined ? head : min - 1, head };
+  }
+
+  async latest(): Promise<number> {
+    return this.head;
   }
 
   async changesAfter(owner: string, afterSeq: number, limit: number): Promise<ChangePage> {
@@ -41,7 +49,7 @@ class MemoryLog implements ChangeLog {
       .filter((r) => r.owner === owner && r.seq > afterSeq)
       .slice(0, limit)
       .map(({ owner: _owner, ...change }) => change);
-    return { ...(await this.bounds()), changes };
+    return { ...(await this.bounds(owner)), changes };
   }
 
   async pruneBefore(cutoff: Date): Promise<number> {
@@ -127,10 +135,11 @@ async function failsWith(promise: Promise<unknown>, kind: ErrorKind, message?: R
 }
 
 describe("ChangeFeed.watch", () => {
-  it("sends the backlog after a cursor in order, then a caught-up heartbeat at the scanned head", async () => {
+  it("sends the backlog after a cursor in order, then a caught-up heartbeat at the owner's head", async () => {
     const { log, feed } = setup();
     for (let i = 0; i < 10; i++) log.append(i % 3 === 0 ? "bob" : "alice");
-    const s = open(feed, alice, encodeCursor(3));
+    // alice has seqs 1-6 of her own; bob's events take no numbers of hers.
+    const s = open(feed, alice, encodeCursor(2));
     const seqs: number[] = [];
     let m = await s.next();
     while (m.change) {
@@ -138,9 +147,32 @@ describe("ChangeFeed.watch", () => {
       seqs.push(m.change.seq);
       m = await s.next();
     }
-    expect(seqs).toEqual([5, 6, 8, 9]);
-    // Seq 10 is bob's: alice's cursor may move past it.
-    expect(m).toEqual({ change: undefined, cursor: encodeCursor(10) });
+    expect(seqs).toEqual([3, 4, 5, 6]);
+    expect(m).toEqual({ change: undefined, cursor: encodeCursor(6) });
+  });
+
+  it("gives a user cursors that other users' activity never moves (checklist 42)", async () => {
+    const { log, feed } = setup();
+    log.append("alice");
+    const s = open(feed, alice, encodeCursor(0));
+    expect((await s.next()).change?.seq).toBe(1);
+    const caughtUp = await s.next();
+    for (let i = 0; i < 50; i++) log.append("bob");
+    feed.notify(["alice"]);
+    log.append("alice");
+    feed.notify(["alice"]);
+    const next = await s.next();
+    expect(next.change?.seq).toBe(2);
+    expect(decodeCursor(caughtUp.cursor)).toBe(1);
+    // A stream opened from scratch starts at alice's own head.
+    const fresh = open(feed, alice, "");
+    expect((await fresh.next()).cursor).toBe(encodeCursor(2));
+  });
+
+  it("refuses a cursor of the earlier, global format with FAILED_PRECONDITION", async () => {
+    const { feed } = setup();
+    const v1 = Buffer.from(JSON.stringify({ v: 1, s: 3 })).toString("base64url");
+    await expect(open(feed, alice, v1).next()).rejects.toMatchObject({ kind: "failed-precondition" });
   });
 
   it("reads the backlog a page at a time", async () => {
@@ -265,7 +297,7 @@ describe("ChangeFeed.watch", () => {
     await log.pruneBefore(new Date(10_000));
     log.append("alice");
     feed.notify(["alice"]);
-    expect((await s.next()).change?.seq).toBe(3);
+    expect((await s.next()).change?.seq).toBe(1);
   });
 
   it("ends on abort and unregisters the subscriber", async () => {

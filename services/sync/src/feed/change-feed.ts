@@ -1,7 +1,7 @@
 import type { Principal } from "#lib/auth.js";
 import { failedPrecondition, unavailable } from "#lib/errors.js";
 import type { ChangeLog, FeedChange } from "./change-log.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { decodeCursor, encodeCursor, OUTDATED_CURSOR } from "./cursor.js";
 
 /** One message of a WatchChanges stream: a change, or a heartbeat (change undefined). */
 export interface FeedMessage {
@@ -121,8 +121,8 @@ export class ChangeFeed {
     // Registered before the first read: a change recorded meanwhile marks it dirty.
     this.add(sub);
     try {
-      const bounds = await this.log.bounds();
-      if (requested !== undefined && requested > bounds.head) throw foreignCursor();
+      const bounds = await this.log.bounds(sub.owner);
+      if (requested === OUTDATED_CURSOR || (requested !== undefined && requested > bounds.head)) throw foreignCursor();
       if (requested !== undefined && requested < bounds.oldest) throw expired();
       let after = requested ?? bounds.head;
       // Every change of the owner up to `scanned` has been sent.
@@ -130,10 +130,9 @@ export class ChangeFeed {
       let lastSent = this.now();
       let caughtUp = false;
       let read = true;
-      // A heartbeat's cursor moves up to what was scanned: nothing of the
-      // owner's lies between, and a client whose own files stay unchanged
-      // for longer than the retention window can still resume. SQLite has a
-      // single writer, so every seq up to a snapshot's head is committed.
+      // A heartbeat's cursor moves up to what was scanned: the owner's own
+      // head (other users' events never move it). SQLite has a single
+      // writer, so every seq up to a snapshot's head is committed.
       const heartbeat = (): FeedMessage => {
         lastSent = this.now();
         after = Math.max(after, scanned);
@@ -222,7 +221,7 @@ export class ChangeFeed {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const { head } = await this.log.bounds();
+      const head = await this.log.latest();
       if (this.knownHead !== undefined && head !== this.knownHead) {
         for (const set of this.subscribers.values()) for (const sub of set) this.wake(sub);
       }

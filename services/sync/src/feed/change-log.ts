@@ -2,7 +2,10 @@ import type { EventType } from "../domain/types.js";
 
 /** One committed change as the feed sends it. */
 export interface FeedChange {
-  /** Position in the log (sync_events.seq); the cursor after this change. */
+  /**
+   * Position in the owner's own log (sync_events.owner_seq: 1, 2, 3... per
+   * owner, so it says nothing about other users); the cursor after this change.
+   */
   seq: number;
   fileId: string;
   name: string;
@@ -13,13 +16,14 @@ export interface FeedChange {
   committedAt: Date;
 }
 
+/** One owner's part of the log, in the owner's own numbering. */
 export interface LogBounds {
   /**
-   * The lowest seq a client may resume after: every change with a higher
-   * seq is still kept. Pruning raises it.
+   * The lowest seq a client may resume after: every change of the owner
+   * with a higher seq is still kept. Pruning raises it.
    */
   oldest: number;
-  /** The highest seq ever assigned (0 for an empty log); cursors beyond it were never issued here. */
+  /** The highest seq ever assigned to the owner (0 for none); cursors beyond it were never issued here. */
   head: number;
 }
 
@@ -30,7 +34,9 @@ export interface ChangePage extends LogBounds {
 
 /** The read side of the sync event log the change feed needs, plus retention. */
 export interface ChangeLog {
-  bounds(): Promise<LogBounds>;
+  bounds(owner: string): Promise<LogBounds>;
+  /** The log's own (global) head: it moves with every event of anyone, so it is never shown to users. */
+  latest(): Promise<number>;
   /** At most `limit` of the owner's changes with seq > afterSeq, oldest first. */
   changesAfter(owner: string, afterSeq: number, limit: number): Promise<ChangePage>;
   /**

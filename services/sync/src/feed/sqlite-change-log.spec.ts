@@ -47,40 +47,44 @@ function setup() {
 }
 
 describe("SqliteChangeLog", () => {
-  it("reads an owner's changes after a seq, in order, a page at a time, with the bounds of the same snapshot", async () => {
+  it("reads an owner's changes after a seq of the owner's own, in order, a page at a time, with the bounds of the same snapshot", async () => {
     const { log, record } = setup();
     const now = Date.now();
-    const seqs = Array.from({ length: 8 }, (_, i) => record(i % 2 ? "bob" : "alice", now + i));
-    const alice = seqs.filter((_, i) => i % 2 === 0);
+    for (let i = 0; i < 8; i++) record(i % 2 ? "bob" : "alice", now + i);
     const page = await log.changesAfter("alice", 0, 3);
-    expect(page.changes.map((c) => c.seq)).toEqual(alice.slice(0, 3));
-    expect(page).toMatchObject({ oldest: 0, head: 8 });
+    // alice's events are her 1, 2, 3, 4 whatever bob did in between.
+    expect(page.changes.map((c) => c.seq)).toEqual([1, 2, 3]);
+    expect(page).toMatchObject({ oldest: 0, head: 4 });
     expect(page.changes[0]).toMatchObject({ eventType: "upload", version: 1, size: 3, sha256: "b".repeat(64), committedAt: new Date(now) });
-    expect((await log.changesAfter("alice", alice[2]!, 3)).changes.map((c) => c.seq)).toEqual(alice.slice(3));
-    expect((await log.changesAfter("carol", 0, 3)).changes).toEqual([]);
+    expect((await log.changesAfter("alice", 3, 3)).changes.map((c) => c.seq)).toEqual([4]);
+    expect(await log.changesAfter("carol", 0, 3)).toEqual({ oldest: 0, head: 0, changes: [] });
+    expect(await log.latest()).toBe(8);
   });
 
   it("reports an empty log as head 0", async () => {
-    expect(await setup().log.bounds()).toEqual({ oldest: 0, head: 0 });
+    const { log } = setup();
+    expect(await log.bounds("alice")).toEqual({ oldest: 0, head: 0 });
+    expect(await log.latest()).toBe(0);
   });
 
-  it("prunes the oldest events as a contiguous prefix and keeps the head", async () => {
+  it("prunes the oldest events as a contiguous prefix and keeps each owner's head", async () => {
     const { log, record } = setup();
     const now = Date.now();
     record("alice", now - 40 * DAY);
     record("bob", now - 35 * DAY);
-    const young = record("alice", now - 1 * DAY);
+    record("alice", now - 1 * DAY);
     // Relayed late: old commit time, but after a young event; it stays so the tail has no hole.
-    const late = record("alice", now - 50 * DAY);
+    record("alice", now - 50 * DAY);
     expect(await log.pruneBefore(new Date(now - 30 * DAY))).toBe(2);
-    expect(await log.bounds()).toEqual({ oldest: young - 1, head: late });
-    expect((await log.changesAfter("alice", 0, 10)).changes.map((c) => c.seq)).toEqual([young, late]);
-    // Nothing is young any more: everything goes, and the head stays where it was.
+    expect(await log.bounds("alice")).toEqual({ oldest: 1, head: 3 });
+    expect(await log.bounds("bob")).toEqual({ oldest: 1, head: 1 });
+    expect((await log.changesAfter("alice", 1, 10)).changes.map((c) => c.seq)).toEqual([2, 3]);
+    // Nothing is young any more: everything goes, and the heads stay where they were.
     expect(await log.pruneBefore(new Date(now))).toBe(2);
-    expect(await log.bounds()).toEqual({ oldest: late, head: late });
-    const next = record("alice", now);
-    expect(next).toBe(late + 1);
-    expect(await log.bounds()).toEqual({ oldest: late, head: next });
+    expect(await log.bounds("alice")).toEqual({ oldest: 3, head: 3 });
+    record("alice", now);
+    expect(await log.bounds("alice")).toEqual({ oldest: 3, head: 4 });
+    expect((await log.changesAfter("alice", 3, 10)).changes.map((c) => c.seq)).toEqual([4]);
   });
 
   it("prunes large backlogs in batches", async () => {
@@ -90,7 +94,28 @@ describe("SqliteChangeLog", () => {
       for (let i = 0; i < 4_500; i++) record("alice", old);
     })();
     expect(await log.pruneBefore(new Date(old + 1))).toBe(4_500);
-    expect(await log.bounds()).toEqual({ oldest: 4_500, head: 4_500 });
+    expect(await log.bounds("alice")).toEqual({ oldest: 4_500, head: 4_500 });
+  });
+
+  it("numbers the events already recorded when the per-owner numbering is added (migration 3)", () => {
+    const path = join(root, `${randomUUID()}.db`);
+    const db = new Sqlite(path);
+    cleanup.push(() => db.close());
+    const migrations = loadMigrations(MIGRATIONS_DIR);
+    migrate(db, migrations.filter((m) => m.version < 3));
+    const insert = db.prepare(
+      `INSERT INTO sync_events (event_id, file_id, owner, event_type, name, version, size, sha256, created_at, updated_at)
+       VALUES (?, ?, ?, 'upload', 'n', 1, 1, ?, 1, 1)`,
+    );
+    for (const owner of ["alice", "bob", "alice"]) insert.run(randomUUID(), randomUUID(), owner, "b".repeat(64));
+    migrate(db, migrations);
+    expect(db.prepare(`SELECT owner, owner_seq FROM sync_events ORDER BY seq`).all()).toEqual([
+      { owner: "alice", owner_seq: 1 },
+      { owner: "bob", owner_seq: 1 },
+      { owner: "alice", owner_seq: 2 },
+    ]);
+    insert.run(randomUUID(), randomUUID(), "alice", "b".repeat(64));
+    expect(db.prepare(`SELECT owner_seq FROM sync_events ORDER BY seq DESC LIMIT 1`).get()).toEqual({ owner_seq: 3 });
   });
 
   it("cascades pruning into tables that reference events", async () => {

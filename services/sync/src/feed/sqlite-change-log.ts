@@ -4,7 +4,7 @@ import type { EventType } from "../domain/types.js";
 import type { ChangeLog, ChangePage, LogBounds } from "./change-log.js";
 
 interface ChangeRow {
-  seq: number;
+  owner_seq: number;
   file_id: string;
   name: string;
   event_type: string;
@@ -25,38 +25,42 @@ const PRUNE_BATCH = 2_000;
 export class SqliteChangeLog implements ChangeLog {
   private readonly selectChanges: Sqlite.Statement<[string, number, number], ChangeRow>;
   private readonly selectHead: Sqlite.Statement<[], { head: number }>;
-  private readonly selectMin: Sqlite.Statement<[], { min: number | null }>;
+  private readonly selectOwnerHead: Sqlite.Statement<[string], { head: number }>;
+  private readonly selectOwnerMin: Sqlite.Statement<[string], { min: number | null }>;
   private readonly selectFirstKept: Sqlite.Statement<[number], { seq: number }>;
   private readonly deleteBatch: Sqlite.Statement<[number, number]>;
   private readonly readPage: Sqlite.Transaction<(owner: string, afterSeq: number, limit: number) => ChangePage>;
-  private readonly readBounds: Sqlite.Transaction<() => LogBounds>;
+  private readonly readBounds: Sqlite.Transaction<(owner: string) => LogBounds>;
 
   private constructor(private readonly db: Sqlite.Database) {
-    // Uses the (owner, seq) index.
+    // Uses the (owner, owner_seq) index.
     this.selectChanges = db.prepare(
-      `SELECT seq, file_id, name, event_type, version, size, sha256, created_at
-       FROM sync_events WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT owner_seq, file_id, name, event_type, version, size, sha256, created_at
+       FROM sync_events WHERE owner = ? AND owner_seq > ? ORDER BY owner_seq LIMIT ?`,
     );
     // AUTOINCREMENT keeps the highest seq ever assigned here, even once those rows are pruned.
     this.selectHead = db.prepare(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sync_events'), 0) AS head`);
-    this.selectMin = db.prepare(`SELECT MIN(seq) AS min FROM sync_events`);
+    // owner_heads keeps an owner's highest owner_seq, even once those rows are pruned.
+    this.selectOwnerHead = db.prepare(`SELECT COALESCE((SELECT seq FROM owner_heads WHERE owner = ?), 0) AS head`);
+    this.selectOwnerMin = db.prepare(`SELECT MIN(owner_seq) AS min FROM sync_events WHERE owner = ?`);
     // Walks the log from its oldest row and stops at the first young one: reads only what pruning removes.
     this.selectFirstKept = db.prepare(`SELECT seq FROM sync_events WHERE created_at >= ? ORDER BY seq LIMIT 1`);
     this.deleteBatch = db.prepare(
       `DELETE FROM sync_events WHERE seq IN (SELECT seq FROM sync_events WHERE seq < ? ORDER BY seq LIMIT ?)`,
     );
-    const bounds = (): LogBounds => {
-      const head = this.selectHead.get()!.head;
-      const min = this.selectMin.get()!.min;
-      // Every row from MIN(seq) to head is kept, so a client may resume after MIN(seq) - 1.
+    const bounds = (owner: string): LogBounds => {
+      const head = this.selectOwnerHead.get(owner)!.head;
+      const min = this.selectOwnerMin.get(owner)!.min;
+      // Pruning removes a prefix of the log, so every row of the owner from
+      // MIN(owner_seq) to its head is kept: a client may resume after MIN - 1.
       return { oldest: min === null ? head : min - 1, head };
     };
     // A deferred transaction: one read snapshot for the page and the bounds it is checked against.
     this.readBounds = db.transaction(bounds);
     this.readPage = db.transaction((owner: string, afterSeq: number, limit: number) => ({
-      ...bounds(),
+      ...bounds(owner),
       changes: this.selectChanges.all(owner, afterSeq, limit).map((row) => ({
-        seq: row.seq,
+        seq: row.owner_seq,
         fileId: row.file_id,
         name: row.name,
         // A CHECK constraint keeps event_type within the known values.
@@ -83,8 +87,12 @@ export class SqliteChangeLog implements ChangeLog {
     }
   }
 
-  async bounds(): Promise<LogBounds> {
-    return this.readBounds();
+  async bounds(owner: string): Promise<LogBounds> {
+    return this.readBounds(owner);
+  }
+
+  async latest(): Promise<number> {
+    return this.selectHead.get()!.head;
   }
 
   async changesAfter(owner: string, afterSeq: number, limit: number): Promise<ChangePage> {
