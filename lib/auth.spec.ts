@@ -1,7 +1,7 @@
 import { generateKeyPair, SignJWT, exportJWK, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDevIssuer, type DevIssuer } from "../dev/issuer.js";
-import { bearerToken, createTokenVerifier, parseAuthConfig, type TokenVerifier } from "./auth.js";
+import { bearerToken, createTokenVerifier, parseAuthConfig, remembering, type TokenVerifier } from "./auth.js";
 
 // Real signatures against a real JWKS served over loopback HTTP.
 let issuer: DevIssuer;
@@ -145,5 +145,73 @@ describe("createTokenVerifier with the app-token issuer", () => {
     await expect(both(await appToken({}))).rejects.toMatchObject({ kind: "unauthenticated" });
     await expect(both(await appToken({ cfs_app_password: "ap-1" }, issuer.privateKey, issuer.kid))).rejects.toMatchObject({ kind: "unauthenticated" });
     await expect(verify(await appToken({ cfs_app_password: "ap-1" }))).rejects.toMatchObject({ kind: "unauthenticated" });
+  });
+});
+
+describe("remembering", () => {
+  const tokenExpiring = (expSeconds: number | undefined, tag = "") =>
+    `${base64url.encode(JSON.stringify({ alg: "RS256" }))}.${base64url.encode(JSON.stringify({ sub: "alice", tag, ...(expSeconds === undefined ? {} : { exp: expSeconds }) }))}.sig`;
+  const counting = (answer: (token: string) => Promise<{ subject: string; isService: boolean }>) => {
+    const calls: string[] = [];
+    const verifier: TokenVerifier = (token) => {
+      calls.push(token);
+      return answer(token);
+    };
+    return { verifier, calls };
+  };
+  const alice = { subject: "alice", isService: false };
+
+  it("checks a token once within maxSeconds, again after it", async () => {
+    let clock = 1_000_000_000;
+    const { verifier, calls } = counting(async () => alice);
+    const verify = remembering(verifier, { maxSeconds: 60, maxTokens: 10 }, () => clock);
+    const token = tokenExpiring(clock / 1000 + 3600);
+    expect(await verify(token)).toEqual(alice);
+    clock += 59_000;
+    expect(await verify(token)).toEqual(alice);
+    expect(calls).toHaveLength(1);
+    clock += 2_000;
+    await verify(token);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("never answers from memory past the token's exp", async () => {
+    let clock = 1_000_000_000;
+    const { verifier, calls } = counting(async () => alice);
+    const verify = remembering(verifier, { maxSeconds: 60, maxTokens: 10 }, () => clock);
+    const token = tokenExpiring(clock / 1000 + 5);
+    await verify(token);
+    clock += 6_000;
+    await verify(token);
+    expect(calls).toHaveLength(2);
+  });
+
+  it("does not remember a refusal, nor a token without exp", async () => {
+    const refusing = counting(async () => Promise.reject(new Error("invalid token")));
+    const verify = remembering(refusing.verifier, { maxSeconds: 60, maxTokens: 10 });
+    const token = tokenExpiring(Date.now() / 1000 + 3600);
+    await expect(verify(token)).rejects.toThrow("invalid token");
+    await expect(verify(token)).rejects.toThrow("invalid token");
+    expect(refusing.calls).toHaveLength(2);
+
+    const accepting = counting(async () => alice);
+    const noExp = remembering(accepting.verifier, { maxSeconds: 60, maxTokens: 10 });
+    await noExp(tokenExpiring(undefined));
+    await noExp(tokenExpiring(undefined));
+    expect(accepting.calls).toHaveLength(2);
+  });
+
+  it("keeps only the maxTokens most recently used", async () => {
+    const { verifier, calls } = counting(async () => alice);
+    const verify = remembering(verifier, { maxSeconds: 60, maxTokens: 2 });
+    const [a, b, c] = ["a", "b", "c"].map((tag) => tokenExpiring(Date.now() / 1000 + 3600, tag));
+    await verify(a!);
+    await verify(b!);
+    await verify(a!); // a is now the most recent
+    await verify(c!); // evicts b
+    expect(calls).toEqual([a, b, c]);
+    await verify(a!);
+    await verify(b!);
+    expect(calls).toEqual([a, b, c, b]);
   });
 });

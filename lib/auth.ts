@@ -72,9 +72,50 @@ export type TokenVerifier = (token: string) => Promise<Principal>;
 /**
  * Verifies bearer tokens against a remote JWKS. jose caches the key set,
  * refetches at most once per cooldown for an unknown kid, and fails closed
- * when the JWKS endpoint is unreachable.
+ * when the JWKS endpoint is unreachable. A verified token is remembered for
+ * a while (see `remembering`).
  */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
+  return remembering(verifyingSignatures(config), REMEMBER_VERIFIED);
+}
+
+/** How long and how many verified tokens each process remembers. */
+export const REMEMBER_VERIFIED = { maxSeconds: 60, maxTokens: 1000 };
+
+/**
+ * Remembers what `verify` answered for a token, for at most `maxSeconds` and
+ * never past the token's own `exp`, for the `maxTokens` most recently seen.
+ * A client sends the same token with every call (a small-file upload is four
+ * calls between services, each verified by its receiver), and an RS256
+ * signature check costs about as much CPU as moving 1 MiB; the key set
+ * itself is cached for minutes by jose already, so a remembered token is no
+ * staler than the keys it was checked with. Refusals are not remembered: an
+ * invalid token is checked again each time, as before.
+ */
+export function remembering(verify: TokenVerifier, limits: { maxSeconds: number; maxTokens: number }, now = () => Date.now()): TokenVerifier {
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  return async (token) => {
+    const known = verified.get(token);
+    if (known) {
+      verified.delete(token);
+      if (known.until > now()) {
+        verified.set(token, known);
+        return known.principal;
+      }
+    }
+    const principal = await verify(token);
+    const exp = decodeJwt(token).exp;
+    const until = Math.min(now() + limits.maxSeconds * 1000, exp === undefined ? 0 : exp * 1000);
+    if (until > now()) {
+      verified.set(token, { principal, until });
+      if (verified.size > limits.maxTokens) verified.delete(verified.keys().next().value!);
+    }
+    return principal;
+  };
+}
+
+/** Checks each token's signature and claims, every time. */
+function verifyingSignatures(config: AuthConfig): TokenVerifier {
   const jwksOptions = { timeoutDuration: 5_000, cooldownDuration: 30_000, cacheMaxAge: 600_000 };
   const mainKeys = createRemoteJWKSet(new URL(config.jwksUri), jwksOptions);
   const appTokens = config.appTokens;
