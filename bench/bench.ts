@@ -32,7 +32,10 @@ import { printProfileSummary } from "./profile-summary.js";
  * CFS_BENCH_ONLY=<regular expression> runs only the phases whose names match
  * (the tusd and MinIO rows are then compared with only when they match too);
  * CFS_BENCH_NODE_OPTIONS replaces the services' NODE_OPTIONS (to weigh a V8
- * flag, say).
+ * flag, say); CFS_BENCH_NODE_ARGS adds arguments to every service's node
+ * command line (flags NODE_OPTIONS refuses, like --trace-gc, whose lines go to
+ * the logs); CFS_BENCH_KEEP_LOGS=1 keeps the services' logs (otherwise kept
+ * only when something failed).
  *
  * A phase is an entry in `phases` below: a name, optionally the direction
  * whose tusd and MinIO rows it is compared with, and a `run` that moves
@@ -46,6 +49,7 @@ const diskBlocks = process.env.CFS_BENCH_BLOCKS === "disk";
 const profiling = process.env.CFS_BENCH_PROFILE === "1";
 const only = process.env.CFS_BENCH_ONLY ? new RegExp(process.env.CFS_BENCH_ONLY, "i") : undefined;
 const nodeOptions = process.env.CFS_BENCH_NODE_OPTIONS;
+const extraNodeArgs = (process.env.CFS_BENCH_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
 const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
@@ -449,9 +453,9 @@ async function main(): Promise<void> {
       env: { CFS_LOG_LEVEL: "warn", ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
       // REST through the TypeScript edge of make run (in this process).
       edge: {},
-      nodeArgs: profileDir
-        ? Object.fromEntries(SERVICE_NAMES.map((name) => [name, ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`]]))
-        : undefined,
+      nodeArgs: Object.fromEntries(
+        SERVICE_NAMES.map((name) => [name, [...extraNodeArgs, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [])]]),
+      ),
     });
     clients = clientsFor(stack.addresses);
     const token = await stack.issuer!.userToken("bench", 6 * 3600);
@@ -470,7 +474,7 @@ async function main(): Promise<void> {
       if (!only || only.test(phase.name)) results.push(await measure(phase, pids, quiet));
     }
     process.stdout.write(report(results));
-    keepLogs = results.some((r) => r.failure || r.runs.some((x) => x.errors));
+    keepLogs = process.env.CFS_BENCH_KEEP_LOGS === "1" || results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
     clients?.close();
     await stack?.stop();
@@ -478,7 +482,7 @@ async function main(): Promise<void> {
     await Promise.all([minio.stop(), db.drop()]);
     if (keepLogs) {
       for (const entry of await readdir(dataDir)) if (entry !== "logs" && entry !== "tusd.log") await rm(join(dataDir, entry), { recursive: true, force: true });
-      process.stdout.write(`\nsomething failed: the logs are in ${join(dataDir, "logs")} and ${join(dataDir, "tusd.log")}\n`);
+      process.stdout.write(`\nthe logs are in ${join(dataDir, "logs")} and ${join(dataDir, "tusd.log")}\n`);
     } else {
       await rm(dataDir, { recursive: true, force: true });
     }
