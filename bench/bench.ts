@@ -186,7 +186,7 @@ function grpcUpload(clients: Clients, token: string, name: string, frames: Itera
 }
 
 function grpcDownload(clients: Clients, token: string, fileId: string): Promise<{ sha256: string; bytes: number }> {
-  const call = clients.chunker.downloadFile({ fileId, offset: 0, length: 0 }, auth(token));
+  const call = clients.chunker.downloadFile({ fileId, offset: 0, length: 0, version: 0 }, auth(token));
   return digest(
     (async function* () {
       for await (const message of call as AsyncIterable<DownloadFileResponse>) if (message.payload?.$case === "data") yield message.payload.value;

@@ -32,6 +32,7 @@ export class CfsError extends Error {
 
 export const invalidArgument = (msg: string) => new CfsError("invalid-argument", msg);
 export const notFound = (msg: string) => new CfsError("not-found", msg);
+export const alreadyExists = (msg: string) => new CfsError("already-exists", msg);
 export const unauthenticated = (msg: string) => new CfsError("unauthenticated", msg);
 export const permissionDenied = (msg: string) => new CfsError("permission-denied", msg);
 export const dataLoss = (msg: string) => new CfsError("data-loss", msg);

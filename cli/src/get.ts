@@ -36,7 +36,7 @@ export async function get(
   progress: (label: string) => Progress,
   stdout: NodeJS.WritableStream,
 ): Promise<File> {
-  const call = conn.chunker.downloadFile({ fileId: request.fileId, offset: request.offset, length: request.length }, conn.auth);
+  const call = conn.chunker.downloadFile({ fileId: request.fileId, offset: request.offset, length: request.length, version: 0 }, conn.auth);
   const release = conn.cancelOnAbort(call);
   const bar = progress("downloading");
   let sink: Sink | undefined;

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import { chunksOf, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
+import { commit, deleteForGood, chunksOf, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 /** The order PostgreSQL's COLLATE "C" gives: UTF-8 bytes. */
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -12,7 +12,7 @@ export function catalogueStoreContract(ctx: ContractContext): void {
   it("commits a new file and reads it back through every read path", async () => {
     const owner = newOwner();
     const v = version(owner, "docs/report.pdf", ["r0", "r1", "r2"]);
-    const file = await ctx.stores.catalogue.commitFileVersion(v);
+    const file = await commit(ctx.stores.catalogue, v);
     expect(file).toMatchObject({ name: "docs/report.pdf", size: 3000, sha256: v.sha256, contentType: "text/plain", numChunks: 3, version: 1 });
     expect(file.fileId).toMatch(/^[0-9a-f-]{36}$/);
     expect(file.createdAt).toBeInstanceOf(Date);
@@ -30,7 +30,7 @@ export function catalogueStoreContract(ctx: ContractContext): void {
 
   it("stores an empty file with no chunks, distinct from a missing version", async () => {
     const owner = newOwner();
-    const file = await ctx.stores.catalogue.commitFileVersion(version(owner, "empty", []));
+    const file = await commit(ctx.stores.catalogue, version(owner, "empty", []));
     expect(file).toMatchObject({ size: 0, numChunks: 0, version: 1 });
     expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual([]);
     expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, 3)).toBeUndefined();
@@ -40,8 +40,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     const owner = newOwner();
     const v1 = version(owner, "notes.md", ["n1"]);
     const v2 = version(owner, "notes.md", ["n2a", "n2b"], 500);
-    const first = await ctx.stores.catalogue.commitFileVersion(v1);
-    const second = await ctx.stores.catalogue.commitFileVersion(v2);
+    const first = await commit(ctx.stores.catalogue, v1);
+    const second = await commit(ctx.stores.catalogue, v2);
     expect(second).toMatchObject({ fileId: first.fileId, version: 2, size: 1000, sha256: v2.sha256, numChunks: 2 });
     expect(second.createdAt).toEqual(first.createdAt);
     expect(second.updatedAt.getTime()).toBeGreaterThanOrEqual(first.updatedAt.getTime());
@@ -58,8 +58,8 @@ export function catalogueStoreContract(ctx: ContractContext): void {
   it("serializes concurrent commits of one new name into versions 1 and 2", async () => {
     const owner = newOwner();
     const [a, b] = await Promise.all([
-      ctx.stores.catalogue.commitFileVersion(version(owner, "race", ["x"])),
-      ctx.stores.catalogue.commitFileVersion(version(owner, "race", ["y"])),
+      commit(ctx.stores.catalogue, version(owner, "race", ["x"])),
+      commit(ctx.stores.catalogue, version(owner, "race", ["y"])),
     ]);
     expect(a.fileId).toBe(b.fileId);
     expect([a.version, b.version].sort()).toEqual([1, 2]);
@@ -68,15 +68,15 @@ export function catalogueStoreContract(ctx: ContractContext): void {
   it("keeps owners apart", async () => {
     const alice = newOwner();
     const bob = newOwner();
-    const file = await ctx.stores.catalogue.commitFileVersion(version(alice, "same-name", ["a"]));
-    const bobs = await ctx.stores.catalogue.commitFileVersion(version(bob, "same-name", ["b"]));
+    const file = await commit(ctx.stores.catalogue, version(alice, "same-name", ["a"]));
+    const bobs = await commit(ctx.stores.catalogue, version(bob, "same-name", ["b"]));
     expect(bobs.fileId).not.toBe(file.fileId);
     expect(bobs.version).toBe(1);
     expect(await ctx.stores.catalogue.getFile(bob, file.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFileVersions(bob, file.fileId)).toEqual([]);
     expect(await chunksOf(ctx.stores.catalogue, bob, file.fileId, undefined)).toBeUndefined();
     expect(await chunksOf(ctx.stores.catalogue, bob, file.fileId, 1)).toBeUndefined();
-    expect(await ctx.stores.catalogue.deleteFile(bob, file.fileId)).toBeUndefined();
+    expect(await deleteForGood(ctx.stores.catalogue, bob, file.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFiles(bob, { prefix: "", after: "", limit: 10 })).toEqual([bobs]);
     expect(await ctx.stores.catalogue.getFile(alice, file.fileId)).toEqual(file);
   });
@@ -85,7 +85,7 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     const owner = newOwner();
     const inside = ["docs/B", "docs/a", "docs/a/z", "docs/é", "docs/Z", "docs/a-b", "docs/0", "docs/😀", "docs/~"];
     const outside = ["doc", "docs", "docsx", "Docs/a", "e/docs/a"];
-    for (const n of [...inside, ...outside]) await ctx.stores.catalogue.commitFileVersion(version(owner, n, []));
+    for (const n of [...inside, ...outside]) await commit(ctx.stores.catalogue, version(owner, n, []));
 
     const pageThrough = async (prefix: string, limit: number) => {
       const names: string[] = [];
@@ -110,20 +110,20 @@ export function catalogueStoreContract(ctx: ContractContext): void {
   it("deletes a file from every read path and queues only the chunks no other file of the owner uses", async () => {
     const owner = newOwner();
     const other = newOwner();
-    const gone = await ctx.stores.catalogue.commitFileVersion(version(owner, "old.bin", ["only-v1", "shared"]));
-    await ctx.stores.catalogue.commitFileVersion(version(owner, "old.bin", ["only-v2", "shared", "only-v2"]));
-    await ctx.stores.catalogue.commitFileVersion(version(owner, "keeps-shared.bin", ["shared"]));
+    const gone = await commit(ctx.stores.catalogue, version(owner, "old.bin", ["only-v1", "shared"]));
+    await commit(ctx.stores.catalogue, version(owner, "old.bin", ["only-v2", "shared", "only-v2"]));
+    await commit(ctx.stores.catalogue, version(owner, "keeps-shared.bin", ["shared"]));
     // Another owner's copy of a chunk does not keep this owner's copy alive.
-    await ctx.stores.catalogue.commitFileVersion(version(other, "theirs.bin", ["only-v1"]));
+    await commit(ctx.stores.catalogue, version(other, "theirs.bin", ["only-v1"]));
 
-    const deleted = await ctx.stores.catalogue.deleteFile(owner, gone.fileId);
+    const deleted = await deleteForGood(ctx.stores.catalogue, owner, gone.fileId);
     expect(deleted).toEqual({ fileId: gone.fileId, name: "old.bin", version: 2, queuedChunks: 2 });
     expect(await ctx.stores.catalogue.getFile(owner, gone.fileId)).toBeUndefined();
     expect(await ctx.stores.catalogue.listFileVersions(owner, gone.fileId)).toEqual([]);
     expect(await chunksOf(ctx.stores.catalogue, owner, gone.fileId, undefined)).toBeUndefined();
     expect(await chunksOf(ctx.stores.catalogue, owner, gone.fileId, 1)).toBeUndefined();
     expect((await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).map((f) => f.name)).toEqual(["keeps-shared.bin"]);
-    expect(await ctx.stores.catalogue.deleteFile(owner, gone.fileId)).toBeUndefined();
+    expect(await deleteForGood(ctx.stores.catalogue, owner, gone.fileId)).toBeUndefined();
 
     const queued = await candidatesOf(owner);
     expect(queued.map((c) => c.sha256).sort()).toEqual([sha("only-v1"), sha("only-v2")].sort());
@@ -135,23 +135,23 @@ export function catalogueStoreContract(ctx: ContractContext): void {
 
   it("leaves nothing behind when a commit fails half-way", async () => {
     const owner = newOwner();
-    const queued = await ctx.stores.catalogue.commitFileVersion(version(owner, "queued", ["q"]));
-    await ctx.stores.catalogue.deleteFile(owner, queued.fileId);
+    const queued = await commit(ctx.stores.catalogue, version(owner, "queued", ["q"]));
+    await deleteForGood(ctx.stores.catalogue, owner, queued.fileId);
     await ctx.stores.outbox.removeEvents((await eventsOf(owner)).map((e) => e.seq));
 
     const broken = version(owner, "broken", ["q", "z"]);
     const duplicateIndex = { ...broken, chunks: [broken.chunks[0]!, { ...broken.chunks[1]!, index: 0 }] };
-    await expect(ctx.stores.catalogue.commitFileVersion(duplicateIndex)).rejects.toThrow();
+    await expect(commit(ctx.stores.catalogue, duplicateIndex)).rejects.toThrow();
     expect(await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).toEqual([]);
     expect(await eventsOf(owner)).toEqual([]);
     // The candidate the failed commit would have un-queued is still queued.
     expect((await candidatesOf(owner)).map((c) => c.sha256)).toEqual([sha("q")]);
 
-    const existing = await ctx.stores.catalogue.commitFileVersion(version(owner, "existing", ["ok"]));
+    const existing = await commit(ctx.stores.catalogue, version(owner, "existing", ["ok"]));
     await ctx.stores.outbox.removeEvents((await eventsOf(owner)).map((e) => e.seq));
     const brokenUpdate = version(owner, "existing", ["a", "b"]);
     await expect(
-      ctx.stores.catalogue.commitFileVersion({ ...brokenUpdate, chunks: [brokenUpdate.chunks[0]!, { ...brokenUpdate.chunks[1]!, index: 0 }] }),
+      commit(ctx.stores.catalogue, { ...brokenUpdate, chunks: [brokenUpdate.chunks[0]!, { ...brokenUpdate.chunks[1]!, index: 0 }] }),
     ).rejects.toThrow();
     expect(await ctx.stores.catalogue.getFile(owner, existing.fileId)).toEqual(existing);
     expect((await ctx.stores.catalogue.listFileVersions(owner, existing.fileId)).map((v) => v.version)).toEqual([1]);
@@ -162,9 +162,9 @@ export function catalogueStoreContract(ctx: ContractContext): void {
     const owner = newOwner();
     const seeds = Array.from({ length: 5000 }, (_, i) => `long-${i}`);
     const v = version(owner, "long", seeds, 1024 * 1024);
-    const file = await ctx.stores.catalogue.commitFileVersion(v);
+    const file = await commit(ctx.stores.catalogue, v);
     expect(file.size).toBe(5000 * 1024 * 1024);
     expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual(v.chunks);
-    expect(await ctx.stores.catalogue.deleteFile(owner, file.fileId)).toMatchObject({ queuedChunks: 5000 });
+    expect(await deleteForGood(ctx.stores.catalogue, owner, file.fileId)).toMatchObject({ queuedChunks: 5000 });
   });
 }

@@ -1,5 +1,5 @@
 import { expect, it } from "vitest";
-import { sha, version, type ContractContext } from "./metadata-store-fixtures.js";
+import { commit, deleteForGood, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 /** CollectionQueue and ReleaseQueue: see describeMetadataStoreContracts. */
 export function collectionQueueContract(ctx: ContractContext): void {
@@ -7,16 +7,16 @@ export function collectionQueueContract(ctx: ContractContext): void {
 
   it("un-queues a chunk that a new commit uses again, and re-checks stale candidates", async () => {
     const owner = newOwner();
-    const a = await ctx.stores.catalogue.commitFileVersion(version(owner, "a", ["reused", "dropped"]));
-    await ctx.stores.catalogue.deleteFile(owner, a.fileId);
+    const a = await commit(ctx.stores.catalogue, version(owner, "a", ["reused", "dropped"]));
+    await deleteForGood(ctx.stores.catalogue, owner, a.fileId);
     expect((await candidatesOf(owner)).map((c) => c.sha256).sort()).toEqual([sha("dropped"), sha("reused")].sort());
 
-    const b = await ctx.stores.catalogue.commitFileVersion(version(owner, "b", ["reused"]));
+    const b = await commit(ctx.stores.catalogue, version(owner, "b", ["reused"]));
     expect((await candidatesOf(owner)).map((c) => c.sha256)).toEqual([sha("dropped")]);
 
     // Collected candidates go; a candidate read as still referenced goes only while it still is.
-    const c = await ctx.stores.catalogue.commitFileVersion(version(owner, "c", ["dropped"]));
-    await ctx.stores.catalogue.deleteFile(owner, b.fileId);
+    const c = await commit(ctx.stores.catalogue, version(owner, "c", ["dropped"]));
+    await deleteForGood(ctx.stores.catalogue, owner, b.fileId);
     const due = await candidatesOf(owner);
     expect(due).toEqual([{ owner, sha256: sha("reused"), stillReferenced: false }]);
     await ctx.stores.collection.removeGcCandidates([
@@ -31,7 +31,7 @@ export function collectionQueueContract(ctx: ContractContext): void {
 
   it("queues released chunks once, keeping the first queue time, and the collector re-checks them", async () => {
     const owner = newOwner();
-    const used = await ctx.stores.catalogue.commitFileVersion(version(owner, "in-use", ["used"]));
+    const used = await commit(ctx.stores.catalogue, version(owner, "in-use", ["used"]));
     expect(await ctx.stores.collection.queueGcCandidates(owner, [sha("orphan"), sha("used"), sha("orphan")])).toBe(2);
     expect(await ctx.stores.collection.queueGcCandidates(owner, [sha("orphan")])).toBe(0);
     expect(await ctx.stores.collection.queueGcCandidates(owner, [])).toBe(0);
@@ -44,7 +44,7 @@ export function collectionQueueContract(ctx: ContractContext): void {
     );
     expect((await ctx.stores.verification.chunkReferences(owner, [sha("orphan"), sha("used")])).queued.sort()).toEqual([sha("orphan"), sha("used")].sort());
     // A commit that uses a released chunk takes it off the queue.
-    await ctx.stores.catalogue.commitFileVersion(version(owner, "adopts", ["orphan"]));
+    await commit(ctx.stores.catalogue, version(owner, "adopts", ["orphan"]));
     expect((await candidatesOf(owner)).map((c) => c.sha256)).toEqual([sha("used")]);
     expect(await ctx.stores.catalogue.getFile(owner, used.fileId)).toBeDefined();
     expect(await candidatesOf(newOwner())).toEqual([]);

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-digest.js";
-import type { ChunkRecord, NewFileVersion, OutboxEvent } from "../../services/metadata/src/domain/types.js";
+import type { CatalogueRules, ChunkRecord, FileRecord, NewFileVersion, OutboxEvent, PurgedFile } from "../../services/metadata/src/domain/types.js";
+import type { CatalogueRetention } from "../../services/metadata/src/ports/catalogue-retention.js";
 import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue-store.js";
 import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
 import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
@@ -11,6 +12,7 @@ import type { VerificationReads } from "../../services/metadata/src/ports/verifi
 export interface MetadataStores {
   database: { migrate(): Promise<void>; ping(): Promise<void> };
   catalogue: CatalogueStore;
+  retention: CatalogueRetention;
   outbox: OutboxStore;
   collection: CollectionQueue & ReleaseQueue;
   verification: VerificationReads;
@@ -57,3 +59,19 @@ export async function chunksOf(catalogue: CatalogueStore, owner: string, fileId:
   return (await catalogue.listFileChunks(owner, fileId, version, { fromIndex: 0, limit: 100_000 }))?.chunks;
 }
 
+
+/** The rules the contracts commit under unless a test names others: no quota, 100 versions, no age limit. */
+export const RULES: CatalogueRules = { defaultQuotaBytes: 0, versionsMax: 100, versionsMaxAgeDays: 0 };
+
+/** Commits a version that must not be refused by the quota. */
+export async function commit(catalogue: CatalogueStore, v: NewFileVersion, rules: CatalogueRules = RULES): Promise<FileRecord> {
+  const outcome = await catalogue.commitFileVersion(v, rules);
+  if (outcome.kind !== "done") throw new Error(`commit refused: ${JSON.stringify(outcome)}`);
+  return outcome.value;
+}
+
+/** Deletes a file for good: to the trash, then purged. */
+export async function deleteForGood(catalogue: CatalogueStore, owner: string, fileId: string): Promise<PurgedFile | undefined> {
+  if (!(await catalogue.trashFile(owner, fileId))) return undefined;
+  return catalogue.purgeFile(owner, fileId);
+}

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { catalogueLifecycleContract } from "./catalogue-lifecycle.contract.js";
 import { catalogueStoreContract } from "./catalogue-store.contract.js";
 import { collectionQueueContract } from "./collection-queue.contract.js";
 import { outboxStoreContract } from "./outbox-store.contract.js";
-import { version, type ContractContext, type StoresUnderTest } from "./metadata-store-fixtures.js";
+import { commit, version, type ContractContext, type StoresUnderTest } from "./metadata-store-fixtures.js";
 import { uploadSessionStoreContract } from "./upload-session-store.contract.js";
 import { verificationReadsContract } from "./verification-reads.contract.js";
 
@@ -41,7 +42,7 @@ export function describeMetadataStoreContracts(name: string, create: () => Promi
       it("migrates again without touching existing data", async () => {
         const { stores } = ctx;
         const owner = ctx.newOwner();
-        const file = await stores.catalogue.commitFileVersion(version(owner, "kept.txt", ["a"]));
+        const file = await commit(stores.catalogue, version(owner, "kept.txt", ["a"]));
         await stores.database.migrate();
         expect(await stores.catalogue.getFile(owner, file.fileId)).toEqual(file);
         await stores.database.ping();
@@ -49,6 +50,7 @@ export function describeMetadataStoreContracts(name: string, create: () => Promi
     });
 
     describe("CatalogueStore", () => catalogueStoreContract(ctx));
+    describe("CatalogueStore: moves, versions, trash, quotas; CatalogueRetention", () => catalogueLifecycleContract(ctx));
     describe("OutboxStore", () => outboxStoreContract(ctx));
     describe("CollectionQueue and ReleaseQueue", () => collectionQueueContract(ctx));
     describe("VerificationReads", () => verificationReadsContract(ctx));

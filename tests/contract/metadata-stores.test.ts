@@ -1,3 +1,4 @@
+import { PostgresCatalogueRetention } from "../../services/metadata/src/adapters/postgres/catalogue-retention.js";
 import { PostgresCatalogueStore } from "../../services/metadata/src/adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "../../services/metadata/src/adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
@@ -20,6 +21,7 @@ function postgresStores(url: string, max: number, drop: () => Promise<void>): St
     stores: {
       database: db,
       catalogue: new PostgresCatalogueStore(db),
+      retention: new PostgresCatalogueRetention(db),
       outbox: new PostgresOutboxStore(db),
       collection: new PostgresCollectionQueue(db),
       verification: new PostgresVerificationReads(db),

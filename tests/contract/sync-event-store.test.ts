@@ -96,6 +96,45 @@ describe("schema and migrations", () => {
     inspect(path, (db) => expect(db.pragma("user_version", { simple: true })).toBe(LATEST));
   });
 
+  it("rebuilds sync_events for the catalogue's event types keeping rows, chunk lists, counts and the seq position", async () => {
+    const old = join(root, randomUUID());
+    mkdirSync(old);
+    for (const file of ["0001_create_sync_events.sql", "0002_verification.sql", "0003_owner_seq.sql"]) copyFileSync(join(MIGRATIONS_DIR, file), join(old, file));
+    const path = freshPath();
+    const before = open(path, old);
+    const kept = newEvent({ eventType: "delete", chunkSha256s: ["a".repeat(64), "b".repeat(64)] });
+    const dropped = newEvent();
+    await before.insertNew([kept, dropped]);
+    const droppedSeq = inspect(path, (db) => db.prepare("SELECT seq FROM sync_events WHERE event_id = ?").pluck().get(dropped.eventId) as number);
+    const rw = new Sqlite(path);
+    rw.prepare("DELETE FROM sync_events WHERE event_id = ?").run(dropped.eventId);
+    rw.close();
+    before.close();
+
+    const after = open(path);
+    expect(await after.get("alice", kept.eventId)).toMatchObject({ eventId: kept.eventId, eventType: "delete" });
+    const moved = newEvent({ eventType: "move" });
+    await after.insertNew([moved]);
+    inspect(path, (db) => {
+      expect(db.prepare("SELECT seq FROM sync_events WHERE event_id = ?").pluck().get(moved.eventId)).toBeGreaterThan(droppedSeq);
+      expect(db.prepare("SELECT count(*) FROM sync_event_chunks").pluck().get()).toBe(2);
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual([
+        "sync_event_counts_insert",
+        "sync_event_counts_update",
+        "sync_events_assign_owner_seq",
+        "sync_events_deleted",
+      ]);
+      // Per-owner positions carry on from where they were.
+      expect(db.prepare("SELECT owner_seq FROM sync_events WHERE event_id = ?").pluck().get(moved.eventId)).toBe(3);
+    });
+    expect(await after.countsByTypeAndStatus()).toEqual(
+      expect.arrayContaining([
+        { eventType: "delete", status: "pending", count: 1 },
+        { eventType: "move", status: "pending", count: 1 },
+      ]),
+    );
+  });
+
   it("refuses a database written by a newer schema", () => {
     const path = freshPath();
     open(path).close();
@@ -217,7 +256,7 @@ describe("reading", () => {
   });
 
   it("pages stably through the domain while new events arrive", async () => {
-    const events = new SyncEvents(open(freshPath()));
+    const events = new SyncEvents(open(freshPath()), { isCommitted: async () => false });
     const record = (n: number) =>
       events.record(
         relay,

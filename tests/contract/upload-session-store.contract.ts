@@ -4,7 +4,7 @@ import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-d
 import type { ChunkSpec } from "../../services/metadata/src/domain/types.js";
 import type { NewUploadSession } from "../../services/metadata/src/ports/upload-session-store.js";
 import { waitFor } from "../support/net.js";
-import { chunksOf, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
+import { commit, chunksOf, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 const specs = (seeds: readonly string[], size = 1000): ChunkSpec[] => seeds.map((seed) => ({ sha256: sha(seed), size }));
 
@@ -91,7 +91,7 @@ export function uploadSessionStoreContract(ctx: ContractContext): void {
     const s = session(owner, 3);
     await ctx.stores.uploads.create(s, specs(["s1", "s2", "s1"]));
     const digest = chunkListDigest(specs(["s1", "s2", "s1"]));
-    const commit = {
+    const request = {
       owner,
       name: s.name,
       contentType: s.contentType,
@@ -101,7 +101,7 @@ export function uploadSessionStoreContract(ctx: ContractContext): void {
       chunkListDigest: digest,
       session: { uploadId: s.uploadId, chunkCount: 3 },
     };
-    const [first, second] = await Promise.all([ctx.stores.catalogue.commitFileVersion(commit), ctx.stores.catalogue.commitFileVersion(commit)]);
+    const [first, second] = await Promise.all([commit(ctx.stores.catalogue, request), commit(ctx.stores.catalogue, request)]);
     expect(second).toEqual(first);
     expect(first).toMatchObject({ name: s.name, size: 3000, numChunks: 3, version: 1 });
     expect((await ctx.stores.catalogue.listFileVersions(owner, first.fileId)).length).toBe(1);
@@ -118,22 +118,22 @@ export function uploadSessionStoreContract(ctx: ContractContext): void {
   it("commits under an idempotency key once, per owner", async () => {
     const owner = newOwner();
     const v = { ...version(owner, "keyed.txt", ["k1"]), idempotencyKey: "key-1" };
-    const [a, b] = await Promise.all([ctx.stores.catalogue.commitFileVersion(v), ctx.stores.catalogue.commitFileVersion(v)]);
+    const [a, b] = await Promise.all([commit(ctx.stores.catalogue, v), commit(ctx.stores.catalogue, v)]);
     expect(b).toEqual(a);
-    const again = await ctx.stores.catalogue.commitFileVersion({ ...version(owner, "keyed.txt", ["k2"]), idempotencyKey: "key-1" });
+    const again = await commit(ctx.stores.catalogue, { ...version(owner, "keyed.txt", ["k2"]), idempotencyKey: "key-1" });
     expect(again).toEqual(a);
     expect(await ctx.stores.catalogue.listFileVersions(owner, a.fileId)).toHaveLength(1);
     // Another key, or another owner with the same key, commits.
-    expect((await ctx.stores.catalogue.commitFileVersion({ ...version(owner, "keyed.txt", ["k3"]), idempotencyKey: "key-2" })).version).toBe(2);
+    expect((await commit(ctx.stores.catalogue, { ...version(owner, "keyed.txt", ["k3"]), idempotencyKey: "key-2" })).version).toBe(2);
     const other = newOwner();
-    expect((await ctx.stores.catalogue.commitFileVersion({ ...version(other, "keyed.txt", ["k1"]), idempotencyKey: "key-1" })).version).toBe(1);
+    expect((await commit(ctx.stores.catalogue, { ...version(other, "keyed.txt", ["k1"]), idempotencyKey: "key-1" })).version).toBe(1);
     expect(await ctx.stores.uploads.deleteCommitKeysOlderThan(0, 100_000)).toBeGreaterThanOrEqual(3);
-    expect((await ctx.stores.catalogue.commitFileVersion(v)).version).toBe(3);
+    expect((await commit(ctx.stores.catalogue, v)).version).toBe(3);
   });
 
   it("pages through a chunk list from an index", async () => {
     const owner = newOwner();
-    const file = await ctx.stores.catalogue.commitFileVersion(version(owner, "paged", ["p0", "p1", "p2", "p3", "p4"]));
+    const file = await commit(ctx.stores.catalogue, version(owner, "paged", ["p0", "p1", "p2", "p3", "p4"]));
     const page = await ctx.stores.catalogue.listFileChunks(owner, file.fileId, undefined, { fromIndex: 2, limit: 2 });
     expect(page).toEqual({ version: 1, chunks: [expect.objectContaining({ index: 2 }), expect.objectContaining({ index: 3 })] });
     expect(await ctx.stores.catalogue.listFileChunks(owner, file.fileId, 1, { fromIndex: 9, limit: 2 })).toEqual({ version: 1, chunks: [] });

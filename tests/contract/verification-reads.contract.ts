@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import { sha, version, type ContractContext } from "./metadata-store-fixtures.js";
+import { commit, deleteForGood, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 /** VerificationReads: see describeMetadataStoreContracts. */
 export function verificationReadsContract(ctx: ContractContext): void {
@@ -10,8 +10,8 @@ export function verificationReadsContract(ctx: ContractContext): void {
     const owner = newOwner();
     const v1 = version(owner, "inspected", ["i1", "i2"]);
     const v2 = version(owner, "inspected", ["i3"], 700);
-    const first = await ctx.stores.catalogue.commitFileVersion(v1);
-    const second = await ctx.stores.catalogue.commitFileVersion(v2);
+    const first = await commit(ctx.stores.catalogue, v1);
+    const second = await commit(ctx.stores.catalogue, v2);
 
     const newest = await ctx.stores.verification.inspectFileVersion(owner, first.fileId, undefined);
     expect(newest).toEqual({
@@ -24,13 +24,13 @@ export function verificationReadsContract(ctx: ContractContext): void {
     expect(old?.version).toMatchObject({ version: 1, size: 2000, sha256: v1.sha256, numChunks: 2 });
     expect(old?.chunks).toEqual(v1.chunks);
 
-    const empty = await ctx.stores.catalogue.commitFileVersion(version(owner, "inspected-empty", []));
+    const empty = await commit(ctx.stores.catalogue, version(owner, "inspected-empty", []));
     expect(await ctx.stores.verification.inspectFileVersion(owner, empty.fileId, undefined)).toMatchObject({ version: { numChunks: 0, size: 0 }, chunks: [] });
 
     expect(await ctx.stores.verification.inspectFileVersion(owner, first.fileId, 3)).toBeUndefined();
     expect(await ctx.stores.verification.inspectFileVersion(newOwner(), first.fileId, undefined)).toBeUndefined();
     expect(await ctx.stores.verification.inspectFileVersion(owner, randomUUID(), undefined)).toBeUndefined();
-    await ctx.stores.catalogue.deleteFile(owner, first.fileId);
+    await deleteForGood(ctx.stores.catalogue, owner, first.fileId);
     expect(await ctx.stores.verification.inspectFileVersion(owner, first.fileId, undefined)).toBeUndefined();
     expect(await ctx.stores.verification.inspectFileVersion(owner, first.fileId, 1)).toBeUndefined();
   });
@@ -38,10 +38,10 @@ export function verificationReadsContract(ctx: ContractContext): void {
   it("tells which chunks the owner's files reference and which are queued, per owner", async () => {
     const owner = newOwner();
     const other = newOwner();
-    const gone = await ctx.stores.catalogue.commitFileVersion(version(owner, "gone", ["only-gone", "kept"]));
-    await ctx.stores.catalogue.commitFileVersion(version(owner, "stays", ["kept"]));
-    await ctx.stores.catalogue.commitFileVersion(version(other, "theirs", ["theirs"]));
-    await ctx.stores.catalogue.deleteFile(owner, gone.fileId);
+    const gone = await commit(ctx.stores.catalogue, version(owner, "gone", ["only-gone", "kept"]));
+    await commit(ctx.stores.catalogue, version(owner, "stays", ["kept"]));
+    await commit(ctx.stores.catalogue, version(other, "theirs", ["theirs"]));
+    await deleteForGood(ctx.stores.catalogue, owner, gone.fileId);
 
     const hashes = [sha("only-gone"), sha("kept"), sha("theirs"), sha("never"), sha("kept")];
     const refs = await ctx.stores.verification.chunkReferences(owner, hashes);

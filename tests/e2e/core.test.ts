@@ -153,7 +153,7 @@ describe("listing, versions and delete", () => {
     expect(got.file).toMatchObject({ version: 2, size: 7 });
   });
 
-  it("delete hides the file at once and the collector removes its unshared chunks", async () => {
+  it("delete hides the file at once (to the trash); once purged the collector removes its unshared chunks", async () => {
     // Over FastCDC's largest chunk each, so each part has cut points of its own.
     const shared = randomBytes(5 * MiB);
     const own = randomBytes(5 * MiB);
@@ -165,6 +165,7 @@ describe("listing, versions and delete", () => {
     const { files } = await call(c.metadata.listFiles, c.metadata, { pageSize: 1000, pageToken: "", prefix: "gone" }, alice);
     expect(files).toEqual([]);
     await expectStatus(call(c.metadata.deleteFile, c.metadata, { fileId: gone.fileId }, alice), status.NOT_FOUND);
+    await call(c.metadata.purgeFile, c.metadata, { fileId: gone.fileId }, alice);
 
     const present = async (hashes: string[]) =>
       (await call(c.blocks.hasChunks, c.blocks, { sha256s: hashes, owner: "" }, alice)).present.map((p) => p.sha256);

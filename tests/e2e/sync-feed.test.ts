@@ -122,7 +122,7 @@ describe("WatchChanges", () => {
     expect(first.change).toBeUndefined();
     startCursor = first.cursor;
 
-    // 100 changes of alice: 40 uploads, 30 updates, 30 deletes; bob commits in between.
+    // 100 changes of alice: 40 uploads, 30 updates, 30 deletes (to the trash); bob commits in between.
     const expected: Expected[] = [];
     const files: Array<{ fileId: string; name: string; version: number }> = [];
     for (let i = 0; i < 40; i++) {
@@ -138,7 +138,7 @@ describe("WatchChanges", () => {
     }
     for (const f of files.slice(10)) {
       await remove(alice, f.fileId);
-      expected.push({ fileId: f.fileId, name: f.name, eventType: EventType.EVENT_TYPE_DELETE, version: f.version });
+      expected.push({ fileId: f.fileId, name: f.name, eventType: EventType.EVENT_TYPE_TRASH, version: f.version });
     }
     await remove(bob, (await put(bob, "bob/last.bin")).fileId);
     expect(expected).toHaveLength(100);
@@ -176,7 +176,7 @@ describe("WatchChanges", () => {
     const seen = await feed.changes(7);
     feed.close();
     expect(seen.every((m) => m.change!.name.startsWith("bob/"))).toBe(true);
-    expect(seen.map((m) => m.change!.eventType).at(-1)).toBe(EventType.EVENT_TYPE_DELETE);
+    expect(seen.map((m) => m.change!.eventType).at(-1)).toBe(EventType.EVENT_TYPE_TRASH);
   });
 
   it("starts from now with an empty cursor and counts open streams", async () => {

@@ -153,40 +153,46 @@ describe("verification of uploads, updates and deletes", () => {
     });
   });
 
-  it("completes a delete once the file is gone and its chunks are accounted for", async () => {
+  it("verifies a trash as the content it keeps, and a purge (bounded: no chunk list) once the file is gone", async () => {
     const data = randomBytes(5 * MiB + 1);
     const chunks = chunksOf(data).length;
     const file = await upload(c, tokens.alice, data, { name: "deleted.bin" });
     await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, tokens.alice);
-    const event = await settledStatus("alice", file.fileId, EventType.EVENT_TYPE_DELETE);
+    expect(await settledStatus("alice", file.fileId, EventType.EVENT_TYPE_TRASH)).toMatchObject({
+      eventType: EventType.EVENT_TYPE_TRASH,
+      status: EventStatus.EVENT_STATUS_COMPLETED,
+      verification: { syncStatus: "synchronized", chunksVerified: chunks, totalChunks: chunks, action: "trash_synchronized" },
+    });
+    await call(c.metadata.purgeFile, c.metadata, { fileId: file.fileId }, tokens.alice);
+    const event = await settledStatus("alice", file.fileId, EventType.EVENT_TYPE_PURGE);
     expect(event).toMatchObject({
-      eventType: EventType.EVENT_TYPE_DELETE,
+      eventType: EventType.EVENT_TYPE_PURGE,
       status: EventStatus.EVENT_STATUS_COMPLETED,
       chunkSha256s: [],
-      verification: { syncStatus: "synchronized", chunksVerified: chunks, totalChunks: chunks, action: "delete_synchronized" },
+      verification: { syncStatus: "synchronized", chunksVerified: 0, totalChunks: 0, action: "purge_synchronized" },
     });
-    // The upload before it completes too: verified, or superseded by the
-    // delete (when it was checked after the file was gone, possibly retried
-    // until the delete event arrived).
-    let del: SyncEvent | undefined;
+    // The upload before them completes too: verified, or superseded by the
+    // purge (when it was checked after the file was gone, possibly retried
+    // until the purge event arrived).
+    let purge: SyncEvent | undefined;
     let up: SyncEvent | undefined;
     await waitFor(
       async () => {
-        [del, up] = await eventsOf("alice", { fileId: file.fileId });
+        [purge, , up] = await eventsOf("alice", { fileId: file.fileId });
         return settled(up!.status);
       },
       15_000,
       "the upload event to settle",
     );
-    expect(del!.eventId).toBe(event.eventId);
+    expect(purge!.eventId).toBe(event.eventId);
     expect(up).toMatchObject({ eventType: EventType.EVENT_TYPE_UPLOAD, status: EventStatus.EVENT_STATUS_COMPLETED });
     expect(["upload_synchronized", "superseded"]).toContain(up!.verification!.action);
   });
 
   it("filters listings by status and event type", async () => {
-    const deletes = await eventsOf("alice", { eventType: EventType.EVENT_TYPE_DELETE });
-    expect(deletes.length).toBeGreaterThan(0);
-    expect(deletes.every((e) => e.eventType === EventType.EVENT_TYPE_DELETE)).toBe(true);
+    const purges = await eventsOf("alice", { eventType: EventType.EVENT_TYPE_PURGE });
+    expect(purges.length).toBeGreaterThan(0);
+    expect(purges.every((e) => e.eventType === EventType.EVENT_TYPE_PURGE)).toBe(true);
     const completedUpdates = await eventsOf("alice", { eventType: EventType.EVENT_TYPE_UPDATE, status: EventStatus.EVENT_STATUS_COMPLETED });
     expect(completedUpdates.map((e) => e.name)).toEqual(["verified.bin"]);
     expect(await eventsOf("alice", { status: EventStatus.EVENT_STATUS_FAILED })).toEqual([]);

@@ -84,6 +84,13 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
           "DELETE /v1/files/{file_id}",
           "GET /v1/files/{file_id}/chunks",
           "GET /v1/files/{file_id}/versions",
+          "POST /v1/files/{file_id}/move",
+          "POST /v1/files/{file_id}/versions/{version}/restore",
+          "GET /v1/trash",
+          "POST /v1/trash/{file_id}/undelete",
+          "DELETE /v1/trash/{file_id}",
+          "GET /v1/usage",
+          "PUT /v1/quotas/{owner}",
           "GET /v1/files/{file_id}/content",
           "GET /v1/files/{file_id}/sync-status",
           "GET /v1/sync-events",
@@ -101,7 +108,7 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
           "DELETE /v1/uploads/{upload_id}",
         ].sort(),
       );
-      const paths = routes.map((r) => ({ method: r.httpMethod, path: r.template.replace(/\{[^}]+\}/g, FOREIGN_ID) }));
+      const paths = routes.map((r) => ({ method: r.httpMethod, path: r.template.replace("{version}", "1").replace(/\{[^}]+\}/g, FOREIGN_ID) }));
       const forged = await forgedTokens(target.issuer, target.audience);
       for (const { method, path } of paths) {
         const response = await api(path.replace("{index}", "0"), undefined, { method, ...(method === "POST" || method === "PUT" ? { body: "x" } : {}) });
@@ -264,6 +271,12 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
         expect((await response.json()) as { code: number }).toMatchObject({ code: 5 });
       }
       expect((await api(`/v1/files/${file.fileId}`, bob, { method: "DELETE" })).status).toBe(404);
+      const post = (path: string, body: object) => api(path, bob, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+      expect((await post(`/v1/files/${file.fileId}/move`, { newName: "stolen.txt" })).status).toBe(404);
+      expect((await post(`/v1/files/${file.fileId}/versions/1/restore`, {})).status).toBe(404);
+      expect((await api(`/v1/files/${file.fileId}/content?version=1`, bob)).status).toBe(404);
+      expect((await post(`/v1/trash/${file.fileId}/undelete`, {})).status).toBe(404);
+      expect((await api(`/v1/trash/${file.fileId}`, bob, { method: "DELETE" })).status).toBe(404);
       expect(await listNames(bob)).not.toContain("private.txt");
       expect((await api(`/v1/files/${file.fileId}`, alice)).status).toBe(200);
     });
@@ -316,6 +329,41 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       expect((await api(`/v1/files/${file.fileId}`, alice)).status).toBe(404);
       expect((await api(`/v1/files/${file.fileId}/content`, alice)).status).toBe(404);
       expect((await api(`/v1/files/${file.fileId}`, alice, { method: "DELETE" })).status).toBe(404);
+    });
+
+    it("moves a file, restores a version, and keeps a trash with undelete and purge", async () => {
+      const send = (method: string, path: string, body?: object) =>
+        api(path, alice, { method, ...(body ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}) });
+      const file = await uploaded(alice, "rest/old name.txt", new TextEncoder().encode("one"));
+      await uploaded(alice, "rest/old name.txt", new TextEncoder().encode("two!"));
+      await uploaded(alice, "rest/taken.txt", new TextEncoder().encode("taken"));
+      const moved = await json<{ file: FileJson }>(await send("POST", `/v1/files/${file.fileId}/move`, { newName: "rest/new name.txt" }));
+      expect(moved.file).toMatchObject({ fileId: file.fileId, name: "rest/new name.txt", version: 2 });
+      expect((await json<{ code: number }>(await send("POST", `/v1/files/${file.fileId}/move`, { newName: "rest/taken.txt" }), 409)).code).toBe(6);
+      const restored = await json<{ file: FileJson }>(await send("POST", `/v1/files/${file.fileId}/versions/1/restore`, {}));
+      expect(restored.file).toMatchObject({ version: 3, size: "3" });
+      expect(await (await api(`/v1/files/${file.fileId}/content`, alice)).text()).toBe("one");
+
+      expect(await json<object>(await send("DELETE", `/v1/files/${file.fileId}`))).toEqual({});
+      const { files } = await json<{ files: Array<FileJson & { deletedAt: string }> }>(await api("/v1/trash?pageSize=100", alice));
+      expect(files.find((f) => f.fileId === file.fileId)).toMatchObject({ name: "rest/new name.txt", deletedAt: expect.any(String) });
+      expect((await json<{ file: FileJson }>(await send("POST", `/v1/trash/${file.fileId}/undelete`, {}))).file.name).toBe("rest/new name.txt");
+      expect((await api(`/v1/files/${file.fileId}`, alice)).status).toBe(200);
+      await send("DELETE", `/v1/files/${file.fileId}`);
+      expect(await json<object>(await send("DELETE", `/v1/trash/${file.fileId}`))).toEqual({});
+      expect((await send("POST", `/v1/trash/${file.fileId}/undelete`, {})).status).toBe(404);
+    });
+
+    it("reports usage, and refuses to let a user set a quota", async () => {
+      const usage = await json<{ usedBytes: string; quotaBytes: string; fileCount: string; trashBytes: string }>(await api("/v1/usage", alice));
+      expect(Number(usage.usedBytes)).toBeGreaterThan(0);
+      expect(usage).toMatchObject({ quotaBytes: "0", trashBytes: expect.any(String) });
+      const response = await api(`/v1/quotas/${encodeURIComponent("someone")}`, alice, {
+        method: "PUT",
+        body: JSON.stringify({ quotaBytes: "1" }),
+        headers: { "content-type": "application/json" },
+      });
+      expect((await json<{ code: number }>(response, 403)).code).toBe(7);
     });
 
     it("reports sync events and a file's sync status", async () => {

@@ -76,12 +76,15 @@ export function download(
   clients: Clients,
   token: string | undefined,
   fileId: string,
-  range: { offset?: number; length?: number } = {},
+  range: { offset?: number; length?: number; version?: number } = {},
 ): Promise<{ file: File; data: Buffer }> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let file: File | undefined;
-    const stream = clients.chunker.downloadFile({ fileId, offset: range.offset ?? 0, length: range.length ?? 0 }, auth(token));
+    const stream = clients.chunker.downloadFile(
+      { fileId, offset: range.offset ?? 0, length: range.length ?? 0, version: range.version ?? 0 },
+      auth(token),
+    );
     stream.on("data", (m: DownloadFileResponse) => {
       if (m.payload?.$case === "file") file = m.payload.value;
       else if (m.payload?.$case === "data") parts.push(m.payload.value);

@@ -275,8 +275,16 @@ export class SyncEngine {
       if (!isSyncablePath(change.name)) continue;
       const known = this.state.files.get(change.name);
       // Our own upload coming back, or a change already applied: nothing to fetch.
-      if (change.eventType !== EventType.EVENT_TYPE_DELETE && known?.fileId === change.fileId && known.version >= change.version) continue;
+      const content = change.eventType === EventType.EVENT_TYPE_UPLOAD || change.eventType === EventType.EVENT_TYPE_UPDATE;
+      if (content && known?.fileId === change.fileId && known.version >= change.version) continue;
       const file = await this.getFile(change.fileId);
+      // Known under another name (moved away, or gone to the trash): that path changes too.
+      for (const [path, remote] of this.remote) {
+        if (remote.fileId === change.fileId && path !== file?.name) {
+          this.remote.delete(path);
+          paths.add(path);
+        }
+      }
       if (file && isSyncablePath(file.name)) {
         this.remote.set(file.name, toRemote(file));
         paths.add(file.name);

@@ -80,7 +80,7 @@ export async function deltaDownload(conn: Connection, fileId: string, localPath:
 
 /** Downloads one byte range into the target at `at`, hashing it in order; returns the bytes written. */
 async function downloadRange(conn: Connection, fileId: string, offset: number, length: number, target: FileHandle, at: number, hash: ReturnType<typeof createHash>): Promise<number> {
-  const call = conn.chunker.downloadFile({ fileId, offset, length }, conn.auth);
+  const call = conn.chunker.downloadFile({ fileId, offset, length, version: 0 }, conn.auth);
   const release = conn.cancelOnAbort(call);
   let received = 0;
   try {

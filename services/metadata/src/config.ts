@@ -1,6 +1,7 @@
 import { DEFAULT_APP_TOKEN_ISSUER, parseAuthConfig, parseServiceCredentials, type AuthConfig, type ServiceCredentialsConfig } from "#lib/auth.js";
 import { bool, deepFreeze, int, optionalStr, port, str, url, type Env } from "#lib/config.js";
 import { parseServerConfig, type ServerConfig } from "#lib/service.js";
+import type { CatalogueRules } from "./domain/types.js";
 
 export interface MetadataConfig {
   server: ServerConfig;
@@ -30,6 +31,14 @@ export interface MetadataConfig {
     commitKeySeconds: number;
     /** How often expired sessions and keys are cleared. */
     intervalMs: number;
+  };
+  /** Trash, version retention and quotas (issue 11). */
+  catalogue: {
+    rules: CatalogueRules;
+    /** CFS_TRASH_RETENTION_DAYS: files stay in the trash this long. */
+    trashRetentionDays: number;
+    /** How often the retention sweep runs (CFS_RETENTION_INTERVAL_MS). */
+    retentionIntervalMs: number;
   };
   outbox: {
     intervalMs: number;
@@ -89,6 +98,15 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       batchSize: 1000,
     },
     uploads: uploadsConfig(env),
+    catalogue: {
+      rules: {
+        defaultQuotaBytes: int(env, "CFS_DEFAULT_QUOTA_BYTES", 0),
+        versionsMax: int(env, "CFS_VERSIONS_MAX", 100, 1, 100_000),
+        versionsMaxAgeDays: int(env, "CFS_VERSIONS_MAX_AGE_DAYS", 180, 0, 100_000),
+      },
+      trashRetentionDays: int(env, "CFS_TRASH_RETENTION_DAYS", 30, 0, 100_000),
+      retentionIntervalMs: int(env, "CFS_RETENTION_INTERVAL_MS", 3_600_000, 10),
+    },
     outbox: {
       intervalMs: int(env, "CFS_OUTBOX_INTERVAL_MS", 1000, 10),
       maxBackoffMs: 30_000,

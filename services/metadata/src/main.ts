@@ -18,6 +18,7 @@ import { PostgresAppPasswordStore } from "./adapters/postgres/app-password-store
 import { PostgresDavStateStore } from "./adapters/postgres/dav-state-store.js";
 import { createDavStateHandlers } from "./dav-state-server.js";
 import { DavState } from "./domain/dav-state.js";
+import { PostgresCatalogueRetention } from "./adapters/postgres/catalogue-retention.js";
 import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
@@ -30,6 +31,7 @@ import { Catalogue } from "./domain/catalogue.js";
 import { ChunkRelease } from "./domain/chunk-release.js";
 import { ChunkCollector } from "./domain/collector.js";
 import { OutboxRelay } from "./domain/outbox-relay.js";
+import { RetentionSweep } from "./domain/retention.js";
 import { VerificationQueries } from "./domain/verification-queries.js";
 import { UploadSessions } from "./domain/upload-sessions.js";
 import { createHandlers, createUploadSessionHandlers } from "./server.js";
@@ -53,7 +55,12 @@ async function main(): Promise<void> {
 
   const catalogueStore = new PostgresCatalogueStore(db);
   const sessionStore = new PostgresUploadSessionStore(db);
-  const sessions = new UploadSessions(sessionStore, catalogueStore, blocks, config.uploads.sessionTtlSeconds);
+  const sessions = new UploadSessions(sessionStore, catalogueStore, blocks, config.uploads.sessionTtlSeconds, config.catalogue.rules);
+  const retention = new RetentionSweep(
+    new PostgresCatalogueRetention(db),
+    { rules: config.catalogue.rules, trashRetentionDays: config.catalogue.trashRetentionDays, batchSize: 100 },
+    log.child({ loop: "retention" }),
+  );
   const collector = new ChunkCollector(gcQueue, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
   const relay = new OutboxRelay(new PostgresOutboxStore(db), sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
   const loops = [
@@ -73,6 +80,12 @@ async function main(): Promise<void> {
       },
       { name: "upload sessions", intervalMs: config.uploads.intervalMs, maxBackoffMs: 60_000, log },
     ),
+    new BackgroundLoop(() => retention.sweepOnce(), {
+      name: "retention",
+      intervalMs: config.catalogue.retentionIntervalMs,
+      maxBackoffMs: 60_000,
+      log,
+    }),
     new BackgroundLoop(() => relay.relayOnce(), {
       name: "outbox relay",
       intervalMs: config.outbox.intervalMs,
@@ -101,7 +114,7 @@ async function main(): Promise<void> {
         "cfs.metadata.v1.MetadataService",
         MetadataServiceService,
         createHandlers({
-          catalogue: new Catalogue(catalogueStore, blocks),
+          catalogue: new Catalogue(catalogueStore, blocks, config.catalogue.rules),
           release: new ChunkRelease(gcQueue),
           verification: new VerificationQueries(new PostgresVerificationReads(db)),
         }),

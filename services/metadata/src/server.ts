@@ -36,8 +36,47 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
     },
 
     async deleteFile(request, ctx) {
-      const deleted = await catalogue.deleteFile(ctx.principal.subject, request.fileId);
-      ctx.log.info({ fileId: deleted.fileId, version: deleted.version, queuedChunks: deleted.queuedChunks }, "file deleted");
+      const trashed = await catalogue.deleteFile(ctx.principal.subject, request.fileId);
+      ctx.log.info({ fileId: trashed.fileId, version: trashed.version }, "file moved to the trash");
+      return {};
+    },
+
+    async moveFile(request, ctx) {
+      const file = await catalogue.moveFile(ctx.principal.subject, request.fileId, request.newName);
+      ctx.log.info({ fileId: file.fileId }, "file moved");
+      return { file: toFile(file) };
+    },
+
+    async restoreFileVersion(request, ctx) {
+      const file = await catalogue.restoreFileVersion(ctx.principal.subject, request.fileId, request.version);
+      ctx.log.info({ fileId: file.fileId, restored: request.version, version: file.version }, "version restored");
+      return { file: toFile(file) };
+    },
+
+    async listTrash(request, ctx) {
+      const page = await catalogue.listTrash(ctx.principal.subject, request);
+      return { files: page.files.map(toFile), nextPageToken: page.nextPageToken };
+    },
+
+    async undeleteFile(request, ctx) {
+      const file = await catalogue.undeleteFile(ctx.principal.subject, request.fileId);
+      ctx.log.info({ fileId: file.fileId }, "file undeleted");
+      return { file: toFile(file) };
+    },
+
+    async purgeFile(request, ctx) {
+      const purged = await catalogue.purgeFile(ctx.principal.subject, request.fileId);
+      ctx.log.info({ fileId: purged.fileId, version: purged.version, queuedChunks: purged.queuedChunks }, "file purged");
+      return {};
+    },
+
+    async getUsage(_request, ctx) {
+      return catalogue.getUsage(ctx.principal.subject);
+    },
+
+    async setQuota(request, ctx) {
+      await catalogue.setQuota(ctx.principal, request.owner, request.quotaBytes);
+      ctx.log.info({ owner: request.owner, quotaBytes: request.quotaBytes ?? "default" }, "quota set");
       return {};
     },
 
@@ -130,6 +169,7 @@ function toFile(f: FileRecord): File {
     version: f.version,
     createdAt: f.createdAt,
     updatedAt: f.updatedAt,
+    deletedAt: f.deletedAt,
   };
 }
 

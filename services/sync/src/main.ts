@@ -50,6 +50,11 @@ async function main(): Promise<void> {
     log,
   });
 
+  // GetFileSyncStatus of a file whose first event is still on its way: ask metadata.
+  const committed = {
+    isCommitted: async (owner: string, fileId: string) => (await catalogue.inspectFileVersion(owner, fileId, 0, await serviceIdentity())) !== undefined,
+  };
+
   const changes = startChangeFeed({ databasePath: config.databasePath, retentionDays: config.retentionDays, registry: metrics.registry, log });
   // WatchChanges streams never end by themselves: end them as shutdown begins (registered before runService's handler).
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, changes.endStreams);
@@ -59,7 +64,7 @@ async function main(): Promise<void> {
     server: config.server,
     auth: config.auth,
     metrics,
-    services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(notifyOnInsert(store, changes.feed)), changes.feed))],
+    services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(notifyOnInsert(store, changes.feed), committed), changes.feed))],
     // Only SQLite: listing and recording work without the peers, and
     // verification waits for them by itself (retries with backoff).
     checks: [{ name: "sqlite", check: () => store.ping() }],

@@ -15,6 +15,11 @@ const typeToProto: Record<EventType, ProtoEventType> = {
   upload: ProtoEventType.EVENT_TYPE_UPLOAD,
   update: ProtoEventType.EVENT_TYPE_UPDATE,
   delete: ProtoEventType.EVENT_TYPE_DELETE,
+  move: ProtoEventType.EVENT_TYPE_MOVE,
+  restore: ProtoEventType.EVENT_TYPE_RESTORE,
+  trash: ProtoEventType.EVENT_TYPE_TRASH,
+  undelete: ProtoEventType.EVENT_TYPE_UNDELETE,
+  purge: ProtoEventType.EVENT_TYPE_PURGE,
 };
 
 const statusToProto: Record<EventStatus, ProtoEventStatus> = {
@@ -57,8 +62,8 @@ export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHan
     },
 
     async getFileSyncStatus(request, ctx) {
-      const { fileId, latest } = await events.fileStatus(ctx.principal, request.fileId);
-      return { fileId, status: statusToProto[latest.status], latestEvent: toProto(latest) };
+      const { fileId, status, latest } = await events.fileStatus(ctx.principal, request.fileId);
+      return { fileId, status: statusToProto[status], latestEvent: latest && toProto(latest) };
     },
 
     watchChanges: watchChangesHandler(feed),

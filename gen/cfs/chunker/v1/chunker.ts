@@ -88,6 +88,8 @@ export interface DownloadFileRequest {
   offset: number;
   /** Number of bytes from offset; 0 means to the end of the file. */
   length: number;
+  /** The version to send; 0 means the newest. An unknown version is NOT_FOUND. */
+  version: number;
 }
 
 export interface DownloadFileResponse {
@@ -126,6 +128,8 @@ export interface DownloadFileContentRequest {
   offset: number;
   /** Number of bytes from offset; 0 means to the end of the file. */
   length: number;
+  /** The version to send (query parameter `version`); 0 means the newest. */
+  version: number;
 }
 
 /** Chunks `start` to `start + count - 1` of a chunk list. */
@@ -646,7 +650,7 @@ export const UploadFileResponse: MessageFns<UploadFileResponse> = {
 };
 
 function createBaseDownloadFileRequest(): DownloadFileRequest {
-  return { fileId: "", offset: 0, length: 0 };
+  return { fileId: "", offset: 0, length: 0, version: 0 };
 }
 
 export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
@@ -659,6 +663,9 @@ export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
     }
     if (message.length !== 0) {
       writer.uint32(24).int64(message.length);
+    }
+    if (message.version !== 0) {
+      writer.uint32(32).int32(message.version);
     }
     return writer;
   },
@@ -700,6 +707,14 @@ export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
             message.length = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -721,6 +736,7 @@ export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
         : "",
       offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
       length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
     };
   },
 
@@ -735,6 +751,9 @@ export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
     if (message.length !== 0) {
       obj.length = Math.round(message.length);
     }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
     return obj;
   },
 
@@ -746,6 +765,7 @@ export const DownloadFileRequest: MessageFns<DownloadFileRequest> = {
     message.fileId = object.fileId ?? "";
     message.offset = object.offset ?? 0;
     message.length = object.length ?? 0;
+    message.version = object.version ?? 0;
     return message;
   },
 };
@@ -1058,7 +1078,7 @@ export const UploadFileContentResponse: MessageFns<UploadFileContentResponse> = 
 };
 
 function createBaseDownloadFileContentRequest(): DownloadFileContentRequest {
-  return { fileId: "", offset: 0, length: 0 };
+  return { fileId: "", offset: 0, length: 0, version: 0 };
 }
 
 export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> = {
@@ -1071,6 +1091,9 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
     }
     if (message.length !== 0) {
       writer.uint32(24).int64(message.length);
+    }
+    if (message.version !== 0) {
+      writer.uint32(32).int32(message.version);
     }
     return writer;
   },
@@ -1112,6 +1135,14 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
             message.length = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1133,6 +1164,7 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
         : "",
       offset: isSet(object.offset) ? globalThis.Number(object.offset) : 0,
       length: isSet(object.length) ? globalThis.Number(object.length) : 0,
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
     };
   },
 
@@ -1147,6 +1179,9 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
     if (message.length !== 0) {
       obj.length = Math.round(message.length);
     }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
     return obj;
   },
 
@@ -1158,6 +1193,7 @@ export const DownloadFileContentRequest: MessageFns<DownloadFileContentRequest> 
     message.fileId = object.fileId ?? "";
     message.offset = object.offset ?? 0;
     message.length = object.length ?? 0;
+    message.version = object.version ?? 0;
     return message;
   },
 };

@@ -42,7 +42,11 @@ export interface File {
   /** Version number of the newest version, starting at 1. */
   version: number;
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** Set only for a file in the trash (ListTrash): when it was deleted. */
+  deletedAt?: Date | undefined;
 }
 
 export interface FileVersion {
@@ -102,6 +106,83 @@ export interface DeleteFileRequest {
 }
 
 export interface DeleteFileResponse {
+}
+
+export interface MoveFileRequest {
+  fileId: string;
+  /** The new name, under the same rules as an upload's. */
+  newName: string;
+}
+
+export interface MoveFileResponse {
+  file?: File | undefined;
+}
+
+export interface RestoreFileVersionRequest {
+  fileId: string;
+  /** An existing version of the file, from 1. */
+  version: number;
+}
+
+export interface RestoreFileVersionResponse {
+  /** The file with its new newest version. */
+  file?: File | undefined;
+}
+
+export interface ListTrashRequest {
+  /** At most this many files; 0 means 100, values above 1000 are capped. */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
+  pageToken: string;
+}
+
+export interface ListTrashResponse {
+  /** Each with deleted_at set. */
+  files: File[];
+  /** Empty when this is the last page. */
+  nextPageToken: string;
+}
+
+export interface UndeleteFileRequest {
+  fileId: string;
+}
+
+export interface UndeleteFileResponse {
+  file?: File | undefined;
+}
+
+export interface PurgeFileRequest {
+  fileId: string;
+}
+
+export interface PurgeFileResponse {
+}
+
+export interface GetUsageRequest {
+}
+
+export interface GetUsageResponse {
+  /**
+   * Bytes counted against the quota: the newest version of every file,
+   * trash included.
+   */
+  usedBytes: number;
+  /** 0: unlimited. */
+  quotaBytes: number;
+  /** Files outside the trash. */
+  fileCount: number;
+  /** The part of used_bytes that is in the trash. */
+  trashBytes: number;
+}
+
+export interface SetQuotaRequest {
+  /** The user (token subject), at most 512 characters (lib/limits.ts MAX_OWNER_LENGTH). */
+  owner: string;
+  /** Absent: the default (CFS_DEFAULT_QUOTA_BYTES) applies again. 0: unlimited. */
+  quotaBytes?: number | undefined;
+}
+
+export interface SetQuotaResponse {
 }
 
 export interface ListFileChunksRequest {
@@ -188,6 +269,7 @@ function createBaseFile(): File {
     version: 0,
     createdAt: undefined,
     updatedAt: undefined,
+    deletedAt: undefined,
   };
 }
 
@@ -219,6 +301,9 @@ export const File: MessageFns<File> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+    }
+    if (message.deletedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.deletedAt), writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -308,6 +393,14 @@ export const File: MessageFns<File> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.deletedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -351,6 +444,11 @@ export const File: MessageFns<File> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      deletedAt: isSet(object.deletedAt)
+        ? fromJsonTimestamp(object.deletedAt)
+        : isSet(object.deleted_at)
+        ? fromJsonTimestamp(object.deleted_at)
+        : undefined,
     };
   },
 
@@ -383,6 +481,9 @@ export const File: MessageFns<File> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.deletedAt !== undefined) {
+      obj.deletedAt = message.deletedAt.toISOString();
+    }
     return obj;
   },
 
@@ -400,6 +501,7 @@ export const File: MessageFns<File> = {
     message.version = object.version ?? 0;
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.deletedAt = object.deletedAt ?? undefined;
     return message;
   },
 };
@@ -1246,6 +1348,1095 @@ export const DeleteFileResponse: MessageFns<DeleteFileResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<DeleteFileResponse>, I>>(_: I): DeleteFileResponse {
     const message = createBaseDeleteFileResponse();
+    return message;
+  },
+};
+
+function createBaseMoveFileRequest(): MoveFileRequest {
+  return { fileId: "", newName: "" };
+}
+
+export const MoveFileRequest: MessageFns<MoveFileRequest> = {
+  encode(message: MoveFileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    if (message.newName !== "") {
+      writer.uint32(18).string(message.newName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveFileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveFileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.newName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveFileRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      newName: isSet(object.newName)
+        ? globalThis.String(object.newName)
+        : isSet(object.new_name)
+        ? globalThis.String(object.new_name)
+        : "",
+    };
+  },
+
+  toJSON(message: MoveFileRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.newName !== "") {
+      obj.newName = message.newName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MoveFileRequest>, I>>(base?: I): MoveFileRequest {
+    return MoveFileRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MoveFileRequest>, I>>(object: I): MoveFileRequest {
+    const message = createBaseMoveFileRequest();
+    message.fileId = object.fileId ?? "";
+    message.newName = object.newName ?? "";
+    return message;
+  },
+};
+
+function createBaseMoveFileResponse(): MoveFileResponse {
+  return { file: undefined };
+}
+
+export const MoveFileResponse: MessageFns<MoveFileResponse> = {
+  encode(message: MoveFileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MoveFileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMoveFileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MoveFileResponse {
+    return { file: isSet(object.file) ? File.fromJSON(object.file) : undefined };
+  },
+
+  toJSON(message: MoveFileResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MoveFileResponse>, I>>(base?: I): MoveFileResponse {
+    return MoveFileResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MoveFileResponse>, I>>(object: I): MoveFileResponse {
+    const message = createBaseMoveFileResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseRestoreFileVersionRequest(): RestoreFileVersionRequest {
+  return { fileId: "", version: 0 };
+}
+
+export const RestoreFileVersionRequest: MessageFns<RestoreFileVersionRequest> = {
+  encode(message: RestoreFileVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    if (message.version !== 0) {
+      writer.uint32(16).int32(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreFileVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreFileVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreFileVersionRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+    };
+  },
+
+  toJSON(message: RestoreFileVersionRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreFileVersionRequest>, I>>(base?: I): RestoreFileVersionRequest {
+    return RestoreFileVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreFileVersionRequest>, I>>(object: I): RestoreFileVersionRequest {
+    const message = createBaseRestoreFileVersionRequest();
+    message.fileId = object.fileId ?? "";
+    message.version = object.version ?? 0;
+    return message;
+  },
+};
+
+function createBaseRestoreFileVersionResponse(): RestoreFileVersionResponse {
+  return { file: undefined };
+}
+
+export const RestoreFileVersionResponse: MessageFns<RestoreFileVersionResponse> = {
+  encode(message: RestoreFileVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RestoreFileVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRestoreFileVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RestoreFileVersionResponse {
+    return { file: isSet(object.file) ? File.fromJSON(object.file) : undefined };
+  },
+
+  toJSON(message: RestoreFileVersionResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RestoreFileVersionResponse>, I>>(base?: I): RestoreFileVersionResponse {
+    return RestoreFileVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RestoreFileVersionResponse>, I>>(object: I): RestoreFileVersionResponse {
+    const message = createBaseRestoreFileVersionResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseListTrashRequest(): ListTrashRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListTrashRequest: MessageFns<ListTrashRequest> = {
+  encode(message: ListTrashRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTrashRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTrashRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTrashRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTrashRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTrashRequest>, I>>(base?: I): ListTrashRequest {
+    return ListTrashRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTrashRequest>, I>>(object: I): ListTrashRequest {
+    const message = createBaseListTrashRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListTrashResponse(): ListTrashResponse {
+  return { files: [], nextPageToken: "" };
+}
+
+export const ListTrashResponse: MessageFns<ListTrashResponse> = {
+  encode(message: ListTrashResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.files) {
+      File.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTrashResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTrashResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.files.push(File.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTrashResponse {
+    return {
+      files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => File.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListTrashResponse): unknown {
+    const obj: any = {};
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => File.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListTrashResponse>, I>>(base?: I): ListTrashResponse {
+    return ListTrashResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListTrashResponse>, I>>(object: I): ListTrashResponse {
+    const message = createBaseListTrashResponse();
+    message.files = object.files?.map((e) => File.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseUndeleteFileRequest(): UndeleteFileRequest {
+  return { fileId: "" };
+}
+
+export const UndeleteFileRequest: MessageFns<UndeleteFileRequest> = {
+  encode(message: UndeleteFileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UndeleteFileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUndeleteFileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UndeleteFileRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UndeleteFileRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UndeleteFileRequest>, I>>(base?: I): UndeleteFileRequest {
+    return UndeleteFileRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UndeleteFileRequest>, I>>(object: I): UndeleteFileRequest {
+    const message = createBaseUndeleteFileRequest();
+    message.fileId = object.fileId ?? "";
+    return message;
+  },
+};
+
+function createBaseUndeleteFileResponse(): UndeleteFileResponse {
+  return { file: undefined };
+}
+
+export const UndeleteFileResponse: MessageFns<UndeleteFileResponse> = {
+  encode(message: UndeleteFileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UndeleteFileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUndeleteFileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UndeleteFileResponse {
+    return { file: isSet(object.file) ? File.fromJSON(object.file) : undefined };
+  },
+
+  toJSON(message: UndeleteFileResponse): unknown {
+    const obj: any = {};
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UndeleteFileResponse>, I>>(base?: I): UndeleteFileResponse {
+    return UndeleteFileResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UndeleteFileResponse>, I>>(object: I): UndeleteFileResponse {
+    const message = createBaseUndeleteFileResponse();
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBasePurgeFileRequest(): PurgeFileRequest {
+  return { fileId: "" };
+}
+
+export const PurgeFileRequest: MessageFns<PurgeFileRequest> = {
+  encode(message: PurgeFileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileId !== "") {
+      writer.uint32(10).string(message.fileId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeFileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeFileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.fileId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PurgeFileRequest {
+    return {
+      fileId: isSet(object.fileId)
+        ? globalThis.String(object.fileId)
+        : isSet(object.file_id)
+        ? globalThis.String(object.file_id)
+        : "",
+    };
+  },
+
+  toJSON(message: PurgeFileRequest): unknown {
+    const obj: any = {};
+    if (message.fileId !== "") {
+      obj.fileId = message.fileId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeFileRequest>, I>>(base?: I): PurgeFileRequest {
+    return PurgeFileRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeFileRequest>, I>>(object: I): PurgeFileRequest {
+    const message = createBasePurgeFileRequest();
+    message.fileId = object.fileId ?? "";
+    return message;
+  },
+};
+
+function createBasePurgeFileResponse(): PurgeFileResponse {
+  return {};
+}
+
+export const PurgeFileResponse: MessageFns<PurgeFileResponse> = {
+  encode(_: PurgeFileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PurgeFileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePurgeFileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PurgeFileResponse {
+    return {};
+  },
+
+  toJSON(_: PurgeFileResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PurgeFileResponse>, I>>(base?: I): PurgeFileResponse {
+    return PurgeFileResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PurgeFileResponse>, I>>(_: I): PurgeFileResponse {
+    const message = createBasePurgeFileResponse();
+    return message;
+  },
+};
+
+function createBaseGetUsageRequest(): GetUsageRequest {
+  return {};
+}
+
+export const GetUsageRequest: MessageFns<GetUsageRequest> = {
+  encode(_: GetUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetUsageRequest {
+    return {};
+  },
+
+  toJSON(_: GetUsageRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUsageRequest>, I>>(base?: I): GetUsageRequest {
+    return GetUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUsageRequest>, I>>(_: I): GetUsageRequest {
+    const message = createBaseGetUsageRequest();
+    return message;
+  },
+};
+
+function createBaseGetUsageResponse(): GetUsageResponse {
+  return { usedBytes: 0, quotaBytes: 0, fileCount: 0, trashBytes: 0 };
+}
+
+export const GetUsageResponse: MessageFns<GetUsageResponse> = {
+  encode(message: GetUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.usedBytes !== 0) {
+      writer.uint32(8).int64(message.usedBytes);
+    }
+    if (message.quotaBytes !== 0) {
+      writer.uint32(16).int64(message.quotaBytes);
+    }
+    if (message.fileCount !== 0) {
+      writer.uint32(24).int64(message.fileCount);
+    }
+    if (message.trashBytes !== 0) {
+      writer.uint32(32).int64(message.trashBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.usedBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.quotaBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fileCount = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.trashBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUsageResponse {
+    return {
+      usedBytes: isSet(object.usedBytes)
+        ? globalThis.Number(object.usedBytes)
+        : isSet(object.used_bytes)
+        ? globalThis.Number(object.used_bytes)
+        : 0,
+      quotaBytes: isSet(object.quotaBytes)
+        ? globalThis.Number(object.quotaBytes)
+        : isSet(object.quota_bytes)
+        ? globalThis.Number(object.quota_bytes)
+        : 0,
+      fileCount: isSet(object.fileCount)
+        ? globalThis.Number(object.fileCount)
+        : isSet(object.file_count)
+        ? globalThis.Number(object.file_count)
+        : 0,
+      trashBytes: isSet(object.trashBytes)
+        ? globalThis.Number(object.trashBytes)
+        : isSet(object.trash_bytes)
+        ? globalThis.Number(object.trash_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetUsageResponse): unknown {
+    const obj: any = {};
+    if (message.usedBytes !== 0) {
+      obj.usedBytes = Math.round(message.usedBytes);
+    }
+    if (message.quotaBytes !== 0) {
+      obj.quotaBytes = Math.round(message.quotaBytes);
+    }
+    if (message.fileCount !== 0) {
+      obj.fileCount = Math.round(message.fileCount);
+    }
+    if (message.trashBytes !== 0) {
+      obj.trashBytes = Math.round(message.trashBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUsageResponse>, I>>(base?: I): GetUsageResponse {
+    return GetUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUsageResponse>, I>>(object: I): GetUsageResponse {
+    const message = createBaseGetUsageResponse();
+    message.usedBytes = object.usedBytes ?? 0;
+    message.quotaBytes = object.quotaBytes ?? 0;
+    message.fileCount = object.fileCount ?? 0;
+    message.trashBytes = object.trashBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetQuotaRequest(): SetQuotaRequest {
+  return { owner: "", quotaBytes: undefined };
+}
+
+export const SetQuotaRequest: MessageFns<SetQuotaRequest> = {
+  encode(message: SetQuotaRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.owner !== "") {
+      writer.uint32(10).string(message.owner);
+    }
+    if (message.quotaBytes !== undefined) {
+      writer.uint32(16).int64(message.quotaBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetQuotaRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetQuotaRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.quotaBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetQuotaRequest {
+    return {
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      quotaBytes: isSet(object.quotaBytes)
+        ? globalThis.Number(object.quotaBytes)
+        : isSet(object.quota_bytes)
+        ? globalThis.Number(object.quota_bytes)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SetQuotaRequest): unknown {
+    const obj: any = {};
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
+    if (message.quotaBytes !== undefined) {
+      obj.quotaBytes = Math.round(message.quotaBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetQuotaRequest>, I>>(base?: I): SetQuotaRequest {
+    return SetQuotaRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetQuotaRequest>, I>>(object: I): SetQuotaRequest {
+    const message = createBaseSetQuotaRequest();
+    message.owner = object.owner ?? "";
+    message.quotaBytes = object.quotaBytes ?? undefined;
+    return message;
+  },
+};
+
+function createBaseSetQuotaResponse(): SetQuotaResponse {
+  return {};
+}
+
+export const SetQuotaResponse: MessageFns<SetQuotaResponse> = {
+  encode(_: SetQuotaResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetQuotaResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetQuotaResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): SetQuotaResponse {
+    return {};
+  },
+
+  toJSON(_: SetQuotaResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SetQuotaResponse>, I>>(base?: I): SetQuotaResponse {
+    return SetQuotaResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SetQuotaResponse>, I>>(_: I): SetQuotaResponse {
+    const message = createBaseSetQuotaResponse();
     return message;
   },
 };
@@ -2370,8 +3561,11 @@ export const MetadataServiceService = {
     responseDeserialize: (value: Buffer): ListFilesResponse => ListFilesResponse.decode(value),
   },
   /**
-   * Deletes a file and every version of it. Chunks no longer referenced by
-   * any of the user's files are queued for the collector.
+   * Moves a file to the trash: from then on it is absent from ListFiles,
+   * GetFile and downloads (NOT_FOUND) and listed by ListTrash, until
+   * UndeleteFile brings it back or PurgeFile (or the trash retention,
+   * CFS_TRASH_RETENTION_DAYS) deletes it for good. Its chunks stay stored
+   * until then, and its size keeps counting towards the quota (trash_bytes).
    */
   deleteFile: {
     path: "/cfs.metadata.v1.MetadataService/DeleteFile" as const,
@@ -2381,6 +3575,101 @@ export const MetadataServiceService = {
     requestDeserialize: (value: Buffer): DeleteFileRequest => DeleteFileRequest.decode(value),
     responseSerialize: (value: DeleteFileResponse): Buffer => Buffer.from(DeleteFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteFileResponse => DeleteFileResponse.decode(value),
+  },
+  /**
+   * Renames or moves a file (names with `/` are paths). `new_name` follows
+   * the upload name rules; a name another of the user's files has answers
+   * ALREADY_EXISTS and changes nothing. The file keeps its id, versions and
+   * chunks: no content moves.
+   */
+  moveFile: {
+    path: "/cfs.metadata.v1.MetadataService/MoveFile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: MoveFileRequest): Buffer => Buffer.from(MoveFileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): MoveFileRequest => MoveFileRequest.decode(value),
+    responseSerialize: (value: MoveFileResponse): Buffer => Buffer.from(MoveFileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): MoveFileResponse => MoveFileResponse.decode(value),
+  },
+  /**
+   * Makes a new newest version whose content is `version`'s (no bytes
+   * move). Counts towards the quota like an upload (RESOURCE_EXHAUSTED);
+   * restoring content identical to the newest version adds no version.
+   */
+  restoreFileVersion: {
+    path: "/cfs.metadata.v1.MetadataService/RestoreFileVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RestoreFileVersionRequest): Buffer =>
+      Buffer.from(RestoreFileVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RestoreFileVersionRequest => RestoreFileVersionRequest.decode(value),
+    responseSerialize: (value: RestoreFileVersionResponse): Buffer =>
+      Buffer.from(RestoreFileVersionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RestoreFileVersionResponse => RestoreFileVersionResponse.decode(value),
+  },
+  /** Lists the caller's trash, most recently deleted first. */
+  listTrash: {
+    path: "/cfs.metadata.v1.MetadataService/ListTrash" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTrashRequest): Buffer => Buffer.from(ListTrashRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTrashRequest => ListTrashRequest.decode(value),
+    responseSerialize: (value: ListTrashResponse): Buffer => Buffer.from(ListTrashResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTrashResponse => ListTrashResponse.decode(value),
+  },
+  /**
+   * Brings a file back from the trash under its name. ALREADY_EXISTS when
+   * another file has taken that name meanwhile; counts towards the quota.
+   */
+  undeleteFile: {
+    path: "/cfs.metadata.v1.MetadataService/UndeleteFile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UndeleteFileRequest): Buffer => Buffer.from(UndeleteFileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UndeleteFileRequest => UndeleteFileRequest.decode(value),
+    responseSerialize: (value: UndeleteFileResponse): Buffer =>
+      Buffer.from(UndeleteFileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UndeleteFileResponse => UndeleteFileResponse.decode(value),
+  },
+  /**
+   * Deletes a file in the trash for good: every version, and its chunks
+   * that no other file of the user references go to the collector.
+   */
+  purgeFile: {
+    path: "/cfs.metadata.v1.MetadataService/PurgeFile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PurgeFileRequest): Buffer => Buffer.from(PurgeFileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PurgeFileRequest => PurgeFileRequest.decode(value),
+    responseSerialize: (value: PurgeFileResponse): Buffer => Buffer.from(PurgeFileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PurgeFileResponse => PurgeFileResponse.decode(value),
+  },
+  /**
+   * The caller's storage: the newest version of every file plus the trash
+   * (older versions do not count), against the caller's quota.
+   */
+  getUsage: {
+    path: "/cfs.metadata.v1.MetadataService/GetUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUsageRequest): Buffer => Buffer.from(GetUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUsageRequest => GetUsageRequest.decode(value),
+    responseSerialize: (value: GetUsageResponse): Buffer => Buffer.from(GetUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUsageResponse => GetUsageResponse.decode(value),
+  },
+  /**
+   * Service identity only (PERMISSION_DENIED otherwise): sets one user's
+   * quota, overriding CFS_DEFAULT_QUOTA_BYTES. Lowering it below the usage
+   * deletes nothing; uploads fail until the usage is under it again.
+   */
+  setQuota: {
+    path: "/cfs.metadata.v1.MetadataService/SetQuota" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetQuotaRequest): Buffer => Buffer.from(SetQuotaRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetQuotaRequest => SetQuotaRequest.decode(value),
+    responseSerialize: (value: SetQuotaResponse): Buffer => Buffer.from(SetQuotaResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetQuotaResponse => SetQuotaResponse.decode(value),
   },
   /**
    * Lists the chunks of the newest version (or of `version` when set), in
@@ -2477,10 +3766,49 @@ export interface MetadataServiceServer extends UntypedServiceImplementation {
   /** Lists the caller's files ordered by name, with keyset pagination. */
   listFiles: handleUnaryCall<ListFilesRequest, ListFilesResponse>;
   /**
-   * Deletes a file and every version of it. Chunks no longer referenced by
-   * any of the user's files are queued for the collector.
+   * Moves a file to the trash: from then on it is absent from ListFiles,
+   * GetFile and downloads (NOT_FOUND) and listed by ListTrash, until
+   * UndeleteFile brings it back or PurgeFile (or the trash retention,
+   * CFS_TRASH_RETENTION_DAYS) deletes it for good. Its chunks stay stored
+   * until then, and its size keeps counting towards the quota (trash_bytes).
    */
   deleteFile: handleUnaryCall<DeleteFileRequest, DeleteFileResponse>;
+  /**
+   * Renames or moves a file (names with `/` are paths). `new_name` follows
+   * the upload name rules; a name another of the user's files has answers
+   * ALREADY_EXISTS and changes nothing. The file keeps its id, versions and
+   * chunks: no content moves.
+   */
+  moveFile: handleUnaryCall<MoveFileRequest, MoveFileResponse>;
+  /**
+   * Makes a new newest version whose content is `version`'s (no bytes
+   * move). Counts towards the quota like an upload (RESOURCE_EXHAUSTED);
+   * restoring content identical to the newest version adds no version.
+   */
+  restoreFileVersion: handleUnaryCall<RestoreFileVersionRequest, RestoreFileVersionResponse>;
+  /** Lists the caller's trash, most recently deleted first. */
+  listTrash: handleUnaryCall<ListTrashRequest, ListTrashResponse>;
+  /**
+   * Brings a file back from the trash under its name. ALREADY_EXISTS when
+   * another file has taken that name meanwhile; counts towards the quota.
+   */
+  undeleteFile: handleUnaryCall<UndeleteFileRequest, UndeleteFileResponse>;
+  /**
+   * Deletes a file in the trash for good: every version, and its chunks
+   * that no other file of the user references go to the collector.
+   */
+  purgeFile: handleUnaryCall<PurgeFileRequest, PurgeFileResponse>;
+  /**
+   * The caller's storage: the newest version of every file plus the trash
+   * (older versions do not count), against the caller's quota.
+   */
+  getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
+  /**
+   * Service identity only (PERMISSION_DENIED otherwise): sets one user's
+   * quota, overriding CFS_DEFAULT_QUOTA_BYTES. Lowering it below the usage
+   * deletes nothing; uploads fail until the usage is under it again.
+   */
+  setQuota: handleUnaryCall<SetQuotaRequest, SetQuotaResponse>;
   /**
    * Lists the chunks of the newest version (or of `version` when set), in
    * order, a page at a time: a large file's list does not fit one message.
@@ -2545,8 +3873,11 @@ export interface MetadataServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListFilesResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Deletes a file and every version of it. Chunks no longer referenced by
-   * any of the user's files are queued for the collector.
+   * Moves a file to the trash: from then on it is absent from ListFiles,
+   * GetFile and downloads (NOT_FOUND) and listed by ListTrash, until
+   * UndeleteFile brings it back or PurgeFile (or the trash retention,
+   * CFS_TRASH_RETENTION_DAYS) deletes it for good. Its chunks stay stored
+   * until then, and its size keeps counting towards the quota (trash_bytes).
    */
   deleteFile(
     request: DeleteFileRequest,
@@ -2562,6 +3893,140 @@ export interface MetadataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteFileResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Renames or moves a file (names with `/` are paths). `new_name` follows
+   * the upload name rules; a name another of the user's files has answers
+   * ALREADY_EXISTS and changes nothing. The file keeps its id, versions and
+   * chunks: no content moves.
+   */
+  moveFile(
+    request: MoveFileRequest,
+    callback: (error: ServiceError | null, response: MoveFileResponse) => void,
+  ): ClientUnaryCall;
+  moveFile(
+    request: MoveFileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: MoveFileResponse) => void,
+  ): ClientUnaryCall;
+  moveFile(
+    request: MoveFileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: MoveFileResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a new newest version whose content is `version`'s (no bytes
+   * move). Counts towards the quota like an upload (RESOURCE_EXHAUSTED);
+   * restoring content identical to the newest version adds no version.
+   */
+  restoreFileVersion(
+    request: RestoreFileVersionRequest,
+    callback: (error: ServiceError | null, response: RestoreFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  restoreFileVersion(
+    request: RestoreFileVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RestoreFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  restoreFileVersion(
+    request: RestoreFileVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RestoreFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  /** Lists the caller's trash, most recently deleted first. */
+  listTrash(
+    request: ListTrashRequest,
+    callback: (error: ServiceError | null, response: ListTrashResponse) => void,
+  ): ClientUnaryCall;
+  listTrash(
+    request: ListTrashRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTrashResponse) => void,
+  ): ClientUnaryCall;
+  listTrash(
+    request: ListTrashRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTrashResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Brings a file back from the trash under its name. ALREADY_EXISTS when
+   * another file has taken that name meanwhile; counts towards the quota.
+   */
+  undeleteFile(
+    request: UndeleteFileRequest,
+    callback: (error: ServiceError | null, response: UndeleteFileResponse) => void,
+  ): ClientUnaryCall;
+  undeleteFile(
+    request: UndeleteFileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UndeleteFileResponse) => void,
+  ): ClientUnaryCall;
+  undeleteFile(
+    request: UndeleteFileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UndeleteFileResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Deletes a file in the trash for good: every version, and its chunks
+   * that no other file of the user references go to the collector.
+   */
+  purgeFile(
+    request: PurgeFileRequest,
+    callback: (error: ServiceError | null, response: PurgeFileResponse) => void,
+  ): ClientUnaryCall;
+  purgeFile(
+    request: PurgeFileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PurgeFileResponse) => void,
+  ): ClientUnaryCall;
+  purgeFile(
+    request: PurgeFileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PurgeFileResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The caller's storage: the newest version of every file plus the trash
+   * (older versions do not count), against the caller's quota.
+   */
+  getUsage(
+    request: GetUsageRequest,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  getUsage(
+    request: GetUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  getUsage(
+    request: GetUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Service identity only (PERMISSION_DENIED otherwise): sets one user's
+   * quota, overriding CFS_DEFAULT_QUOTA_BYTES. Lowering it below the usage
+   * deletes nothing; uploads fail until the usage is under it again.
+   */
+  setQuota(
+    request: SetQuotaRequest,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setQuota(
+    request: SetQuotaRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
+  ): ClientUnaryCall;
+  setQuota(
+    request: SetQuotaRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetQuotaResponse) => void,
   ): ClientUnaryCall;
   /**
    * Lists the chunks of the newest version (or of `version` when set), in

@@ -30,7 +30,18 @@ export enum EventType {
   EVENT_TYPE_UNSPECIFIED = 0,
   EVENT_TYPE_UPLOAD = 1,
   EVENT_TYPE_UPDATE = 2,
+  /** EVENT_TYPE_DELETE - A file deleted for good before the trash existed (older events). */
   EVENT_TYPE_DELETE = 3,
+  /** EVENT_TYPE_MOVE - MoveFile: `name` is the new name. */
+  EVENT_TYPE_MOVE = 4,
+  /** EVENT_TYPE_RESTORE - RestoreFileVersion: `version` is the new newest version. */
+  EVENT_TYPE_RESTORE = 5,
+  /** EVENT_TYPE_TRASH - DeleteFile: the file went to the trash. */
+  EVENT_TYPE_TRASH = 6,
+  /** EVENT_TYPE_UNDELETE - UndeleteFile: the file came back from the trash. */
+  EVENT_TYPE_UNDELETE = 7,
+  /** EVENT_TYPE_PURGE - PurgeFile or the trash retention: the file is gone for good. */
+  EVENT_TYPE_PURGE = 8,
   UNRECOGNIZED = -1,
 }
 
@@ -48,6 +59,21 @@ export function eventTypeFromJSON(object: any): EventType {
     case 3:
     case "EVENT_TYPE_DELETE":
       return EventType.EVENT_TYPE_DELETE;
+    case 4:
+    case "EVENT_TYPE_MOVE":
+      return EventType.EVENT_TYPE_MOVE;
+    case 5:
+    case "EVENT_TYPE_RESTORE":
+      return EventType.EVENT_TYPE_RESTORE;
+    case 6:
+    case "EVENT_TYPE_TRASH":
+      return EventType.EVENT_TYPE_TRASH;
+    case 7:
+    case "EVENT_TYPE_UNDELETE":
+      return EventType.EVENT_TYPE_UNDELETE;
+    case 8:
+    case "EVENT_TYPE_PURGE":
+      return EventType.EVENT_TYPE_PURGE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -65,6 +91,16 @@ export function eventTypeToJSON(object: EventType): string {
       return "EVENT_TYPE_UPDATE";
     case EventType.EVENT_TYPE_DELETE:
       return "EVENT_TYPE_DELETE";
+    case EventType.EVENT_TYPE_MOVE:
+      return "EVENT_TYPE_MOVE";
+    case EventType.EVENT_TYPE_RESTORE:
+      return "EVENT_TYPE_RESTORE";
+    case EventType.EVENT_TYPE_TRASH:
+      return "EVENT_TYPE_TRASH";
+    case EventType.EVENT_TYPE_UNDELETE:
+      return "EVENT_TYPE_UNDELETE";
+    case EventType.EVENT_TYPE_PURGE:
+      return "EVENT_TYPE_PURGE";
     case EventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -8,6 +8,11 @@ const TO_PROTO: Record<DomainEventType, EventType> = {
   upload: EventType.EVENT_TYPE_UPLOAD,
   update: EventType.EVENT_TYPE_UPDATE,
   delete: EventType.EVENT_TYPE_DELETE,
+  move: EventType.EVENT_TYPE_MOVE,
+  restore: EventType.EVENT_TYPE_RESTORE,
+  trash: EventType.EVENT_TYPE_TRASH,
+  undelete: EventType.EVENT_TYPE_UNDELETE,
+  purge: EventType.EVENT_TYPE_PURGE,
 };
 
 /** The sync service over gRPC. */

@@ -41,15 +41,17 @@ function fileOf(v: NewFileVersion): FileRecord {
   return { fileId: randomUUID(), name: v.name, size: v.size, sha256: v.sha256, contentType: v.contentType, numChunks: v.chunks.length, version: 1, createdAt: now, updatedAt: now };
 }
 
+const RULES = { defaultQuotaBytes: 0, versionsMax: 100, versionsMaxAgeDays: 0 };
+
 describe("Catalogue.commitFileVersion", () => {
   it("checks every distinct chunk with block storage in batches of at most 1000, then commits as the caller", async () => {
     const request = commitOf(2500);
     // Chunk 2499 repeats chunk 0: 2499 distinct hashes.
     request.chunks[2499] = { ...request.chunks[2499]!, sha256: request.chunks[0]!.sha256 };
     const { inventory, batches } = fakeInventory(new Map(request.chunks.map((c) => [c.sha256, c.size])));
-    const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
+    const commitFileVersion = vi.fn(async (v: NewFileVersion) => ({ kind: "done" as const, value: fileOf(v) }));
     const storedSizes = vi.spyOn(inventory, "storedSizes");
-    const file = await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory).commitFileVersion("alice", request, as);
+    const file = await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory, RULES).commitFileVersion("alice", request, as);
 
     expect(batches.map((b) => b.length)).toEqual([1000, 1000, 499]);
     expect(new Set(batches.flat()).size).toBe(2499);
@@ -61,8 +63,8 @@ describe("Catalogue.commitFileVersion", () => {
 
   it("commits an empty file without asking block storage", async () => {
     const { inventory, batches } = fakeInventory(new Map());
-    const commitFileVersion = vi.fn(async (v: NewFileVersion) => fileOf(v));
-    await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory).commitFileVersion("alice", commitOf(0), as);
+    const commitFileVersion = vi.fn(async (v: NewFileVersion) => ({ kind: "done" as const, value: fileOf(v) }));
+    await new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), inventory, RULES).commitFileVersion("alice", commitOf(0), as);
     expect(batches).toEqual([]);
     expect(commitFileVersion).toHaveBeenCalledOnce();
   });
@@ -71,12 +73,12 @@ describe("Catalogue.commitFileVersion", () => {
     const request = commitOf(3);
     const commitFileVersion = vi.fn();
     const missing = fakeInventory(new Map([[sha("c0"), 10], [sha("c2"), 10]])).inventory;
-    let err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), missing).commitFileVersion("alice", request, as));
+    let err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), missing, RULES).commitFileVersion("alice", request, as));
     expect(err.kind).toBe("failed-precondition");
     expect(err.message).toContain(sha("c1"));
 
     const resized = fakeInventory(new Map([[sha("c0"), 10], [sha("c1"), 11], [sha("c2"), 10]])).inventory;
-    err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), resized).commitFileVersion("alice", request, as));
+    err = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersion }), resized, RULES).commitFileVersion("alice", request, as));
     expect(err.kind).toBe("failed-precondition");
     expect(err.message).toMatch(/11 bytes, not 10/);
     expect(commitFileVersion).not.toHaveBeenCalled();
@@ -84,7 +86,7 @@ describe("Catalogue.commitFileVersion", () => {
 
   it("validates before asking block storage", async () => {
     const { inventory, batches } = fakeInventory(new Map());
-    const err = await failure(new Catalogue(strictFake<CatalogueStore>({}), inventory).commitFileVersion("alice", { ...commitOf(1), name: "/abs" }, as));
+    const err = await failure(new Catalogue(strictFake<CatalogueStore>({}), inventory, RULES).commitFileVersion("alice", { ...commitOf(1), name: "/abs" }, as));
     expect(err.kind).toBe("invalid-argument");
     expect(batches).toEqual([]);
   });
@@ -94,7 +96,7 @@ describe("Catalogue reads and deletes", () => {
   const { inventory } = fakeInventory(new Map());
 
   it("answers a non-UUID file id with INVALID_ARGUMENT before touching storage", async () => {
-    const catalogue = new Catalogue(strictFake<CatalogueStore>({}), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({}), inventory, RULES);
     for (const call of [
       catalogue.getFile("alice", "not-a-uuid"),
       catalogue.listFileVersions("alice", "../x"),
@@ -111,8 +113,8 @@ describe("Catalogue reads and deletes", () => {
     const getFile = vi.fn(async () => undefined);
     const listFileVersions = vi.fn(async () => []);
     const listFileChunks = vi.fn(async () => undefined);
-    const deleteFile = vi.fn(async () => undefined);
-    const catalogue = new Catalogue(strictFake<CatalogueStore>({ getFile, listFileVersions, listFileChunks, deleteFile }), inventory);
+    const trashFile = vi.fn(async () => undefined);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ getFile, listFileVersions, listFileChunks, trashFile }), inventory, RULES);
     const id = randomUUID().toUpperCase();
     const messages = new Set<string>();
     for (const call of [
@@ -132,7 +134,7 @@ describe("Catalogue reads and deletes", () => {
 
   it("asks for a specific version of the chunks and refuses a negative one", async () => {
     const listFileChunks = vi.fn(async () => undefined);
-    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory, RULES);
     const id = randomUUID();
     const err = await failure(catalogue.listFileChunks("alice", id, { version: 3, pageSize: 0, pageToken: "" }));
     expect(err.kind).toBe("not-found");
@@ -147,7 +149,7 @@ describe("Catalogue reads and deletes", () => {
       version: version ?? 7,
       chunks: [0, 1, 2, 3, 4].map(chunk).slice(page.fromIndex, page.fromIndex + page.limit),
     }));
-    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFileChunks }), inventory, RULES);
     const id = randomUUID();
     const first = await catalogue.listFileChunks("alice", id, { version: 0, pageSize: 2, pageToken: "" });
     expect(first.chunks.map((c) => c.index)).toEqual([0, 1]);
@@ -171,7 +173,7 @@ describe("Catalogue.listFiles", () => {
       .slice(0, q.limit)
       .map((name): FileRecord => ({ fileId: randomUUID(), name, size: 0, sha256: sha(name), contentType: "", numChunks: 0, version: 1, createdAt: now, updatedAt: now })),
   );
-  const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFiles }), fakeInventory(new Map()).inventory);
+  const catalogue = new Catalogue(strictFake<CatalogueStore>({ listFiles }), fakeInventory(new Map()).inventory, RULES);
 
   it("pages with a token until the last page, asking one row more than the page", async () => {
     const seen: string[] = [];
@@ -197,5 +199,67 @@ describe("Catalogue.listFiles", () => {
     const first = await catalogue.listFiles("alice", { pageSize: 1, pageToken: "", prefix: "" });
     const err = await failure(catalogue.listFiles("alice", { pageSize: 1, pageToken: first.nextPageToken, prefix: "a" }));
     expect(err.kind).toBe("invalid-argument");
+  });
+});
+
+describe("Catalogue moves, restores, trash and quotas", () => {
+  const { inventory } = fakeInventory(new Map());
+  const now = new Date();
+  const file: FileRecord = { fileId: randomUUID(), name: "a.txt", size: 1, sha256: sha("a"), contentType: "", numChunks: 1, version: 2, createdAt: now, updatedAt: now };
+  const overQuota = { kind: "over-quota" as const, usedBytes: 90, quotaBytes: 100, addedBytes: 20 };
+
+  it("normalizes the new name and answers a taken one with ALREADY_EXISTS", async () => {
+    const moveFile = vi.fn(async () => "name-taken" as const);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ moveFile }), inventory, RULES);
+    const err = await failure(catalogue.moveFile("alice", file.fileId, "Cafe\u0301.txt"));
+    expect(err.kind).toBe("already-exists");
+    expect(moveFile).toHaveBeenCalledWith("alice", file.fileId, "Caf\u00e9.txt");
+    expect((await failure(catalogue.moveFile("alice", file.fileId, "a//b"))).kind).toBe("invalid-argument");
+  });
+
+  it("refuses a restore of version 0 and maps the quota to RESOURCE_EXHAUSTED", async () => {
+    const restoreFileVersion = vi.fn(async () => overQuota);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ restoreFileVersion }), inventory, RULES);
+    expect((await failure(catalogue.restoreFileVersion("alice", file.fileId, 0))).kind).toBe("invalid-argument");
+    const err = await failure(catalogue.restoreFileVersion("alice", file.fileId, 1));
+    expect(err.kind).toBe("resource-exhausted");
+    expect(err.message).toMatch(/90 of the 100 bytes|90 of 100 bytes/);
+    expect(restoreFileVersion).toHaveBeenCalledWith("alice", file.fileId, 1, RULES);
+  });
+
+  it("answers trash, undelete and purge of unknown ids with the one NOT_FOUND message", async () => {
+    const catalogue = new Catalogue(
+      strictFake<CatalogueStore>({ trashFile: async () => undefined, undeleteFile: async () => undefined, purgeFile: async () => undefined }),
+      inventory,
+      RULES,
+    );
+    for (const call of [catalogue.deleteFile("alice", file.fileId), catalogue.undeleteFile("alice", file.fileId), catalogue.purgeFile("alice", file.fileId)]) {
+      const err = await failure(call);
+      expect([err.kind, err.message]).toEqual(["not-found", "file not found"]);
+    }
+  });
+
+  it("pages the trash with a token of the last file's deletion time and id", async () => {
+    const trashed = (i: number): FileRecord => ({ ...file, fileId: randomUUID(), deletedAt: new Date(now.getTime() - i * 1000) });
+    const rows = [trashed(0), trashed(1), trashed(2)];
+    const listTrash = vi.fn(async (_owner: string, after: { deletedAt: Date; fileId: string } | undefined) => (after ? rows.slice(2) : rows));
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ listTrash }), inventory, RULES);
+    const first = await catalogue.listTrash("alice", { pageSize: 2, pageToken: "" });
+    expect(first.files).toEqual(rows.slice(0, 2));
+    const second = await catalogue.listTrash("alice", { pageSize: 2, pageToken: first.nextPageToken });
+    expect(listTrash).toHaveBeenLastCalledWith("alice", { deletedAt: rows[1]!.deletedAt, fileId: rows[1]!.fileId }, 3);
+    expect(second).toEqual({ files: rows.slice(2), nextPageToken: "" });
+    expect((await failure(catalogue.listTrash("alice", { pageSize: 0, pageToken: "bogus!" }))).kind).toBe("invalid-argument");
+  });
+
+  it("lets only a service identity set a quota, and only a non-negative one", async () => {
+    const setQuota = vi.fn(async () => undefined);
+    const catalogue = new Catalogue(strictFake<CatalogueStore>({ setQuota }), inventory, RULES);
+    expect((await failure(catalogue.setQuota({ subject: "alice", isService: false }, "alice", 1))).kind).toBe("permission-denied");
+    const operator = { subject: "ops", isService: true };
+    expect((await failure(catalogue.setQuota(operator, "", 1))).kind).toBe("invalid-argument");
+    expect((await failure(catalogue.setQuota(operator, "bob", -1))).kind).toBe("invalid-argument");
+    await catalogue.setQuota(operator, "bob", undefined);
+    expect(setQuota).toHaveBeenCalledWith("bob", undefined);
   });
 });

@@ -1,13 +1,28 @@
-import { invalidArgument, notFound } from "#lib/errors.js";
+import type { Principal } from "#lib/auth.js";
+import { alreadyExists, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
+import { MAX_OWNER_LENGTH } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
-import type { CatalogueStore } from "../ports/catalogue-store.js";
+import { NAME_TAKEN, type CatalogueStore } from "../ports/catalogue-store.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
-import { normalizePrefix } from "./names.js";
+import { normalizeName, normalizePrefix } from "./names.js";
+import { withinQuota } from "./quota.js";
 import { requireStored } from "./stored-chunks.js";
-import { chunkPageSize, decodeChunkPageToken, decodePageToken, encodeChunkPageToken, encodePageToken, pageSize } from "./page-token.js";
+import {
+  chunkPageSize,
+  decodeChunkPageToken,
+  decodePageToken,
+  decodeTrashPageToken,
+  encodeChunkPageToken,
+  encodePageToken,
+  encodeTrashPageToken,
+  pageSize,
+} from "./page-token.js";
 import { checkFileId, checkVersion, FILE_NOT_FOUND, versionNotFoundMessage } from "./request-fields.js";
-import type { ChunkRecord, DeletedFile, FileRecord, FileVersionRecord } from "./types.js";
+import type { CatalogueRules, ChunkRecord, FileRecord, FileVersionRecord, PurgedFile, Usage } from "./types.js";
+
+/** The answer for a name another file outside the trash has. */
+const nameTaken = (name: string) => alreadyExists(`another file is named "${name}"`);
 
 export interface ListFilesRequest {
   pageSize: number;
@@ -41,6 +56,7 @@ export class Catalogue {
   constructor(
     private readonly store: CatalogueStore,
     private readonly inventory: ChunkInventory,
+    private readonly rules: CatalogueRules,
   ) {}
 
   /**
@@ -50,7 +66,7 @@ export class Catalogue {
   async commitFileVersion(owner: string, request: CommitRequest, as: CallIdentity): Promise<FileRecord> {
     const version = validateCommit(owner, request);
     await requireStored(this.inventory, version.chunks, as);
-    return this.store.commitFileVersion(version);
+    return withinQuota(await this.store.commitFileVersion(version, this.rules));
   }
 
   async getFile(owner: string, fileId: string): Promise<FileRecord> {
@@ -96,9 +112,64 @@ export class Catalogue {
     return { chunks, nextPageToken: more ? encodeChunkPageToken(found.version, chunks.at(-1)!.index + 1) : "" };
   }
 
-  async deleteFile(owner: string, fileId: string): Promise<DeletedFile> {
-    const deleted = await this.store.deleteFile(owner, checkFileId(fileId));
-    if (!deleted) throw notFound(FILE_NOT_FOUND);
-    return deleted;
+  /** To the trash: gone from every read path at once, back with undeleteFile. */
+  async deleteFile(owner: string, fileId: string): Promise<FileRecord> {
+    const trashed = await this.store.trashFile(owner, checkFileId(fileId));
+    if (!trashed) throw notFound(FILE_NOT_FOUND);
+    return trashed;
+  }
+
+  async moveFile(owner: string, fileId: string, newName: string): Promise<FileRecord> {
+    const id = checkFileId(fileId);
+    const name = normalizeName(newName);
+    const moved = await this.store.moveFile(owner, id, name);
+    if (moved === NAME_TAKEN) throw nameTaken(name);
+    if (!moved) throw notFound(FILE_NOT_FOUND);
+    return moved;
+  }
+
+  async restoreFileVersion(owner: string, fileId: string, version: number): Promise<FileRecord> {
+    const id = checkFileId(fileId);
+    const wanted = checkVersion(version);
+    if (wanted === undefined) throw invalidArgument("version is required (from 1)");
+    const restored = await this.store.restoreFileVersion(owner, id, wanted, this.rules);
+    if (!restored) throw notFound(versionNotFoundMessage(wanted));
+    return withinQuota(restored);
+  }
+
+  async listTrash(owner: string, request: { pageSize: number; pageToken: string }): Promise<FilePage> {
+    const limit = pageSize(request.pageSize);
+    const after = request.pageToken === "" ? undefined : decodeTrashPageToken(request.pageToken);
+    const rows = await this.store.listTrash(owner, after, limit + 1);
+    const files = rows.slice(0, limit);
+    const last = files.at(-1);
+    const more = rows.length > limit && last?.deletedAt;
+    return { files, nextPageToken: more ? encodeTrashPageToken({ deletedAt: last.deletedAt!, fileId: last.fileId }) : "" };
+  }
+
+  async undeleteFile(owner: string, fileId: string): Promise<FileRecord> {
+    const outcome = await this.store.undeleteFile(owner, checkFileId(fileId), this.rules);
+    if (!outcome) throw notFound(FILE_NOT_FOUND);
+    if (outcome === NAME_TAKEN) throw alreadyExists("another file has taken this file's name meanwhile; rename that one first");
+    return withinQuota(outcome);
+  }
+
+  async purgeFile(owner: string, fileId: string): Promise<PurgedFile> {
+    const purged = await this.store.purgeFile(owner, checkFileId(fileId));
+    if (!purged) throw notFound(FILE_NOT_FOUND);
+    return purged;
+  }
+
+  getUsage(owner: string): Promise<Usage> {
+    return this.store.getUsage(owner, this.rules.defaultQuotaBytes);
+  }
+
+  /** Operators only (service identity): one user's quota; undefined puts the default back. */
+  async setQuota(caller: Principal, owner: string, quotaBytes: number | undefined): Promise<void> {
+    if (!caller.isService) throw permissionDenied("only cfs services and operators may set quotas");
+    if (owner === "") throw invalidArgument("owner is required");
+    if (owner.length > MAX_OWNER_LENGTH) throw invalidArgument(`owner is longer than ${MAX_OWNER_LENGTH} characters`);
+    if (quotaBytes !== undefined && (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)) throw invalidArgument("quota_bytes must not be negative");
+    await this.store.setQuota(owner, quotaBytes);
   }
 }

@@ -1,4 +1,7 @@
 import { invalidArgument } from "#lib/errors.js";
+import type { TrashKey } from "./types.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -68,4 +71,22 @@ export function decodeChunkPageToken(token: string): { version: number; nextInde
   const { v, i } = (typeof decoded === "object" && decoded !== null ? decoded : {}) as Record<string, unknown>;
   if (!Number.isInteger(v) || (v as number) < 1 || !Number.isInteger(i) || (i as number) < 1) throw invalidArgument("page_token is not valid");
   return { version: v as number, nextIndex: i as number };
+}
+
+/** The ListTrash continuation: the (deleted_at, file_id) of the page's last file. */
+export function encodeTrashPageToken(key: TrashKey): string {
+  return Buffer.from(JSON.stringify({ d: key.deletedAt.getTime(), f: key.fileId }), "utf8").toString("base64url");
+}
+
+export function decodeTrashPageToken(token: string): TrashKey {
+  if (token.length > 256 || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalidArgument("page_token is not valid");
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument("page_token is not valid");
+  }
+  const { d, f } = (typeof decoded === "object" && decoded !== null ? decoded : {}) as Record<string, unknown>;
+  if (!Number.isSafeInteger(d) || (d as number) < 0 || typeof f !== "string" || !UUID.test(f)) throw invalidArgument("page_token is not valid");
+  return { deletedAt: new Date(d as number), fileId: f };
 }

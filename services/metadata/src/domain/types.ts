@@ -10,6 +10,8 @@ export interface FileRecord {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Set only for a file in the trash. */
+  deletedAt?: Date | undefined;
 }
 
 export interface FileVersionRecord {
@@ -56,8 +58,8 @@ export interface ListFilesQuery {
   limit: number;
 }
 
-/** What DeleteFile removed. */
-export interface DeletedFile {
+/** What PurgeFile (or the trash retention) removed for good. */
+export interface PurgedFile {
   fileId: string;
   name: string;
   version: number;
@@ -65,7 +67,39 @@ export interface DeletedFile {
   queuedChunks: number;
 }
 
-export type EventType = "upload" | "update" | "delete";
+/** The rules every write that adds content applies in its transaction. */
+export interface CatalogueRules {
+  /** The quota of an owner without SetQuota's override; 0: unlimited. */
+  defaultQuotaBytes: number;
+  /** Versions kept per file, the newest included (CFS_VERSIONS_MAX). */
+  versionsMax: number;
+  /** Versions older than this many days go, except the newest; 0: no age limit. */
+  versionsMaxAgeDays: number;
+}
+
+/** A write that adds content: done, or refused by the quota with nothing changed. */
+export type QuotaChecked<T> =
+  | { kind: "done"; value: T }
+  | { kind: "over-quota"; usedBytes: number; quotaBytes: number; addedBytes: number };
+
+/** What an owner stores (GetUsage). */
+export interface Usage {
+  /** Newest versions of every file, trash included. */
+  usedBytes: number;
+  /** 0: unlimited. */
+  quotaBytes: number;
+  /** Files outside the trash. */
+  fileCount: number;
+  trashBytes: number;
+}
+
+/** Where a ListTrash page continues: after this (deleted_at, file_id), newest first. */
+export interface TrashKey {
+  deletedAt: Date;
+  fileId: string;
+}
+
+export type EventType = "upload" | "update" | "delete" | "move" | "restore" | "trash" | "undelete" | "purge";
 
 /** A sync event waiting in the outbox. */
 export interface OutboxEvent {
@@ -80,8 +114,9 @@ export interface OutboxEvent {
   size: number;
   sha256: string;
   /**
-   * Delete events: the distinct chunk hashes of every version of the deleted
-   * file (the sync service verifies what became of them). Empty otherwise.
+   * Delete events of old: the distinct chunk hashes of every version of the
+   * deleted file. Empty otherwise: a purge event lists none, so that no event
+   * grows with a file's history.
    */
   chunkSha256s: string[];
   createdAt: Date;

@@ -35,10 +35,12 @@ function inventory(stored: Map<string, number>): ChunkInventory {
   return strictFake<ChunkInventory>({ storedSizes: async (hashes) => new Map(hashes.flatMap((h) => (stored.has(h) ? [[h, stored.get(h)!] as const] : []))) });
 }
 
+const RULES = { defaultQuotaBytes: 0, versionsMax: 100, versionsMaxAgeDays: 0 };
+
 describe("UploadSessions.create and append", () => {
   it("normalizes the name and refuses bad input before anything is stored", async () => {
     const create = vi.fn(async () => ({ kind: "appended" as const, session: record() }));
-    const sessions = new UploadSessions(strictFake<UploadSessionStore>({ create, knownContentHash: async () => undefined }), strictFake<CatalogueStore>({}), inventory(new Map()), 60);
+    const sessions = new UploadSessions(strictFake<UploadSessionStore>({ create, knownContentHash: async () => undefined }), strictFake<CatalogueStore>({}), inventory(new Map()), 60, RULES);
     const good = { name: "Cafe\u0301.txt", contentType: "", size: 10, chunkCount: 1, chunks: [{ sha256: sha("a"), size: 10 }] };
     await sessions.create("alice", good);
     expect(create).toHaveBeenCalledWith(expect.objectContaining({ owner: "alice", name: "Caf\u00e9.txt", expiresAt: expect.any(Date) }), good.chunks);
@@ -64,12 +66,12 @@ describe("UploadSessions.create and append", () => {
       [{ kind: "overflow", session, what: "too big" }, "invalid-argument", /too big/],
     ] as const;
     for (const [outcome, kind, message] of outcomes) {
-      const sessions = new UploadSessions(strictFake<UploadSessionStore>({ append: async () => outcome }), strictFake<CatalogueStore>({}), inventory(new Map()), 60);
+      const sessions = new UploadSessions(strictFake<UploadSessionStore>({ append: async () => outcome }), strictFake<CatalogueStore>({}), inventory(new Map()), 60, RULES);
       const err = await failure(sessions.append("alice", session.uploadId, 5, []));
       expect(err.kind).toBe(kind);
       expect(err.message).toMatch(message);
     }
-    const unknown = new UploadSessions(strictFake<UploadSessionStore>({ append: async () => undefined }), strictFake<CatalogueStore>({}), inventory(new Map()), 60);
+    const unknown = new UploadSessions(strictFake<UploadSessionStore>({ append: async () => undefined }), strictFake<CatalogueStore>({}), inventory(new Map()), 60, RULES);
     expect((await failure(unknown.append("alice", randomUUID(), 0, []))).kind).toBe("not-found");
     expect((await failure(unknown.append("alice", "not-a-uuid", 0, []))).kind).toBe("invalid-argument");
   });
@@ -82,10 +84,10 @@ describe("UploadSessions.commit", () => {
   ];
 
   function setup(session: UploadSessionRecord | undefined, options: { stored?: Map<string, number>; known?: string } = {}) {
-    const commitFileVersion = vi.fn(async () => file);
+    const commitFileVersion = vi.fn(async () => ({ kind: "done" as const, value: file }));
     const store = strictFake<UploadSessionStore>({ get: async () => session, distinctChunks: async () => chunks, knownContentHash: async () => options.known });
     const stored = options.stored ?? new Map(chunks.map((c) => [c.sha256, c.size]));
-    return { sessions: new UploadSessions(store, strictFake<CatalogueStore>({ commitFileVersion }), inventory(stored), 60), commitFileVersion };
+    return { sessions: new UploadSessions(store, strictFake<CatalogueStore>({ commitFileVersion }), inventory(stored), 60, RULES), commitFileVersion };
   }
 
   it("commits the session's list with the chunker's content hash, once every chunk is stored", async () => {
@@ -94,6 +96,7 @@ describe("UploadSessions.commit", () => {
     await sessions.commit("alice", session.uploadId, sha("content"), as);
     expect(commitFileVersion).toHaveBeenCalledWith(
       expect.objectContaining({ owner: "alice", sha256: sha("content"), chunks: [], chunkListDigest: session.chunkListDigest, session: { uploadId: session.uploadId, chunkCount: 2 } }),
+      RULES,
     );
   });
 
@@ -101,7 +104,7 @@ describe("UploadSessions.commit", () => {
     const session = record();
     const { sessions, commitFileVersion } = setup(session, { known: sha("known") });
     await sessions.commit("alice", session.uploadId, "", as);
-    expect(commitFileVersion).toHaveBeenCalledWith(expect.objectContaining({ sha256: sha("known") }));
+    expect(commitFileVersion).toHaveBeenCalledWith(expect.objectContaining({ sha256: sha("known") }), RULES);
     const unknown = setup(session);
     expect((await failure(unknown.sessions.commit("alice", session.uploadId, "", as))).kind).toBe("failed-precondition");
   });

@@ -8,7 +8,8 @@ import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { UploadSessionStore } from "../ports/upload-session-store.js";
 import { normalizeName } from "./names.js";
 import { requireStored } from "./stored-chunks.js";
-import type { AppendOutcome, ChunkRecord, ChunkSpec, FileRecord, UploadSessionRecord } from "./types.js";
+import { withinQuota } from "./quota.js";
+import type { AppendOutcome, CatalogueRules, ChunkRecord, ChunkSpec, FileRecord, UploadSessionRecord } from "./types.js";
 
 /** Unknown, expired and other owners' sessions all answer this. */
 const UPLOAD_NOT_FOUND = "upload not found";
@@ -42,6 +43,7 @@ export class UploadSessions {
     private readonly catalogue: CatalogueStore,
     private readonly inventory: ChunkInventory,
     private readonly ttlSeconds: number,
+    private readonly rules: CatalogueRules,
   ) {}
 
   async create(owner: string, request: NewSessionRequest): Promise<SessionView> {
@@ -110,7 +112,8 @@ export class UploadSessions {
       throw invalidArgument(`declared sha256 ${session.sha256} but the content hashes to ${content}`);
     }
     await requireStored(this.inventory, await this.store.distinctChunks(owner, id), as);
-    return this.catalogue.commitFileVersion({
+    const outcome = await this.catalogue.commitFileVersion(
+      {
       owner,
       name: session.name,
       contentType: session.contentType,
@@ -118,8 +121,11 @@ export class UploadSessions {
       sha256: content,
       chunks: [],
       chunkListDigest: session.chunkListDigest!,
-      session: { uploadId: id, chunkCount: session.chunkCount },
-    });
+        session: { uploadId: id, chunkCount: session.chunkCount },
+      },
+      this.rules,
+    );
+    return withinQuota(outcome);
   }
 
   async delete(owner: string, uploadId: string): Promise<void> {

@@ -140,7 +140,7 @@ export class SqliteSyncEventStore implements SyncEventStore, VerificationQueue, 
        WHERE seq = @seq AND status = 'processing'`,
     );
     this.laterDelete = db
-      .prepare(`SELECT 1 FROM sync_events WHERE owner = ? AND file_id = ? AND seq > ? AND event_type = 'delete' LIMIT 1`)
+      .prepare(`SELECT 1 FROM sync_events WHERE owner = ? AND file_id = ? AND seq > ? AND event_type IN ('delete', 'purge') LIMIT 1`)
       .pluck() as Sqlite.Statement<[string, string, number], number>;
     this.counts = db.prepare(`SELECT event_type, status, n FROM sync_event_counts ORDER BY event_type, status`);
     this.oldest = db

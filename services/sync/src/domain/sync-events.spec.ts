@@ -46,7 +46,9 @@ class MemoryStore implements SyncEventStore {
 
 function setup() {
   const store = new MemoryStore();
-  return { store, events: new SyncEvents(store, () => NOW) };
+  const committed = new Set<string>();
+  const files = { isCommitted: async (owner: string, fileId: string) => committed.has(`${owner}/${fileId}`) };
+  return { store, committed, events: new SyncEvents(store, files, () => NOW) };
 }
 
 function event(overrides: Partial<IncomingEvent> = {}): IncomingEvent {
@@ -117,7 +119,7 @@ describe("SyncEvents.record", () => {
   it.each<[string, Partial<IncomingEvent>, RegExp]>([
     ["a non-UUID event_id", { eventId: "42" }, /events\[1\]\.event_id must be a UUID/],
     ["a non-UUID file_id", { fileId: "../etc" }, /file_id must be a UUID/],
-    ["an unspecified type", { eventType: "" }, /event_type must be upload, update or delete/],
+    ["an unspecified type", { eventType: "" }, /event_type must be one of upload, update, delete, move, restore, trash, undelete, purge/],
     ["an unknown type", { eventType: "rename" }, /event_type/],
     ["no owner", { owner: "" }, /owner/],
     ["an overlong owner", { owner: "x".repeat(513) }, /owner/],
@@ -262,6 +264,14 @@ describe("SyncEvents.fileStatus", () => {
     const status = await events.fileStatus(alice, fileId.toUpperCase());
     expect(status.fileId).toBe(fileId);
     expect(status.latest).toMatchObject({ seq: 2, eventType: "update", version: 2 });
+  });
+
+  it("answers pending for a committed file of the caller whose first event has not arrived", async () => {
+    const { events, committed } = setup();
+    const fileId = randomUUID();
+    committed.add(`alice/${fileId}`);
+    expect(await events.fileStatus(alice, fileId)).toEqual({ fileId, status: "pending", latest: undefined });
+    await failsWith(events.fileStatus(bob, fileId), "not-found");
   });
 
   it("answers another user's file exactly like a file without events", async () => {

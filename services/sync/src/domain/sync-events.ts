@@ -5,6 +5,7 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import {
   EVENT_STATUSES,
   EVENT_TYPES,
+  isRemoval,
   type EventPage,
   type EventStatus,
   type EventType,
@@ -13,6 +14,7 @@ import {
   type NewSyncEvent,
   type SyncEventRecord,
 } from "./types.js";
+import type { CommittedFiles } from "../ports/peers.js";
 import { MAX_NAME_BYTES, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -34,13 +36,16 @@ const NO_EVENTS_FOR_FILE = "no sync events for this file";
 /** The sync state of one file: its newest event. */
 export interface FileSyncStatus {
   fileId: string;
-  latest: SyncEventRecord;
+  status: EventStatus;
+  /** Undefined for a file committed whose first event is still in metadata's outbox. */
+  latest: SyncEventRecord | undefined;
 }
 
 /** Records relayed events and answers users about their own events. */
 export class SyncEvents {
   constructor(
     private readonly store: SyncEventStore,
+    private readonly committed: CommittedFiles,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -68,7 +73,7 @@ export class SyncEvents {
     const status = query.status ?? "";
     if (status !== "" && !isEventStatus(status)) throw invalidArgument("status must be pending, processing, completed or failed");
     const eventType = query.eventType ?? "";
-    if (eventType !== "" && !isEventType(eventType)) throw invalidArgument("event_type must be upload, update or delete");
+    if (eventType !== "" && !isEventType(eventType)) throw invalidArgument(`event_type must be one of ${EVENT_TYPES.join(", ")}`);
     const filters = { fileId, status, eventType };
     const beforeSeq = query.pageToken === "" ? undefined : decodePageToken(query.pageToken, filters);
     // One extra row tells whether another page follows without a COUNT.
@@ -88,13 +93,15 @@ export class SyncEvents {
 
   /**
    * The newest event of one of the caller's files: its status is the file's
-   * sync state. A file of another user answers like one without events.
+   * sync state. A file committed whose first event has not arrived yet is
+   * pending. A file of another user answers like one that does not exist.
    */
   async fileStatus(principal: Principal, fileId: string): Promise<FileSyncStatus> {
     const id = checkUuid(fileId, "file_id");
     const [latest] = await this.store.list({ owner: principal.subject, fileId: id, limit: 1 });
-    if (!latest) throw notFound(NO_EVENTS_FOR_FILE);
-    return { fileId: id, latest };
+    if (latest) return { fileId: id, status: latest.status, latest };
+    if (await this.committed.isCommitted(principal.subject, id)) return { fileId: id, status: "pending", latest: undefined };
+    throw notFound(NO_EVENTS_FOR_FILE);
   }
 
   /** One of the caller's events; another user's answers like an unknown id. */
@@ -128,7 +135,7 @@ function isEventType(value: string): value is EventType {
 function toNewEvent(event: IncomingEvent, at: string, recordedAt: Date): NewSyncEvent {
   const eventId = checkUuid(event.eventId, `${at}.event_id`);
   const fileId = checkUuid(event.fileId, `${at}.file_id`);
-  if (!isEventType(event.eventType)) throw invalidArgument(`${at}.event_type must be upload, update or delete`);
+  if (!isEventType(event.eventType)) throw invalidArgument(`${at}.event_type must be one of ${EVENT_TYPES.join(", ")}`);
   if (event.owner === "" || event.owner.length > MAX_OWNER_LENGTH) {
     throw invalidArgument(`${at}.owner must be 1 to ${MAX_OWNER_LENGTH} characters`);
   }
@@ -142,7 +149,7 @@ function toNewEvent(event: IncomingEvent, at: string, recordedAt: Date): NewSync
   }
   // An upload or update describes new content that background verification
   // will check against this version and hash; a delete may leave them empty.
-  if (event.eventType !== "delete") {
+  if (!isRemoval(event.eventType)) {
     if (event.name === "") throw invalidArgument(`${at}.name is required for ${event.eventType} events`);
     if (event.version < 1) throw invalidArgument(`${at}.version must be at least 1 for ${event.eventType} events`);
     if (event.sha256 === "") throw invalidArgument(`${at}.sha256 is required for ${event.eventType} events`);

@@ -1,4 +1,4 @@
-export const EVENT_TYPES = ["upload", "update", "delete"] as const;
+export const EVENT_TYPES = ["upload", "update", "delete", "move", "restore", "trash", "undelete", "purge"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const EVENT_STATUSES = ["pending", "processing", "completed", "failed"] as const;
@@ -24,7 +24,22 @@ export interface IncomingEvent {
 export const SYNC_STATUSES = ["synchronized", "inconsistent"] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
-export const VERIFICATION_ACTIONS = ["upload_synchronized", "update_synchronized", "delete_synchronized", "superseded"] as const;
+export const VERIFICATION_ACTIONS = [
+  "upload_synchronized",
+  "update_synchronized",
+  "delete_synchronized",
+  "move_synchronized",
+  "restore_synchronized",
+  "trash_synchronized",
+  "undelete_synchronized",
+  "purge_synchronized",
+  "superseded",
+] as const;
+
+/** Events saying a file is gone for good (a delete of old, a purge): verified as removals, not as content. */
+export function isRemoval(eventType: EventType): boolean {
+  return eventType === "delete" || eventType === "purge";
+}
 /** What verification concluded; "" when it found an inconsistency. */
 export type VerificationAction = (typeof VERIFICATION_ACTIONS)[number] | "";
 

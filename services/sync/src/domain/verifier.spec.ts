@@ -287,6 +287,23 @@ describe("Verifier: uploads and updates", () => {
     expect(catalogue.inspections).toBe(2);
   });
 
+  it("verifies move, restore, trash and undelete events as the content of their version", async () => {
+    for (const eventType of ["move", "restore", "trash", "undelete"] as const) {
+      const { verifier, upload } = setup();
+      const { event } = upload(parts(4, 4), { eventType });
+      expect(await verifier.verify(event, as)).toMatchObject({ kind: "completed", result: { action: `${eventType}_synchronized`, chunksVerified: 2 } });
+    }
+  });
+
+  it("calls a version the retention pruned superseded when a newer one exists", async () => {
+    const { verifier, catalogue } = setup();
+    const event = claimed({ version: 1, size: 3, sha256: sha("abc") });
+    catalogue.add("alice", event.fileId, { currentVersion: 5, version: 5, size: 0, sha256: sha(""), numChunks: 0, chunks: [] });
+    expect(await verifier.verify(event, as)).toMatchObject({ kind: "completed", result: { action: "superseded" } });
+    const unknown = claimed({ version: 1, size: 3, sha256: sha("abc") });
+    expect((await verifier.verify(unknown, as)).kind).toBe("unsettled");
+  });
+
   it("lets errors reaching a peer through, for the worker to retry", async () => {
     const { verifier, upload, storage } = setup();
     const { event } = upload(parts(1));
@@ -296,6 +313,15 @@ describe("Verifier: uploads and updates", () => {
 });
 
 describe("Verifier: deletes", () => {
+  it("completes a purge (no chunk list: bounded) once the file is gone from metadata", async () => {
+    const { verifier, catalogue, upload } = setup();
+    const purged = claimed({ eventType: "purge", version: 3 });
+    expect(await verifier.verify(purged, as)).toMatchObject({ kind: "completed", result: { action: "purge_synchronized", totalChunks: 0 } });
+    const { event } = upload(parts(2));
+    expect((await verifier.verify({ ...purged, fileId: event.fileId }, as)).kind).toBe("inconsistent");
+    expect(catalogue.inspections).toBeGreaterThan(0);
+  });
+
   function deleted(hashes: string[]) {
     return claimed({ eventType: "delete", version: 2, chunkSha256s: hashes });
   }

@@ -5,7 +5,7 @@ import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_CHUNK_BYTES, MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
-import type { ClaimedEvent, EventType, Verification, VerificationAction } from "./types.js";
+import { isRemoval, type ClaimedEvent, type EventType, type Verification, type VerificationAction } from "./types.js";
 
 /** A verification result before it gets its time. */
 export type Result = Omit<Verification, "verifiedAt">;
@@ -50,6 +50,11 @@ const ACTION_OF: Record<EventType, VerificationAction> = {
   upload: "upload_synchronized",
   update: "update_synchronized",
   delete: "delete_synchronized",
+  move: "move_synchronized",
+  restore: "restore_synchronized",
+  trash: "trash_synchronized",
+  undelete: "undelete_synchronized",
+  purge: "purge_synchronized",
 };
 
 
@@ -71,7 +76,7 @@ export class Verifier {
   }
 
   async verify(event: ClaimedEvent, as: CallIdentity): Promise<Outcome> {
-    return event.eventType === "delete" ? this.verifyDelete(event, as) : this.verifyContent(event, as);
+    return isRemoval(event.eventType) ? this.verifyDelete(event, as) : this.verifyContent(event, as);
   }
 
   /**
@@ -81,7 +86,7 @@ export class Verifier {
    */
   private async verifyContent(event: ClaimedEvent, as: CallIdentity): Promise<Outcome> {
     const inspected = await this.catalogue.inspectFileVersion(event.owner, event.fileId, event.version, as);
-    if (!inspected) return this.gone(event, `version ${event.version} of the file is not in metadata`);
+    if (!inspected) return this.gone(event, `version ${event.version} of the file is not in metadata`, as);
     const finding = await this.checkContent(event, inspected, as);
     if (!finding) {
       const total = inspected.chunks.length;
@@ -100,27 +105,35 @@ export class Verifier {
     // (and its chunks collected) while we were looking. Gone now means the
     // finding says nothing about this event.
     const again = await this.catalogue.inspectFileVersion(event.owner, event.fileId, event.version, as);
-    if (!again) return this.gone(event, `version ${event.version} of the file is not in metadata`);
+    if (!again) return this.gone(event, `version ${event.version} of the file is not in metadata`, as);
     return this.fromFinding(finding);
   }
 
   /**
    * How the event's state can be unobservable without anything being wrong:
-   * a later delete of the file (recorded after it in sync_events, which the
+   * a newer version (the retention pruned this one), or a later delete or
+   * purge of the file (recorded after it in sync_events, which the
    * outbox fills in commit order) removed the version and its chunks. Files
    * never lose a version otherwise and a new upload of the name gets a new
    * file id, so with no later delete recorded the version is missing for
    * real, or the delete is still on its way through the outbox: unsettled,
    * retried, an inconsistency if no delete shows up.
    */
-  private async gone(event: ClaimedEvent, message: string): Promise<Outcome> {
-    if (await this.history.hasLaterDelete(event.owner, event.fileId, event.seq)) {
+  private async gone(event: ClaimedEvent, message: string, as: CallIdentity): Promise<Outcome> {
+    // Version retention prunes old versions (CFS_VERSIONS_MAX, _MAX_AGE_DAYS):
+    // a newer version of the file supersedes this one.
+    if ((await this.history.hasLaterDelete(event.owner, event.fileId, event.seq)) || (await this.hasNewerVersion(event, as))) {
       return {
         kind: "completed",
         result: { syncStatus: "synchronized", chunksVerified: 0, totalChunks: 0, action: "superseded", chunksRehashed: 0 },
       };
     }
     return this.fromFinding(new Finding(`${message}, and no later delete of it is recorded`, false));
+  }
+
+  private async hasNewerVersion(event: ClaimedEvent, as: CallIdentity): Promise<boolean> {
+    const newest = await this.catalogue.inspectFileVersion(event.owner, event.fileId, 0, as);
+    return newest !== undefined && newest.currentVersion > event.version;
   }
 
   private fromFinding(finding: Finding): Outcome {
@@ -221,7 +234,7 @@ export class Verifier {
     }
     return {
       kind: "completed",
-      result: { syncStatus: "synchronized", chunksVerified: verified, totalChunks: hashes.length, action: "delete_synchronized", chunksRehashed: 0 },
+      result: { syncStatus: "synchronized", chunksVerified: verified, totalChunks: hashes.length, action: ACTION_OF[event.eventType], chunksRehashed: 0 },
     };
   }
 }

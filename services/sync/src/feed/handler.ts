@@ -7,6 +7,11 @@ const typeToProto: Record<EventType, ProtoEventType> = {
   upload: ProtoEventType.EVENT_TYPE_UPLOAD,
   update: ProtoEventType.EVENT_TYPE_UPDATE,
   delete: ProtoEventType.EVENT_TYPE_DELETE,
+  move: ProtoEventType.EVENT_TYPE_MOVE,
+  restore: ProtoEventType.EVENT_TYPE_RESTORE,
+  trash: ProtoEventType.EVENT_TYPE_TRASH,
+  undelete: ProtoEventType.EVENT_TYPE_UNDELETE,
+  purge: ProtoEventType.EVENT_TYPE_PURGE,
 };
 
 /** SyncService.WatchChanges: translates the feed's messages to proto. The user is the caller, never a field. */

@@ -32,6 +32,15 @@ export interface CatalogueInspector {
   chunkReferences(owner: string, hashes: readonly string[], as: CallIdentity): Promise<{ referenced: Set<string>; queued: Set<string> }>;
 }
 
+/**
+ * Whether the metadata service has committed a file of the owner (trash
+ * included), asked when sync has no event of it yet: the outbox relays a
+ * commit's event up to a relay interval later.
+ */
+export interface CommittedFiles {
+  isCommitted(owner: string, fileId: string): Promise<boolean>;
+}
+
 /** Block storage as verification needs it, acting for a named owner. */
 export interface ChunkStorage {
   /** The stored size of each of at most MAX_HASHES_PER_CALL hashes the owner has; absent ones are left out. */

@@ -24,7 +24,7 @@ export interface VerificationQueue {
   fail(seq: number, message: string, verification: Verification | undefined, now: Date): Promise<boolean>;
   /** processing -> pending, due again at `nextAttemptAt`, keeping the reason. */
   retryLater(seq: number, message: string, nextAttemptAt: Date, now: Date): Promise<boolean>;
-  /** Whether a delete of the owner's file was recorded after the event at `afterSeq`. */
+  /** Whether a delete or purge of the owner's file was recorded after the event at `afterSeq`. */
   hasLaterDelete(owner: string, fileId: string, afterSeq: number): Promise<boolean>;
 }
 

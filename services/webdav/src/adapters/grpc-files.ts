@@ -93,7 +93,7 @@ export class GrpcFileContent implements FileContent {
   }
 
   async *download(fileId: string, offset: number, length: number, as: CallIdentity): AsyncGenerator<Buffer> {
-    const call = this.client.downloadFile({ fileId, offset, length }, callMetadata(as));
+    const call = this.client.downloadFile({ fileId, offset, length, version: 0 }, callMetadata(as));
     const release = cancelOnAbort(call, as.signal);
     try {
       for await (const message of call as AsyncIterable<DownloadFileResponse>) {

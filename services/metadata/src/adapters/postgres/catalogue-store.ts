@@ -1,40 +1,83 @@
 import { randomUUID } from "node:crypto";
-import type { CatalogueStore } from "../../ports/catalogue-store.js";
+import { NAME_TAKEN, type CatalogueStore, type ChunkListPage, type VersionChunks } from "../../ports/catalogue-store.js";
 import { failedPrecondition, notFound } from "#lib/errors.js";
-import type { ChunkListPage, VersionChunks } from "../../ports/catalogue-store.js";
-import type { DeletedFile, FileRecord, FileVersionRecord, ListFilesQuery, NewFileVersion } from "../../domain/types.js";
+import type {
+  CatalogueRules,
+  FileRecord,
+  FileVersionRecord,
+  ListFilesQuery,
+  NewFileVersion,
+  PurgedFile,
+  QuotaChecked,
+  TrashKey,
+  Usage,
+} from "../../domain/types.js";
+import { adjustUsage, lockUsage, pruneVersions, purgeTrashed, queueUnreferenced, quotaRefusal } from "./catalogue-writes.js";
 import type { PostgresDatabase, Queryable } from "./database.js";
 import { insertEvent, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
+
+/** A live file's row with its newest version's content, locked for the transaction. */
+interface NewestRow {
+  file_id: string;
+  name: string;
+  current_version: number;
+  size: string;
+  sha256: string;
+}
 
 /** Files, versions and chunk lists in PostgreSQL (or PGlite). */
 export class PostgresCatalogueStore implements CatalogueStore {
   constructor(private readonly db: PostgresDatabase) {}
 
-  commitFileVersion(v: NewFileVersion): Promise<FileRecord> {
+  commitFileVersion(v: NewFileVersion, rules: CatalogueRules): Promise<QuotaChecked<FileRecord>> {
     return this.db.transaction(async (db) => {
       // A retried commit (same idempotency key, or a session committed
       // already) returns what the first one committed.
       const earlier = await earlierCommit(db, v);
-      if (earlier) return earlier;
-      // New name: version 1 under a fresh id. Existing name: the next version
-      // of the same file; the row lock taken here serializes concurrent
-      // commits (and a delete) of that name until COMMIT.
-      const { rows: fileRows } = await db.query<{ file_id: string; current_version: number; created_at: Date; updated_at: Date }>(
-        `INSERT INTO files AS f (file_id, owner, name, current_version)
-         VALUES ($1, $2, $3, 1)
-         ON CONFLICT (owner, name) DO UPDATE SET current_version = f.current_version + 1, updated_at = now()
-         RETURNING file_id, current_version, created_at, updated_at`,
-        [randomUUID(), v.owner, v.name],
+      if (earlier) return { kind: "done", value: earlier };
+      const usage = await lockUsage(db, v.owner);
+      // The usage lock serializes the owner's writes: the name cannot be
+      // taken or freed between this read and the insert below.
+      const { rows: existingRows } = await db.query<NewestRow>(
+        `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
+         FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
+         WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
+         FOR UPDATE OF f`,
+        [v.owner, v.name],
       );
-      const file = fileRows[0]!;
-      const fileId = file.file_id;
-      const version = file.current_version;
+      const existing = existingRows[0];
+      if (existing && Number(existing.size) === v.size && existing.sha256 === v.sha256) {
+        // The same content again: no version. Chunks of a differently cut
+        // list that nothing uses go to the collector.
+        if (v.session) {
+          await queueUnreferenced(db, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId]);
+        } else {
+          await queueUnreferenced(db, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
+        }
+        await recordCommit(db, v, existing.file_id, existing.current_version);
+        return { kind: "done", value: (await selectFile(db, v.owner, existing.file_id))! };
+      }
+      const added = v.size - (existing ? Number(existing.size) : 0);
+      const refused = quotaRefusal(usage, added, rules);
+      if (refused) return refused;
+
+      let fileId: string;
+      let version: number;
+      if (existing) {
+        fileId = existing.file_id;
+        version = existing.current_version + 1;
+      } else {
+        fileId = randomUUID();
+        version = 1;
+        await db.query(`INSERT INTO files (file_id, owner, name, current_version) VALUES ($1, $2, $3, 1)`, [fileId, v.owner, v.name]);
+      }
       const numChunks = v.session?.chunkCount ?? v.chunks.length;
       await db.query(
         `INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
          VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         [fileId, version, v.size, v.sha256, v.contentType, numChunks, v.chunkListDigest],
       );
+      if (existing) await db.query(`UPDATE files SET current_version = $2, updated_at = now() WHERE file_id = $1`, [fileId, version]);
       if (v.session) {
         // The list stays in the database: a session's may be a million chunks.
         await db.query(
@@ -69,6 +112,8 @@ export class PostgresCatalogueStore implements CatalogueStore {
           [...new Set(v.chunks.map((c) => c.sha256))],
         ]);
       }
+      await adjustUsage(db, v.owner, { live: added, files: existing ? 0 : 1 });
+      if (existing) await pruneVersions(db, v.owner, fileId, rules);
       await insertEvent(db, {
         owner: v.owner,
         fileId,
@@ -80,31 +125,22 @@ export class PostgresCatalogueStore implements CatalogueStore {
         chunkSha256s: [],
       });
       await recordCommit(db, v, fileId, version);
-      return {
-        fileId,
-        name: v.name,
-        size: v.size,
-        sha256: v.sha256,
-        contentType: v.contentType,
-        numChunks,
-        version,
-        createdAt: file.created_at,
-        updatedAt: file.updated_at,
-      };
+      return { kind: "done", value: (await selectFile(db, v.owner, fileId))! };
     });
   }
 
   async getFile(owner: string, fileId: string): Promise<FileRecord | undefined> {
-    const { rows } = await this.db.query<FileRow>(`${SELECT_FILES} WHERE f.owner = $1 AND f.file_id = $2`, [owner, fileId]);
+    const { rows } = await this.db.query<FileRow>(`${SELECT_FILES} WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NULL`, [owner, fileId]);
     return rows[0] && toFile(rows[0]);
   }
 
   async listFiles(owner: string, query: ListFilesQuery): Promise<FileRecord[]> {
-    // Keyset pagination on the (owner, name) unique index; `name >= prefix`
-    // bounds the index range, starts_with keeps exactly the prefix matches.
+    // Keyset pagination on the (owner, name) unique index of live files;
+    // `name >= prefix` bounds the index range, starts_with keeps exactly the
+    // prefix matches.
     const { rows } = await this.db.query<FileRow>(
       `${SELECT_FILES}
-       WHERE f.owner = $1 AND f.name > $2 AND f.name >= $3 AND starts_with(f.name, $3)
+       WHERE f.owner = $1 AND f.deleted_at IS NULL AND f.name > $2 AND f.name >= $3 AND starts_with(f.name, $3)
        ORDER BY f.name
        LIMIT $4`,
       [owner, query.after, query.prefix, query.limit],
@@ -116,7 +152,7 @@ export class PostgresCatalogueStore implements CatalogueStore {
     const { rows } = await this.db.query<VersionRow>(
       `SELECT v.file_id, v.version, v.size, v.sha256, v.content_type, v.num_chunks, v.created_at
        FROM files f JOIN file_versions v ON v.file_id = f.file_id
-       WHERE f.owner = $1 AND f.file_id = $2
+       WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NULL
        ORDER BY v.version DESC`,
       [owner, fileId],
     );
@@ -137,57 +173,202 @@ export class PostgresCatalogueStore implements CatalogueStore {
          ORDER BY c.chunk_index
          LIMIT $5
        ) c ON true
-       WHERE f.owner = $1 AND f.file_id = $2
+       WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NULL
        ORDER BY c.chunk_index`,
       [owner, fileId, version ?? null, page.fromIndex, page.limit],
     );
     return rows[0] ? { version: rows[0].v_version, chunks: toChunks(rows) } : undefined;
   }
 
-  deleteFile(owner: string, fileId: string): Promise<DeletedFile | undefined> {
+  moveFile(owner: string, fileId: string, newName: string): Promise<FileRecord | typeof NAME_TAKEN | undefined> {
     return this.db.transaction(async (db) => {
-      // Locking the row makes a concurrent commit of the same name wait for
-      // this delete (it then starts a new file at version 1).
-      const { rows } = await db.query<{ name: string; version: number; size: string; sha256: string }>(
-        `SELECT f.name, f.current_version AS version, v.size, v.sha256
+      await lockUsage(db, owner);
+      const file = await lockLive(db, owner, fileId);
+      if (!file) return undefined;
+      if (file.name === newName) return selectFile(db, owner, fileId);
+      if (await nameTaken(db, owner, newName)) return NAME_TAKEN;
+      await db.query(`UPDATE files SET name = $2, updated_at = now() WHERE file_id = $1`, [fileId, newName]);
+      await insertEvent(db, {
+        owner,
+        fileId,
+        eventType: "move",
+        name: newName,
+        version: file.current_version,
+        size: Number(file.size),
+        sha256: file.sha256,
+        chunkSha256s: [],
+      });
+      return selectFile(db, owner, fileId);
+    });
+  }
+
+  restoreFileVersion(owner: string, fileId: string, version: number, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | undefined> {
+    return this.db.transaction(async (db) => {
+      const usage = await lockUsage(db, owner);
+      const file = await lockLive(db, owner, fileId);
+      if (!file) return undefined;
+      const { rows } = await db.query<{ size: string; sha256: string }>(
+        `SELECT size, sha256 FROM file_versions WHERE file_id = $1 AND version = $2`,
+        [fileId, version],
+      );
+      const old = rows[0];
+      if (!old) return undefined;
+      if (old.sha256 === file.sha256 && old.size === file.size) return { kind: "done", value: (await selectFile(db, owner, fileId))! };
+      const added = Number(old.size) - Number(file.size);
+      const refused = quotaRefusal(usage, added, rules);
+      if (refused) return refused;
+      const next = file.current_version + 1;
+      // The version and its chunk list are copied row for row: no bytes move.
+      await db.query(
+        `INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
+         SELECT file_id, $3, size, sha256, content_type, num_chunks, chunk_list_digest FROM file_versions
+         WHERE file_id = $1 AND version = $2`,
+        [fileId, version, next],
+      );
+      await db.query(
+        `INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
+         SELECT file_id, $3, chunk_index, owner, sha256, size, "offset" FROM file_chunks WHERE file_id = $1 AND version = $2`,
+        [fileId, version, next],
+      );
+      await db.query(`UPDATE files SET current_version = $2, updated_at = now() WHERE file_id = $1`, [fileId, next]);
+      await adjustUsage(db, owner, { live: added });
+      await pruneVersions(db, owner, fileId, rules);
+      await insertEvent(db, {
+        owner,
+        fileId,
+        eventType: "restore",
+        name: file.name,
+        version: next,
+        size: Number(old.size),
+        sha256: old.sha256,
+        chunkSha256s: [],
+      });
+      return { kind: "done", value: (await selectFile(db, owner, fileId))! };
+    });
+  }
+
+  trashFile(owner: string, fileId: string): Promise<FileRecord | undefined> {
+    return this.db.transaction(async (db) => {
+      await lockUsage(db, owner);
+      const file = await lockLive(db, owner, fileId);
+      if (!file) return undefined;
+      // Milliseconds: the ListTrash keyset travels through JavaScript dates.
+      await db.query(`UPDATE files SET deleted_at = date_trunc('milliseconds', now()) WHERE file_id = $1`, [fileId]);
+      await adjustUsage(db, owner, { live: -Number(file.size), trash: Number(file.size), files: -1 });
+      await insertEvent(db, {
+        owner,
+        fileId,
+        eventType: "trash",
+        name: file.name,
+        version: file.current_version,
+        size: Number(file.size),
+        sha256: file.sha256,
+        chunkSha256s: [],
+      });
+      return selectFile(db, owner, fileId, true);
+    });
+  }
+
+  async listTrash(owner: string, after: TrashKey | undefined, limit: number): Promise<FileRecord[]> {
+    const { rows } = await this.db.query<FileRow>(
+      `${SELECT_FILES}
+       WHERE f.owner = $1 AND f.deleted_at IS NOT NULL
+         AND ($2::timestamptz IS NULL OR (f.deleted_at, f.file_id) < ($2::timestamptz, $3::uuid))
+       ORDER BY f.deleted_at DESC, f.file_id DESC
+       LIMIT $4`,
+      [owner, after?.deletedAt ?? null, after?.fileId ?? null, limit],
+    );
+    return rows.map(toFile);
+  }
+
+  undeleteFile(owner: string, fileId: string, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | typeof NAME_TAKEN | undefined> {
+    return this.db.transaction(async (db) => {
+      const usage = await lockUsage(db, owner);
+      const { rows } = await db.query<NewestRow>(
+        `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
          FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-         WHERE f.owner = $1 AND f.file_id = $2
+         WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NOT NULL
          FOR UPDATE OF f`,
         [owner, fileId],
       );
       const file = rows[0];
       if (!file) return undefined;
-      // Every chunk any version used, for the delete event: sync verification
-      // checks that each is still needed elsewhere, queued, or collected.
-      const { rows: hashRows } = await db.query<{ hashes: string[] }>(
-        `SELECT COALESCE(array_agg(DISTINCT sha256 ORDER BY sha256), '{}') AS hashes FROM file_chunks WHERE file_id = $1`,
-        [fileId],
-      );
-      // Before the rows go: every hash of this file (any version) that no
-      // other file of the owner lists.
-      const queued = await db.query(
-        `INSERT INTO gc_candidates (owner, sha256)
-         SELECT DISTINCT $1::text, c.sha256 FROM file_chunks c
-         WHERE c.file_id = $2
-           AND NOT EXISTS (
-             SELECT 1 FROM file_chunks o WHERE o.owner = $1 AND o.sha256 = c.sha256 AND o.file_id <> $2)
-         ON CONFLICT DO NOTHING`,
-        [owner, fileId],
-      );
-      await db.query(`DELETE FROM files WHERE file_id = $1`, [fileId]);
+      if (await nameTaken(db, owner, file.name)) return NAME_TAKEN;
+      // The trash counts already: undeleting adds nothing to the usage.
+      const refused = quotaRefusal(usage, 0, rules);
+      if (refused) return refused;
+      await db.query(`UPDATE files SET deleted_at = NULL WHERE file_id = $1`, [fileId]);
+      const size = Number(file.size);
+      await adjustUsage(db, owner, { live: size, trash: -size, files: 1 });
       await insertEvent(db, {
         owner,
         fileId,
-        eventType: "delete",
+        eventType: "undelete",
         name: file.name,
-        version: file.version,
-        size: Number(file.size),
+        version: file.current_version,
+        size,
         sha256: file.sha256,
-        chunkSha256s: hashRows[0]?.hashes ?? [],
+        chunkSha256s: [],
       });
-      return { fileId, name: file.name, version: file.version, queuedChunks: queued.rowCount ?? 0 };
+      return { kind: "done", value: (await selectFile(db, owner, fileId))! };
     });
   }
+
+  purgeFile(owner: string, fileId: string): Promise<PurgedFile | undefined> {
+    return this.db.transaction(async (db) => {
+      await lockUsage(db, owner);
+      return purgeTrashed(db, owner, fileId);
+    });
+  }
+
+  async getUsage(owner: string, defaultQuotaBytes: number): Promise<Usage> {
+    const { rows } = await this.db.query<{ live_bytes: string; trash_bytes: string; file_count: string; quota_bytes: string | null }>(
+      `SELECT live_bytes, trash_bytes, file_count, quota_bytes FROM owner_usage WHERE owner = $1`,
+      [owner],
+    );
+    const r = rows[0];
+    if (!r) return { usedBytes: 0, quotaBytes: defaultQuotaBytes, fileCount: 0, trashBytes: 0 };
+    return {
+      usedBytes: Number(r.live_bytes) + Number(r.trash_bytes),
+      quotaBytes: r.quota_bytes === null ? defaultQuotaBytes : Number(r.quota_bytes),
+      fileCount: Number(r.file_count),
+      trashBytes: Number(r.trash_bytes),
+    };
+  }
+
+  async setQuota(owner: string, quotaBytes: number | undefined): Promise<void> {
+    await this.db.query(
+      `INSERT INTO owner_usage (owner, quota_bytes) VALUES ($1, $2)
+       ON CONFLICT (owner) DO UPDATE SET quota_bytes = EXCLUDED.quota_bytes`,
+      [owner, quotaBytes ?? null],
+    );
+  }
+}
+
+/** A file of the owner with its newest version: outside the trash, or (trashed) in it. */
+async function selectFile(db: Queryable, owner: string, fileId: string, trashed = false): Promise<FileRecord | undefined> {
+  const { rows } = await db.query<FileRow>(
+    `${SELECT_FILES} WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS ${trashed ? "NOT NULL" : "NULL"}`,
+    [owner, fileId],
+  );
+  return rows[0] && toFile(rows[0]);
+}
+
+/** Locks a file outside the trash until the transaction ends. */
+async function lockLive(db: Queryable, owner: string, fileId: string): Promise<NewestRow | undefined> {
+  const { rows } = await db.query<NewestRow>(
+    `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
+     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
+     WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NULL
+     FOR UPDATE OF f`,
+    [owner, fileId],
+  );
+  return rows[0];
+}
+
+async function nameTaken(db: Queryable, owner: string, name: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM files WHERE owner = $1 AND name = $2 AND deleted_at IS NULL`, [owner, name]);
+  return rows.length > 0;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Queryable } from "./database.js";
 
 /** A file joined with its newest version: what every file read selects. */
 export const SELECT_FILES = `
-  SELECT f.file_id, f.name, f.current_version, f.created_at, f.updated_at,
+  SELECT f.file_id, f.name, f.current_version, f.created_at, f.updated_at, f.deleted_at,
          v.size, v.sha256, v.content_type, v.num_chunks
   FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version`;
 
@@ -20,10 +20,12 @@ export interface FileRow {
   sha256: string;
   content_type: string;
   num_chunks: number;
+  /** Selected by SELECT_FILES; NULL outside the trash. */
+  deleted_at?: Date | null;
 }
 
 export function toFile(r: FileRow): FileRecord {
-  return {
+  const file: FileRecord = {
     fileId: r.file_id,
     name: r.name,
     size: Number(r.size),
@@ -34,6 +36,8 @@ export function toFile(r: FileRow): FileRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
+  if (r.deleted_at) file.deletedAt = r.deleted_at;
+  return file;
 }
 
 export interface VersionRow {

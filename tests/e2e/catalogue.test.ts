@@ -1,0 +1,197 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventStatus, EventType, type SyncEvent } from "#gen/cfs/sync/v1/sync.js";
+import { createServiceTokenSource } from "#lib/auth.js";
+import { startStack, type RunningStack } from "../../dev/stack.js";
+import { call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
+import { waitFor } from "../support/net.js";
+
+/**
+ * The catalogue of issue 11 end to end over gRPC (PGlite, chunks on disk):
+ * moves, old versions downloaded and restored, identical re-uploads, the
+ * trash, usage and quotas, isolation of every new RPC, their sync events
+ * verified in the background, and GetFileSyncStatus right after a commit.
+ */
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+let stack: RunningStack;
+let dataDir: string;
+let c: Clients;
+let alice: string;
+let bob: string;
+let service: () => Promise<string>;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "cfs-catalogue-"));
+  stack = await startStack({
+    dataDir,
+    defaultPorts: false,
+    logs: "files",
+    env: { CFS_GC_GRACE_SECONDS: "0", CFS_GC_INTERVAL_MS: "200", CFS_OUTBOX_INTERVAL_MS: "200", CFS_VERSIONS_MAX: "3", CFS_VERIFY_INTERVAL_MS: "200" },
+  });
+  c = clientsFor(stack.addresses);
+  alice = await stack.issuer!.userToken("cat-alice");
+  bob = await stack.issuer!.userToken("cat-bob");
+  service = createServiceTokenSource({ tokenUrl: stack.issuer!.tokenUrl, clientId: "cfs-services", clientSecret: "dev-service-secret", audience: stack.audience });
+}, 180_000);
+
+afterAll(async () => {
+  c?.close();
+  await stack?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+const names = async (token: string) => (await call(c.metadata.listFiles, c.metadata, { pageSize: 1000, pageToken: "", prefix: "" }, token)).files.map((f) => f.name);
+const trash = async (token: string) => (await call(c.metadata.listTrash, c.metadata, { pageSize: 0, pageToken: "" }, token)).files;
+const usage = (token: string) => call(c.metadata.getUsage, c.metadata, {}, token);
+
+async function eventsOf(token: string, fileId: string): Promise<SyncEvent[]> {
+  return (await call(c.sync.listSyncEvents, c.sync, { pageSize: 100, pageToken: "", fileId, status: 0, eventType: 0 }, token)).events;
+}
+
+describe("moves and versions", () => {
+  it("renames and moves a file keeping its id and versions; a taken name is ALREADY_EXISTS", async () => {
+    const file = await upload(c, alice, Buffer.from("draft"), { name: "notes/draft.txt" });
+    await upload(c, alice, Buffer.from("other"), { name: "notes/other.txt" });
+    const moved = await call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: "archive/2025/final.txt" }, alice);
+    expect(moved.file).toMatchObject({ fileId: file.fileId, name: "archive/2025/final.txt", version: 1, sha256: file.sha256 });
+    expect((await download(c, alice, file.fileId)).data.toString()).toBe("draft");
+    await expectStatus(call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: "notes/other.txt" }, alice), status.ALREADY_EXISTS);
+    await expectStatus(call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: "../escape" }, alice), status.INVALID_ARGUMENT);
+    expect(await names(alice)).toEqual(expect.arrayContaining(["archive/2025/final.txt", "notes/other.txt"]));
+    expect(await names(alice)).not.toContain("notes/draft.txt");
+  });
+
+  it("adds no version for identical content, restores an old version, and keeps at most CFS_VERSIONS_MAX", async () => {
+    const v1 = Buffer.from("version one");
+    const file = await upload(c, alice, v1, { name: "versions.txt" });
+    expect((await upload(c, alice, v1, { name: "versions.txt" })).version).toBe(1);
+    await upload(c, alice, Buffer.from("version two"), { name: "versions.txt" });
+    const restored = await call(c.metadata.restoreFileVersion, c.metadata, { fileId: file.fileId, version: 1 }, alice);
+    expect(restored.file).toMatchObject({ fileId: file.fileId, version: 3, sha256: sha256(v1), size: v1.length });
+    expect((await download(c, alice, file.fileId)).data.equals(v1)).toBe(true);
+    await expectStatus(call(c.metadata.restoreFileVersion, c.metadata, { fileId: file.fileId, version: 9 }, alice), status.NOT_FOUND);
+    await expectStatus(call(c.metadata.restoreFileVersion, c.metadata, { fileId: file.fileId, version: 0 }, alice), status.INVALID_ARGUMENT);
+    await upload(c, alice, Buffer.from("version four"), { name: "versions.txt" });
+    const { versions } = await call(c.metadata.listFileVersions, c.metadata, { fileId: file.fileId }, alice);
+    expect(versions.map((v) => v.version)).toEqual([4, 3, 2]);
+  });
+});
+
+describe("the trash", () => {
+  it("hides a deleted file at once, lists it in the trash, undeletes it, and purges it for good", async () => {
+    const data = randomBytes(3000);
+    const file = await upload(c, alice, data, { name: "trash/me.bin" });
+    await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
+    await expectStatus(call(c.metadata.getFile, c.metadata, { fileId: file.fileId }, alice), status.NOT_FOUND);
+    await expectStatus(download(c, alice, file.fileId), status.NOT_FOUND);
+    expect(await names(alice)).not.toContain("trash/me.bin");
+    const [trashed] = (await trash(alice)).filter((f) => f.fileId === file.fileId);
+    expect(trashed).toMatchObject({ name: "trash/me.bin", deletedAt: expect.any(Date) });
+
+    // The name is free meanwhile; undelete then finds it taken.
+    const squatter = await upload(c, alice, Buffer.from("squat"), { name: "trash/me.bin" });
+    await expectStatus(call(c.metadata.undeleteFile, c.metadata, { fileId: file.fileId }, alice), status.ALREADY_EXISTS);
+    await call(c.metadata.deleteFile, c.metadata, { fileId: squatter.fileId }, alice);
+    const back = await call(c.metadata.undeleteFile, c.metadata, { fileId: file.fileId }, alice);
+    expect(back.file).toMatchObject({ fileId: file.fileId, name: "trash/me.bin", deletedAt: undefined });
+    expect((await download(c, alice, file.fileId)).data.equals(data)).toBe(true);
+
+    await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
+    await call(c.metadata.purgeFile, c.metadata, { fileId: file.fileId }, alice);
+    await expectStatus(call(c.metadata.undeleteFile, c.metadata, { fileId: file.fileId }, alice), status.NOT_FOUND);
+    await expectStatus(call(c.metadata.purgeFile, c.metadata, { fileId: file.fileId }, alice), status.NOT_FOUND);
+    expect((await trash(alice)).map((f) => f.fileId)).not.toContain(file.fileId);
+  });
+});
+
+describe("usage and quotas", () => {
+  it("counts newest versions and the trash; an upload over the quota is RESOURCE_EXHAUSTED with nothing committed", async () => {
+    const carol = await stack.issuer!.userToken(`cat-carol-${randomUUID()}`);
+    const subject = (await import("jose")).decodeJwt(carol).sub!;
+    await expectStatus(call(c.metadata.setQuota, c.metadata, { owner: subject, quotaBytes: 10_000 }, carol), status.PERMISSION_DENIED);
+    await call(c.metadata.setQuota, c.metadata, { owner: subject, quotaBytes: 10_000 }, await service());
+    expect(await usage(carol)).toEqual({ usedBytes: 0, quotaBytes: 10_000, fileCount: 0, trashBytes: 0 });
+
+    const a = await upload(c, carol, randomBytes(4000), { name: "a.bin" });
+    await upload(c, carol, randomBytes(3000), { name: "a.bin" });
+    const b = await upload(c, carol, randomBytes(5000), { name: "b.bin" });
+    await call(c.metadata.deleteFile, c.metadata, { fileId: b.fileId }, carol);
+    expect(await usage(carol)).toEqual({ usedBytes: 8000, quotaBytes: 10_000, fileCount: 1, trashBytes: 5000 });
+
+    const err = await expectStatus(upload(c, carol, randomBytes(2001), { name: "c.bin" }), status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(/quota/);
+    expect(await names(carol)).toEqual(["a.bin"]);
+    // A restore counts like an upload: version 1 (4000) instead of 3000 adds 1000.
+    await call(c.metadata.restoreFileVersion, c.metadata, { fileId: a.fileId, version: 1 }, carol);
+    expect(await usage(carol)).toMatchObject({ usedBytes: 9000 });
+    await call(c.metadata.purgeFile, c.metadata, { fileId: b.fileId }, carol);
+    expect((await upload(c, carol, randomBytes(2001), { name: "c.bin" })).size).toBe(2001);
+
+    // Concurrent uploads near the limit never commit more than the quota.
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => upload(c, carol, randomBytes(1000), { name: `race-${i}.bin` })));
+    const { usedBytes } = await usage(carol);
+    expect(usedBytes).toBeLessThanOrEqual(10_000);
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(Math.floor((10_000 - 6001) / 1000));
+  });
+});
+
+describe("isolation", () => {
+  it("answers bob NOT_FOUND for each new RPC on alice's ids, exactly like a random id", async () => {
+    const file = await upload(c, alice, Buffer.from("alice's"), { name: "iso.txt" });
+    const trashed = await upload(c, alice, Buffer.from("alice's trash"), { name: "iso-trash.txt" });
+    await call(c.metadata.deleteFile, c.metadata, { fileId: trashed.fileId }, alice);
+    const detailsFor = async (live: string, inTrash: string) =>
+      [
+        await expectStatus(call(c.metadata.moveFile, c.metadata, { fileId: live, newName: "stolen.txt" }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.restoreFileVersion, c.metadata, { fileId: live, version: 1 }, bob), status.NOT_FOUND),
+        await expectStatus(download(c, bob, live, { version: 1 }), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.undeleteFile, c.metadata, { fileId: inTrash }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.metadata.purgeFile, c.metadata, { fileId: inTrash }, bob), status.NOT_FOUND),
+        await expectStatus(call(c.sync.getFileSyncStatus, c.sync, { fileId: live }, bob), status.NOT_FOUND),
+      ].map((e) => e.details);
+    expect(await detailsFor(file.fileId, trashed.fileId)).toEqual(await detailsFor(randomUUID(), randomUUID()));
+    expect(await trash(bob)).toEqual([]);
+    expect((await call(c.metadata.getFile, c.metadata, { fileId: file.fileId }, alice)).file?.name).toBe("iso.txt");
+    expect((await trash(alice)).map((f) => f.fileId)).toContain(trashed.fileId);
+  });
+});
+
+describe("sync", () => {
+  it("answers PENDING right after a commit, and verifies move, restore, trash, undelete and purge events", async () => {
+    const file = await upload(c, alice, Buffer.from("synced v1"), { name: "sync/a.txt" });
+    const right = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
+    expect([EventStatus.EVENT_STATUS_PENDING, EventStatus.EVENT_STATUS_PROCESSING, EventStatus.EVENT_STATUS_COMPLETED]).toContain(right.status);
+    await upload(c, alice, Buffer.from("synced v2"), { name: "sync/a.txt" });
+    await call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: "sync/b.txt" }, alice);
+    await call(c.metadata.restoreFileVersion, c.metadata, { fileId: file.fileId, version: 1 }, alice);
+    await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
+    await call(c.metadata.undeleteFile, c.metadata, { fileId: file.fileId }, alice);
+    await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
+    await call(c.metadata.purgeFile, c.metadata, { fileId: file.fileId }, alice);
+    let events: SyncEvent[] = [];
+    await waitFor(
+      async () => {
+        events = await eventsOf(alice, file.fileId);
+        return events.length === 8 && events.every((e) => e.status === EventStatus.EVENT_STATUS_COMPLETED);
+      },
+      30_000,
+      "every event of the file to be verified",
+    );
+    expect(events.map((e) => e.eventType).reverse()).toEqual([
+      EventType.EVENT_TYPE_UPLOAD,
+      EventType.EVENT_TYPE_UPDATE,
+      EventType.EVENT_TYPE_MOVE,
+      EventType.EVENT_TYPE_RESTORE,
+      EventType.EVENT_TYPE_TRASH,
+      EventType.EVENT_TYPE_UNDELETE,
+      EventType.EVENT_TYPE_TRASH,
+      EventType.EVENT_TYPE_PURGE,
+    ]);
+    expect(events.every((e) => e.verification?.syncStatus === "synchronized")).toBe(true);
+    expect(events[0]!.chunkSha256s).toEqual([]);
+  });
+});
