@@ -122,6 +122,44 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       await expect(store.get(ALICE, "../" + sha256(data).slice(3))).rejects.toThrow();
     });
 
+    it("lists every stored chunk once, in key order, a page at a time from the last entry", async () => {
+      const started = Date.now() - 2_000;
+      const stored: Array<{ ownerKey: string; hash: string; size: number }> = [];
+      for (const [owner, n] of [[ALICE, 4], [BOB, 3]] as const) {
+        for (let i = 0; i < n; i++) {
+          const data = randomBytes(100 + i);
+          await store.put(owner, sha256(data), data);
+          stored.push({ ownerKey: owner, hash: sha256(data), size: data.length });
+        }
+      }
+      stored.sort((a, b) => (a.ownerKey === b.ownerKey ? (a.hash < b.hash ? -1 : 1) : a.ownerKey < b.ownerKey ? -1 : 1));
+      const listed = [];
+      let page = await store.list(undefined, 3);
+      while (page.length > 0) {
+        expect(page.length).toBeLessThanOrEqual(3);
+        listed.push(...page);
+        page = await store.list(page.at(-1), 3);
+      }
+      expect(listed.map(({ ownerKey, hash, size }) => ({ ownerKey, hash, size }))).toEqual(stored);
+      for (const entry of listed) expect(entry.storedAt.getTime()).toBeGreaterThan(started);
+      expect(await store.list(undefined, 100)).toHaveLength(7);
+    });
+
+    it("quarantines a chunk: never read, counted or listed again, and the next put stores it anew", async () => {
+      const data = randomBytes(3000);
+      const other = randomBytes(10);
+      await store.put(ALICE, sha256(data), data);
+      await store.put(ALICE, sha256(other), other);
+      expect(await store.quarantine(ALICE, sha256(data))).toBe(true);
+      expect(await store.get(ALICE, sha256(data))).toBeUndefined();
+      expect((await store.has(ALICE, [sha256(data)])).size).toBe(0);
+      expect((await store.list(undefined, 100)).map((e) => e.hash)).toEqual([sha256(other)]);
+      expect(await store.quarantine(ALICE, sha256(data))).toBe(false);
+      expect(await store.quarantine(BOB, sha256(other))).toBe(false);
+      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.get(ALICE, sha256(data))).toEqual(data);
+    });
+
     it("passes its health check", async () => {
       await expect(store.check()).resolves.toBeUndefined();
     });

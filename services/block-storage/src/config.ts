@@ -3,6 +3,7 @@ import { parseAuthConfig, type AuthConfig } from "#lib/auth.js";
 import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "#lib/config.js";
 import { MAX_CHUNK_BYTES } from "#lib/limits.js";
 import { parseServerConfig, type ServerConfig } from "#lib/service.js";
+import type { ScrubSettings } from "./domain/scrubber.js";
 
 /** Where chunks are kept. */
 export type StorageConfig =
@@ -19,6 +20,7 @@ export interface BlockStorageConfig {
   /** Chunks of one ReadChunks stream read ahead of the one being sent. */
   readsAhead: number;
   storage: StorageConfig;
+  scrub: ScrubSettings;
 }
 
 const MiB = 1024 * 1024;
@@ -30,7 +32,9 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * CFS_STORE_WRITES_IN_FLIGHT (4) and CFS_STORE_READS_AHEAD (4) per stream; CFS_S3_ENDPOINT unset keeps chunks on disk
  * under $CFS_DATA_DIR/blocks (CFS_DATA_DIR defaulting to ./.data), set it
  * requires CFS_S3_ACCESS_KEY and CFS_S3_SECRET_KEY and reads CFS_S3_BUCKET
- * (cfs-chunks) and CFS_S3_REGION (us-east-1).
+ * (cfs-chunks) and CFS_S3_REGION (us-east-1). The scrubber reads at most
+ * CFS_SCRUB_BYTES_PER_SECOND (10 MiB/s; 0 turns it off) and starts a pass
+ * over the whole store every CFS_SCRUB_PERIOD_DAYS (30), and at start.
  */
 export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
   return deepFreeze({
@@ -42,6 +46,11 @@ export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
     writesInFlight: int(env, "CFS_STORE_WRITES_IN_FLIGHT", 4, 1, 64),
     readsAhead: int(env, "CFS_STORE_READS_AHEAD", 4, 1, 64),
     storage: parseStorage(env),
+    scrub: {
+      bytesPerSecond: int(env, "CFS_SCRUB_BYTES_PER_SECOND", 10 * MiB),
+      periodMs: int(env, "CFS_SCRUB_PERIOD_DAYS", 30, 1, 3650) * 24 * 3600 * 1000,
+      pageSize: 500,
+    },
   });
 }
 

@@ -7,7 +7,10 @@ import { runService } from "#lib/service.js";
 import { DiskChunkStore } from "./adapters/disk-chunk-store.js";
 import { MinioChunkStore } from "./adapters/minio-chunk-store.js";
 import { parseConfig, type StorageConfig } from "./config.js";
+import { BlockMetrics } from "./adapters/prometheus-block-metrics.js";
 import { BlockService } from "./domain/block-service.js";
+import { Quarantine } from "./domain/quarantine.js";
+import { Scrubber } from "./domain/scrubber.js";
 import type { ChunkStore } from "./ports/chunk-store.js";
 import { createHandlers } from "./server.js";
 
@@ -28,13 +31,19 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("block-storage", config.server.logLevel);
   const store = await openStore(config.storage, config.maxChunkBytes, log);
-  const blocks = new BlockService(store, config.maxChunkBytes, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead });
+  const metrics = new Metrics("block-storage");
+  const observer = new BlockMetrics(metrics.registry, log);
+  const quarantine = new Quarantine(store, observer);
+  const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead });
+  const scrubbing = new AbortController();
+  // A pass at start, then one per period, paced (CFS_SCRUB_*).
+  const scrubRun = new Scrubber(store, quarantine, config.scrub, observer).run(scrubbing.signal);
 
   await runService({
     log,
     server: config.server,
     auth: config.auth,
-    metrics: new Metrics("block-storage"),
+    metrics,
     services: [
       service(
         "cfs.blockstore.v1.BlockStorageService",
@@ -43,7 +52,10 @@ async function main(): Promise<void> {
       ),
     ],
     checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],
-    closers: [{ name: "chunk store", close: () => store.close() }],
+    closers: [
+      { name: "scrubber", close: () => (scrubbing.abort(), scrubRun) },
+      { name: "chunk store", close: () => store.close() },
+    ],
   });
 }
 

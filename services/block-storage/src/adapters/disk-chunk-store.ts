@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, mkdir, open, readdir, rm, stat, unlink } from "node:fs/promises";
+import { access, link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { dataLoss, resourceExhausted } from "#lib/errors.js";
-import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
+import { chunkKey, HEX_SHA256, isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
 import { mapBounded, presentSizes } from "./bounded.js";
 
 export interface DiskChunkStoreOptions {
@@ -26,20 +26,24 @@ const STALE_TEMP_MS = 10 * 60_000;
  * never leaves a partial chunk under its name, and a chunk already stored
  * (even by a concurrent put) is never rewritten. `.tmp` sits on the same
  * filesystem as the chunks, which link needs, and one directory of leftovers
- * is cheap to sweep at start.
+ * is cheap to sweep at start. A quarantined chunk is renamed into
+ * `<root>/.quarantine/` (atomic, same filesystem), out of every read path.
  */
 export class DiskChunkStore implements ChunkStore {
   private constructor(
     private readonly root: string,
     private readonly tmpDir: string,
+    private readonly quarantineDir: string,
     private readonly maxChunkBytes: number,
   ) {}
 
   static async open(options: DiskChunkStoreOptions): Promise<DiskChunkStore> {
     const tmpDir = join(options.root, ".tmp");
+    const quarantineDir = join(options.root, ".quarantine");
     await mkdir(tmpDir, { recursive: true });
+    await mkdir(quarantineDir, { recursive: true });
     await sweepStaleTemps(tmpDir);
-    return new DiskChunkStore(options.root, tmpDir, options.maxChunkBytes);
+    return new DiskChunkStore(options.root, tmpDir, quarantineDir, options.maxChunkBytes);
   }
 
   has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
@@ -118,6 +122,39 @@ export class DiskChunkStore implements ChunkStore {
     return removed.filter(Boolean).length;
   }
 
+  async quarantine(ownerKey: string, hash: string): Promise<boolean> {
+    try {
+      await rename(this.pathOf(ownerKey, hash), join(this.quarantineDir, `${ownerKey}.${hash}.${Date.now()}`));
+      return true;
+    } catch (err) {
+      if (isCode(err, "ENOENT")) return false;
+      throw err;
+    }
+  }
+
+  async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
+    const out: ListedChunk[] = [];
+    for (const ownerKey of await hexNames(this.root, HEX_SHA256)) {
+      if (after && ownerKey < after.ownerKey) continue;
+      for (const fanOut of await hexNames(join(this.root, ownerKey), FAN_OUT)) {
+        if (after && ownerKey === after.ownerKey && fanOut < after.hash.slice(0, 2)) continue;
+        for (const hash of await hexNames(join(this.root, ownerKey, fanOut), HEX_SHA256)) {
+          if (after && !isAfter({ ownerKey, hash }, after)) continue;
+          let info;
+          try {
+            info = await stat(join(this.root, ownerKey, fanOut, hash));
+          } catch (err) {
+            if (isCode(err, "ENOENT")) continue; // deleted meanwhile
+            throw err;
+          }
+          out.push({ ownerKey, hash, size: info.size, storedAt: info.mtime });
+          if (out.length >= limit) return out;
+        }
+      }
+    }
+    return out;
+  }
+
   async check(): Promise<void> {
     await access(this.tmpDir, constants.R_OK | constants.W_OK);
     await access(this.root, constants.R_OK | constants.W_OK);
@@ -129,6 +166,18 @@ export class DiskChunkStore implements ChunkStore {
 
   private pathOf(ownerKey: string, hash: string): string {
     return join(this.root, ...chunkKey(ownerKey, hash).split("/"));
+  }
+}
+
+const FAN_OUT = /^[0-9a-f]{2}$/;
+
+/** The entries of `dir` whose names match, sorted; none when it is gone. */
+async function hexNames(dir: string, pattern: RegExp): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => pattern.test(n)).sort();
+  } catch (err) {
+    if (isCode(err, "ENOENT") || isCode(err, "ENOTDIR")) return [];
+    throw err;
   }
 }
 

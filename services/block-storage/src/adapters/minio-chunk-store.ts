@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { Client } from "minio";
 import { dataLoss, unavailable } from "#lib/errors.js";
-import { chunkKey, type ChunkStore } from "../ports/chunk-store.js";
+import { chunkKey, isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
 import { presentSizes } from "./bounded.js";
 
 export interface MinioChunkStoreOptions {
@@ -190,6 +190,44 @@ export class MinioChunkStore implements ChunkStore {
     return present.length;
   }
 
+  async quarantine(ownerKey: string, hash: string): Promise<boolean> {
+    const key = chunkKey(ownerKey, hash);
+    return guard(async () => {
+      try {
+        // Server-side: the bytes never come here (they may be larger than any chunk).
+        await this.client.copyObject(this.bucket, `${QUARANTINE_PREFIX}${key}/${Date.now()}`, `/${this.bucket}/${key}`);
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+      await this.client.removeObject(this.bucket, key);
+      return true;
+    });
+  }
+
+  async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
+    const out: ListedChunk[] = [];
+    let startAfter = after ? chunkKey(after.ownerKey, after.hash) : "";
+    for (;;) {
+      const page = await guard(() => this.client.listObjectsV2Query(this.bucket, "", "", "", Math.min(1000, limit - out.length), startAfter));
+      for (const item of page.objects) {
+        if (!item.name) continue;
+        startAfter = item.name;
+        const match = CHUNK_KEY.exec(item.name);
+        // quarantine/ sorts after every hex owner key: nothing stored comes after it.
+        if (!match) {
+          if (item.name.startsWith(QUARANTINE_PREFIX)) return out;
+          continue;
+        }
+        const entry = { ownerKey: match[1]!, hash: match[2]!, size: item.size, storedAt: item.lastModified };
+        if (after && !isAfter(entry, after)) continue;
+        out.push(entry);
+        if (out.length >= limit) return out;
+      }
+      if (!page.isTruncated || page.objects.length === 0) return out;
+    }
+  }
+
   async check(): Promise<void> {
     if (!(await guard(() => this.client.bucketExists(this.bucket)))) throw new Error(`bucket ${this.bucket} does not exist`);
   }
@@ -209,6 +247,10 @@ export class MinioChunkStore implements ChunkStore {
     });
   }
 }
+
+/** Quarantined chunks: `quarantine/<chunk key>/<ms since the epoch>`, after every chunk key in listing order. */
+const QUARANTINE_PREFIX = "quarantine/";
+const CHUNK_KEY = /^([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
 /** An S3 error answer is a short XML document; anything longer is not one. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { ChunkStore } from "../ports/chunk-store.js";
+import { isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { BlockService, ownerKeyOf } from "./block-service.js";
+import { Quarantine, type FoundBy, type QuarantineObserver } from "./quarantine.js";
+import { Scrubber, type PassResult } from "./scrubber.js";
 
 const alice = { subject: "alice", isService: false };
 const bob = { subject: "bob", isService: false };
@@ -12,8 +14,24 @@ const MAX = 4 * 1024 * 1024;
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
 /** The port's contract in memory, keyed like the real stores. */
-class MemoryStore implements ChunkStore {
+export class MemoryStore implements ChunkStore {
   readonly chunks = new Map<string, Buffer>();
+  readonly quarantined: string[] = [];
+
+  async quarantine(ownerKey: string, hash: string): Promise<boolean> {
+    const key = `${ownerKey}/${hash}`;
+    if (!this.chunks.delete(key)) return false;
+    this.quarantined.push(key);
+    return true;
+  }
+
+  async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
+    return [...this.chunks.entries()]
+      .map(([key, data]) => ({ ownerKey: key.split("/")[0]!, hash: key.split("/")[1]!, size: data.length, storedAt: new Date(0) }))
+      .filter((e) => !after || isAfter(e, after))
+      .sort((a, b) => (isAfter(a, b) ? 1 : -1))
+      .slice(0, limit);
+  }
 
   async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
     const present = new Map<string, number>();
@@ -43,10 +61,84 @@ class MemoryStore implements ChunkStore {
   async close(): Promise<void> {}
 }
 
+class Findings implements QuarantineObserver {
+  readonly found: Array<{ hash: string; foundBy: FoundBy }> = [];
+  quarantined(_ownerKey: string, hash: string, foundBy: FoundBy): void {
+    this.found.push({ hash, foundBy });
+  }
+  quarantineFailed(_ownerKey: string, _hash: string, err: unknown): void {
+    throw err;
+  }
+}
+
 function setup() {
   const store = new MemoryStore();
-  return { store, blocks: new BlockService(store, MAX) };
+  const findings = new Findings();
+  const quarantine = new Quarantine(store, findings);
+  return { store, findings, quarantine, blocks: new BlockService(store, MAX, quarantine) };
 }
+
+/** Flips one byte of a stored chunk, as bit rot would. */
+function corrupt(store: MemoryStore, owner: string, hash: string): void {
+  store.chunks.get(`${ownerKeyOf(owner)}/${hash}`)![0]! ^= 0xff;
+}
+
+describe("quarantine and heal", () => {
+  it("quarantines a chunk read corrupt: DATA_LOSS, then absent for has(), and the next upload stores it again", async () => {
+    const { store, findings, blocks } = setup();
+    const data = randomBytes(2000);
+    const header = { sha256: sha256(data), size: data.length, owner: "" };
+    await blocks.put(alice, header, partsOf(data));
+    corrupt(store, "alice", sha256(data));
+    await expect(blocks.get(alice, sha256(data), "")).rejects.toMatchObject({ kind: "data-loss" });
+    expect(findings.found).toEqual([{ hash: sha256(data), foundBy: "read" }]);
+    expect(await blocks.has(alice, [sha256(data)], "")).toEqual([]);
+    await expect(blocks.get(alice, sha256(data), "")).rejects.toMatchObject({ kind: "not-found" });
+    // The heal: the same content uploaded again is stored, and reads back.
+    expect(await blocks.put(alice, header, partsOf(data))).toBe(true);
+    expect(await blocks.get(alice, sha256(data), "")).toEqual(data);
+  });
+
+  it("quarantines once when many readers find the same chunk bad, and never an intact one", async () => {
+    const { store, findings, blocks, quarantine } = setup();
+    const data = randomBytes(500);
+    await blocks.put(alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data));
+    corrupt(store, "alice", sha256(data));
+    const reads = await Promise.allSettled([1, 2, 3, 4].map(() => blocks.get(alice, sha256(data), "")));
+    expect(reads.every((r) => r.status === "rejected")).toBe(true);
+    expect(findings.found).toHaveLength(1);
+    // Healed meanwhile: a late isolation re-reads and leaves it.
+    await blocks.put(alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data));
+    await quarantine.isolate(ownerKeyOf("alice"), sha256(data), "read");
+    expect(await blocks.get(alice, sha256(data), "")).toEqual(data);
+    expect(findings.found).toHaveLength(1);
+  });
+});
+
+describe("Scrubber", () => {
+  const passes: PassResult[] = [];
+  const observer = { scrubbed: () => undefined, passCompleted: (r: PassResult) => passes.push(r), passFailed: (err: unknown) => { throw err; } };
+
+  it("re-hashes every chunk, quarantines the bad ones, and keeps to its byte rate", async () => {
+    const { store, findings, blocks, quarantine } = setup();
+    const chunks = [1, 2, 3, 4].map(() => randomBytes(1000));
+    for (const [i, data] of chunks.entries()) {
+      await blocks.put(i % 2 ? bob : alice, { sha256: sha256(data), size: data.length, owner: "" }, partsOf(data));
+    }
+    corrupt(store, "alice", sha256(chunks[0]!));
+    corrupt(store, "bob", sha256(chunks[3]!));
+    const scrubber = new Scrubber(store, quarantine, { bytesPerSecond: 10_000, periodMs: 60_000, pageSize: 3 }, observer);
+    const started = Date.now();
+    const result = await scrubber.pass(new AbortController().signal);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    expect(result).toEqual({ chunks: 4, bytes: 4000, bad: 2 });
+    expect(findings.found.map((f) => f.foundBy)).toEqual(["scrub", "scrub"]);
+    expect(new Set(findings.found.map((f) => f.hash))).toEqual(new Set([sha256(chunks[0]!), sha256(chunks[3]!)]));
+    expect(passes.at(-1)).toEqual(result);
+    // The next pass finds only the intact ones.
+    expect(await scrubber.pass(new AbortController().signal)).toEqual({ chunks: 2, bytes: 2000, bad: 0 });
+  });
+});
 
 async function* partsOf(...parts: Buffer[]): AsyncGenerator<Buffer> {
   yield* parts;
@@ -281,7 +373,7 @@ describe("BlockService.putStream", () => {
         return store.put(ownerKey, hash, data);
       },
     });
-    const blocks = new BlockService(slow, MAX, { writesInFlight: 2, readsAhead: 1 });
+    const blocks = new BlockService(slow, MAX, new Quarantine(slow, new Findings()), { writesInFlight: 2, readsAhead: 1 });
     const items = Array.from({ length: 8 }, () => ({ data: randomBytes(50) }));
     await blocks.putStream(alice, chunks(...items));
     expect(most).toBe(2);

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "#lib/auth.js";
-import { dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
+import { CfsError, dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
 import type { ChunkStore } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
-
+import { isIntact, type Quarantine } from "./quarantine.js";
 
 /** What a PutChunk declares before its bytes. */
 export interface ChunkHeader {
@@ -55,12 +55,13 @@ export function ownerKeyOf(owner: string): string {
  * Keeps chunks per owner, addressed by their SHA-256. There is no dedup
  * across owners: whether a chunk exists for someone else must not be
  * observable. Every write is verified against its hash before it is stored
- * and every read before it is returned.
+ * and every read before it is returned; a chunk read bad is quarantined.
  */
 export class BlockService {
   constructor(
     private readonly store: ChunkStore,
     private readonly maxChunkBytes: number,
+    private readonly quarantine: Quarantine,
     private readonly concurrency: Concurrency = { writesInFlight: 4, readsAhead: 4 },
   ) {}
 
@@ -183,11 +184,23 @@ export class BlockService {
     return this.readVerified(ownerKeyOf(owner), checkHash(sha256, "sha256"));
   }
 
+  /**
+   * Bytes that no longer match their hash (or an object larger than any
+   * chunk) are quarantined before the call fails with DATA_LOSS: from then
+   * on has() leaves the chunk out, so the next upload of it stores it again.
+   */
   private async readVerified(ownerKey: string, hash: string): Promise<Buffer> {
-    const data = await this.store.get(ownerKey, hash);
+    let data: Buffer | undefined;
+    try {
+      data = await this.store.get(ownerKey, hash);
+    } catch (err) {
+      if (err instanceof CfsError && err.kind === "data-loss") await this.quarantine.isolate(ownerKey, hash, "read");
+      throw err;
+    }
     if (data === undefined) throw notFound(`chunk ${hash} not found`);
-    if (createHash("sha256").update(data).digest("hex") !== hash) {
-      throw dataLoss(`chunk ${hash} is corrupted: its stored bytes no longer match its sha256`);
+    if (!isIntact(data, hash)) {
+      await this.quarantine.isolate(ownerKey, hash, "read");
+      throw dataLoss(`chunk ${hash} is corrupted: its stored bytes no longer match its sha256 (quarantined; uploading the content again stores it anew)`);
     }
     return data;
   }

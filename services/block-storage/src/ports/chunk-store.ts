@@ -20,12 +20,41 @@ export interface ChunkStore {
   get(ownerKey: string, hash: string): Promise<Buffer | undefined>;
   /** Removes those of `hashes` that are stored; resolves how many it removed. */
   delete(ownerKey: string, hashes: readonly string[]): Promise<number>;
+  /**
+   * Moves a stored chunk out of its key into a quarantine area (kept for an
+   * operator, never served, never counted by has(), so the next put of the
+   * same content stores it again). Resolves false when it is not stored.
+   */
+  quarantine(ownerKey: string, hash: string): Promise<boolean>;
+  /**
+   * Up to `limit` stored chunks (quarantined ones left out) in key order
+   * (ownerKey, then hash), from just after `after`: a scan that pages with
+   * the last entry it got sees every chunk stored for its whole length once.
+   */
+  list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]>;
   /** Resolves when the backing storage answers (the health check). */
   check(): Promise<void>;
   close(): Promise<void>;
 }
 
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
+/** A place in the key order of list(). */
+export interface ChunkPosition {
+  ownerKey: string;
+  hash: string;
+}
+
+export interface ListedChunk extends ChunkPosition {
+  size: number;
+  /** When it was stored (a file's mtime, an object's Last-Modified). */
+  storedAt: Date;
+}
+
+export const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/** Whether `a` comes after `b` in list() order. */
+export function isAfter(a: ChunkPosition, b: ChunkPosition): boolean {
+  return a.ownerKey > b.ownerKey || (a.ownerKey === b.ownerKey && a.hash > b.hash);
+}
 
 /**
  * `<ownerKey>/<hash[0:2]>/<hash>`: the two-character fan-out keeps a
