@@ -33,6 +33,12 @@ export interface RequestContext {
   readonly deadline: Date;
   /** Aborted when the client cancels or disconnects, or the deadline passes; the reason is the error the call ends with. */
   readonly signal: AbortSignal;
+  /**
+   * Sends response headers (gRPC initial metadata) before the first message:
+   * what a REST gateway turns into HTTP headers (Content-Disposition of a
+   * download). ASCII values only; once per call, before anything is sent.
+   */
+  sendHeaders(headers: Readonly<Record<string, string>>): void;
 }
 
 interface MethodDefinition {
@@ -226,7 +232,12 @@ async function serveCall(
   try {
     const { principal, token } = await untilAborted(authenticateCall(call.metadata, options.verifyToken), lifetime.signal);
     log = log.child({ subject: principal.subject });
-    await body({ principal, token, requestId, log, deadline: lifetime.deadline, signal: lifetime.signal });
+    const sendHeaders = (headers: Readonly<Record<string, string>>) => {
+      const metadata = new grpc.Metadata();
+      for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
+      call.sendMetadata(metadata);
+    };
+    await body({ principal, token, requestId, log, deadline: lifetime.deadline, signal: lifetime.signal, sendHeaders });
   } catch (err) {
     const status = toGrpcError(lifetime.signal.aborted ? lifetime.signal.reason : err, log);
     code = status.code;

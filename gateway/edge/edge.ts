@@ -97,7 +97,8 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
       return serveStatic(req, res, url.pathname);
     }
-    const match = matchRoute(routes, req.method ?? "", url.pathname);
+    // HEAD answers like GET without a body (Node sends no body for HEAD).
+    const match = matchRoute(routes, req.method === "HEAD" ? "GET" : (req.method ?? ""), url.pathname);
     if ("allowed" in match) {
       if (match.allowed.length > 0) res.setHeader("allow", [...new Set(match.allowed)].join(", "));
       throw new HttpError(match.allowed.length > 0 ? 405 : 404, grpc.status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
@@ -313,25 +314,43 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
   const raw = method.output.typeName === HTTP_BODY;
   const upstream = call.client.makeServerStreamRequest(call.route.grpcPath, serializer(method.input), deserializer(method.output), request, call.metadata, {});
   cancelWhenClientLeaves(res, () => upstream.cancel());
+  // What the service says of a raw download before its bytes: its name and length.
+  const headers: Record<string, string> = {};
+  upstream.on("metadata", (metadata: grpc.Metadata) => {
+    if (!raw) return;
+    const disposition = metadata.get("content-disposition")[0];
+    const length = metadata.get("x-cfs-content-length")[0];
+    if (typeof disposition === "string" && /^[\x20-\x7e]+$/.test(disposition)) headers["content-disposition"] = disposition;
+    if (typeof length === "string" && /^\d+$/.test(length)) headers["content-length"] = length;
+  });
   res.on("drain", () => upstream.resume());
   await new Promise<void>((resolve, reject) => {
     let started = false;
+    /** Set once the response is settled: by an error, or by a HEAD's headers (the cancel's error is ours). */
+    let settled = false;
     upstream.on("data", (message: Message) => {
       const fields = message as unknown as { contentType: string; data: Uint8Array };
       if (!started) {
         started = true;
-        res.writeHead(200, { "content-type": raw ? contentTypeHeader(fields.contentType) : "application/json", "cache-control": "no-store" });
+        res.writeHead(200, { ...headers, "content-type": raw ? contentTypeHeader(fields.contentType) : "application/json", "cache-control": "no-store" });
         if (!raw) res.write("[");
+        // A HEAD has all it asked for once the headers are out.
+        if (call.req.method === "HEAD") {
+          settled = true;
+          upstream.cancel();
+          res.end();
+          return resolve();
+        }
       } else if (!raw) {
         res.write(",");
       }
       const more = raw ? res.write(fields.data) : res.write(JSON.stringify(toJson(method.output, message, { alwaysEmitImplicit: true })));
       if (!more) upstream.pause();
     });
-    let failed = false;
     upstream.on("error", (err) => {
       // grpc-js ends the stream too after a failed status: only this handler answers.
-      failed = true;
+      if (settled) return;
+      settled = true;
       if (!started) return reject(err);
       // The status line is gone: all that is left is to cut the body short.
       // (A client that left was cancelled by us: nothing went wrong.)
@@ -340,8 +359,8 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
       resolve();
     });
     upstream.on("end", () => {
-      if (failed) return;
-      if (!started) res.writeHead(200, { "content-type": raw ? "application/octet-stream" : "application/json" });
+      if (settled) return;
+      if (!started) res.writeHead(200, { ...headers, "content-type": raw ? "application/octet-stream" : "application/json" });
       res.end(raw ? undefined : started ? "]" : "[]");
       resolve();
     });
@@ -417,7 +436,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
     return preflight;
   }
   res.setHeader("access-control-allow-origin", origin);
-  res.setHeader("access-control-expose-headers", "x-request-id, content-type, content-length");
+  res.setHeader("access-control-expose-headers", "x-request-id, content-type, content-length, content-disposition");
   if (!preflight) return false;
   res.writeHead(204, {
     "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",

@@ -69,7 +69,14 @@ describe("moves and versions", () => {
     const v1 = Buffer.from("version one");
     const file = await upload(c, alice, v1, { name: "versions.txt" });
     expect((await upload(c, alice, v1, { name: "versions.txt" })).version).toBe(1);
-    await upload(c, alice, Buffer.from("version two"), { name: "versions.txt" });
+    const v2 = Buffer.from("version two");
+    await upload(c, alice, v2, { name: "versions.txt" });
+    const old = await download(c, alice, file.fileId, { version: 1 });
+    expect(old.data.equals(v1)).toBe(true);
+    expect(old.file).toMatchObject({ fileId: file.fileId, version: 1, sha256: sha256(v1), size: v1.length });
+    expect((await download(c, alice, file.fileId, { version: 1, offset: 8, length: 3 })).data.toString()).toBe("one");
+    expect((await download(c, alice, file.fileId, { version: 0 })).data.equals(v2)).toBe(true);
+    await expectStatus(download(c, alice, file.fileId, { version: 5 }), status.NOT_FOUND);
     const restored = await call(c.metadata.restoreFileVersion, c.metadata, { fileId: file.fileId, version: 1 }, alice);
     expect(restored.file).toMatchObject({ fileId: file.fileId, version: 3, sha256: sha256(v1), size: v1.length });
     expect((await download(c, alice, file.fileId)).data.equals(v1)).toBe(true);

@@ -354,6 +354,19 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       expect((await send("POST", `/v1/trash/${file.fileId}/undelete`, {})).status).toBe(404);
     });
 
+    it("downloads an old version with ?version=, as an attachment named by RFC 6266", async () => {
+      const v1 = await uploaded(alice, "reports/Überblick «v».txt", new TextEncoder().encode("first"));
+      await uploaded(alice, "reports/Überblick «v».txt", new TextEncoder().encode("second"));
+      const old = await api(`/v1/files/${v1.fileId}/content?version=1`, alice);
+      expect(old.status).toBe(200);
+      expect(await old.text()).toBe("first");
+      expect(await (await api(`/v1/files/${v1.fileId}/content?version=0`, alice)).text()).toBe("second");
+      const disposition = (await api(`/v1/files/${v1.fileId}/content`, alice)).headers.get("content-disposition");
+      expect(disposition).toBe(`attachment; filename="_berblick _v_.txt"; filename*=UTF-8''${encodeURIComponent("Überblick «v».txt")}`);
+      const missing = await json<{ code: number }>(await api(`/v1/files/${v1.fileId}/content?version=7`, alice), 404);
+      expect(missing.code).toBe(5);
+    });
+
     it("reports usage, and refuses to let a user set a quota", async () => {
       const usage = await json<{ usedBytes: string; quotaBytes: string; fileCount: string; trashBytes: string }>(await api("/v1/usage", alice));
       expect(Number(usage.usedBytes)).toBeGreaterThan(0);

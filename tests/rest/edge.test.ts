@@ -37,6 +37,30 @@ describe("edge only", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }, 60_000);
 
+  it("gives downloads a Content-Length, and answers HEAD like GET without a body", async () => {
+    const token = await stack.issuer!.userToken("dave-edge");
+    const data = new Uint8Array(300_000).fill(7);
+    const put = await fetch(`${stack.edgeUrl}/v1/files?name=head.bin`, { method: "POST", body: data, headers: { authorization: `Bearer ${token}` } });
+    const { file } = (await put.json()) as { file: { fileId: string } };
+    const url = `${stack.edgeUrl}/v1/files/${file.fileId}/content`;
+    const get = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(get.headers.get("content-length")).toBe("300000");
+    expect((await get.arrayBuffer()).byteLength).toBe(300_000);
+    const range = await fetch(`${url}?offset=100&length=50`, { headers: { authorization: `Bearer ${token}` } });
+    expect(range.headers.get("content-length")).toBe("50");
+    await range.body?.cancel();
+    const head = await fetch(url, { method: "HEAD", headers: { authorization: `Bearer ${token}` } });
+    expect(head.status).toBe(200);
+    expect(Object.fromEntries([...head.headers].filter(([k]) => ["content-length", "content-type", "content-disposition"].includes(k)))).toEqual(
+      Object.fromEntries([...get.headers].filter(([k]) => ["content-length", "content-type", "content-disposition"].includes(k))),
+    );
+    expect(await head.text()).toBe("");
+    const listed = await fetch(`${stack.edgeUrl}/v1/files`, { method: "HEAD", headers: { authorization: `Bearer ${token}` } });
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).toBe("");
+    expect((await fetch(`${stack.edgeUrl}/v1/files/${file.fileId}/content`, { method: "HEAD" })).status).toBe(401);
+  });
+
   it("downloads a file whose stored content type no HTTP header may carry, and keeps serving", async () => {
     // gRPC takes any UTF-8 content type; Node refuses characters beyond Latin-1 in a header.
     const token = await stack.issuer!.userToken("carol-edge");

@@ -76,6 +76,8 @@ export function createHandlers(
       for await (const part of downloader.download(request.fileId, request, identityOf(ctx))) {
         if (part.kind === "file") {
           contentType = part.file.contentType || "application/octet-stream";
+          // Gateways turn these into the response's Content-Disposition and Content-Length.
+          ctx.sendHeaders({ "content-disposition": contentDisposition(part.file.name), [CONTENT_LENGTH_HEADER]: String(part.bytes) });
           continue;
         }
         const message: HttpBody = { contentType: sent ? "" : contentType!, data: part.data, extensions: [] };
@@ -188,4 +190,19 @@ async function* dataFrames(iterator: AsyncIterator<UploadFileRequest>, sizeDecla
   if (!finished && !sizeDeclared) {
     throw invalidArgument("the upload ended without a finish message or a declared metadata.size, so nothing was committed");
   }
+}
+
+/** The download's length in bytes, as a response header (gRPC reserves content-length for itself). */
+const CONTENT_LENGTH_HEADER = "x-cfs-content-length";
+
+/**
+ * RFC 6266: an attachment named after the last segment of the file's name,
+ * as `filename*` (UTF-8, percent-encoded) with an ASCII `filename` fallback
+ * for old clients. ASCII throughout, as response headers must be.
+ */
+function contentDisposition(name: string): string {
+  const base = name.slice(name.lastIndexOf("/") + 1);
+  const fallback = base.replace(/[^\x20-\x7e]|["\\%]/g, "_");
+  const encoded = encodeURIComponent(base).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }

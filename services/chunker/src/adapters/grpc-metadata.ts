@@ -2,6 +2,7 @@ import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
 import { UploadSessionServiceClient, type UploadSession } from "#gen/cfs/metadata/v1/upload_sessions.js";
+import { notFound } from "#lib/errors.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { ChunkSpec, StoredFile } from "../domain/types.js";
@@ -24,9 +25,16 @@ export class GrpcCatalogue implements FileCommits, FileReads, UploadSessionStore
     return toStoredFile(response.file);
   }
 
-  async getFile(fileId: string, as: CallIdentity): Promise<StoredFile> {
-    const response = await callUnary(this.client.getFile.bind(this.client), { fileId }, as, "metadata GetFile");
-    return toStoredFile(response.file);
+  async getFile(fileId: string, version: number, as: CallIdentity): Promise<StoredFile> {
+    const file = callUnary(this.client.getFile.bind(this.client), { fileId }, as, "metadata GetFile");
+    if (version === 0) return toStoredFile((await file).file);
+    const [{ file: newest }, { versions }] = await Promise.all([
+      file,
+      callUnary(this.client.listFileVersions.bind(this.client), { fileId }, as, "metadata ListFileVersions"),
+    ]);
+    const found = versions.find((v) => v.version === version);
+    if (!found) throw notFound(`version ${version} of the file not found`);
+    return { ...toStoredFile(newest), size: found.size, sha256: found.sha256, contentType: found.contentType, numChunks: found.numChunks, version };
   }
 
   async listChunks(fileId: string, version: number, pageToken: string, as: CallIdentity): Promise<ChunkPage> {

@@ -5,16 +5,19 @@ import type { ChunkPage, FileReads } from "../ports/file-catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";
 import type { ChunkRef, StoredFile } from "./types.js";
 
-export type DownloadPart = { kind: "file"; file: StoredFile } | { kind: "data"; data: Buffer };
+/** The file first (with how many bytes will follow), then its bytes. */
+export type DownloadPart = { kind: "file"; file: StoredFile; bytes: number } | { kind: "data"; data: Buffer };
 
 export interface ByteRange {
   offset: number;
   /** 0 means to the end of the file. */
   length: number;
+  /** The version to send; 0 (or absent) means the newest. */
+  version?: number | undefined;
 }
 
 /**
- * Streams the newest version of a file (or a byte range of it), verifying
+ * Streams a version of a file (the newest unless one is named), or a byte range of it, verifying
  * every chunk's SHA-256 before any of its bytes leave. The chunk list comes
  * a page at a time (the next page is fetched while this one is sent); the
  * chunks of a page come on one ReadChunks stream, block storage reading a few
@@ -31,7 +34,9 @@ export class Downloader {
   async *download(fileId: string, range: ByteRange, as: CallIdentity): AsyncGenerator<DownloadPart> {
     if (!Number.isSafeInteger(range.offset) || range.offset < 0) throw invalidArgument("offset must be a non-negative integer");
     if (!Number.isSafeInteger(range.length) || range.length < 0) throw invalidArgument("length must be a non-negative integer");
-    const file = await this.catalogue.getFile(fileId, as);
+    const version = range.version ?? 0;
+    if (!Number.isInteger(version) || version < 0) throw invalidArgument("version must not be negative");
+    const file = await this.catalogue.getFile(fileId, version, as);
     if (range.offset > file.size) throw outOfRange(`offset ${range.offset} is beyond the end of the file (${file.size} bytes)`);
     const end = range.length === 0 ? file.size : Math.min(file.size, range.offset + range.length);
     const listPage = (token: string): Promise<ChunkPage> => {
@@ -41,7 +46,7 @@ export class Downloader {
     };
     // The first page is read before anything is sent, so an error there is the call's status.
     let page = await listPage("");
-    yield { kind: "file", file };
+    yield { kind: "file", file, bytes: end - range.offset };
     while (range.offset < end) {
       const next = page.nextPageToken !== "" && lastByte(page) < end ? listPage(page.nextPageToken) : undefined;
       const needed = page.chunks.filter((c) => c.offset + c.size > range.offset && c.offset < end);

@@ -85,9 +85,10 @@ export function fakes(options: { pageSize?: number } = {}) {
     releaseChunks: async (hashes) => {
       released.push(...hashes);
     },
-    getFile: async (fileId) => {
+    getFile: async (fileId, version) => {
       const found = files.get(fileId);
       if (!found) throw new CfsError("not-found", "file not found");
+      if (version !== 0 && version !== found.file.version) throw new CfsError("not-found", `version ${version} of the file not found`);
       return found.file;
     },
     listChunks: async (fileId, _version, token): Promise<ChunkPage> => {

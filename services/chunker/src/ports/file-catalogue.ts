@@ -26,7 +26,12 @@ export interface ChunkPage {
 
 /** The metadata service as downloads need it. */
 export interface FileReads {
-  getFile(fileId: string, as: CallIdentity): Promise<StoredFile>;
+  /**
+   * The file as of `version` (0: the newest): that version's size, hash,
+   * content type and chunk count under the file's id and name. NOT_FOUND
+   * for an unknown file or version.
+   */
+  getFile(fileId: string, version: number, as: CallIdentity): Promise<StoredFile>;
   /** A page of a version's chunk list, in order. */
   listChunks(fileId: string, version: number, pageToken: string, as: CallIdentity): Promise<ChunkPage>;
 }
