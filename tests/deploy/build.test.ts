@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SERVICE_V8_FLAGS } from "../../dev/stack.js";
 import { REPO, run, TOOL_BUILD_TIMEOUT_MS, tools, yamlToJson, type Tools } from "./tools.js";
 
 /**
@@ -69,7 +70,8 @@ describe("Dockerfile", () => {
       const lines = chain.flatMap((s) => s.lines);
       expect(chain.map((s) => s.name), service).toEqual([service, "runtime"]);
       expect(lines).toContain(`CMD ["dist/services/${service}/src/main.js"]`);
-      expect(lines).toContain('ENTRYPOINT ["/usr/bin/tini", "--", "node"]');
+      // The V8 flags the services were measured with (dev/stack.ts).
+      expect(lines).toContain(`ENTRYPOINT ${JSON.stringify(["/usr/bin/tini", "--", "node", ...SERVICE_V8_FLAGS]).replaceAll(",", ", ")}`);
       expect(lines.find((l) => l.startsWith("USER"))).toMatch(/^USER [1-9]\d*:[1-9]\d*$/);
       expect(lines.some((l) => l.startsWith("HEALTHCHECK"))).toBe(false);
     }
