@@ -4,6 +4,7 @@ import type { CatalogueRules, ChunkRecord, FileRecord, NewFileVersion, OutboxEve
 import type { CatalogueRetention } from "../../services/metadata/src/ports/catalogue-retention.js";
 import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue-store.js";
 import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
+import type { DeadLetters } from "../../services/metadata/src/ports/dead-letters.js";
 import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
 import type { UploadSessionStore } from "../../services/metadata/src/ports/upload-session-store.js";
 import type { VerificationReads } from "../../services/metadata/src/ports/verification-reads.js";
@@ -13,7 +14,7 @@ export interface MetadataStores {
   database: { migrate(): Promise<void>; ping(): Promise<void> };
   catalogue: CatalogueStore;
   retention: CatalogueRetention;
-  outbox: OutboxStore;
+  outbox: OutboxStore & DeadLetters;
   collection: CollectionQueue & ReleaseQueue;
   verification: VerificationReads;
   uploads: UploadSessionStore;

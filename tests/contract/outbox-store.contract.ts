@@ -58,4 +58,29 @@ export function outboxStoreContract(ctx: ContractContext): void {
       ["purge", "moved", 3, []],
     ]);
   });
+
+  it("sets a refused event aside with its reason, counts it, and puts it back at the end of the outbox on retry (checklist 40)", async () => {
+    const owner = newOwner();
+    await commit(ctx.stores.catalogue, version(owner, "refused", ["r1"]));
+    await commit(ctx.stores.catalogue, version(owner, "fine", ["f1"]));
+    const [refused, fine] = await eventsOf(owner);
+    const before = await ctx.stores.outbox.deadLetterCount();
+    await ctx.stores.outbox.setAside(refused!, "events[0].name is not valid UTF-8");
+    await ctx.stores.outbox.setAside(refused!, "set aside twice: no-op");
+    expect((await eventsOf(owner)).map((e) => e.eventId)).toEqual([fine!.eventId]);
+    expect(await ctx.stores.outbox.deadLetterCount()).toBe(before + 1);
+    const listed = (await ctx.stores.outbox.listDeadLetters(10_000)).filter((l) => l.owner === owner);
+    expect(listed).toEqual([
+      expect.objectContaining({ seq: refused!.seq, eventId: refused!.eventId, eventType: "upload", name: "refused", reason: "events[0].name is not valid UTF-8" }),
+    ]);
+    expect(listed[0]!.setAsideAt).toBeInstanceOf(Date);
+
+    expect(await ctx.stores.outbox.retryDeadLetters([refused!.seq])).toBe(1);
+    const after = await eventsOf(owner);
+    // Back behind the event that had been behind it, with the same event id (sync records it once).
+    expect(after.map((e) => e.eventId)).toEqual([fine!.eventId, refused!.eventId]);
+    expect(after[1]).toMatchObject({ name: "refused", version: 1, sha256: refused!.sha256, createdAt: refused!.createdAt });
+    expect(await ctx.stores.outbox.deadLetterCount()).toBe(before);
+    expect(await ctx.stores.outbox.retryDeadLetters("all")).toBe(0);
+  });
 }

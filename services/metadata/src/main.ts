@@ -23,6 +23,7 @@ import { PostgresCatalogueStore } from "./adapters/postgres/catalogue-store.js";
 import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
 import { PostgresOutboxStore } from "./adapters/postgres/outbox-store.js";
+import { OutboxMetrics } from "./adapters/prometheus-outbox-metrics.js";
 import { PostgresUploadSessionStore } from "./adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "./adapters/postgres/verification-reads.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
@@ -62,7 +63,13 @@ async function main(): Promise<void> {
     log.child({ loop: "retention" }),
   );
   const collector = new ChunkCollector(gcQueue, blocks, serviceIdentity, config.gc, log.child({ loop: "gc" }));
-  const relay = new OutboxRelay(new PostgresOutboxStore(db), sync, serviceIdentity, log.child({ loop: "outbox" }), config.outbox.batchSize);
+  const metrics = new Metrics("metadata");
+  const outbox = new PostgresOutboxStore(db);
+  const outboxMetrics = new OutboxMetrics(metrics.registry, outbox, log);
+  const relay = new OutboxRelay(outbox, sync, serviceIdentity, log.child({ loop: "outbox" }), {
+    batchSize: config.outbox.batchSize,
+    onSetAside: outboxMetrics.setAside,
+  });
   const loops = [
     new BackgroundLoop((signal) => collector.collectOnce(signal), {
       name: "gc",
@@ -108,7 +115,7 @@ async function main(): Promise<void> {
     log,
     server: config.server,
     auth: config.auth,
-    metrics: new Metrics("metadata"),
+    metrics,
     services: [
       service(
         "cfs.metadata.v1.MetadataService",

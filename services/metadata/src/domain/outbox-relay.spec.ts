@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { CfsError } from "#lib/errors.js";
 import { createLogger } from "#lib/logger.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { EventSink } from "../ports/event-sink.js";
@@ -31,7 +32,7 @@ describe("OutboxRelay", () => {
     const events = [event(1), event(2)];
     const removeEvents = vi.fn(async () => undefined);
     const recordEvents = vi.fn(async () => 2);
-    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, 2);
+    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, { batchSize: 2 });
     expect(await relay.relayOnce()).toBe(true);
     expect(recordEvents).toHaveBeenCalledWith(events, service);
     expect(removeEvents).toHaveBeenCalledWith(["1", "2"]);
@@ -51,14 +52,54 @@ describe("OutboxRelay", () => {
     const removeEvents = vi.fn(async () => undefined);
     const recordEvents = vi.fn(async (batch: readonly OutboxEvent[]) => batch.length);
     const budget = estimatedBytes(events[0]!) * 2;
-    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, 100, budget);
+    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, { maxBatchBytes: budget });
     expect(await relay.relayOnce()).toBe(true);
     expect(recordEvents).toHaveBeenCalledWith(events.slice(0, 2), service);
     expect(removeEvents).toHaveBeenCalledWith(["1", "2"]);
     // An event alone over the budget still goes, by itself.
-    const tiny = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, 100, 10);
+    const tiny = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => events, removeEvents }), { recordEvents }, identity, log, { maxBatchBytes: 10 });
     expect(await tiny.relayOnce()).toBe(true);
     expect(recordEvents).toHaveBeenLastCalledWith(events.slice(0, 1), service);
+  });
+
+  it("sets aside an event the sync service refuses, alone, and relays the events around it in order (checklist 40)", async () => {
+    const events = [event(1), event(2), event(3), event(4)];
+    let outbox = [...events];
+    const setAside: Array<[string, string]> = [];
+    const sent: string[][] = [];
+    const recordEvents = vi.fn(async (batch: readonly OutboxEvent[]) => {
+      sent.push(batch.map((e) => e.seq));
+      if (batch.some((e) => e.seq === "2")) throw new CfsError("invalid-argument", "events[1].name is not valid UTF-8");
+      return batch.length;
+    });
+    const counted: string[] = [];
+    const relay = new OutboxRelay(
+      strictFake<OutboxStore>({
+        pendingEvents: async () => outbox,
+        removeEvents: async (seqs) => void (outbox = outbox.filter((e) => !seqs.includes(e.seq))),
+        setAside: async (e, reason) => {
+          setAside.push([e.seq, reason]);
+          outbox = outbox.filter((o) => o.seq !== e.seq);
+        },
+      }),
+      { recordEvents },
+      identity,
+      log,
+      { onSetAside: (e) => counted.push(e.seq) },
+    );
+    await relay.relayOnce();
+    expect(sent).toEqual([["1", "2", "3", "4"], ["1"], ["2"], ["3"], ["4"]]);
+    expect(setAside).toEqual([["2", "events[1].name is not valid UTF-8"]]);
+    expect(counted).toEqual(["2"]);
+    expect(outbox).toEqual([]);
+  });
+
+  it("keeps events the sync service could not take for now (not a refusal), without setting any aside", async () => {
+    const setAside = vi.fn();
+    const sink: EventSink = { recordEvents: async () => Promise.reject(new CfsError("unavailable", "sync is restarting")) };
+    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => [event(1), event(2)], setAside }), sink, identity, log);
+    await expect(relay.relayOnce()).rejects.toMatchObject({ kind: "unavailable" });
+    expect(setAside).not.toHaveBeenCalled();
   });
 
   it("reports no more work on an empty or partial batch", async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { CfsError } from "#lib/errors.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { OutboxStore } from "../ports/outbox-store.js";
@@ -17,21 +18,46 @@ export function estimatedBytes(event: OutboxEvent): number {
   return 256 + Buffer.byteLength(event.owner) + Buffer.byteLength(event.name) + 68 * event.chunkSha256s.length;
 }
 
+export interface RelayOptions {
+  /** Events read from the outbox per run. */
+  batchSize?: number;
+  maxBatchBytes?: number;
+  /** An event was set aside as a dead letter (the metric). */
+  onSetAside?: (event: OutboxEvent, reason: string) => void;
+}
+
+/**
+ * Whether the sync service refused the events themselves (malformed, or too
+ * large for a message) rather than failed to take them: sending them again
+ * would fail the same way for ever.
+ */
+function isRefusal(err: unknown): err is CfsError {
+  return err instanceof CfsError && (err.kind === "invalid-argument" || err.kind === "resource-exhausted");
+}
+
 /**
  * Delivers the sync events that commits and deletes wrote into the outbox.
  * Events leave the outbox only after the sync service took them, so they
  * survive it being down; a batch whose answer was lost is sent again, which
- * the sync service ignores by event id.
+ * the sync service ignores by event id. A batch the sync service refuses is
+ * sent again one event at a time, in order: an event refused alone is set
+ * aside as a dead letter (an operator lists and retries them) and never
+ * holds up the events behind it.
  */
 export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly maxBatchBytes: number;
+
   constructor(
     private readonly outbox: OutboxStore,
     private readonly sink: EventSink,
     private readonly identity: () => Promise<CallIdentity>,
     private readonly log: Logger,
-    private readonly batchSize = 100,
-    private readonly maxBatchBytes = MAX_BATCH_BYTES,
-  ) {}
+    private readonly options: RelayOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 100;
+    this.maxBatchBytes = options.maxBatchBytes ?? MAX_BATCH_BYTES;
+  }
 
   /** Relays the oldest batch; true when more events may be waiting. */
   async relayOnce(): Promise<boolean> {
@@ -46,9 +72,30 @@ export class OutboxRelay {
       count += 1;
     }
     const events = pending.slice(0, count);
-    const recorded = await this.sink.recordEvents(events, await this.identity());
-    await this.outbox.removeEvents(events.map((e) => e.seq));
-    this.log.info({ events: events.length, recorded, firstSeq: events[0]!.seq, lastSeq: events.at(-1)!.seq }, "outbox relayed");
+    try {
+      const recorded = await this.sink.recordEvents(events, await this.identity());
+      await this.outbox.removeEvents(events.map((e) => e.seq));
+      this.log.info({ events: events.length, recorded, firstSeq: events[0]!.seq, lastSeq: events.at(-1)!.seq }, "outbox relayed");
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      this.log.warn({ err, events: events.length }, "the sync service refused a batch: sending its events one at a time");
+      for (const event of events) await this.relayAlone(event);
+    }
     return events.length < pending.length || pending.length === this.batchSize;
+  }
+
+  private async relayAlone(event: OutboxEvent): Promise<void> {
+    try {
+      await this.sink.recordEvents([event], await this.identity());
+      await this.outbox.removeEvents([event.seq]);
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      await this.outbox.setAside(event, err.message);
+      this.options.onSetAside?.(event, err.message);
+      this.log.error(
+        { err, seq: event.seq, eventId: event.eventId, eventType: event.eventType, fileId: event.fileId },
+        "the sync service refused an event: set aside as a dead letter (list and retry: services/metadata/src/dead-letters.ts)",
+      );
+    }
   }
 }

@@ -6,4 +6,8 @@ export interface OutboxStore {
   pendingEvents(limit: number): Promise<OutboxEvent[]>;
   /** Forgets delivered events. */
   removeEvents(seqs: readonly string[]): Promise<void>;
+  /** Moves an event the sync service refused into the dead letters, in one transaction. */
+  setAside(event: OutboxEvent, reason: string): Promise<void>;
+  /** How many events are set aside (the metric). */
+  deadLetterCount(): Promise<number>;
 }
