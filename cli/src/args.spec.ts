@@ -19,7 +19,7 @@ describe("parseCommand", () => {
       kind: "put",
       path: "dir/report.pdf",
       name: "report.pdf",
-      contentType: "",
+      contentType: "application/pdf",
       verify: true,
       progress: false,
     });
@@ -32,7 +32,9 @@ describe("parseCommand", () => {
   });
 
   it("parses get with an output path, stdout and a range", () => {
-    expect(parseCommand(["get", "id-1"])).toEqual({ kind: "get", fileId: "id-1", output: undefined, offset: 0, length: 0, progress: false });
+    expect(parseCommand(["get", "id-1"])).toEqual({ kind: "get", fileId: "id-1", output: undefined, offset: 0, length: 0, version: 0, progress: false });
+    expect(parseCommand(["get", "id-1", "--version", "3"])).toMatchObject({ version: 3 });
+    expect(() => parseCommand(["get", "id-1", "--version", "0"])).toThrow(/--version must be an integer from 1/);
     expect(parseCommand(["get", "id-1", "-o", "-"])).toMatchObject({ output: "-" });
     expect(parseCommand(["get", "id-1", "--output", "x.bin", "--offset", "10", "--length", "5"])).toMatchObject({
       output: "x.bin",
@@ -54,6 +56,21 @@ describe("parseCommand", () => {
     expect(parseCommand(["versions", "id-1", "--json"])).toEqual({ kind: "versions", fileId: "id-1", json: true });
     expect(parseCommand(["rm", "id-1"])).toEqual({ kind: "rm", fileId: "id-1" });
     expect(parseCommand(["token", "alice"])).toEqual({ kind: "token", user: "alice" });
+  });
+
+  it("parses mv, restore, trash, undelete, purge, usage and quota", () => {
+    expect(parseCommand(["mv", "id-1", "docs/new name.txt"])).toEqual({ kind: "mv", fileId: "id-1", newName: "docs/new name.txt", json: false });
+    expect(parseCommand(["restore", "id-1", "2", "--json"])).toEqual({ kind: "restore", fileId: "id-1", version: 2, json: true });
+    expect(parseCommand(["trash", "--all"])).toEqual({ kind: "trash", all: true, json: false });
+    expect(parseCommand(["undelete", "id-1"])).toEqual({ kind: "undelete", fileId: "id-1", json: false });
+    expect(parseCommand(["purge", "id-1"])).toEqual({ kind: "purge", fileId: "id-1" });
+    expect(parseCommand(["usage", "--json"])).toEqual({ kind: "usage", json: true });
+    expect(parseCommand(["quota", "bob", "1000000"])).toEqual({ kind: "quota", owner: "bob", quotaBytes: 1_000_000 });
+    expect(parseCommand(["quota", "bob", "default"])).toEqual({ kind: "quota", owner: "bob", quotaBytes: undefined });
+    expect(() => parseCommand(["mv", "id-1"])).toThrow(/<new_name> is required/);
+    expect(() => parseCommand(["restore", "id-1", "two"])).toThrow(/<version> must be an integer/);
+    expect(() => parseCommand(["mv", "a", "b", "c"])).toThrow(/unexpected argument "c"/);
+    expect(() => parseCommand(["trash", "x"])).toThrow(/unexpected argument/);
   });
 
   it("parses app-password create, list and revoke", () => {

@@ -1,13 +1,21 @@
 import { basename } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { guessContentType } from "./content-type.js";
 import { usageError } from "./errors.js";
 
 export type Command =
   | { kind: "help"; text: string }
   | { kind: "put"; path: string; name: string; contentType: string; verify: boolean; progress: boolean }
-  | { kind: "get"; fileId: string; output: string | undefined; offset: number; length: number; progress: boolean }
+  | { kind: "get"; fileId: string; output: string | undefined; offset: number; length: number; version: number; progress: boolean }
   | { kind: "ls"; prefix: string; pageSize: number; pageToken: string; all: boolean; json: boolean }
   | { kind: "rm"; fileId: string }
+  | { kind: "mv"; fileId: string; newName: string; json: boolean }
+  | { kind: "restore"; fileId: string; version: number; json: boolean }
+  | { kind: "trash"; all: boolean; json: boolean }
+  | { kind: "undelete"; fileId: string; json: boolean }
+  | { kind: "purge"; fileId: string }
+  | { kind: "usage"; json: boolean }
+  | { kind: "quota"; owner: string; quotaBytes: number | undefined }
   | { kind: "versions"; fileId: string; json: boolean }
   | { kind: "token"; user: string }
   | { kind: "sync"; dir: string; once: boolean; rescanSeconds: number }
@@ -18,19 +26,42 @@ export type Command =
 const USAGE = {
   put: `cfs put <path> [--name NAME] [--content-type TYPE] [--no-verify] [--progress]
     Uploads a file (a new version when NAME exists) and prints it as JSON.
-    NAME defaults to the file's base name. The file is read twice: once to
+    NAME defaults to the file's base name, TYPE to one guessed from the
+    extension (none when unknown). The file is read twice: once to
     hash it, so the server refuses content that does not match, then to send
     it. --no-verify skips the first pass; the hash the server reports is
     still compared with what was sent.`,
-  get: `cfs get <file_id> [-o PATH|-] [--offset N] [--length N] [--progress]
-    Downloads the newest version to PATH (default: the file's base name in
+  get: `cfs get <file_id> [-o PATH|-] [--version N] [--offset N] [--length N] [--progress]
+    Downloads the newest version (or version N) to PATH (default: the file's base name in
     the current directory), replacing it only once everything arrived and
     matched the file's size and SHA-256; -o - writes to stdout (checked after
     the fact). --offset/--length fetch a byte range (only its size is checked).`,
   ls: `cfs ls [--prefix P] [--page-size N] [--page-token T] [--all] [--json]
     Lists your files by name, one page (or --all pages).`,
   rm: `cfs rm <file_id>
-    Deletes a file and all its versions.`,
+    Moves a file to the trash (see cfs trash): gone from every listing and
+    download at once; cfs undelete brings it back, cfs purge deletes it for
+    good, and the trash is emptied after 30 days (the server's setting).`,
+  mv: `cfs mv <file_id> <new_name> [--json]
+    Renames or moves a file (/ separates folders); it keeps its id and
+    versions and no content moves. Fails if another file has the name.`,
+  restore: `cfs restore <file_id> <version> [--json]
+    Makes an old version the newest again (a new version with its content;
+    no bytes move).`,
+  trash: `cfs trash [--all] [--json]
+    Lists the trash, most recently deleted first.`,
+  undelete: `cfs undelete <file_id> [--json]
+    Brings a file back from the trash under its name (fails if another file
+    took the name meanwhile: rename that one first).`,
+  purge: `cfs purge <file_id>
+    Deletes a file in the trash for good.`,
+  usage: `cfs usage [--json]
+    How much you store (the newest version of every file plus the trash;
+    older versions do not count) against your quota.`,
+  quota: `cfs quota <user> <bytes>|default
+    Operators: sets a user's quota in bytes (0: unlimited; default: the
+    server's CFS_DEFAULT_QUOTA_BYTES again). CFS_TOKEN must be a service
+    token (client credentials with the cfs:service scope).`,
   versions: `cfs versions <file_id> [--json]
     Lists every version of a file, newest first.`,
   token: `cfs token <user>
@@ -82,6 +113,8 @@ Exit codes:
   6    integrity failure: the server reported data loss, or what arrived
        does not match the file's size or SHA-256
   7    service unavailable or deadline exceeded
+  8    another file has that name (mv, undelete)
+  9    over the quota (see cfs usage)
   130  interrupted (Ctrl-C or SIGTERM; how a running cfs sync stops)
   141  stdout closed early (e.g. piped into head)
 `;
@@ -92,9 +125,16 @@ const json = { type: "boolean" } as const;
 
 const OPTIONS = {
   put: { help, progress, name: { type: "string" }, "content-type": { type: "string" }, "no-verify": { type: "boolean" } },
-  get: { help, progress, output: { type: "string", short: "o" }, offset: { type: "string" }, length: { type: "string" } },
+  get: { help, progress, output: { type: "string", short: "o" }, offset: { type: "string" }, length: { type: "string" }, version: { type: "string" } },
   ls: { help, json, prefix: { type: "string" }, "page-size": { type: "string" }, "page-token": { type: "string" }, all: { type: "boolean" } },
   rm: { help },
+  mv: { help, json },
+  restore: { help, json },
+  trash: { help, json, all: { type: "boolean" } },
+  undelete: { help, json },
+  purge: { help },
+  usage: { help, json },
+  quota: { help },
   versions: { help, json },
   token: { help },
   sync: { help, once: { type: "boolean" }, rescan: { type: "string" } },
@@ -129,6 +169,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const str = (key: string) => values[key] as string | undefined;
   const flag = (key: string) => values[key] === true;
   if (first === "app-password") return appPasswordCommand(parsed.positionals, str("label"), flag("json"));
+  if (first === "mv" || first === "restore" || first === "quota") return twoPositionalCommand(first, parsed.positionals, flag("json"));
   const positional = onePositional(first, parsed.positionals);
 
   switch (first) {
@@ -139,7 +180,7 @@ export function parseCommand(argv: readonly string[]): Command {
         kind: "put",
         path: positional,
         name,
-        contentType: str("content-type") ?? "",
+        contentType: str("content-type") ?? guessContentType(name),
         verify: !flag("no-verify"),
         progress: flag("progress"),
       };
@@ -151,6 +192,7 @@ export function parseCommand(argv: readonly string[]): Command {
         output: str("output"),
         offset: integer(str("offset"), "--offset", Number.MAX_SAFE_INTEGER) ?? 0,
         length: integer(str("length"), "--length", Number.MAX_SAFE_INTEGER) ?? 0,
+        version: integer(str("version"), "--version", 2 ** 31 - 1, 1) ?? 0,
         progress: flag("progress"),
       };
     case "ls":
@@ -164,6 +206,14 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     case "rm":
       return { kind: "rm", fileId: positional };
+    case "trash":
+      return { kind: "trash", all: flag("all"), json: flag("json") };
+    case "undelete":
+      return { kind: "undelete", fileId: positional, json: flag("json") };
+    case "purge":
+      return { kind: "purge", fileId: positional };
+    case "usage":
+      return { kind: "usage", json: flag("json") };
     case "versions":
       return { kind: "versions", fileId: positional, json: flag("json") };
     case "token":
@@ -196,18 +246,39 @@ function appPasswordCommand(positionals: readonly string[], label: string | unde
   }
 }
 
-const POSITIONAL_NAMES: Record<Exclude<CommandName, "app-password">, string> = {
+/** mv, restore and quota: two arguments each. */
+function twoPositionalCommand(command: "mv" | "restore" | "quota", positionals: readonly string[], json: boolean): Command {
+  const names = { mv: ["<file_id>", "<new_name>"], restore: ["<file_id>", "<version>"], quota: ["<user>", "<bytes>|default"] }[command];
+  const [first, second, extra] = positionals;
+  if (!first) throw usageError(`${command}: ${names[0]} is required`);
+  if (second === undefined || second === "") throw usageError(`${command}: ${names[1]} is required`);
+  if (extra !== undefined) throw usageError(`${command}: unexpected argument "${extra}"`);
+  switch (command) {
+    case "mv":
+      return { kind: "mv", fileId: first, newName: second, json };
+    case "restore":
+      return { kind: "restore", fileId: first, version: integer(second, "<version>", 2 ** 31 - 1, 1)!, json };
+    case "quota":
+      return { kind: "quota", owner: first, quotaBytes: second === "default" ? undefined : integer(second, "<bytes>", Number.MAX_SAFE_INTEGER)! };
+  }
+}
+
+const POSITIONAL_NAMES: Record<Exclude<CommandName, "app-password" | "mv" | "restore" | "quota">, string> = {
   put: "<path>",
   get: "<file_id>",
   ls: "",
   rm: "<file_id>",
+  trash: "",
+  undelete: "<file_id>",
+  purge: "<file_id>",
+  usage: "",
   versions: "<file_id>",
   token: "<user>",
   sync: "<dir>",
 };
 
 /** The single positional argument a command takes ("" for ls, which takes none). */
-function onePositional(command: Exclude<CommandName, "app-password">, positionals: string[]): string {
+function onePositional(command: keyof typeof POSITIONAL_NAMES, positionals: string[]): string {
   const expected = POSITIONAL_NAMES[command];
   if (expected === "") {
     if (positionals.length > 0) throw usageError(`${command}: unexpected argument "${positionals[0]}"`);

@@ -21,9 +21,9 @@ describe("exitCodeForStatus", () => {
     [status.CANCELLED, ExitCode.interrupted],
     [status.INTERNAL, ExitCode.unexpected],
     [status.UNKNOWN, ExitCode.unexpected],
-    [status.ALREADY_EXISTS, ExitCode.unexpected],
+    [status.ALREADY_EXISTS, ExitCode.nameTaken],
     [status.FAILED_PRECONDITION, ExitCode.unexpected],
-    [status.RESOURCE_EXHAUSTED, ExitCode.unexpected],
+    [status.RESOURCE_EXHAUSTED, ExitCode.quota],
     [status.UNIMPLEMENTED, ExitCode.unexpected],
   ])("maps status %i to exit code %i", (code, exitCode) => {
     expect(exitCodeForStatus(code)).toBe(exitCode);
@@ -39,6 +39,8 @@ describe("exitCodeForStatus", () => {
       invalidArgument: 5,
       integrity: 6,
       unavailable: 7,
+      nameTaken: 8,
+      quota: 9,
       interrupted: 130,
       brokenPipe: 141,
     });

@@ -11,6 +11,10 @@ export const ExitCode = {
   invalidArgument: 5,
   integrity: 6,
   unavailable: 7,
+  /** ALREADY_EXISTS: another file has the name (mv, undelete). */
+  nameTaken: 8,
+  /** RESOURCE_EXHAUSTED: over the quota (or a message over the size limit). */
+  quota: 9,
   /** 128 + SIGINT, as shells report a process stopped by Ctrl-C. */
   interrupted: 130,
   /** 128 + SIGPIPE, as shells report other tools whose reader went away (`| head`). */
@@ -49,6 +53,10 @@ export function exitCodeForStatus(code: GrpcStatus): ExitCode {
       return ExitCode.invalidArgument;
     case GrpcStatus.DATA_LOSS:
       return ExitCode.integrity;
+    case GrpcStatus.ALREADY_EXISTS:
+      return ExitCode.nameTaken;
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return ExitCode.quota;
     case GrpcStatus.UNAVAILABLE:
     case GrpcStatus.DEADLINE_EXCEEDED:
       return ExitCode.unavailable;

@@ -19,7 +19,7 @@ describe("tables", () => {
     const small = { ...file, fileId: "11111111-2222-4333-8444-555555555555", name: "b", size: 5, version: 1 };
     expect(filesTable([file, small]).split("\n")).toEqual([
       "FILE ID                               VERSION     SIZE  UPDATED (UTC)        NAME",
-      "0b6f3c1e-2a7d-4c55-9a10-3f2e1d0c9b8a       12  1.23 MB  2030-01-03 03:04:05  docs/a long name.txt",
+      "0b6f3c1e-2a7d-4c55-9a10-3f2e1d0c9b8a       12  1.2 MiB  2030-01-03 03:04:05  docs/a long name.txt",
       "11111111-2222-4333-8444-555555555555        1      5 B  2030-01-03 03:04:05  b",
       "",
     ]);

@@ -1,6 +1,6 @@
 import type { AppPassword } from "#gen/cfs/metadata/v1/app_passwords.js";
-import type { File, FileVersion } from "#gen/cfs/metadata/v1/metadata.js";
-import { formatBytes } from "./progress.js";
+import type { File, FileVersion, GetUsageResponse } from "#gen/cfs/metadata/v1/metadata.js";
+import { formatBytes } from "#lib/bytes.js";
 
 interface Column<T> {
   header: string;
@@ -38,6 +38,25 @@ export function filesTable(files: readonly File[]): string {
     ],
     files,
   );
+}
+
+export function trashTable(files: readonly File[]): string {
+  return table<File>(
+    [
+      { header: "FILE ID", value: (f) => f.fileId },
+      { header: "SIZE", value: (f) => formatBytes(f.size), align: "right" },
+      { header: "DELETED (UTC)", value: (f) => formatTime(f.deletedAt) },
+      { header: "NAME", value: (f) => f.name },
+    ],
+    files,
+  );
+}
+
+/** "1.2 GiB of 10.0 GiB used (12%), 300 MiB in the trash, 42 files"; "unlimited" without a quota. */
+export function usageLine(usage: GetUsageResponse): string {
+  const quota = usage.quotaBytes > 0 ? `of ${formatBytes(usage.quotaBytes)} used (${Math.floor((usage.usedBytes / usage.quotaBytes) * 100)}%)` : "used (no quota)";
+  const files = `${usage.fileCount} file${usage.fileCount === 1 ? "" : "s"}`;
+  return `${formatBytes(usage.usedBytes)} ${quota}, ${formatBytes(usage.trashBytes)} in the trash, ${files}\n`;
 }
 
 export function versionsTable(versions: readonly FileVersion[]): string {

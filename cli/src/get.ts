@@ -15,6 +15,8 @@ export interface GetRequest {
   offset: number;
   /** 0 means to the end of the file. */
   length: number;
+  /** 0 means the newest. */
+  version?: number | undefined;
 }
 
 /** Where downloaded bytes go: committed only after they were verified. */
@@ -25,7 +27,7 @@ interface Sink {
 }
 
 /**
- * Streams the newest version of a file (or a range of it) to a temporary
+ * Streams the newest version of a file, or the one asked for (or a range of it), to a temporary
  * file beside the target, checks what arrived against the `file` message,
  * and only then renames it into place: an interrupted or corrupt download
  * never replaces the target. Returns the `file` message (the version sent).
@@ -36,7 +38,7 @@ export async function get(
   progress: (label: string) => Progress,
   stdout: NodeJS.WritableStream,
 ): Promise<File> {
-  const call = conn.chunker.downloadFile({ fileId: request.fileId, offset: request.offset, length: request.length, version: 0 }, conn.auth);
+  const call = conn.chunker.downloadFile({ fileId: request.fileId, offset: request.offset, length: request.length, version: request.version ?? 0 }, conn.auth);
   const release = conn.cancelOnAbort(call);
   const bar = progress("downloading");
   let sink: Sink | undefined;

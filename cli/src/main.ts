@@ -1,7 +1,7 @@
 import { parseCommand, type Command } from "./args.js";
-import { deleteFile, listFiles, listVersions } from "./catalogue.js";
+import { deleteFile, getUsage, listFiles, listTrash, listVersions, moveFile, purgeFile, restoreVersion, setQuota, undeleteFile } from "./catalogue.js";
 import { describeFailure, ExitCode } from "./errors.js";
-import { appPasswordsTable, filesTable, toJson, versionsTable } from "./format.js";
+import { appPasswordsTable, filesTable, toJson, trashTable, usageLine, versionsTable } from "./format.js";
 import { get } from "./get.js";
 import { createProgress } from "./progress.js";
 import { put, transferSummary } from "./put.js";
@@ -45,6 +45,35 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
       }
       case "rm":
         await deleteFile(conn, command.fileId);
+        return;
+      case "mv": {
+        const file = await moveFile(conn, command.fileId, command.newName);
+        return void out(command.json ? toJson(file) : `${file.name}\n`);
+      }
+      case "restore": {
+        const file = await restoreVersion(conn, command.fileId, command.version);
+        return void out(command.json ? toJson(file) : `${file.name}: version ${command.version} is now version ${file.version}\n`);
+      }
+      case "trash": {
+        const list = await listTrash(conn, command.all);
+        if (command.json) return void out(toJson(list));
+        out(trashTable(list.files));
+        if (list.nextPageToken) process.stderr.write("more files in the trash: add --all\n");
+        return;
+      }
+      case "undelete": {
+        const file = await undeleteFile(conn, command.fileId);
+        return void out(command.json ? toJson(file) : `${file.name}\n`);
+      }
+      case "purge":
+        await purgeFile(conn, command.fileId);
+        return;
+      case "usage": {
+        const usage = await getUsage(conn);
+        return void out(command.json ? toJson(usage) : usageLine(usage));
+      }
+      case "quota":
+        await setQuota(conn, command.owner, command.quotaBytes);
         return;
       case "app-password": {
         const client = conn.appPasswords;

@@ -1,17 +1,4 @@
-const UNITS = ["B", "kB", "MB", "GB", "TB", "PB"];
-
-/** Decimal (SI) units, matching the MB/s of the progress line. */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  // 999.5 rather than 1000 so rounding never prints "1000 kB".
-  while (value >= 999.5 && unit < UNITS.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  if (unit === 0) return `${bytes} B`;
-  return `${value.toFixed(value < 9.995 ? 2 : value < 99.95 ? 1 : 0)} ${UNITS[unit]}`;
-}
+import { formatBytes } from "#lib/bytes.js";
 
 export interface ProgressSnapshot {
   label: string;
@@ -23,10 +10,10 @@ export interface ProgressSnapshot {
 
 const BAR_WIDTH = 20;
 
-/** One progress line: "uploading  12.3 MB / 100 MB  12% [##......]  45.6 MB/s". */
+/** One progress line: "uploading  12.3 MiB / 100 MiB  12% [##......]  45.6 MiB/s". */
 export function formatProgress({ label, bytes, total, elapsedMs }: ProgressSnapshot): string {
-  const rate = elapsedMs > 0 ? bytes / 1e6 / (elapsedMs / 1000) : 0;
-  const speed = `${rate.toFixed(1)} MB/s`;
+  const rate = elapsedMs > 0 ? bytes / 1024 ** 2 / (elapsedMs / 1000) : 0;
+  const speed = `${rate.toFixed(1)} MiB/s`;
   if (total === undefined) return `${label}  ${formatBytes(bytes)}  ${speed}`;
   // An empty file is complete as soon as it starts.
   const fraction = total === 0 ? 1 : Math.min(bytes / total, 1);

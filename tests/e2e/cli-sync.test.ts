@@ -114,7 +114,7 @@ describe("cfs sync", () => {
     await write(join(A, "docs", "b.txt"), "beta");
     await write(join(A, "docs", "deep", "c.bin"), big);
 
-    expect(await once(A)).toMatch(/uploaded docs\/deep\/c\.bin \(2\.10 MB, version 1\)/);
+    expect(await once(A)).toMatch(/uploaded docs\/deep\/c\.bin \(2\.0 MiB, version 1\)/);
     const first = await once(B);
     expect(first.match(/^downloaded /gm)).toHaveLength(3);
     expect(await tree(B)).toEqual(await tree(A));

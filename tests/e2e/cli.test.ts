@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServiceTokenSource } from "#lib/auth.js";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 
 // The `cfs` CLI as a script would run it, against real services.
@@ -72,6 +73,49 @@ describe("cfs CLI", () => {
 
     expect((await cfs(["rm", file.fileId])).code).toBe(0);
     expect((await cfs(["get", file.fileId, "-o", "gone.bin"])).code).toBe(3);
+  });
+
+  it("moves, gets and restores old versions, keeps a trash, and reports usage against a quota", async () => {
+    await writeFile(join(dir, "notes.md"), "first");
+    const put = await cfs(["put", "notes.md"]);
+    const file = JSON.parse(put.stdout) as { fileId: string; contentType: string };
+    expect(file.contentType).toBe("text/markdown");
+    await writeFile(join(dir, "notes.md"), "second!");
+    expect((await cfs(["put", "notes.md"])).code).toBe(0);
+
+    const mv = await cfs(["mv", file.fileId, "archive/notes.md"]);
+    expect([mv.code, mv.stdout]).toEqual([0, "archive/notes.md\n"]);
+    await writeFile(join(dir, "taken.txt"), "x");
+    expect((await cfs(["put", "taken.txt"])).code).toBe(0);
+    expect((await cfs(["mv", file.fileId, "taken.txt"])).code).toBe(8);
+
+    expect((await cfs(["get", file.fileId, "--version", "1", "-o", "v1.md"])).code).toBe(0);
+    expect(await readFile(join(dir, "v1.md"), "utf8")).toBe("first");
+    expect((await cfs(["get", file.fileId, "--version", "9", "-o", "v9.md"])).code).toBe(3);
+    const restore = await cfs(["restore", file.fileId, "1"]);
+    expect(restore.stdout).toBe("archive/notes.md: version 1 is now version 3\n");
+    expect((await cfs(["get", file.fileId, "-o", "now.md"])).code).toBe(0);
+    expect(await readFile(join(dir, "now.md"), "utf8")).toBe("first");
+
+    expect((await cfs(["rm", file.fileId])).code).toBe(0);
+    const trash = await cfs(["trash"]);
+    expect(trash.stdout).toMatch(new RegExp(`^FILE ID\\s+SIZE\\s+DELETED \\(UTC\\)\\s+NAME\n${file.fileId}\\s+5 B\\s+\\d{4}-\\d\\d-\\d\\d [\\d:]{8}\\s+archive/notes.md\n`));
+    expect((await cfs(["undelete", file.fileId])).stdout).toBe("archive/notes.md\n");
+    expect((await cfs(["rm", file.fileId])).code).toBe(0);
+    expect((await cfs(["purge", file.fileId])).code).toBe(0);
+    expect((await cfs(["undelete", file.fileId])).code).toBe(3);
+
+    const usage = JSON.parse((await cfs(["usage", "--json"])).stdout) as { usedBytes: number; quotaBytes: number };
+    expect(usage.quotaBytes).toBe(0);
+    expect((await cfs(["usage"])).stdout).toMatch(/^\d+(\.\d)? (B|KiB|MiB) used \(no quota\), \d+(\.\d)? (B|KiB|MiB) in the trash, \d+ files?\n$/);
+    const service = createServiceTokenSource({ tokenUrl: stack.issuer!.tokenUrl, clientId: "cfs-services", clientSecret: "dev-service-secret", audience: stack.audience });
+    expect((await cfs(["quota", "carol", String(usage.usedBytes + 10)])).code).toBe(4);
+    expect((await cfs(["quota", "carol", String(usage.usedBytes + 10)], { CFS_TOKEN: await service() })).code).toBe(0);
+    expect((await cfs(["usage"])).stdout).toMatch(/ used \(99%\)|used \(\d+%\)/);
+    await writeFile(join(dir, "big.bin"), randomBytes(100));
+    expect((await cfs(["put", "big.bin"])).code).toBe(9);
+    expect((await cfs(["quota", "carol", "default"], { CFS_TOKEN: await service() })).code).toBe(0);
+    expect((await cfs(["put", "big.bin"])).code).toBe(0);
   });
 
   it("creates, lists and revokes app passwords", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../web/src/config.js";
-import { describeFailure, formatBytes, int64, syncSettled, syncState, timestamp } from "../../web/src/format.js";
+import { formatBytes } from "#lib/bytes.js";
+import { describeFailure, int64, syncSettled, syncState, timestamp } from "../../web/src/format.js";
 
 // The web page's pure helpers (the page itself is tested in a browser: page.test.ts).
 

@@ -1,7 +1,8 @@
 import { Api, ApiError, type FileInfo, type Upload } from "./api.js";
 import type { Session } from "./auth.js";
 import { announce, append, clear, h } from "./dom.js";
-import { formatBytes, plural, SYNC_LABELS, syncSettled, type SyncState } from "./format.js";
+import { formatBytes } from "#lib/bytes.js";
+import { plural, SYNC_LABELS, syncSettled, type SyncState } from "./format.js";
 
 /**
  * The signed-in page: the user's files a page at a time (size, date,

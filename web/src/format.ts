@@ -4,22 +4,6 @@
  * a person to do. Unit-tested in tests/web/format.test.ts.
  */
 
-const UNITS = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-
-/** 1536 -> "1.5 KiB", 5242880 -> "5.0 MiB", 12 -> "12 B". */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return "—";
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = "B";
-  for (const next of UNITS) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = next;
-  }
-  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${unit}`;
-}
-
 /** proto3 JSON int64 (a string, or a number from lenient servers) as a number. */
 export function int64(value: unknown): number {
   if (typeof value === "number") return value;
