@@ -239,6 +239,51 @@ describe("WebDAV", () => {
     expect((await davRequest("PUT", "/dav/no-parent/x.txt", auth, { body: "x" })).status).toBe(409);
   });
 
+  it("moves with MoveFile (the file keeps its id and versions), deletes to the trash, reports the quota and answers 507 past it", async () => {
+    const quotaUser = "quincy";
+    const token = await stack.issuer!.userToken(quotaUser);
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await davRequest("MKCOL", "/dav/docs/", auth)).status).toBe(201);
+    expect((await davRequest("PUT", "/dav/docs/a.txt", auth, { body: "first" })).status).toBe(201);
+    expect((await davRequest("PUT", "/dav/docs/a.txt", auth, { body: "second" })).status).toBe(204);
+    const [before] = (await call(clients.metadata.listFiles, clients.metadata, { prefix: "docs/", pageSize: 10, pageToken: "" }, token)).files;
+
+    // A folder move renames every file under it: same id, same versions, no new content.
+    expect((await davRequest("MOVE", "/dav/docs/", { ...auth, destination: `${stack.edgeUrl}/dav/papers/` })).status).toBe(201);
+    const { files: moved } = await call(clients.metadata.listFiles, clients.metadata, { prefix: "", pageSize: 10, pageToken: "" }, token);
+    expect(moved.map((f) => [f.name, f.fileId, f.version])).toEqual([["papers/a.txt", before!.fileId, 2]]);
+    expect((await davRequest("GET", "/dav/papers/a.txt", auth)).body).toBe("second");
+
+    // Quota properties, asked for by name (never in allprop); unlimited: no quota-available-bytes.
+    const quotaProps = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/><D:quota-available-bytes/></D:prop></D:propfind>';
+    const unlimited = await davRequest("PROPFIND", "/dav/", { ...auth, depth: "0", "content-type": "application/xml" }, { body: quotaProps });
+    expect(unlimited.status).toBe(207);
+    expect(unlimited.body).toContain("<D:quota-used-bytes>6</D:quota-used-bytes>");
+    expect(unlimited.body).toMatch(/<D:prop><D:quota-available-bytes\/><\/D:prop><D:status>HTTP\/1.1 404 Not Found/);
+    expect((await davRequest("PROPFIND", "/dav/", { ...auth, depth: "0" })).body).not.toContain("quota-");
+
+    // An operator sets a quota (service identity only); PROPFIND shows what is left, and a PUT past it is 507, committing nothing.
+    const granted = await fetch(stack.issuer!.tokenUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant_type: "client_credentials", client_id: "cfs-services", client_secret: "dev-service-secret" }),
+    });
+    const { access_token: serviceToken } = (await granted.json()) as { access_token: string };
+    await call(clients.metadata.setQuota, clients.metadata, { owner: quotaUser, quotaBytes: 100 }, serviceToken);
+    const limited = await davRequest("PROPFIND", "/dav/papers/", { ...auth, depth: "0", "content-type": "application/xml" }, { body: quotaProps });
+    expect(limited.body).toContain("<D:quota-available-bytes>94</D:quota-available-bytes>");
+    expect((await davRequest("PUT", "/dav/papers/big.bin", auth, { body: "x".repeat(200) })).status).toBe(507);
+    expect((await davRequest("PUT", "/dav/papers/small.txt", auth, { body: "fits" })).status).toBe(201);
+
+    // DELETE goes to the trash: gone from listings, back with UndeleteFile.
+    expect((await davRequest("DELETE", "/dav/papers/a.txt", auth)).status).toBe(204);
+    expect((await davRequest("GET", "/dav/papers/a.txt", auth)).status).toBe(404);
+    const { files: trashed } = await call(clients.metadata.listTrash, clients.metadata, { pageSize: 10, pageToken: "" }, token);
+    expect(trashed.map((f) => f.fileId)).toEqual([before!.fileId]);
+    await call(clients.metadata.undeleteFile, clients.metadata, { fileId: before!.fileId }, token);
+    expect((await davRequest("GET", "/dav/papers/a.txt", auth)).body).toBe("second");
+  });
+
   it("accepts a bearer JWT and Basic with an app password only: a wrong one is a 401 that asks for Basic", async () => {
     expect((await davRequest("PROPFIND", "/dav/", { authorization: `Bearer ${userToken}`, depth: "0" })).status).toBe(207);
     for (const authorization of [undefined, basic(user, "wrong"), basic("nobody", secret), "Bearer not.a.jwt", `Digest username="${user}"`]) {

@@ -10,7 +10,7 @@ import type { Authenticator } from "./domain/authenticator.js";
 import { evaluateIf, parseIfHeader, submittedTokens, type IfList } from "./domain/if-header.js";
 import { lockTimeout, locksBearingOn, tokensCovering, unsatisfied, type WriteScope } from "./domain/locking.js";
 import { isUnder, memberPrefix, parentOf, type DavPaths } from "./domain/paths.js";
-import { activeLock, isProtected, multistatus, parsePropertyUpdate, parsePropfind, propfindResponse, responseXml, type PropfindRequest } from "./domain/properties.js";
+import { activeLock, isProtected, multistatus, parsePropertyUpdate, parsePropfind, propfindResponse, responseXml, wantsQuota, type PropfindRequest } from "./domain/properties.js";
 import { parseRange } from "./domain/range.js";
 import { etagOf, Resources, type Resource } from "./domain/resources.js";
 import { child, children, escapeXml, isDav, parseXml, serialize } from "./domain/xml.js";
@@ -265,12 +265,17 @@ export function createDavHandler(options: DavServerOptions): (req: IncomingMessa
     const resource = await resources.stat(path, as);
     if (!resource) throw new DavError(404, "not found");
     const all: Resource[] = [resource, ...(depth === "1" && resource.kind === "collection" ? await resources.members(path, as) : [])];
-    const [dead, locks] = await Promise.all([state.getProperties(all.map((r) => r.path), as), state.listLocks(path, depth === "1", as)]);
+    const [dead, locks, usage] = await Promise.all([
+      state.getProperties(all.map((r) => r.path), as),
+      state.listLocks(path, depth === "1", as),
+      wantsQuota(request) ? files.usage(as) : undefined,
+    ]);
     const responses = all.map((r) =>
       propfindResponse(r, request, {
         paths,
         dead: dead.filter((p) => p.path === r.path),
         locks: locks.filter((l) => tokensCovering([l], r.path).size > 0),
+        usage,
       }),
     );
     sendXml(res, 207, multistatus(responses));

@@ -3,7 +3,7 @@ import { ChunkerServiceClient, type DownloadFileResponse } from "#gen/cfs/chunke
 import { MetadataServiceClient, type File, type FileChunk } from "#gen/cfs/metadata/v1/metadata.js";
 import { CfsError, fromGrpcError } from "#lib/errors.js";
 import { callMetadata, callUnary, cancelOnAbort, type CallIdentity } from "#lib/grpc-client.js";
-import type { DavFile, FileCatalogue, FileContent } from "../ports/files.js";
+import type { DavFile, DavUsage, FileCatalogue, FileContent } from "../ports/files.js";
 
 const PAGE_SIZE = 1000;
 /** Upload bytes go to the chunker in messages of about this size. */
@@ -71,12 +71,13 @@ export class GrpcFileCatalogue implements FileCatalogue {
   }
 
   async move(file: DavFile, name: string, as: CallIdentity): Promise<DavFile> {
-    // MetadataService.MoveFile (issue 11) is not in the catalogue yet: until
-    // then a move is a copy of the chunk list and a delete (the file gets a
-    // new id and starts a new version history).
-    const moved = await this.copy(file, name, as);
-    await this.remove(file.fileId, as);
-    return moved;
+    const response = await callUnary(this.client.moveFile.bind(this.client), { fileId: file.fileId, newName: name }, as, "metadata MoveFile");
+    return toDavFile(response.file);
+  }
+
+  async usage(as: CallIdentity): Promise<DavUsage> {
+    const { usedBytes, quotaBytes } = await callUnary(this.client.getUsage.bind(this.client), {}, as, "metadata GetUsage");
+    return { usedBytes, quotaBytes };
   }
 
   close(): void {

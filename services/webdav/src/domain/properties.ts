@@ -8,6 +8,17 @@ const EPOCH = new Date(0);
 
 /** The live properties (RFC 4918 15), all computed, none settable. */
 const LIVE = ["creationdate", "displayname", "getcontentlength", "getcontenttype", "getetag", "getlastmodified", "resourcetype", "supportedlock", "lockdiscovery"];
+/**
+ * RFC 4331's quota properties: live and protected too, but answered only
+ * when asked for by name (never in allprop, as the RFC says), since they
+ * cost a call to the catalogue.
+ */
+export const QUOTA = ["quota-available-bytes", "quota-used-bytes"];
+
+/** Whether a PROPFIND asks for a quota property (so the caller fetches the usage once for all resources). */
+export function wantsQuota(request: PropfindRequest): boolean {
+  return request.kind === "prop" && request.names.some((p) => p.namespace === DAV && QUOTA.includes(p.name));
+}
 
 export type PropfindRequest = { kind: "allprop" } | { kind: "propname" } | { kind: "prop"; names: Array<{ namespace: string; name: string }> };
 
@@ -45,7 +56,7 @@ export function parsePropertyUpdate(root: XmlElement): PropertyUpdate[] {
 
 /** Live properties cannot be set or removed (403, RFC 4918 9.2). */
 export function isProtected(namespace: string, name: string): boolean {
-  return namespace === DAV && LIVE.includes(name);
+  return namespace === DAV && (LIVE.includes(name) || QUOTA.includes(name));
 }
 
 /** What one resource's PROPFIND answer needs besides the resource. */
@@ -53,6 +64,8 @@ export interface PropertyContext {
   paths: DavPaths;
   dead: readonly DeadProperty[];
   locks: readonly DavLock[];
+  /** The user's usage, when the request names a quota property. */
+  usage?: { usedBytes: number; quotaBytes: number };
 }
 
 /** A <D:response> for one resource. */
@@ -60,7 +73,7 @@ export function propfindResponse(resource: Resource, request: PropfindRequest, c
   const collection = resource.kind === "collection";
   const href = context.paths.href(resource.path, collection);
   const live = new Map<string, string>();
-  for (const name of LIVE) {
+  for (const name of [...LIVE, ...QUOTA]) {
     const value = liveProperty(resource, name, context);
     if (value !== undefined) live.set(propertyKey(DAV, name), value);
   }
@@ -71,8 +84,12 @@ export function propfindResponse(resource: Resource, request: PropfindRequest, c
     for (const name of LIVE) if (live.has(propertyKey(DAV, name))) found.push(`<D:${name}/>`);
     for (const p of dead.values()) found.push(emptyElement(p.namespace, p.name));
   } else if (request.kind === "allprop") {
-    // lockdiscovery and supportedlock are in allprop; only RFC 4918's "live but costly" ones are left out, and we have none.
-    found.push(...live.values(), ...[...dead.values()].map((p) => p.xml));
+    // lockdiscovery and supportedlock are in allprop; the quota properties are not (RFC 4331 3).
+    for (const name of LIVE) {
+      const value = live.get(propertyKey(DAV, name));
+      if (value !== undefined) found.push(value);
+    }
+    found.push(...[...dead.values()].map((p) => p.xml));
   } else {
     for (const { namespace, name } of request.names) {
       const key = propertyKey(namespace, name);
@@ -132,6 +149,13 @@ function liveProperty(resource: Resource, name: string, context: PropertyContext
       );
     case "lockdiscovery":
       return `<D:lockdiscovery>${context.locks.map((l) => activeLock(l, context.paths)).join("")}</D:lockdiscovery>`;
+    case "quota-used-bytes":
+      return context.usage ? `<D:quota-used-bytes>${context.usage.usedBytes}</D:quota-used-bytes>` : undefined;
+    case "quota-available-bytes":
+      // Unlimited: left out (404 in the answer), which RFC 4331 allows when the space is unknown.
+      return context.usage && context.usage.quotaBytes > 0
+        ? `<D:quota-available-bytes>${Math.max(0, context.usage.quotaBytes - context.usage.usedBytes)}</D:quota-available-bytes>`
+        : undefined;
     default:
       return undefined;
   }

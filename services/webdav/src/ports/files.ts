@@ -23,8 +23,16 @@ export interface FileCatalogue {
   remove(fileId: string, as: CallIdentity): Promise<void>;
   /** `file`'s newest content under `name` (a new file, or a new version of one): chunk references only, no bytes move. */
   copy(file: DavFile, name: string, as: CallIdentity): Promise<DavFile>;
-  /** Renames: the file keeps its id and versions where the catalogue can move files; otherwise a copy and a delete. */
+  /** Renames or moves (MoveFile): the file keeps its id, versions and chunks; no bytes move. */
   move(file: DavFile, name: string, as: CallIdentity): Promise<DavFile>;
+  /** What the user stores against the quota (RFC 4331's quota properties). */
+  usage(as: CallIdentity): Promise<DavUsage>;
+}
+
+export interface DavUsage {
+  usedBytes: number;
+  /** 0: unlimited. */
+  quotaBytes: number;
 }
 
 /** Content through the chunker: the same chunking and dedup as every upload. */
