@@ -73,7 +73,9 @@ const USAGE = {
     follows remote changes and watches the folder until Ctrl-C, and repeats
     the full pass every --rescan seconds (default 300) as a safety net.
     Remote names map to paths (/ separates folders); names that would leave
-    the folder are never written. Deletes propagate both ways, an edit wins
+    the folder are never written. A rename on either side is a rename on
+    the other (told by content locally: nothing is sent again). Deletes
+    propagate both ways (to the server's trash), an edit wins
     over a delete, and a file changed on both sides keeps both: the local one
     becomes "name (conflicted copy YYYY-MM-DD HHMMSS).ext". Prints a line per
     file moved. --once does one full pass and exits (1-7 if a file failed).`,

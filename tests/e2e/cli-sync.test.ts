@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -190,6 +190,42 @@ describe("cfs sync", () => {
     await waitUntil(async () => (await text(join(B, "after-restart.txt"))) === "still live", 20_000, () => `after-restart.txt in B:\n${syncB.output()}`);
     await syncA.stop();
     await syncB.stop();
+    expect(await tree(A)).toEqual(await tree(B));
+  });
+
+  it("renames instead of transferring: a local rename becomes MoveFile, a remote move a local rename; trash and undelete follow", async () => {
+    const idOf = async (name: string) => {
+      const { files } = JSON.parse((await cfs(["ls", "--all", "--json"])).stdout) as { files: Array<{ fileId: string; name: string; version: number }> };
+      return files.find((f) => f.name === name);
+    };
+    await write(join(A, "to-move.txt"), "a file that moves around");
+    await once(A);
+    await once(B);
+    const before = (await idOf("to-move.txt"))!;
+
+    await mkdir(join(A, "moved"), { recursive: true });
+    await rename(join(A, "to-move.txt"), join(A, "moved", "here.txt"));
+    const local = await once(A);
+    expect(local).toMatch(/^moved to-move\.txt -> moved\/here\.txt on the server \(moved locally\)$/m);
+    expect(local).not.toMatch(/^(uploaded|deleted) /m);
+    expect(await idOf("moved/here.txt")).toMatchObject({ fileId: before.fileId, version: before.version });
+    const remote = await once(B);
+    expect(remote).toMatch(/^moved to-move\.txt -> moved\/here\.txt \(moved on the server\)$/m);
+    expect(remote).not.toMatch(/^(downloaded|deleted) /m);
+    expect(await tree(B)).toEqual(await tree(A));
+
+    // While following: a move on the server (cfs mv) renames the local copy, a trash removes it, an undelete brings it back.
+    const syncB = follow(B);
+    await syncB.waitFor(/following remote changes/);
+    expect((await cfs(["mv", before.fileId, "moved/again.txt"])).code).toBe(0);
+    await syncB.waitFor(/^moved moved\/here\.txt -> moved\/again\.txt \(moved on the server\)$/m);
+    expect(await text(join(B, "moved", "again.txt"))).toBe("a file that moves around");
+    expect((await cfs(["rm", before.fileId])).code).toBe(0);
+    await waitUntil(async () => (await text(join(B, "moved", "again.txt"))) === undefined, 20_000, () => `again.txt gone from B:\n${syncB.output()}`);
+    expect((await cfs(["undelete", before.fileId])).code).toBe(0);
+    await waitUntil(async () => (await text(join(B, "moved", "again.txt"))) !== undefined, 20_000, () => `again.txt back in B:\n${syncB.output()}`);
+    await syncB.stop();
+    await once(A);
     expect(await tree(A)).toEqual(await tree(B));
   });
 

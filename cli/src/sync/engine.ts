@@ -6,7 +6,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { EventType, type Change, type WatchChangesResponse } from "#gen/cfs/sync/v1/sync.js";
 import { isServiceError } from "#lib/errors.js";
-import { deleteFile, listFiles } from "../catalogue.js";
+import { deleteFile, listFiles, moveFile } from "../catalogue.js";
 import { CliError, describeFailure, ExitCode } from "../errors.js";
 import { get } from "../get.js";
 import { formatBytes } from "#lib/bytes.js";
@@ -17,7 +17,7 @@ import { UploadState } from "../transfer/upload-state.js";
 import type { Connection } from "../rpc.js";
 import { followChanges, headCursor, type FeedHandlers } from "./feed.js";
 import { isSyncablePath, localPath, STATE_DIR } from "./paths.js";
-import { plan, planPath, type Action, type LocalFile, type PathState, type RemoteFile } from "./planner.js";
+import { findMoves, plan, planPath, type Action, type LocalFile, type Move, type PathState, type RemoteFile } from "./planner.js";
 import { scanFolder, scanOne } from "./scan.js";
 import { saveState, stateDir, type SyncState } from "./state.js";
 
@@ -330,6 +330,19 @@ export class SyncEngine {
       entries.set(path, { local, remote: this.remote.get(path), base });
     }
     let failed = false;
+    // Renames first: a file moved on one side is renamed on the other, not deleted and sent again.
+    for (const move of findMoves(entries)) {
+      if (this.conn.signal.aborted) break;
+      entries.delete(move.from);
+      entries.delete(move.to);
+      try {
+        await this.move(move);
+      } catch (err) {
+        failed ||= !(err instanceof ChangedMeanwhile);
+        this.report(move.from, err);
+      }
+      await this.persist(false);
+    }
     for (const action of plan(entries, { now: new Date(), taken: (p) => this.taken(p) })) {
       if (this.conn.signal.aborted) break;
       try {
@@ -491,6 +504,48 @@ export class SyncEngine {
     this.remote.delete(path);
     this.dirty = true;
     this.options.out(`deleted ${path} on the server (deleted locally)`);
+  }
+
+  /**
+   * A rename on one side, done on the other. Locally: only if the file is
+   * still what was planned with, and nothing is at the new path; then the
+   * new path is planned again (the server may have a newer version too).
+   * On the server: MoveFile; when the name was taken or the file went
+   * meanwhile, both paths are planned as they are now instead.
+   */
+  private async move(move: Move): Promise<void> {
+    if (move.kind === "rename-local") {
+      const from = localPath(this.root, move.from);
+      const to = localPath(this.root, move.to);
+      const current = await lstatOrUndefined(from);
+      if (!current?.isFile() || current.size !== move.local.size || current.mtimeMs !== move.local.mtimeMs || (await lstatOrUndefined(to))) {
+        throw new ChangedMeanwhile(`${move.from} changed locally while it was being renamed; it is synced again on the next pass`);
+      }
+      await this.ensureParent(move.to);
+      await rename(from, to);
+      this.state.files.delete(move.from);
+      this.state.files.set(move.to, move.base);
+      this.dirty = true;
+      await this.removeEmptyParents(move.from);
+      this.options.out(`moved ${move.from} -> ${move.to} (moved on the server)`);
+      await this.replan(move.to, move.local, this.remote.get(move.to));
+      return;
+    }
+    let file: File;
+    try {
+      file = await moveFile(this.conn, move.base.fileId, move.to);
+    } catch (err) {
+      if (!(isServiceError(err) && (err.code === GrpcStatus.ALREADY_EXISTS || err.code === GrpcStatus.NOT_FOUND))) throw err;
+      await this.replan(move.from, undefined, await this.refreshRemote(move.from));
+      await this.replan(move.to, move.local, await this.refreshRemote(move.to));
+      return;
+    }
+    this.state.files.delete(move.from);
+    this.remote.delete(move.from);
+    this.state.files.set(move.to, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs: move.local.mtimeMs });
+    this.remote.set(move.to, toRemote(file));
+    this.dirty = true;
+    this.options.out(`moved ${move.from} -> ${move.to} on the server (moved locally)`);
   }
 
   /** Both sides changed: the local file becomes the conflict copy (uploaded), the remote one takes the name. */

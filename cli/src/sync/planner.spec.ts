@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { plan, planPath, type LocalFile, type PathState, type RemoteFile } from "./planner.js";
+import { findMoves, plan, planPath, type LocalFile, type PathState, type RemoteFile } from "./planner.js";
 import type { FileState } from "./state.js";
 
 const H = (c: string) => c.repeat(64);
@@ -112,5 +112,48 @@ describe("plan", () => {
       ["download", "b.txt"],
     ]);
     expect(actions[0]).toMatchObject({ conflictPath: "a (conflicted copy 2030-01-02 030405 2).txt" });
+  });
+});
+
+describe("findMoves", () => {
+  const moved = (entries: Record<string, PathState>) => findMoves(new Map(Object.entries(entries)));
+
+  it("renames the local copy of a file the server moved, instead of deleting and downloading it", () => {
+    expect(moved({ "a.txt": { local: sameLocal, base }, "dir/b.txt": { remote: sameRemote } })).toEqual([
+      { kind: "rename-local", from: "a.txt", to: "dir/b.txt", base, local: sameLocal },
+    ]);
+    // Moved and edited on the server: still a rename (the edit is a download after it).
+    expect(moved({ "a.txt": { local: sameLocal, base }, "b.txt": { remote: newerRemote } })).toHaveLength(1);
+  });
+
+  it("moves the server's file when a local file was renamed, told by its content", () => {
+    const renamed = { ...sameLocal, mtimeMs: 1000 };
+    expect(moved({ "a.txt": { remote: sameRemote, base }, "b.txt": { local: renamed } })).toEqual([
+      { kind: "move-remote", from: "a.txt", to: "b.txt", base, local: renamed },
+    ]);
+  });
+
+  it("leaves alone what is not one file under a new name on one side", () => {
+    // Edited locally before the rename: a new file and a delete.
+    expect(moved({ "a.txt": { remote: sameRemote, base }, "b.txt": { local: editedLocal } })).toEqual([]);
+    // Changed on the server meanwhile: not a pure local rename.
+    expect(moved({ "a.txt": { remote: newerRemote, base }, "b.txt": { local: sameLocal } })).toEqual([]);
+    // Edited locally while the server moved it: the planner keeps both.
+    expect(moved({ "a.txt": { local: editedLocal, base }, "b.txt": { remote: sameRemote } })).toEqual([]);
+    // The new name is taken locally.
+    expect(moved({ "a.txt": { local: sameLocal, base }, "b.txt": { remote: sameRemote, local: editedLocal } })).toEqual([]);
+    // Empty files are all alike.
+    const empty = { ...base, size: 0, sha256: H("e") };
+    expect(moved({ "a.txt": { remote: { ...sameRemote, size: 0, sha256: H("e") }, base: empty }, "b.txt": { local: { size: 0, mtimeMs: 1, sha256: H("e") } } })).toEqual([]);
+  });
+
+  it("uses each new path for one move only", () => {
+    const other: FileState = { ...base, fileId: "f2" };
+    const moves = moved({
+      "a.txt": { remote: sameRemote, base },
+      "b.txt": { remote: { ...sameRemote, fileId: "f2" }, base: other },
+      "c.txt": { local: sameLocal },
+    });
+    expect(moves).toEqual([{ kind: "move-remote", from: "a.txt", to: "c.txt", base, local: sameLocal }]);
   });
 });

@@ -96,3 +96,49 @@ export function plan(paths: ReadonlyMap<string, PathState>, options: PlanOptions
   }
   return actions;
 }
+
+/**
+ * A file that changed its name on one side only, and is renamed on the
+ * other instead of being deleted there and transferred again.
+ */
+export type Move =
+  /** Renamed on the server (same file id under a new name): rename the unchanged local copy. */
+  | { kind: "rename-local"; from: string; to: string; base: FileState; local: LocalFile }
+  /** Renamed here (the same content under a new name, the old one gone): MoveFile on the server. */
+  | { kind: "move-remote"; from: string; to: string; base: FileState; local: LocalFile };
+
+/**
+ * The moves among the paths: a synced file whose remote side now has its
+ * id under another name where nothing local is (a remote move), or whose
+ * local side is gone while its content appeared as a new file under another
+ * name and the remote side is unchanged (a local rename, told by content;
+ * empty files are too alike to tell). Each path takes part in one move at
+ * most; everything else is left to planPath.
+ */
+export function findMoves(paths: ReadonlyMap<string, PathState>): Move[] {
+  const remoteNewAt = new Map<string, string>();
+  const localNewBySha = new Map<string, string[]>();
+  for (const [path, { local, remote, base }] of paths) {
+    if (remote && base?.fileId !== remote.fileId && !local && !base) remoteNewAt.set(remote.fileId, path);
+    if (local && !remote && !base && local.size > 0) localNewBySha.set(local.sha256, [...(localNewBySha.get(local.sha256) ?? []), path]);
+  }
+  const claimed = new Set<string>();
+  const moves: Move[] = [];
+  for (const [from, { local, remote, base }] of [...paths].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (!base) continue;
+    if (!remote && local && local.sha256 === base.sha256) {
+      const to = remoteNewAt.get(base.fileId);
+      if (to !== undefined && !claimed.has(to)) {
+        claimed.add(to);
+        moves.push({ kind: "rename-local", from, to, base, local });
+      }
+    } else if (!local && remote && remote.fileId === base.fileId && remote.version === base.version && base.size > 0) {
+      const to = localNewBySha.get(base.sha256)?.find((p) => !claimed.has(p));
+      if (to !== undefined) {
+        claimed.add(to);
+        moves.push({ kind: "move-remote", from, to, base, local: paths.get(to)!.local! });
+      }
+    }
+  }
+  return moves;
+}
