@@ -6,6 +6,7 @@ import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue
 import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
 import type { DeadLetters } from "../../services/metadata/src/ports/dead-letters.js";
 import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
+import type { SweepReferences } from "../../services/metadata/src/ports/sweep-references.js";
 import type { UploadSessionStore } from "../../services/metadata/src/ports/upload-session-store.js";
 import type { VerificationReads } from "../../services/metadata/src/ports/verification-reads.js";
 
@@ -18,6 +19,7 @@ export interface MetadataStores {
   collection: CollectionQueue & ReleaseQueue;
   verification: VerificationReads;
   uploads: UploadSessionStore;
+  sweep: SweepReferences;
 }
 
 export interface StoresUnderTest {

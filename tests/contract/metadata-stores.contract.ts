@@ -5,6 +5,7 @@ import { catalogueStoreContract } from "./catalogue-store.contract.js";
 import { collectionQueueContract } from "./collection-queue.contract.js";
 import { outboxStoreContract } from "./outbox-store.contract.js";
 import { commit, version, type ContractContext, type StoresUnderTest } from "./metadata-store-fixtures.js";
+import { sweepReferencesContract } from "./sweep-references.contract.js";
 import { uploadSessionStoreContract } from "./upload-session-store.contract.js";
 import { verificationReadsContract } from "./verification-reads.contract.js";
 
@@ -55,5 +56,6 @@ export function describeMetadataStoreContracts(name: string, create: () => Promi
     describe("CollectionQueue and ReleaseQueue", () => collectionQueueContract(ctx));
     describe("VerificationReads", () => verificationReadsContract(ctx));
     describe("UploadSessionStore", () => uploadSessionStoreContract(ctx));
+    describe("SweepReferences", () => sweepReferencesContract(ctx));
   });
 }

@@ -3,6 +3,7 @@ import { PostgresCatalogueStore } from "../../services/metadata/src/adapters/pos
 import { PostgresCollectionQueue } from "../../services/metadata/src/adapters/postgres/collection-queue.js";
 import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
 import { PostgresOutboxStore } from "../../services/metadata/src/adapters/postgres/outbox-store.js";
+import { PostgresSweepReferences } from "../../services/metadata/src/adapters/postgres/sweep-references.js";
 import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "../../services/metadata/src/adapters/postgres/verification-reads.js";
 import { createLogger } from "#lib/logger.js";
@@ -26,6 +27,7 @@ function postgresStores(url: string, max: number, drop: () => Promise<void>): St
       collection: new PostgresCollectionQueue(db),
       verification: new PostgresVerificationReads(db),
       uploads: new PostgresUploadSessionStore(db),
+      sweep: new PostgresSweepReferences(db),
     },
     cleanup: async () => {
       await pool.end();

@@ -54,9 +54,14 @@ export function createHandlers(blocks: BlockService, options: HandlerOptions): S
     },
 
     async deleteChunks(request, ctx) {
-      const deleted = await blocks.delete(ctx.principal, request.sha256s, request.owner);
+      const deleted = await blocks.delete(ctx.principal, request.sha256s, request.owner, request.ownerKey);
       ctx.log.info({ requested: request.sha256s.length, deleted }, "chunks deleted");
       return { deleted };
+    },
+
+    async listChunks(request, ctx) {
+      const chunks = await blocks.list(ctx.principal, request.afterOwnerKey, request.afterSha256, request.pageSize);
+      return { chunks: chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.hash, size: c.size, storedAt: c.storedAt })) };
     },
   };
 }

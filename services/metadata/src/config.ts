@@ -23,6 +23,8 @@ export interface MetadataConfig {
     /** Failed runs back off exponentially up to this (or the interval, if longer). */
     maxBackoffMs: number;
     batchSize: number;
+    /** The sweep of block storage against every reference (domain/sweep.ts). */
+    sweep: { intervalMs: number; dryRun: boolean };
   };
   uploads: {
     /** An upload session lasts this long from its start (CFS_UPLOAD_SESSION_TTL_SECONDS). */
@@ -96,6 +98,10 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       intervalMs: int(env, "CFS_GC_INTERVAL_MS", 60_000, 10),
       maxBackoffMs: 30_000,
       batchSize: 1000,
+      sweep: {
+        intervalMs: int(env, "CFS_GC_SWEEP_INTERVAL_SECONDS", 6 * 3600, 1) * 1000,
+        dryRun: bool(env, "CFS_GC_SWEEP_DRY_RUN", false),
+      },
     },
     uploads: uploadsConfig(env),
     catalogue: {

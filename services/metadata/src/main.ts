@@ -24,6 +24,9 @@ import { PostgresCollectionQueue } from "./adapters/postgres/collection-queue.js
 import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
 import { PostgresOutboxStore } from "./adapters/postgres/outbox-store.js";
 import { OutboxMetrics } from "./adapters/prometheus-outbox-metrics.js";
+import { SweepMetrics } from "./adapters/prometheus-sweep-metrics.js";
+import { PostgresSweepReferences } from "./adapters/postgres/sweep-references.js";
+import { ChunkSweep } from "./domain/sweep.js";
 import { PostgresUploadSessionStore } from "./adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "./adapters/postgres/verification-reads.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
@@ -70,6 +73,14 @@ async function main(): Promise<void> {
     batchSize: config.outbox.batchSize,
     onSetAside: outboxMetrics.setAside,
   });
+  const sweep = new ChunkSweep(
+    blocks,
+    new PostgresSweepReferences(db),
+    serviceIdentity,
+    { graceSeconds: config.gc.graceSeconds, dryRun: config.gc.sweep.dryRun, pageSize: 1000 },
+    new SweepMetrics(metrics.registry),
+    log.child({ loop: "sweep" }),
+  );
   const loops = [
     new BackgroundLoop((signal) => collector.collectOnce(signal), {
       name: "gc",
@@ -91,6 +102,12 @@ async function main(): Promise<void> {
       name: "retention",
       intervalMs: config.catalogue.retentionIntervalMs,
       maxBackoffMs: 60_000,
+      log,
+    }),
+    new BackgroundLoop((signal) => sweep.sweepOnce(signal), {
+      name: "sweep",
+      intervalMs: config.gc.sweep.intervalMs,
+      maxBackoffMs: config.gc.sweep.intervalMs,
       log,
     }),
     new BackgroundLoop(() => relay.relayOnce(), {

@@ -22,6 +22,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "cfs.blockstore.v1";
 
@@ -87,6 +88,11 @@ export interface StoredChunk {
 export interface DeleteChunksRequest {
   sha256s: string[];
   owner: string;
+  /**
+   * Instead of owner: the owner's key as ListChunks gives it (the sweep
+   * meets chunks whose owner no catalogue row names).
+   */
+  ownerKey: string;
 }
 
 export interface DeleteChunksResponse {
@@ -107,6 +113,27 @@ export interface ReadChunksResponse {
    */
   index: number;
   data: Buffer;
+}
+
+export interface ListChunksRequest {
+  /** Start after this chunk (both empty: from the first). */
+  afterOwnerKey: string;
+  afterSha256: string;
+  /** At most 1000 (lib/limits.ts MAX_HASHES_PER_CALL); 0 means 1000. */
+  pageSize: number;
+}
+
+export interface ListedChunk {
+  /** Lowercase hex SHA-256 of the owner (the store's key; names no user). */
+  ownerKey: string;
+  sha256: string;
+  size: number;
+  storedAt?: Date | undefined;
+}
+
+export interface ListChunksResponse {
+  /** Fewer than page_size (or none): the listing is complete. */
+  chunks: ListedChunk[];
 }
 
 function createBaseChunkHeader(): ChunkHeader {
@@ -788,7 +815,7 @@ export const StoredChunk: MessageFns<StoredChunk> = {
 };
 
 function createBaseDeleteChunksRequest(): DeleteChunksRequest {
-  return { sha256s: [], owner: "" };
+  return { sha256s: [], owner: "", ownerKey: "" };
 }
 
 export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
@@ -798,6 +825,9 @@ export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
     }
     if (message.owner !== "") {
       writer.uint32(18).string(message.owner);
+    }
+    if (message.ownerKey !== "") {
+      writer.uint32(26).string(message.ownerKey);
     }
     return writer;
   },
@@ -831,6 +861,14 @@ export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
             message.owner = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ownerKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -847,6 +885,11 @@ export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
     return {
       sha256s: globalThis.Array.isArray(object?.sha256s) ? object.sha256s.map((e: any) => globalThis.String(e)) : [],
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
+      ownerKey: isSet(object.ownerKey)
+        ? globalThis.String(object.ownerKey)
+        : isSet(object.owner_key)
+        ? globalThis.String(object.owner_key)
+        : "",
     };
   },
 
@@ -858,6 +901,9 @@ export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
     if (message.owner !== "") {
       obj.owner = message.owner;
     }
+    if (message.ownerKey !== "") {
+      obj.ownerKey = message.ownerKey;
+    }
     return obj;
   },
 
@@ -868,6 +914,7 @@ export const DeleteChunksRequest: MessageFns<DeleteChunksRequest> = {
     const message = createBaseDeleteChunksRequest();
     message.sha256s = object.sha256s?.map((e) => e) || [];
     message.owner = object.owner ?? "";
+    message.ownerKey = object.ownerKey ?? "";
     return message;
   },
 };
@@ -1109,6 +1156,313 @@ export const ReadChunksResponse: MessageFns<ReadChunksResponse> = {
   },
 };
 
+function createBaseListChunksRequest(): ListChunksRequest {
+  return { afterOwnerKey: "", afterSha256: "", pageSize: 0 };
+}
+
+export const ListChunksRequest: MessageFns<ListChunksRequest> = {
+  encode(message: ListChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterOwnerKey !== "") {
+      writer.uint32(10).string(message.afterOwnerKey);
+    }
+    if (message.afterSha256 !== "") {
+      writer.uint32(18).string(message.afterSha256);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.afterOwnerKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.afterSha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChunksRequest {
+    return {
+      afterOwnerKey: isSet(object.afterOwnerKey)
+        ? globalThis.String(object.afterOwnerKey)
+        : isSet(object.after_owner_key)
+        ? globalThis.String(object.after_owner_key)
+        : "",
+      afterSha256: isSet(object.afterSha256)
+        ? globalThis.String(object.afterSha256)
+        : isSet(object.after_sha256)
+        ? globalThis.String(object.after_sha256)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListChunksRequest): unknown {
+    const obj: any = {};
+    if (message.afterOwnerKey !== "") {
+      obj.afterOwnerKey = message.afterOwnerKey;
+    }
+    if (message.afterSha256 !== "") {
+      obj.afterSha256 = message.afterSha256;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChunksRequest>, I>>(base?: I): ListChunksRequest {
+    return ListChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChunksRequest>, I>>(object: I): ListChunksRequest {
+    const message = createBaseListChunksRequest();
+    message.afterOwnerKey = object.afterOwnerKey ?? "";
+    message.afterSha256 = object.afterSha256 ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseListedChunk(): ListedChunk {
+  return { ownerKey: "", sha256: "", size: 0, storedAt: undefined };
+}
+
+export const ListedChunk: MessageFns<ListedChunk> = {
+  encode(message: ListedChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerKey !== "") {
+      writer.uint32(10).string(message.ownerKey);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).int64(message.size);
+    }
+    if (message.storedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.storedAt), writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListedChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListedChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.storedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListedChunk {
+    return {
+      ownerKey: isSet(object.ownerKey)
+        ? globalThis.String(object.ownerKey)
+        : isSet(object.owner_key)
+        ? globalThis.String(object.owner_key)
+        : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+      storedAt: isSet(object.storedAt)
+        ? fromJsonTimestamp(object.storedAt)
+        : isSet(object.stored_at)
+        ? fromJsonTimestamp(object.stored_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListedChunk): unknown {
+    const obj: any = {};
+    if (message.ownerKey !== "") {
+      obj.ownerKey = message.ownerKey;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    if (message.storedAt !== undefined) {
+      obj.storedAt = message.storedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListedChunk>, I>>(base?: I): ListedChunk {
+    return ListedChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListedChunk>, I>>(object: I): ListedChunk {
+    const message = createBaseListedChunk();
+    message.ownerKey = object.ownerKey ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
+    message.storedAt = object.storedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListChunksResponse(): ListChunksResponse {
+  return { chunks: [] };
+}
+
+export const ListChunksResponse: MessageFns<ListChunksResponse> = {
+  encode(message: ListChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.chunks) {
+      ListedChunk.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chunks.push(ListedChunk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListChunksResponse {
+    return {
+      chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => ListedChunk.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListChunksResponse): unknown {
+    const obj: any = {};
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => ListedChunk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListChunksResponse>, I>>(base?: I): ListChunksResponse {
+    return ListChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListChunksResponse>, I>>(object: I): ListChunksResponse {
+    const message = createBaseListChunksResponse();
+    message.chunks = object.chunks?.map((e) => ListedChunk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * BlockStorageService keeps chunks addressed by (owner, SHA-256). The owner
  * is the caller's JWT subject; a service identity may name another owner.
@@ -1174,7 +1528,7 @@ export const BlockStorageServiceService = {
   },
   /**
    * Deletes chunks (at most 1000 hashes per call); hashes that are absent
-   * are ignored.
+   * are ignored. Only a service identity may delete.
    */
   deleteChunks: {
     path: "/cfs.blockstore.v1.BlockStorageService/DeleteChunks" as const,
@@ -1185,6 +1539,20 @@ export const BlockStorageServiceService = {
     responseSerialize: (value: DeleteChunksResponse): Buffer =>
       Buffer.from(DeleteChunksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteChunksResponse => DeleteChunksResponse.decode(value),
+  },
+  /**
+   * Internal (metadata's sweep, service identity only): every stored chunk of
+   * every owner, in key order (owner key, then hash), a page at a time, with
+   * when it was stored. Quarantined chunks are left out.
+   */
+  listChunks: {
+    path: "/cfs.blockstore.v1.BlockStorageService/ListChunks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListChunksRequest): Buffer => Buffer.from(ListChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListChunksRequest => ListChunksRequest.decode(value),
+    responseSerialize: (value: ListChunksResponse): Buffer => Buffer.from(ListChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListChunksResponse => ListChunksResponse.decode(value),
   },
 } as const;
 
@@ -1215,9 +1583,15 @@ export interface BlockStorageServiceServer extends UntypedServiceImplementation 
   hasChunks: handleUnaryCall<HasChunksRequest, HasChunksResponse>;
   /**
    * Deletes chunks (at most 1000 hashes per call); hashes that are absent
-   * are ignored.
+   * are ignored. Only a service identity may delete.
    */
   deleteChunks: handleUnaryCall<DeleteChunksRequest, DeleteChunksResponse>;
+  /**
+   * Internal (metadata's sweep, service identity only): every stored chunk of
+   * every owner, in key order (owner key, then hash), a page at a time, with
+   * when it was stored. Quarantined chunks are left out.
+   */
+  listChunks: handleUnaryCall<ListChunksRequest, ListChunksResponse>;
 }
 
 export interface BlockStorageServiceClient extends Client {
@@ -1286,7 +1660,7 @@ export interface BlockStorageServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Deletes chunks (at most 1000 hashes per call); hashes that are absent
-   * are ignored.
+   * are ignored. Only a service identity may delete.
    */
   deleteChunks(
     request: DeleteChunksRequest,
@@ -1302,6 +1676,26 @@ export interface BlockStorageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteChunksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (metadata's sweep, service identity only): every stored chunk of
+   * every owner, in key order (owner key, then hash), a page at a time, with
+   * when it was stored. Quarantined chunks are left out.
+   */
+  listChunks(
+    request: ListChunksRequest,
+    callback: (error: ServiceError | null, response: ListChunksResponse) => void,
+  ): ClientUnaryCall;
+  listChunks(
+    request: ListChunksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListChunksResponse) => void,
+  ): ClientUnaryCall;
+  listChunks(
+    request: ListChunksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListChunksResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -1334,6 +1728,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());

@@ -293,6 +293,19 @@ describe("owners", () => {
     expect(await blocks.has(alice, [hash], "")).toEqual([{ sha256: hash, size: data.length }]);
   });
 
+  it("lists every owner's chunks for a service only, and deletes by owner key for the sweep", async () => {
+    const { blocks } = setup();
+    await blocks.put(alice, header(""), partsOf(data));
+    await expect(blocks.list(alice, "", "", 10)).rejects.toMatchObject({ kind: "permission-denied" });
+    const listed = await blocks.list(gc, "", "", 0);
+    expect(listed.map((c) => [c.ownerKey, c.hash, c.size])).toEqual([[ownerKeyOf("alice"), hash, data.length]]);
+    expect(await blocks.list(gc, ownerKeyOf("alice"), hash, 10)).toEqual([]);
+    await expect(blocks.list(gc, "bad", hash, 10)).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.delete(gc, [hash], "alice", ownerKeyOf("alice"))).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.delete(alice, [hash], "", ownerKeyOf("alice"))).rejects.toMatchObject({ kind: "permission-denied" });
+    expect(await blocks.delete(gc, [hash], "", ownerKeyOf("alice"))).toBe(1);
+  });
+
   it("derives a fixed-width hex key from any owner", () => {
     expect(ownerKeyOf("../../etc")).toMatch(/^[0-9a-f]{64}$/);
     expect(ownerKeyOf("alice")).not.toBe(ownerKeyOf("bob"));

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "#lib/auth.js";
 import { CfsError, dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
-import type { ChunkStore } from "../ports/chunk-store.js";
+import type { ChunkStore, ListedChunk } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 import { isIntact, type Quarantine } from "./quarantine.js";
 
@@ -223,12 +223,36 @@ export class BlockService {
    * chunks no file references any more, so a user's call could only break
    * the user's own files.
    */
-  async delete(principal: Principal, sha256s: readonly string[], requestedOwner: string): Promise<number> {
+  async delete(principal: Principal, sha256s: readonly string[], requestedOwner: string, requestedOwnerKey = ""): Promise<number> {
     if (!principal.isService) throw permissionDenied("only the cfs collector deletes chunks");
-    const owner = resolveOwner(principal, requestedOwner);
+    let ownerKey: string;
+    if (requestedOwnerKey !== "") {
+      // The sweep names chunks as ListChunks listed them.
+      if (requestedOwner !== "") throw invalidArgument("name the owner or its key, not both");
+      ownerKey = checkHash(requestedOwnerKey, "owner_key");
+    } else {
+      ownerKey = ownerKeyOf(resolveOwner(principal, requestedOwner));
+    }
     const hashes = checkHashList(sha256s);
     if (hashes.length === 0) return 0;
-    return this.store.delete(ownerKeyOf(owner), hashes);
+    return this.store.delete(ownerKey, hashes);
+  }
+
+  /**
+   * Every stored chunk, in key order, from just after the given one (both
+   * empty: from the first). Only a service identity may list (metadata's
+   * sweep): the listing spans every owner.
+   */
+  async list(principal: Principal, afterOwnerKey: string, afterSha256: string, pageSize: number): Promise<ListedChunk[]> {
+    if (!principal.isService) throw permissionDenied("only a cfs service lists chunks");
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_HASHES_PER_CALL) {
+      throw invalidArgument(`page_size must be 0 to ${MAX_HASHES_PER_CALL}`);
+    }
+    const after =
+      afterOwnerKey === "" && afterSha256 === ""
+        ? undefined
+        : { ownerKey: checkHash(afterOwnerKey, "after_owner_key"), hash: checkHash(afterSha256, "after_sha256") };
+    return this.store.list(after, pageSize || MAX_HASHES_PER_CALL);
   }
 }
 

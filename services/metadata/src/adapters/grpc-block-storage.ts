@@ -2,9 +2,10 @@ import { credentials, type ChannelOptions } from "@grpc/grpc-js";
 import { BlockStorageServiceClient } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
+import type { ChunkListing, ListedChunk } from "../ports/chunk-listing.js";
 
 /** Block storage over gRPC. */
-export class GrpcChunkInventory implements ChunkInventory {
+export class GrpcChunkInventory implements ChunkInventory, ChunkListing {
   readonly client: BlockStorageServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
@@ -25,11 +26,32 @@ export class GrpcChunkInventory implements ChunkInventory {
   async deleteChunks(owner: string, hashes: readonly string[], as: CallIdentity): Promise<number> {
     const response = await callUnary(
       this.client.deleteChunks.bind(this.client),
-      { sha256s: [...hashes], owner },
+      { sha256s: [...hashes], owner, ownerKey: "" },
       as,
       "block storage DeleteChunks",
     );
     return response.deleted;
+  }
+
+  async deleteByOwnerKey(ownerKey: string, hashes: readonly string[], as: CallIdentity): Promise<number> {
+    const response = await callUnary(
+      this.client.deleteChunks.bind(this.client),
+      { sha256s: [...hashes], owner: "", ownerKey },
+      as,
+      "block storage DeleteChunks",
+    );
+    return response.deleted;
+  }
+
+  async listChunks(after: { ownerKey: string; sha256: string } | undefined, limit: number, as: CallIdentity): Promise<ListedChunk[]> {
+    const response = await callUnary(
+      this.client.listChunks.bind(this.client),
+      { afterOwnerKey: after?.ownerKey ?? "", afterSha256: after?.sha256 ?? "", pageSize: limit },
+      as,
+      "block storage ListChunks",
+    );
+    // No time given: as if stored now, so never past the grace period.
+    return response.chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.sha256, size: c.size, storedAt: c.storedAt ?? new Date() }));
   }
 
   close(): void {

@@ -1,0 +1,33 @@
+import type { SweepReferences } from "../../ports/sweep-references.js";
+import type { PostgresDatabase } from "./database.js";
+
+/** The sweep's questions, over the catalogue's tables. */
+export class PostgresSweepReferences implements SweepReferences {
+  constructor(private readonly db: PostgresDatabase) {}
+
+  async ownersOf(ownerKeys: readonly string[]): Promise<Map<string, string>> {
+    if (ownerKeys.length === 0) return new Map();
+    // Block storage keys an owner by the hex SHA-256 of its UTF-8 name (ownerKeyOf).
+    const { rows } = await this.db.query<{ owner: string; owner_key: string }>(
+      `SELECT owner, owner_key FROM (
+         SELECT owner, encode(sha256(convert_to(owner, 'UTF8')), 'hex') AS owner_key
+         FROM (SELECT owner FROM files UNION SELECT owner FROM upload_sessions UNION SELECT owner FROM gc_candidates) o
+       ) k
+       WHERE owner_key = ANY($1::text[])`,
+      [[...ownerKeys]],
+    );
+    return new Map(rows.map((r) => [r.owner_key, r.owner]));
+  }
+
+  async unreferenced(owner: string, hashes: readonly string[]): Promise<string[]> {
+    if (hashes.length === 0) return [];
+    const { rows } = await this.db.query<{ sha256: string }>(
+      `SELECT h.sha256 FROM (SELECT DISTINCT unnest($2::text[]) AS sha256) h
+       WHERE NOT EXISTS (SELECT 1 FROM file_chunks c WHERE c.owner = $1 AND c.sha256 = h.sha256)
+         AND NOT EXISTS (SELECT 1 FROM upload_session_chunks s WHERE s.owner = $1 AND s.sha256 = h.sha256)
+         AND NOT EXISTS (SELECT 1 FROM gc_candidates g WHERE g.owner = $1 AND g.sha256 = h.sha256)`,
+      [owner, [...hashes]],
+    );
+    return rows.map((r) => r.sha256);
+  }
+}
