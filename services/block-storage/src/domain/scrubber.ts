@@ -98,7 +98,16 @@ export class Scrubber {
   }
 }
 
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return;
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
+/** The longest delay a Node timer takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits `ms` (or until `signal` aborts). A scrub period is days long, past
+ * what one timer can hold, so it waits in slices: one 30-day timer would fire
+ * at once, and the scrubber would list the store in a tight loop.
+ */
+export async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) {
+    await sleep(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
+  }
 }
