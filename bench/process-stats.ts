@@ -50,8 +50,27 @@ export class QuietWatch {
     private readonly idleRate: number[],
   ) {}
 
-  /** Measures the processes' idle CPU; call it when they have nothing to do. */
-  static async calibrate(pids: number[], windows = 6): Promise<QuietWatch> {
+  /**
+   * Measures the processes' idle CPU; call it when they have nothing to do.
+   * A freshly started process often is not idle yet (MinIO's scanner at
+   * start, a service's first background pass): calibrating then would make
+   * its start-up work look like its idle rate and zero every figure of it.
+   * So it watches until two calibrations in a row agree (within a tick per
+   * window and 20 %), for at most `maxTries`.
+   */
+  static async calibrate(pids: number[], windows = 6, maxTries = 10): Promise<QuietWatch> {
+    let previous = await QuietWatch.watchIdle(pids, windows);
+    for (let attempt = 1; attempt < maxTries; attempt++) {
+      const next = await QuietWatch.watchIdle(pids, windows);
+      const tickRate = 1 / CLOCK_TICKS_PER_SECOND / (QuietWatch.WINDOW_MS / 1000);
+      const settled = next.idleRate.every((rate, i) => Math.abs(rate - previous.idleRate[i]!) <= tickRate + 0.2 * Math.max(rate, previous.idleRate[i]!));
+      previous = next;
+      if (settled) break;
+    }
+    return new QuietWatch(pids, previous.idlePeak, previous.idleRate);
+  }
+
+  private static async watchIdle(pids: number[], windows: number): Promise<{ idlePeak: number[]; idleRate: number[] }> {
     const peak = pids.map(() => 0);
     const first = await Promise.all(pids.map(cpuSeconds));
     const start = performance.now();
@@ -62,7 +81,7 @@ export class QuietWatch {
       before = now;
     }
     const elapsed = (performance.now() - start) / 1000;
-    return new QuietWatch(pids, peak, before.map((seconds, i) => (seconds - first[i]!) / elapsed));
+    return { idlePeak: peak, idleRate: before.map((seconds, i) => (seconds - first[i]!) / elapsed) };
   }
 
   /** What process `pid` burns idle in `seconds` of wall time. */
