@@ -25,6 +25,10 @@ describe("tables", () => {
     ]);
   });
 
+  it("shows deceptive names escaped, so one cannot pose as another", () => {
+    expect(filesTable([{ ...file, name: "invoice\u202Efdp.exe" }])).toContain("invoice\\u{202E}fdp.exe");
+  });
+
   it("prints only the header for an empty listing", () => {
     expect(versionsTable([])).toBe("VERSION  SIZE  CREATED (UTC)  SHA256\n");
   });

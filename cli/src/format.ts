@@ -1,6 +1,7 @@
 import type { AppPassword } from "#gen/cfs/metadata/v1/app_passwords.js";
 import type { File, FileVersion, GetUsageResponse } from "#gen/cfs/metadata/v1/metadata.js";
 import { formatBytes } from "#lib/bytes.js";
+import { displayName } from "#lib/display-name.js";
 
 interface Column<T> {
   header: string;
@@ -34,7 +35,7 @@ export function filesTable(files: readonly File[]): string {
       { header: "VERSION", value: (f) => String(f.version), align: "right" },
       { header: "SIZE", value: (f) => formatBytes(f.size), align: "right" },
       { header: "UPDATED (UTC)", value: (f) => formatTime(f.updatedAt) },
-      { header: "NAME", value: (f) => f.name },
+      { header: "NAME", value: (f) => displayName(f.name) },
     ],
     files,
   );
@@ -46,7 +47,7 @@ export function trashTable(files: readonly File[]): string {
       { header: "FILE ID", value: (f) => f.fileId },
       { header: "SIZE", value: (f) => formatBytes(f.size), align: "right" },
       { header: "DELETED (UTC)", value: (f) => formatTime(f.deletedAt) },
-      { header: "NAME", value: (f) => f.name },
+      { header: "NAME", value: (f) => displayName(f.name) },
     ],
     files,
   );

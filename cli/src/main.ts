@@ -1,3 +1,4 @@
+import { displayName } from "#lib/display-name.js";
 import { parseCommand, type Command } from "./args.js";
 import { deleteFile, getUsage, listFiles, listTrash, listVersions, moveFile, purgeFile, restoreVersion, setQuota, undeleteFile } from "./catalogue.js";
 import { describeFailure, ExitCode } from "./errors.js";
@@ -48,11 +49,11 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
         return;
       case "mv": {
         const file = await moveFile(conn, command.fileId, command.newName);
-        return void out(command.json ? toJson(file) : `${file.name}\n`);
+        return void out(command.json ? toJson(file) : `${displayName(file.name)}\n`);
       }
       case "restore": {
         const file = await restoreVersion(conn, command.fileId, command.version);
-        return void out(command.json ? toJson(file) : `${file.name}: version ${command.version} is now version ${file.version}\n`);
+        return void out(command.json ? toJson(file) : `${displayName(file.name)}: version ${command.version} is now version ${file.version}\n`);
       }
       case "trash": {
         const list = await listTrash(conn, command.all);
@@ -63,7 +64,7 @@ async function run(command: Command, settings: Settings, signal: AbortSignal): P
       }
       case "undelete": {
         const file = await undeleteFile(conn, command.fileId);
-        return void out(command.json ? toJson(file) : `${file.name}\n`);
+        return void out(command.json ? toJson(file) : `${displayName(file.name)}\n`);
       }
       case "purge":
         await purgeFile(conn, command.fileId);

@@ -233,6 +233,67 @@ describe("web page", () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("renames, downloads and restores old versions, keeps a trash with undelete and delete forever, shows usage, and escapes deceptive names", async () => {
+    const put = async (name: string, body: string) =>
+      ((await (await api("ivan", `/v1/files?name=${encodeURIComponent(name)}`, { method: "POST", body, headers: { "content-type": "text/plain" } })).json()) as {
+        file: { fileId: string };
+      }).file;
+    const notes = await put("notes.txt", "first draft");
+    await put("notes.txt", "second draft, longer");
+    const spoof = await put("invoice\u202Efdp.exe", "not a pdf");
+    const { context, page } = await newPage();
+    await signIn(page, "ivan");
+
+    // A bidi override is shown escaped, so the name cannot pose as "invoiceexe.pdf".
+    const spoofRow = page.locator(`tr[data-file-id="${spoof.fileId}"]`);
+    expect(await spoofRow.locator(".file-name").textContent()).toBe("invoice\\u{202E}fdp.exe");
+    await page.locator("#usage-text", { hasText: "used" }).waitFor();
+    expect(await page.locator("#usage-text").textContent()).toBe(`${9 + 20} B used`);
+
+    // Rename: a taken name is refused in the dialog, a free one moves the file.
+    const row = page.locator(`tr[data-file-id="${notes.fileId}"]`);
+    await row.getByRole("button", { name: "Rename notes.txt" }).click();
+    const dialog = page.getByRole("dialog", { name: "Rename “notes.txt”" });
+    await dialog.getByLabel("New name (use / for folders)").fill("invoice\u202Efdp.exe");
+    await dialog.getByRole("button", { name: "Rename" }).click();
+    await dialog.getByRole("alert").filter({ hasText: "Another file has that name" }).waitFor();
+    await dialog.getByLabel("New name (use / for folders)").fill("drafts/notes.txt");
+    await dialog.getByRole("button", { name: "Rename" }).click();
+    await page.locator(`tr[data-file-id="${notes.fileId}"][data-name="drafts/notes.txt"]`).waitFor();
+
+    // Versions: download version 1, restore it as version 3.
+    await row.getByRole("button", { name: "Version 2 of drafts/notes.txt: show history" }).click();
+    const v1 = page.locator('tr.versions-row li[data-version="1"]');
+    const [download] = await Promise.all([page.waitForEvent("download"), v1.getByRole("button", { name: "Download version 1" }).click()]);
+    expect(download.suggestedFilename()).toBe("notes.txt");
+    expect(await readFile(await download.path(), "utf8")).toBe("first draft");
+    await v1.getByRole("button", { name: "Restore version 1" }).click();
+    await page.getByRole("status").filter({ hasText: "Restored version 1 of “drafts/notes.txt” as version 3." }).waitFor();
+    await expect.poll(() => row.locator("td.version").textContent()).toBe("v3");
+    expect(await (await api("ivan", `/v1/files/${notes.fileId}/content`)).text()).toBe("first draft");
+
+    // Delete moves to the trash: undelete brings it back, delete forever purges it.
+    await row.getByRole("button", { name: "Delete drafts/notes.txt" }).click();
+    await page.getByRole("dialog", { name: "Delete “drafts/notes.txt”?" }).getByRole("button", { name: "Delete" }).click();
+    await row.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Show trash" }).click();
+    const trashed = page.locator(`#trash li[data-file-id="${notes.fileId}"]`);
+    await trashed.waitFor();
+    await expect.poll(() => page.locator("#usage-text").textContent()).toBe(`${9 + 11} B used · 11 B in the trash`);
+    await trashed.getByRole("button", { name: "Undelete drafts/notes.txt" }).click();
+    await row.waitFor();
+    await trashed.waitFor({ state: "detached" });
+    await row.getByRole("button", { name: "Delete drafts/notes.txt" }).click();
+    await page.getByRole("dialog", { name: "Delete “drafts/notes.txt”?" }).getByRole("button", { name: "Delete" }).click();
+    await trashed.getByRole("button", { name: "Delete drafts/notes.txt forever" }).click();
+    await page.getByRole("dialog", { name: "Delete “drafts/notes.txt” forever?" }).getByRole("button", { name: "Delete forever" }).click();
+    await page.locator("#trash", { hasText: "The trash is empty." }).waitFor();
+    expect((await api("ivan", `/v1/trash/${notes.fileId}/undelete`, { method: "POST", body: "{}" })).status).toBe(404);
+    await page.screenshot({ path: join(ARTIFACTS, "web-trash.png"), fullPage: true });
+    await context.close();
+    expect(pageErrors).toEqual([]);
+  });
+
   it("shows each user only their own files", async () => {
     const mine = (await (await api("erin", "/v1/files?name=erin-only.txt", { method: "POST", body: "erin's", headers: { "content-type": "text/plain" } })).json()) as {
       file: { fileId: string };

@@ -17,6 +17,16 @@ export interface FileInfo {
   version: number;
   createdAt: Date | undefined;
   updatedAt: Date | undefined;
+  /** Set for a file in the trash. */
+  deletedAt: Date | undefined;
+}
+
+/** GetUsage: what the user stores against the quota (0: unlimited). */
+export interface UsageInfo {
+  usedBytes: number;
+  quotaBytes: number;
+  fileCount: number;
+  trashBytes: number;
 }
 
 export interface FileVersionInfo {
@@ -91,6 +101,7 @@ export function toFile(raw: unknown): FileInfo {
     version: int64(f.version),
     createdAt: timestamp(field(f, "createdAt", "created_at")),
     updatedAt: timestamp(field(f, "updatedAt", "updated_at")),
+    deletedAt: timestamp(field(f, "deletedAt", "deleted_at")),
   };
 }
 
@@ -225,6 +236,38 @@ export class Api {
     await this.json("DELETE", this.url(`/v1/files/${encodeURIComponent(fileId)}`));
   }
 
+  async moveFile(fileId: string, newName: string): Promise<FileInfo> {
+    return toFile((await this.json("POST", this.url(`/v1/files/${encodeURIComponent(fileId)}/move`), undefined, { newName })).file);
+  }
+
+  async restoreVersion(fileId: string, version: number): Promise<FileInfo> {
+    return toFile((await this.json("POST", this.url(`/v1/files/${encodeURIComponent(fileId)}/versions/${version}/restore`), undefined, {})).file);
+  }
+
+  async listTrash(pageToken = "", signal?: AbortSignal): Promise<FilePage> {
+    const body = await this.json("GET", this.url("/v1/trash", { pageSize: 100, pageToken }), signal);
+    const files = Array.isArray(body.files) ? body.files.map(toFile) : [];
+    return { files, nextPageToken: String(field(body, "nextPageToken", "next_page_token") ?? "") };
+  }
+
+  async undeleteFile(fileId: string): Promise<FileInfo> {
+    return toFile((await this.json("POST", this.url(`/v1/trash/${encodeURIComponent(fileId)}/undelete`), undefined, {})).file);
+  }
+
+  async purgeFile(fileId: string): Promise<void> {
+    await this.json("DELETE", this.url(`/v1/trash/${encodeURIComponent(fileId)}`));
+  }
+
+  async usage(signal?: AbortSignal): Promise<UsageInfo> {
+    const body = await this.json("GET", this.url("/v1/usage"), signal);
+    return {
+      usedBytes: int64(field(body, "usedBytes", "used_bytes")),
+      quotaBytes: int64(field(body, "quotaBytes", "quota_bytes")),
+      fileCount: int64(field(body, "fileCount", "file_count")),
+      trashBytes: int64(field(body, "trashBytes", "trash_bytes")),
+    };
+  }
+
   async listVersions(fileId: string): Promise<FileVersionInfo[]> {
     const body = await this.json("GET", this.url(`/v1/files/${encodeURIComponent(fileId)}/versions`));
     return Array.isArray(body.versions) ? body.versions.map(toVersion) : [];
@@ -245,9 +288,9 @@ export class Api {
     }
   }
 
-  /** The newest version's bytes. */
-  async download(fileId: string): Promise<Blob> {
-    const response = await this.request("GET", this.url(`/v1/files/${encodeURIComponent(fileId)}/content`));
+  /** The newest version's bytes, or those of `version`. */
+  async download(fileId: string, version?: number): Promise<Blob> {
+    const response = await this.request("GET", this.url(`/v1/files/${encodeURIComponent(fileId)}/content`, { version }));
     return response.blob();
   }
 

@@ -1,4 +1,5 @@
-import { Api, ApiError, type FileInfo, type Upload } from "./api.js";
+import { displayName } from "#lib/display-name.js";
+import { Api, ApiError, type FileInfo, type Upload, type UsageInfo } from "./api.js";
 import type { Session } from "./auth.js";
 import { announce, append, clear, h } from "./dom.js";
 import { formatBytes } from "#lib/bytes.js";
@@ -7,8 +8,10 @@ import { plural, SYNC_LABELS, syncSettled, type SyncState } from "./format.js";
 /**
  * The signed-in page: the user's files a page at a time (size, date,
  * version, sync status), uploads with a progress bar each (picker or
- * drag-and-drop), download, delete with confirmation, and empty and error
- * states that say what to do.
+ * drag-and-drop), download, rename, versions with download and restore,
+ * delete to the trash with confirmation, the trash with undelete and purge,
+ * a usage bar, and empty and error states that say what to do. Names are
+ * shown through displayName: invisible and reordering characters escaped.
  */
 
 const PAGE_SIZE = 50;
@@ -70,6 +73,11 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
   const pager = h("nav", { class: "pager", "aria-label": "Pages of files", hidden: true });
   const dropOverlay = h("div", { class: "drop-overlay", hidden: true, "aria-hidden": "true" }, h("p", {}, "Drop files to upload them"));
   const dialog = h("dialog", { class: "confirm", id: "confirm-delete", "aria-labelledby": "confirm-title" });
+  const usageMeter = h("progress", { id: "usage-bar", max: 1, value: 0, "aria-labelledby": "usage-text" });
+  const usageText = h("span", { id: "usage-text" }, "");
+  const usageArea = h("div", { class: "usage", id: "usage", hidden: true }, usageMeter, usageText);
+  const trashToggle = h("button", { type: "button", class: "button", id: "trash-toggle", "aria-expanded": "false", "aria-controls": "trash" }, "Show trash");
+  const trashArea = h("div", { class: "trash", id: "trash", hidden: true, "aria-busy": "false" });
 
   append(
     root,
@@ -82,6 +90,7 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
         h("h1", { id: "files-title" }, "Your files"),
         h("div", { class: "toolbar-actions" }, uploadButton, refreshButton, fileInput),
       ),
+      usageArea,
       h(
         "form",
         { class: "filter", role: "search", onsubmit: ((e: Event) => e.preventDefault()) as EventListener },
@@ -93,6 +102,8 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       uploadList,
       listArea,
       pager,
+      h("div", { class: "trash-toolbar" }, h("h2", { id: "trash-title" }, "Trash"), trashToggle),
+      trashArea,
     ),
     dialog,
     dropOverlay,
@@ -136,6 +147,8 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       }
       nextPageToken = page.nextPageToken;
       renderList(page.files, signal);
+      void loadUsage(signal);
+      if (!trashArea.hidden) void loadTrash();
       if (focusList) listArea.querySelector<HTMLElement>("table")?.focus();
     } catch (err) {
       if (signal.aborted || generation !== listGeneration) return;
@@ -221,15 +234,17 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
     const sync = h("span", { class: "badge", "data-state": "unknown" }, "…");
     const versionButton = h(
       "button",
-      { type: "button", class: "link", "aria-expanded": "false", "aria-label": `Version ${file.version} of ${file.name}: show history` },
+      { type: "button", class: "link", "aria-expanded": "false", "aria-label": `Version ${file.version} of ${displayName(file.name)}: show history` },
       `v${file.version}`,
     );
-    const download = h("button", { type: "button", class: "button small", "aria-label": `Download ${file.name}` }, "Download");
-    const remove = h("button", { type: "button", class: "button small danger", "aria-label": `Delete ${file.name}` }, "Delete");
+    const shown = displayName(file.name);
+    const download = h("button", { type: "button", class: "button small", "aria-label": `Download ${shown}` }, "Download");
+    const renameButton = h("button", { type: "button", class: "button small", "aria-label": `Rename ${shown}` }, "Rename");
+    const remove = h("button", { type: "button", class: "button small danger", "aria-label": `Delete ${shown}` }, "Delete");
     const tr = h(
       "tr",
       { "data-file-id": file.fileId, "data-name": file.name },
-      h("td", { class: "name", "data-label": "Name" }, h("span", { class: "file-name", title: file.name }, file.name)),
+      h("td", { class: "name", "data-label": "Name" }, h("span", { class: "file-name", title: shown }, shown)),
       h("td", { class: "num size", "data-label": "Size", "data-bytes": file.size, title: `${file.size.toLocaleString()} bytes` }, formatBytes(file.size)),
       h(
         "td",
@@ -238,10 +253,11 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       ),
       h("td", { class: "version", "data-label": "Version" }, versionButton),
       h("td", { class: "sync", "data-label": "Sync" }, sync),
-      h("td", { class: "actions" }, download, remove),
+      h("td", { class: "actions" }, download, renameButton, remove),
     );
     versionButton.addEventListener("click", () => void toggleVersions(file, tr, versionButton));
     download.addEventListener("click", () => void downloadFile(file, download));
+    renameButton.addEventListener("click", () => askRename(file));
     remove.addEventListener("click", () => confirmDelete(file));
     return { tr, sync };
   };
@@ -262,20 +278,27 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       clear(cell);
       append(
         cell,
-        h("h3", { class: "versions-title" }, `${plural(versions.length, "version")} of ${file.name}`),
+        h("h3", { class: "versions-title" }, `${plural(versions.length, "version")} of ${displayName(file.name)}`),
         h(
           "ol",
           { class: "versions", reversed: true },
-          ...versions.map((v) =>
-            h(
+          ...versions.map((v) => {
+            const get = h("button", { type: "button", class: "button small", "aria-label": `Download version ${v.version}` }, "Download");
+            get.addEventListener("click", () => void downloadFile(file, get, v.version));
+            const restore =
+              v.version !== file.version &&
+              h("button", { type: "button", class: "button small", "aria-label": `Restore version ${v.version}` }, "Restore");
+            if (restore) restore.addEventListener("click", () => void restoreVersion(file, v.version, restore));
+            return h(
               "li",
-              {},
+              { "data-version": v.version },
               h("strong", {}, `v${v.version}`),
               ` · ${formatBytes(v.size)} · `,
               v.createdAt ? h("time", { datetime: v.createdAt.toISOString() }, dateFormat.format(v.createdAt)) : "—",
               h("code", { class: "hash", title: "SHA-256" }, v.sha256.slice(0, 12)),
-            ),
-          ),
+              h("span", { class: "version-actions" }, get, restore),
+            );
+          }),
         ),
       );
     } catch (err) {
@@ -343,20 +366,20 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
 
   // ---- download and delete -------------------------------------------------------------
 
-  const downloadFile = async (file: FileInfo, button: HTMLButtonElement) => {
+  const downloadFile = async (file: FileInfo, button: HTMLButtonElement, version?: number) => {
     button.disabled = true;
     button.textContent = "Downloading…";
     try {
-      const blob = await api.download(file.fileId);
+      const blob = await api.download(file.fileId, version);
       const url = URL.createObjectURL(blob);
       const a = h("a", { href: url, download: file.name.split("/").pop() || "download", hidden: true });
       document.body.appendChild(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
-      announce(`Downloaded ${file.name}`);
+      announce(`Downloaded ${displayName(file.name)}`);
     } catch (err) {
-      const message = handleError(err, `Could not download “${file.name}”`);
+      const message = handleError(err, `Could not download “${displayName(file.name)}”`);
       if (message) notify(message);
     } finally {
       button.disabled = false;
@@ -373,14 +396,8 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       h(
         "form",
         { method: "dialog" },
-        h("h2", { id: "confirm-title" }, `Delete “${file.name}”?`),
-        h(
-          "p",
-          {},
-          file.version > 1
-            ? `This deletes the file and all ${file.version} versions of it. It cannot be undone.`
-            : "This deletes the file. It cannot be undone.",
-        ),
+        h("h2", { id: "confirm-title" }, `Delete “${displayName(file.name)}”?`),
+        h("p", {}, "The file moves to the trash, with its versions: undelete it there, or delete it forever. The trash is emptied after a while."),
         h("div", { class: "dialog-actions" }, cancel, confirm),
       ),
     );
@@ -397,15 +414,187 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
     row?.classList.add("deleting");
     try {
       await api.deleteFile(file.fileId);
-      announce(`Deleted ${file.name}`);
-      notify(`Deleted “${file.name}”.`, "info");
+      announce(`Moved ${displayName(file.name)} to the trash`);
+      notify(`Moved “${displayName(file.name)}” to the trash.`, "info");
     } catch (err) {
       row?.classList.remove("deleting");
-      const message = handleError(err, `Could not delete “${file.name}”`);
+      const message = handleError(err, `Could not delete “${displayName(file.name)}”`);
       if (message) notify(message);
     }
     await load();
   };
+
+  // ---- rename and restore ----------------------------------------------------------------
+
+  const askRename = (file: FileInfo) => {
+    clear(dialog);
+    const input = h("input", { type: "text", id: "rename-input", name: "name", value: file.name, required: true, autocomplete: "off", spellcheck: "false" });
+    const error = h("p", { class: "error-text", role: "alert", hidden: true });
+    const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+    const save = h("button", { type: "submit", class: "button primary" }, "Rename");
+    const form = h(
+      "form",
+      {},
+      h("h2", { id: "confirm-title" }, `Rename “${displayName(file.name)}”`),
+      h("label", { for: "rename-input" }, "New name (use / for folders)"),
+      input,
+      error,
+      h("div", { class: "dialog-actions" }, cancel, save),
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      save.disabled = true;
+      api.moveFile(file.fileId, input.value).then(
+        (moved) => {
+          dialog.close();
+          announce(`Renamed to ${displayName(moved.name)}`);
+          void load();
+        },
+        (err: unknown) => {
+          save.disabled = false;
+          const message = handleError(err, "Could not rename");
+          if (!message) return dialog.close();
+          error.textContent = err instanceof ApiError && err.status === 409 ? "Another file has that name. Choose another one." : message;
+          error.hidden = false;
+        },
+      );
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    append(dialog, form);
+    dialog.onclose = null;
+    dialog.showModal();
+    input.select();
+  };
+
+  const restoreVersion = async (file: FileInfo, version: number, button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      const restored = await api.restoreVersion(file.fileId, version);
+      notify(`Restored version ${version} of “${displayName(file.name)}” as version ${restored.version}.`, "info");
+      announce(`Restored version ${version}`);
+      await load();
+    } catch (err) {
+      button.disabled = false;
+      const message = handleError(err, `Could not restore version ${version}`);
+      if (message) notify(message);
+    }
+  };
+
+  // ---- usage ---------------------------------------------------------------------------
+
+  const renderUsage = (usage: UsageInfo) => {
+    usageArea.hidden = false;
+    const trash = usage.trashBytes > 0 ? ` · ${formatBytes(usage.trashBytes)} in the trash` : "";
+    if (usage.quotaBytes > 0) {
+      usageMeter.hidden = false;
+      usageMeter.max = usage.quotaBytes;
+      usageMeter.value = Math.min(usage.usedBytes, usage.quotaBytes);
+      usageArea.dataset.full = String(usage.usedBytes >= usage.quotaBytes);
+      usageText.textContent = `${formatBytes(usage.usedBytes)} of ${formatBytes(usage.quotaBytes)} used${trash}`;
+    } else {
+      usageMeter.hidden = true;
+      usageText.textContent = `${formatBytes(usage.usedBytes)} used${trash}`;
+    }
+  };
+
+  const loadUsage = async (signal: AbortSignal) => {
+    try {
+      renderUsage(await api.usage(signal));
+    } catch {
+      // The list says what is wrong; the bar just stays as it was.
+    }
+  };
+
+  // ---- trash ---------------------------------------------------------------------------
+
+  const loadTrash = async () => {
+    trashArea.setAttribute("aria-busy", "true");
+    try {
+      const { files } = await api.listTrash();
+      clear(trashArea);
+      if (files.length === 0) {
+        trashArea.appendChild(h("p", { class: "state empty-state", role: "status" }, "The trash is empty."));
+        return;
+      }
+      const list = h("ul", { class: "trash-list", "aria-labelledby": "trash-title" });
+      for (const file of files) {
+        const shown = displayName(file.name);
+        const undelete = h("button", { type: "button", class: "button small", "aria-label": `Undelete ${shown}` }, "Undelete");
+        const purge = h("button", { type: "button", class: "button small danger", "aria-label": `Delete ${shown} forever` }, "Delete forever");
+        undelete.addEventListener("click", () => void undeleteFile(file, undelete));
+        purge.addEventListener("click", () => confirmPurge(file));
+        list.appendChild(
+          h(
+            "li",
+            { "data-file-id": file.fileId, "data-name": file.name },
+            h("span", { class: "file-name", title: shown }, shown),
+            h("span", { class: "meta" }, ` · ${formatBytes(file.size)} · deleted `, file.deletedAt ? h("time", { datetime: file.deletedAt.toISOString() }, dateFormat.format(file.deletedAt)) : "—"),
+            h("span", { class: "trash-actions" }, undelete, purge),
+          ),
+        );
+      }
+      trashArea.appendChild(list);
+    } catch (err) {
+      clear(trashArea);
+      const message = handleError(err, "Could not load the trash");
+      if (message) trashArea.appendChild(h("p", { class: "error-text", role: "alert" }, message));
+    } finally {
+      trashArea.setAttribute("aria-busy", "false");
+    }
+  };
+
+  const undeleteFile = async (file: FileInfo, button: HTMLButtonElement) => {
+    button.disabled = true;
+    try {
+      await api.undeleteFile(file.fileId);
+      notify(`Restored “${displayName(file.name)}” from the trash.`, "info");
+    } catch (err) {
+      button.disabled = false;
+      const message =
+        err instanceof ApiError && err.status === 409
+          ? `Another file is named “${displayName(file.name)}” now: rename it first, then undelete this one.`
+          : handleError(err, `Could not undelete “${displayName(file.name)}”`);
+      if (message) notify(message);
+    }
+    await load();
+  };
+
+  const confirmPurge = (file: FileInfo) => {
+    clear(dialog);
+    const cancel = h("button", { type: "submit", value: "cancel", class: "button" }, "Cancel");
+    const confirm = h("button", { type: "submit", value: "purge", class: "button danger" }, "Delete forever");
+    append(
+      dialog,
+      h(
+        "form",
+        { method: "dialog" },
+        h("h2", { id: "confirm-title" }, `Delete “${displayName(file.name)}” forever?`),
+        h("p", {}, "The file and all its versions are deleted for good. This cannot be undone."),
+        h("div", { class: "dialog-actions" }, cancel, confirm),
+      ),
+    );
+    dialog.onclose = () => {
+      if (dialog.returnValue !== "purge") return;
+      void api.purgeFile(file.fileId).then(
+        () => announce(`Deleted ${displayName(file.name)} forever`),
+        (err: unknown) => {
+          const message = handleError(err, `Could not delete “${displayName(file.name)}”`);
+          if (message) notify(message);
+        },
+      ).finally(() => void load());
+    };
+    dialog.returnValue = "";
+    dialog.showModal();
+    cancel.focus();
+  };
+
+  trashToggle.addEventListener("click", () => {
+    const show = trashArea.hidden;
+    trashArea.hidden = !show;
+    trashToggle.setAttribute("aria-expanded", String(show));
+    trashToggle.textContent = show ? "Hide trash" : "Show trash";
+    if (show) void loadTrash();
+  });
 
   // ---- uploads -------------------------------------------------------------------------
 
@@ -434,7 +623,7 @@ export function mountFilesView(root: HTMLElement, options: FilesViewOptions): ()
       const el = h(
         "li",
         { class: "upload", "data-name": file.name },
-        h("span", { class: "upload-name", title: file.name }, file.name, h("span", { class: "upload-size" }, ` · ${formatBytes(file.size)}`)),
+        h("span", { class: "upload-name", title: displayName(file.name) }, displayName(file.name), h("span", { class: "upload-size" }, ` · ${formatBytes(file.size)}`)),
         h("span", { class: "upload-bar" }, progress, percent),
         status,
         action,

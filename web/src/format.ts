@@ -71,6 +71,7 @@ export function describeFailure(status: number, message: string): string {
     case 413:
       return "The file is larger than the server accepts.";
     case 429:
+      if (/quota/i.test(detail)) return "Not enough space left: your quota is used up. Delete files or empty the trash, then try again.";
       return "Too many requests right now. Wait a moment and try again.";
     case 503:
     case 502:
