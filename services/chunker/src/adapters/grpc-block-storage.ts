@@ -3,7 +3,7 @@ import type { ChannelOptions, ClientWritableStream } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
-import { CfsError, dataLoss, fromGrpcError } from "#lib/errors.js";
+import { dataLoss, fromGrpcError } from "#lib/errors.js";
 import { boundedDeadline, callUnary, cancelOnAbort, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
 
@@ -63,10 +63,7 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
         }
       }
     } catch (err) {
-      const mapped = fromGrpcError(err, what);
-      // A chunk the file's version lists is gone (quarantined as corrupt, or lost): the file is damaged, not absent.
-      if (mapped instanceof CfsError && mapped.kind === "not-found") throw dataLoss(`${what}: ${mapped.message}`);
-      throw mapped;
+      throw fromGrpcError(err, what);
     } finally {
       stopWatching();
       call.cancel();

@@ -1,5 +1,5 @@
 import type { CallIdentity } from "#lib/grpc-client.js";
-import { dataLoss, invalidArgument, outOfRange } from "#lib/errors.js";
+import { CfsError, dataLoss, invalidArgument, outOfRange } from "#lib/errors.js";
 import type { ChunkReading } from "../ports/chunk-storage.js";
 import type { ChunkPage, FileReads } from "../ports/file-catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";
@@ -51,14 +51,20 @@ export class Downloader {
       const next = page.nextPageToken !== "" && lastByte(page) < end ? listPage(page.nextPageToken) : undefined;
       const needed = page.chunks.filter((c) => c.offset + c.size > range.offset && c.offset < end);
       let i = 0;
-      for await (const data of this.blocks.read(needed, as)) {
-        const chunk = needed[i++]!;
-        if (data.length !== chunk.size || sha256Hex(data) !== chunk.sha256) {
-          throw dataLoss(`chunk ${chunk.index} (sha256 ${chunk.sha256}) does not match its hash`);
+      try {
+        for await (const data of this.blocks.read(needed, as)) {
+          const chunk = needed[i++]!;
+          if (data.length !== chunk.size || sha256Hex(data) !== chunk.sha256) {
+            throw dataLoss(`chunk ${chunk.index} (sha256 ${chunk.sha256}) does not match its hash`);
+          }
+          const from = Math.max(range.offset - chunk.offset, 0);
+          const to = Math.min(end - chunk.offset, chunk.size);
+          for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };
         }
-        const from = Math.max(range.offset - chunk.offset, 0);
-        const to = Math.min(end - chunk.offset, chunk.size);
-        for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };
+      } catch (err) {
+        // A chunk the version lists is gone (quarantined as corrupt, or lost): the file is damaged, not absent.
+        if (err instanceof CfsError && err.kind === "not-found") throw dataLoss(`a chunk of the file is missing from block storage: ${err.message}`);
+        throw err;
       }
       if (!next) break;
       page = await next;
