@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DevIssuer } from "../../dev/issuer.js";
 import { loadHttpRoutes, loadRegistry, REST_SERVICES } from "../../gateway/edge/routes.js";
 import { fastCdcCutPoints } from "#lib/fastcdc.js";
+import { waitFor } from "../support/net.js";
 import { forgedTokens } from "../support/tokens.js";
 
 /**
@@ -20,6 +21,8 @@ export interface RestTarget {
   audience: string;
   /** An origin the gateway allows for CORS. */
   pageOrigin: string;
+  /** The chunker's Prometheus endpoint (http://host:port/metrics): a call's end is observable there. */
+  chunkerMetricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -298,8 +301,16 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       expect(await listNames(alice)).toEqual(before);
     });
 
+    /** UploadFileContent calls the chunker has finished, whatever their status. */
+    const uploadsEnded = async () =>
+      (await (await fetch(target.chunkerMetricsUrl)).text())
+        .split("\n")
+        .filter((l) => l.startsWith('cfs_grpc_server_handled_total{method="ChunkerService/UploadFileContent"'))
+        .reduce((n, l) => n + Number(l.split(" ").pop()), 0);
+
     it("commits nothing when the client goes away mid-upload", async () => {
       const before = await listNames(alice);
+      const ended = await uploadsEnded();
       const url = new URL(`${target.baseUrl}/v1/files?name=cut-off.bin`);
       await new Promise<void>((resolve) => {
         const req = request(url, {
@@ -310,8 +321,8 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
         req.on("response", () => resolve());
         req.write(randomBytes(3 * 1024 * 1024), () => setTimeout(() => req.destroy(), 300));
       });
-      // The gateway cancels the call; give the chunker a moment to give up.
-      await new Promise((r) => setTimeout(r, 1000));
+      // The gateway cancels the call: once the chunker has ended it, nothing may have been committed.
+      await waitFor(async () => (await uploadsEnded()) > ended, 20_000, "the chunker to end the cut-off upload");
       expect(await listNames(alice)).toEqual(before);
     });
 

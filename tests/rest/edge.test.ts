@@ -18,6 +18,7 @@ describeRestContract("edge", async () => {
     issuer: stack.issuer!,
     audience: stack.audience,
     pageOrigin: PAGE_ORIGIN,
+    chunkerMetricsUrl: `http://127.0.0.1:${stack.metricsPorts.chunker}/metrics`,
     stop: async () => {
       await stack.stop();
       await rm(dataDir, { recursive: true, force: true });

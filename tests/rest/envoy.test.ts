@@ -102,7 +102,14 @@ if (!envoy) {
         const tail = (await readFile(log, "utf8").catch(() => "")).slice(-3000);
         throw new Error(`${failure}\n--- end of envoy.log ---\n${tail}`);
       }
-      return { baseUrl: `http://127.0.0.1:${port}`, issuer, audience: stack.audience, pageOrigin: PAGE_ORIGIN, stop };
+      return {
+        baseUrl: `http://127.0.0.1:${port}`,
+        issuer,
+        audience: stack.audience,
+        pageOrigin: PAGE_ORIGIN,
+        chunkerMetricsUrl: `http://127.0.0.1:${stack.metricsPorts.chunker}/metrics`,
+        stop,
+      };
     } catch (err) {
       await stop();
       throw err;
