@@ -13,6 +13,9 @@ export const MAX_OWNER_LENGTH = 512;
 /** A file name's length in bytes of UTF-8 (the whole path, `/` included). */
 export const MAX_NAME_BYTES = 1024;
 
+/** One path segment of a name, in bytes of UTF-8: what file systems a sync client writes to allow (ext4, APFS, NTFS). */
+export const MAX_SEGMENT_BYTES = 255;
+
 /** A content type's length in characters. */
 export const MAX_CONTENT_TYPE_LENGTH = 255;
 

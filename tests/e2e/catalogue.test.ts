@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventStatus, EventType, type SyncEvent } from "#gen/cfs/sync/v1/sync.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import { call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
+import { auth, call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
 import { waitFor } from "../support/net.js";
 
 /**
@@ -143,6 +143,37 @@ describe("usage and quotas", () => {
     const { usedBytes } = await usage(carol);
     expect(usedBytes).toBeLessThanOrEqual(10_000);
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(Math.floor((10_000 - 6001) / 1000));
+  });
+});
+
+describe("names", () => {
+  it("refuses bytes that are not UTF-8 and path segments over 255 bytes with INVALID_ARGUMENT, replacing nothing", async () => {
+    const file = await upload(c, alice, Buffer.from("named"), { name: "names/ok.txt" });
+    // MoveFile with new_name = "a\xFFb": field 1 (file_id), field 2 (new_name) as raw bytes.
+    const id = Buffer.from(file.fileId);
+    const raw = Buffer.concat([Buffer.from([0x0a, id.length]), id, Buffer.from([0x12, 3, 0x61, 0xff, 0x62])]);
+    const err = await expectStatus(
+      new Promise((resolve, reject) =>
+        c.metadata.makeUnaryRequest(
+          "/cfs.metadata.v1.MetadataService/MoveFile",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          raw,
+          auth(alice),
+          (e, v) => (e ? reject(e) : resolve(v)),
+        ),
+      ),
+      status.INVALID_ARGUMENT,
+    );
+    expect(err.details).toMatch(/UTF-8/);
+    await expectStatus(upload(c, alice, Buffer.from("x"), { name: "lone \ud800 surrogate" }), status.INVALID_ARGUMENT);
+    await expectStatus(upload(c, alice, Buffer.from("x"), { name: `names/${"a".repeat(256)}` }), status.INVALID_ARGUMENT);
+    await expectStatus(call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: `${"é".repeat(128)}` }, alice), status.INVALID_ARGUMENT);
+    expect((await upload(c, alice, Buffer.from("x"), { name: `names/${"a".repeat(255)}` })).name).toHaveLength(261);
+    // NFC and NFD spellings stay one name.
+    const nfc = await upload(c, alice, Buffer.from("one"), { name: "names/caf\u00e9" });
+    expect((await upload(c, alice, Buffer.from("two"), { name: "names/cafe\u0301" })).fileId).toBe(nfc.fileId);
+    expect(await names(alice)).toContain("names/ok.txt");
   });
 });
 

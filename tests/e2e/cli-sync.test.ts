@@ -229,6 +229,19 @@ describe("cfs sync", () => {
     expect(await tree(A)).toEqual(await tree(B));
   });
 
+  it("maps a local NFD name to the NFC form the server keeps instead of skipping it", async () => {
+    const nfd = "Cafe\u0301 menu.txt";
+    const nfc = nfd.normalize("NFC");
+    await write(join(A, nfd), "espresso");
+    const out = await once(A);
+    expect(out).toContain(`renamed ${JSON.stringify(nfd)} to its NFC form ${JSON.stringify(nfc)}`);
+    expect(out).toMatch(new RegExp(`^uploaded ${nfc} `, "m"));
+    expect(await text(join(A, nfc))).toBe("espresso");
+    expect(await once(A)).toBe("");
+    await once(B);
+    expect(await text(join(B, nfc))).toBe("espresso");
+  });
+
   it("refuses a second sync of the same folder and a path that is not a directory", async () => {
     const first = follow(A);
     await first.waitFor(/following remote changes/);

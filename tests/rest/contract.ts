@@ -295,6 +295,11 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       expect((await upload(alice, "wrong-size.bin", data, undefined, "&size=1499")).status).toBe(400);
       expect((await upload(alice, "wrong-hash.bin", data, undefined, `&sha256=${"0".repeat(64)}`)).status).toBe(400);
       expect((await upload(alice, "../escape", data)).status).toBe(400);
+      // Bytes that are not UTF-8 are refused, never replaced; so is a path segment no file system takes.
+      const badBytes = await api("/v1/files?name=a%FFb", alice, { method: "POST", body: data, headers: { "content-type": "application/octet-stream" } });
+      expect(badBytes.status).toBe(400);
+      expect(((await badBytes.json()) as { message: string }).message).toMatch(/UTF-8/);
+      expect((await upload(alice, `dir/${"a".repeat(256)}`, data)).status).toBe(400);
       // An int64 beyond 2^53 cannot be decoded by the services (found by schemathesis: it was a 500).
       expect((await upload(alice, "huge-size.bin", data, undefined, "&size=86992141092247513")).status).toBe(400);
       expect((await api(`/v1/files/${FOREIGN_ID}/content?offset=86992141092247513`, alice)).status).toBe(400);

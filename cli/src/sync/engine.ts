@@ -261,8 +261,12 @@ export class SyncEngine {
   }
 
   private scan(): Promise<Map<string, LocalFile>> {
-    return scanFolder(this.root, this.state.files, this.conn.signal, (path, why) =>
-      this.warnOnce(`local:${path}`, `cfs sync: ${path} is not synced: ${why}`),
+    return scanFolder(
+      this.root,
+      this.state.files,
+      this.conn.signal,
+      (path, why) => this.warnOnce(`local:${path}`, `cfs sync: ${path} is not synced: ${why}`),
+      (from, to) => this.options.out(`renamed ${JSON.stringify(from)} to its NFC form ${JSON.stringify(to)}, the form the server keeps`),
     );
   }
 

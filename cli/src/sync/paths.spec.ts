@@ -20,7 +20,8 @@ describe("isSyncablePath", () => {
     ["the state directory", ".cfs-sync/state.json"],
     ["the state directory itself", ".cfs-sync"],
     ["not NFC", "cafe\u0301.txt"],
-    ["over 1024 bytes", "x".repeat(1025)],
+    ["over 1024 bytes", `${"x".repeat(250)}/`.repeat(4) + "x".repeat(21)],
+    ["a segment over 255 bytes", `dir/${"x".repeat(256)}`],
   ])("refuses %s", (_, p) => {
     expect(isSyncablePath(p)).toBe(false);
     expect(() => localPath("/root", p)).toThrow(/refusing/);

@@ -1,5 +1,5 @@
 import { basename, dirname, extname, join, sep } from "node:path";
-import { MAX_NAME_BYTES } from "#lib/limits.js";
+import { MAX_NAME_BYTES, MAX_SEGMENT_BYTES } from "#lib/limits.js";
 
 /** The folder's own directory (state, lock, downloads in progress); never synced. */
 export const STATE_DIR = ".cfs-sync";
@@ -11,7 +11,8 @@ const CONTROL = /\p{Cc}/u;
  * Whether a relative path (`/` separators) may be mirrored: it must stay
  * inside the folder (no empty, `.` or `..` segment, no leading `/`, no
  * backslash), stay out of the state directory, and be a name the server
- * stores as-is (NFC, no control characters, at most 1024 bytes). Remote
+ * stores as-is (NFC, no control characters, at most 1024 bytes, 255 a
+ * segment). Remote
  * names that fail are never written; local ones are never uploaded.
  */
 export function isSyncablePath(path: string): boolean {
@@ -19,7 +20,7 @@ export function isSyncablePath(path: string): boolean {
   if (path.normalize("NFC") !== path || Buffer.byteLength(path) > MAX_NAME_BYTES) return false;
   const segments = path.split("/");
   if (segments[0] === STATE_DIR) return false;
-  return segments.every((s) => s !== "" && s !== "." && s !== "..");
+  return segments.every((s) => s !== "" && s !== "." && s !== ".." && Buffer.byteLength(s) <= MAX_SEGMENT_BYTES);
 }
 
 /** The absolute local path of a syncable relative path. */

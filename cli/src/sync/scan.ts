@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, readdir } from "node:fs/promises";
+import { lstat, readdir, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { CliError, ExitCode } from "../errors.js";
 import { FRAME_BYTES } from "../put.js";
@@ -41,14 +41,18 @@ export async function scanOne(root: string, path: string, base: FileState | unde
 
 /**
  * Every regular file under root (outside .cfs-sync) by relative path.
- * Names the server would not store as they are (not NFC, control
- * characters) are reported through `skip` and left alone.
+ * A name in another Unicode form than NFC (macOS writes NFD) is renamed to
+ * its NFC form, the form the server keeps, and synced under it (`renamed`
+ * tells), unless a file of that name exists too. Names the server would not
+ * store (control characters, too long) are reported through `skip` and left
+ * alone.
  */
 export async function scanFolder(
   root: string,
   state: ReadonlyMap<string, FileState>,
   signal: AbortSignal,
   skip: (path: string, why: string) => void,
+  renamed: (from: string, to: string) => void = () => undefined,
 ): Promise<Map<string, LocalFile>> {
   const found = new Map<string, LocalFile>();
   const walk = async (dir: string, prefix: string): Promise<void> => {
@@ -62,19 +66,31 @@ export async function scanFolder(
     }
     for (const entry of entries) {
       if (signal.aborted) throw new CliError(ExitCode.interrupted, "interrupted");
-      const path = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+      let name = entry.name;
+      const canonical = name.normalize("NFC");
+      if (canonical !== name && !entry.isSymbolicLink()) {
+        const from = prefix === "" ? name : `${prefix}/${name}`;
+        if (await lstat(join(dir, canonical)).then(() => true, () => false)) {
+          skip(from, "another file here has the same name in another Unicode form (the server keeps one)");
+          continue;
+        }
+        await rename(join(dir, name), join(dir, canonical));
+        name = canonical;
+        renamed(from, prefix === "" ? name : `${prefix}/${name}`);
+      }
+      const path = prefix === "" ? name : `${prefix}/${name}`;
       if (prefix === "" && entry.name === STATE_DIR) continue;
       if (entry.isSymbolicLink()) {
         skip(path, "symbolic links are not synced");
         continue;
       }
       if (entry.isDirectory()) {
-        await walk(join(dir, entry.name), path);
+        await walk(join(dir, name), path);
         continue;
       }
       if (!entry.isFile()) continue;
       if (!isSyncablePath(path)) {
-        skip(path, "the name cannot be stored as it is (not NFC, control characters or too long)");
+        skip(path, "the name cannot be stored as it is (control characters, or too long)");
         continue;
       }
       const file = await scanOne(root, path, state.get(path), signal);

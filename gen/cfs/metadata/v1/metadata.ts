@@ -29,8 +29,11 @@ export interface File {
   /** UUID, stable across versions. */
   fileId: string;
   /**
-   * The name, unique per user, NFC-normalized; `/` separates folders. At
-   * most 1024 bytes of UTF-8 (lib/limits.ts MAX_NAME_BYTES).
+   * The name, unique per user (among files outside the trash),
+   * NFC-normalized; `/` separates folders. At most 1024 bytes of UTF-8
+   * (lib/limits.ts MAX_NAME_BYTES), 255 per path segment (MAX_SEGMENT_BYTES);
+   * anything not valid UTF-8 (a lone surrogate, replaced bytes) is
+   * INVALID_ARGUMENT.
    */
   name: string;
   /** Size in bytes of the newest version. */

@@ -42,17 +42,24 @@ describe("normalizeName", () => {
     ["tab\there", /control characters/],
     ["del\u007f", /control characters/],
     ["c1\u0085", /control characters/],
-    ["lone\ud800", /not valid Unicode/],
+    ["lone\ud800", /not valid UTF-8/],
+    ["replaced\uFFFDbytes", /not valid UTF-8/],
   ])("rejects %j", (name, message) => {
     expect(rejection(() => normalizeName(name))).toMatch(message);
   });
 
+  it("limits each path segment to 255 bytes of UTF-8, what a file system takes", () => {
+    expect(normalizeName(`${"a".repeat(255)}/${"b".repeat(255)}`)).toHaveLength(511);
+    expect(rejection(() => normalizeName(`dir/${"a".repeat(256)}`))).toMatch(/path segment of the name is 256 bytes.*255/);
+    expect(rejection(() => normalizeName("é".repeat(128)))).toMatch(/256 bytes/);
+  });
+
   it("limits names to 1024 bytes of UTF-8 after normalization", () => {
-    expect(normalizeName("a".repeat(1024))).toHaveLength(1024);
-    expect(rejection(() => normalizeName("a".repeat(1025)))).toMatch(/1025 bytes.*1024/);
-    // 342 three-byte characters are 1026 bytes though only 342 UTF-16 units.
-    expect(rejection(() => normalizeName("€".repeat(342)))).toMatch(/1026 bytes/);
-    expect(normalizeName("€".repeat(341))).toHaveLength(341);
+    expect(normalizeName(`${"a".repeat(200)}/`.repeat(5).slice(0, -1) + "a".repeat(19))).toHaveLength(1023);
+    expect(rejection(() => normalizeName(`${"a".repeat(200)}/`.repeat(5) + "a".repeat(20)))).toMatch(/1025 bytes.*1024/);
+    // Three-byte characters count three times, however few UTF-16 units they are.
+    const euros = `${"€".repeat(85)}/`.repeat(4) + "€".repeat(2);
+    expect(rejection(() => normalizeName(euros))).toMatch(/1030 bytes/);
   });
 });
 

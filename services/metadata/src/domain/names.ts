@@ -1,10 +1,16 @@
 import { invalidArgument } from "#lib/errors.js";
-import { MAX_NAME_BYTES } from "#lib/limits.js";
+import { MAX_NAME_BYTES, MAX_SEGMENT_BYTES } from "#lib/limits.js";
 
 /** C0, DEL and C1 controls (NUL included: PostgreSQL text cannot hold it). */
 const CONTROL = /\p{Cc}/u;
 /** A lone UTF-16 surrogate cannot be encoded as UTF-8. */
 const LONE_SURROGATE = /\p{Cs}/u;
+/**
+ * U+FFFD is what decoders put where bytes were not UTF-8 (protobuf string
+ * fields, percent-decoded query parameters): a name holding it was mangled
+ * on its way, and storing it would silently replace what the client meant.
+ */
+const REPLACEMENT = "\uFFFD";
 
 /**
  * The canonical form of a file name, or INVALID_ARGUMENT saying what is
@@ -24,6 +30,10 @@ export function normalizeName(raw: string): string {
   for (const segment of name.split("/")) {
     if (segment === "") throw invalidArgument("name must not contain an empty path segment (// or a trailing /)");
     if (segment === "." || segment === "..") throw invalidArgument(`name must not contain a "${segment}" path segment`);
+    const segmentBytes = Buffer.byteLength(segment, "utf8");
+    if (segmentBytes > MAX_SEGMENT_BYTES) {
+      throw invalidArgument(`a path segment of the name is ${segmentBytes} bytes of UTF-8, the limit is ${MAX_SEGMENT_BYTES}`);
+    }
   }
   return name;
 }
@@ -42,5 +52,5 @@ export function normalizePrefix(raw: string): string {
 
 function checkCharacters(value: string, field: string): void {
   if (CONTROL.test(value)) throw invalidArgument(`${field} must not contain control characters`);
-  if (LONE_SURROGATE.test(value)) throw invalidArgument(`${field} is not valid Unicode`);
+  if (LONE_SURROGATE.test(value) || value.includes(REPLACEMENT)) throw invalidArgument(`${field} is not valid UTF-8`);
 }
