@@ -16,7 +16,7 @@ export interface DeltaResult {
 }
 
 /**
- * Writes the newest version of a remote file into `temp` (a new file)
+ * Writes the newest version of a remote file (as it was when asked for) into `temp` (a new file)
  * fetching only the chunks the local copy at `localPath` lacks: the local
  * copy is cut the way the server cuts (FastCDC), its chunks are matched by
  * hash against the remote chunk list, and the missing runs are downloaded as
@@ -43,7 +43,7 @@ export async function deltaDownload(conn: Connection, fileId: string, localPath:
       if (run.length === 0) return;
       const offset = run[0]!.offset;
       const length = run.at(-1)!.offset + run.at(-1)!.size - offset;
-      written += await downloadRange(conn, fileId, offset, length, target, written, hash);
+      written += await downloadRange(conn, { fileId, version: file.version, offset, length }, target, written, hash);
       fetchedBytes += length;
       run = [];
     };
@@ -78,9 +78,20 @@ export async function deltaDownload(conn: Connection, fileId: string, localPath:
   return { file, fetchedBytes, reusedBytes };
 }
 
-/** Downloads one byte range into the target at `at`, hashing it in order; returns the bytes written. */
-async function downloadRange(conn: Connection, fileId: string, offset: number, length: number, target: FileHandle, at: number, hash: ReturnType<typeof createHash>): Promise<number> {
-  const call = conn.chunker.downloadFile({ fileId, offset, length, version: 0 }, conn.auth);
+/**
+ * Downloads one byte range of the version the chunk list came from (a newer
+ * version committed meanwhile does not mix in) into the target at `at`,
+ * hashing it in order; returns the bytes written.
+ */
+async function downloadRange(
+  conn: Connection,
+  range: { fileId: string; version: number; offset: number; length: number },
+  target: FileHandle,
+  at: number,
+  hash: ReturnType<typeof createHash>,
+): Promise<number> {
+  const { length } = range;
+  const call = conn.chunker.downloadFile(range, conn.auth);
   const release = conn.cancelOnAbort(call);
   let received = 0;
   try {
