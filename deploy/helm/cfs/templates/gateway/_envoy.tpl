@@ -156,7 +156,7 @@ static_resources:
                             {{- end }}
                           allow_methods: "GET, HEAD, POST, PUT, DELETE, OPTIONS"
                           allow_headers: "authorization, content-type, x-request-id"
-                          expose_headers: "x-request-id, content-type, content-length, grpc-status, grpc-message"
+                          expose_headers: "x-request-id, content-type, content-length, content-disposition, grpc-status, grpc-message"
                           max_age: "600"
                       {{- end }}
                       routes:
