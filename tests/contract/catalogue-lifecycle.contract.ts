@@ -184,22 +184,49 @@ export function catalogueLifecycleContract(ctx: ContractContext): void {
     expect(await ctx.stores.catalogue.restoreFileVersion(owner, file.fileId, 1, rules)).toBeUndefined();
   });
 
-  it("empties the trash after the retention, as a purge", async () => {
+  it("empties the trash after the retention, as a purge, and leaves younger trash alone", async () => {
     const owner = newOwner();
-    const file = await commit(ctx.stores.catalogue, version(owner, "old", ["o1"]));
-    await ctx.stores.catalogue.trashFile(owner, file.fileId);
-    expect(await ctx.stores.retention.purgeExpiredTrash(1, 100)).toBe(0);
-    expect(await ctx.stores.catalogue.listTrash(owner, undefined, 10)).toHaveLength(1);
-    // Retention 0: anything trashed before now is due.
+    const old = await commit(ctx.stores.catalogue, version(owner, "old", ["o1"]));
+    const young = await commit(ctx.stores.catalogue, version(owner, "young", ["y1"]));
+    await ctx.stores.catalogue.trashFile(owner, old.fileId);
+    await ctx.stores.catalogue.trashFile(owner, young.fileId);
+    await ctx.stores.database.query(`UPDATE files SET deleted_at = deleted_at - interval '31 days' WHERE file_id = $1`, [old.fileId]);
     let purged = 0;
-    for (let i = 0; i < 50 && (await ctx.stores.catalogue.listTrash(owner, undefined, 10)).length > 0; i += 1) {
-      purged += await ctx.stores.retention.purgeExpiredTrash(0, 1000);
+    for (let i = 0; i < 50 && (await ctx.stores.catalogue.listTrash(owner, undefined, 10)).length > 1; i += 1) {
+      purged += await ctx.stores.retention.purgeExpiredTrash(30, 1000);
     }
     expect(purged).toBeGreaterThanOrEqual(1);
-    expect(await ctx.stores.catalogue.listTrash(owner, undefined, 10)).toEqual([]);
-    expect((await eventsOf(owner)).map((e) => e.eventType)).toEqual(["upload", "trash", "purge"]);
+    expect((await ctx.stores.catalogue.listTrash(owner, undefined, 10)).map((f) => f.fileId)).toEqual([young.fileId]);
+    expect((await eventsOf(owner)).map((e) => [e.eventType, e.name])).toEqual([
+      ["upload", "old"],
+      ["upload", "young"],
+      ["trash", "old"],
+      ["trash", "young"],
+      ["purge", "old"],
+    ]);
     expect((await candidatesOf(owner)).map((c) => c.sha256)).toEqual([sha("o1")]);
-    expect(await ctx.stores.catalogue.getUsage(owner, 0)).toMatchObject({ usedBytes: 0, trashBytes: 0 });
+    expect(await ctx.stores.catalogue.getUsage(owner, 0)).toMatchObject({ usedBytes: 1000, trashBytes: 1000 });
+  });
+
+  it("prunes versions older than versionsMaxAgeDays but never the newest, and queues their unused chunks", async () => {
+    const owner = newOwner();
+    await commit(ctx.stores.catalogue, version(owner, "aged", ["a1", "shared"]));
+    await commit(ctx.stores.catalogue, version(owner, "aged", ["a2", "shared"]));
+    const file = await commit(ctx.stores.catalogue, version(owner, "aged", ["a3", "shared"]));
+    const lonely = await commit(ctx.stores.catalogue, version(owner, "lonely", ["l1"]));
+    await ctx.stores.database.query(`UPDATE file_versions SET created_at = now() - interval '200 days' WHERE file_id = ANY($1::uuid[])`, [
+      [file.fileId, lonely.fileId],
+    ]);
+    const rules = { ...RULES, versionsMaxAgeDays: 180 };
+    let pruned = 0;
+    for (let i = 0; i < 50 && (await ctx.stores.catalogue.listFileVersions(owner, file.fileId)).length > 1; i += 1) {
+      pruned += await ctx.stores.retention.pruneVersions(rules, 1000);
+    }
+    expect(pruned).toBeGreaterThanOrEqual(2);
+    expect((await ctx.stores.catalogue.listFileVersions(owner, file.fileId)).map((v) => v.version)).toEqual([3]);
+    expect((await ctx.stores.catalogue.listFileVersions(owner, lonely.fileId)).map((v) => v.version)).toEqual([1]);
+    expect((await candidatesOf(owner)).map((c) => c.sha256).sort()).toEqual([sha("a1"), sha("a2")].sort());
+    expect(await chunksOf(ctx.stores.catalogue, owner, file.fileId, undefined)).toEqual(version(owner, "x", ["a3", "shared"]).chunks);
     expect(await ctx.stores.retention.pruneVersions({ ...RULES, versionsMaxAgeDays: 0 }, 10)).toBe(0);
   });
 }

@@ -12,7 +12,8 @@ import type { VerificationReads } from "../../services/metadata/src/ports/verifi
 
 /** Every port of the metadata database, as one adapter set implements them over one schema. */
 export interface MetadataStores {
-  database: { migrate(): Promise<void>; ping(): Promise<void> };
+  /** `query` lets a contract age rows (retention) the way time would. */
+  database: { migrate(): Promise<void>; ping(): Promise<void>; query(text: string, values?: unknown[]): Promise<unknown> };
   catalogue: CatalogueStore;
   retention: CatalogueRetention;
   outbox: OutboxStore & DeadLetters;
