@@ -392,22 +392,27 @@ function report(results: PhaseResult[]): string {
       );
     }),
     ...speedups,
-    "",
-    "small files: latency of each upload; CPU-milliseconds per upload, by process",
-    `  ${cell("phase", nameWidth, true)}${cell("uploads/s", 10)}${cell("p50 ms", 8)}${cell("p99 ms", 8)}${cell("errors", 7)}${meterHeader}`,
-    ...small.map((r) => {
-      if (!done(r)) return failed(r);
-      const many = r.runs[0]!.latenciesMs!.length > 1;
-      const operations = medianOf(r, (x) => x.latenciesMs!.length + (x.errors ?? 0));
-      return (
-        `  ${cell(r.phase.name, nameWidth, true)}` +
-        `${cell(many ? (operations / (medianOf(r, (x) => x.ms) / 1000)).toFixed(0) : "—", 10)}` +
-        `${cell(medianOf(r, (x) => percentile(x.latenciesMs!, 50)).toFixed(1), 8)}` +
-        `${cell(many ? medianOf(r, (x) => percentile(x.latenciesMs!, 99)).toFixed(1) : "—", 8)}` +
-        `${cell(String(r.runs.reduce((n, x) => n + (x.errors ?? 0), 0)), 7)}` +
-        meterCells((m) => (1000 * medianOf(r, (x) => x.cpu[m])) / operations)
-      );
-    }),
+    // Only the tables of phases that ran (CFS_BENCH_ONLY may leave one out).
+    ...(small.length === 0
+      ? []
+      : [
+        "",
+        "small files: latency of each upload; CPU-milliseconds per upload, by process",
+        `  ${cell("phase", nameWidth, true)}${cell("uploads/s", 10)}${cell("p50 ms", 8)}${cell("p99 ms", 8)}${cell("errors", 7)}${meterHeader}`,
+        ...small.map((r) => {
+          if (!done(r)) return failed(r);
+          const many = r.runs[0]!.latenciesMs!.length > 1;
+          const operations = medianOf(r, (x) => x.latenciesMs!.length + (x.errors ?? 0));
+          return (
+            `  ${cell(r.phase.name, nameWidth, true)}` +
+            `${cell(many ? (operations / (medianOf(r, (x) => x.ms) / 1000)).toFixed(0) : "—", 10)}` +
+            `${cell(medianOf(r, (x) => percentile(x.latenciesMs!, 50)).toFixed(1), 8)}` +
+            `${cell(many ? medianOf(r, (x) => percentile(x.latenciesMs!, 99)).toFixed(1) : "—", 8)}` +
+            `${cell(String(r.runs.reduce((n, x) => n + (x.errors ?? 0), 0)), 7)}` +
+            meterCells((m) => (1000 * medianOf(r, (x) => x.cpu[m])) / operations)
+          );
+        }),
+        ]),
     "",
     "peak RSS per process (MB), the highest of the runs",
     `  ${cell("phase", nameWidth, true)}${meterHeader}`,
