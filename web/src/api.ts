@@ -274,18 +274,13 @@ export class Api {
   }
 
   /**
-   * The state of the file's newest sync event. Right after an upload the
-   * event may not have reached the sync service yet (NOT_FOUND): pending.
+   * The state of the file's newest sync event; pending right after an
+   * upload, before the event reached the sync service (the server says so).
    */
   async syncStatus(fileId: string, signal?: AbortSignal): Promise<SyncStatus> {
-    try {
-      const body = await this.json("GET", this.url(`/v1/files/${encodeURIComponent(fileId)}/sync-status`), signal);
-      const latest = (field(body, "latestEvent", "latest_event") ?? {}) as Json;
-      return { state: syncState(body.status), message: String(field(latest, "errorMessage", "error_message") ?? "") };
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) return { state: "pending", message: "" };
-      throw err;
-    }
+    const body = await this.json("GET", this.url(`/v1/files/${encodeURIComponent(fileId)}/sync-status`), signal);
+    const latest = (field(body, "latestEvent", "latest_event") ?? {}) as Json;
+    return { state: syncState(body.status), message: String(field(latest, "errorMessage", "error_message") ?? "") };
   }
 
   /** The newest version's bytes, or those of `version`. */
