@@ -37,9 +37,8 @@ export function deltaPhases(options: { dataDir: string; chunkerAddress: string; 
   };
 
   /** One session upload of `path`; resolves with what travelled. */
-  const upload = async (name: string, path: string, chunked: ChunkedFile, extra: Partial<SessionUpload> = {}, conn = connect(), size = total): Promise<PhaseRun & { sessionId: string }> => {
+  const upload = async (name: string, path: string, chunked: ChunkedFile, extra: Partial<SessionUpload> = {}, conn = connect(), size = total): Promise<PhaseRun> => {
     let wireBytes = 0;
-    let sessionId = extra.resumeId ?? "";
     try {
       const file = await uploadBySession(conn, {
         name,
@@ -47,13 +46,13 @@ export function deltaPhases(options: { dataDir: string; chunkerAddress: string; 
         path,
         chunked,
         resumeId: undefined,
-        onSession: async (id) => void (sessionId = id),
+        onSession: async () => undefined,
         onSent: (bytes) => void (wireBytes += bytes),
         onPlan: () => undefined,
         ...extra,
       });
       if (file.sha256 !== chunked.sha256 || file.size !== size) throw new Error(`bench: ${name} committed ${file.size} bytes with SHA-256 ${file.sha256}, not the file's`);
-      return { bytes: size, wireBytes, sessionId };
+      return { bytes: size, wireBytes };
     } finally {
       conn.close();
     }
