@@ -174,6 +174,30 @@ export function catalogueLifecycleContract(ctx: ContractContext): void {
     expect(await names(owner)).toHaveLength(5);
   });
 
+  it("serializes an owner's concurrent commits, moves, restores, trash and undeletes without deadlock, keeping usage exact", async () => {
+    const owner = newOwner();
+    const files = await Promise.all(Array.from({ length: 4 }, (_, i) => commit(ctx.stores.catalogue, version(owner, `mix-${i}`, [`m${i}`]))));
+    const ops = files.flatMap((f, i) => [
+      () => commit(ctx.stores.catalogue, version(owner, `mix-${i}`, [`m${i}`, `n${i}`])),
+      () => ctx.stores.catalogue.moveFile(owner, f.fileId, `moved-${i}`),
+      () => ctx.stores.catalogue.restoreFileVersion(owner, f.fileId, 1, RULES),
+      () => ctx.stores.catalogue.trashFile(owner, f.fileId),
+      () => ctx.stores.catalogue.undeleteFile(owner, f.fileId, RULES),
+      () => commit(ctx.stores.catalogue, version(owner, `new-${i}`, [`x${i}`])),
+    ]);
+    await Promise.all(ops.map((op) => op()));
+    // Whatever order they ran in, the counters agree with the files.
+    const live = await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 100 });
+    const trashed = await ctx.stores.catalogue.listTrash(owner, undefined, 100);
+    const sum = (list: readonly { size: number }[]) => list.reduce((t, f) => t + f.size, 0);
+    expect(await ctx.stores.catalogue.getUsage(owner, 0)).toEqual({
+      usedBytes: sum(live) + sum(trashed),
+      quotaBytes: 0,
+      fileCount: live.length,
+      trashBytes: sum(trashed),
+    });
+  });
+
   it("keeps at most versionsMax versions, the newest always, and queues the pruned versions' unused chunks", async () => {
     const owner = newOwner();
     const rules = { ...RULES, versionsMax: 2 };
