@@ -126,6 +126,8 @@ export interface RunningStack {
   replica(name: ServiceName, replica: number): { process: ChildProcess | undefined; host: string };
   /** http://127.0.0.1:<port> of the edge, when started. */
   edgeUrl: string | undefined;
+  /** The services (replicas as `name#n`) not serving right now. */
+  notServing(): Promise<string[]>;
   /** Another edge in front of the same services (e.g. with other sign-in settings); the caller closes it. */
   startEdge(edge: EdgeOptions): Promise<RunningEdge>;
   /** Starts a service (replica 0 unless given) again, after stop or kill, with the same settings. */
@@ -284,8 +286,10 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     });
     if (options.logs === "files") {
       const file = createWriteStream(join(options.dataDir, "logs", `${key}.log`), { flags: "a" });
-      child.stdout?.pipe(file);
-      child.stderr?.pipe(file);
+      // Both pipes feed one file: it ends when the process and both pipes are done, not when the first pipe ends.
+      child.stdout?.pipe(file, { end: false });
+      child.stderr?.pipe(file, { end: false });
+      child.once("close", () => file.end());
     }
     children.set(key, child);
     if (replica === 0) processes.set(name, child);
@@ -362,6 +366,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     audience,
     env,
     processes,
+    notServing,
     replica: (name, replica) => ({ process: children.get(instanceKey(name, replica)), host: hostOf(replica) }),
     edgeUrl: edge?.url,
     startEdge: (other) => startStackEdge(options, { port: 0, ...other }, common, issuer, notServing),
