@@ -6,7 +6,7 @@ NPM_STAMP := node_modules/.install-stamp
 WEB_SOURCES := $(shell find web -path web/dist -prune -o -type f -print 2>/dev/null)
 WEB_STAMP := web/dist/.build-stamp
 
-.PHONY: help install gen check-gen lint typecheck build web test test-unit run bench bench-chunking tools clean
+.PHONY: help install gen check-gen lint typecheck build web test test-unit run bench bench-chunking soak tools clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ run: install web ## Run all of cfs on this machine (PGlite, local chunks, dev is
 bench: install tools ## 1 GiB through cfs, tusd and straight into MinIO, same run: MB/s, CPU-s per GiB and peak RSS per process
 	@scripts/go-tool.sh tusd >/dev/null
 	npx tsx bench/bench.ts
+
+soak: install tools ## Crash soak: the real stack under load for CFS_SOAK_SECONDS (300), services SIGKILLed, PostgreSQL and MinIO restarted, bytes flipped; "N passed, M failed"
+	npx tsx tests/soak/main.ts
 
 bench-chunking: install ## FastCDC averages side by side: scan vs SHA-256 speed, chunk sizes, bytes sent on re-uploads and edits
 	npx tsx bench/chunking.ts

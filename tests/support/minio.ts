@@ -10,6 +10,8 @@ export interface MinioServer {
   secretKey: string;
   /** The server process (make bench reads its CPU time and peak RSS). */
   pid: number;
+  /** Stops the server and starts it again on the same port and data (the soak). */
+  restart: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -29,24 +31,34 @@ export async function startMinio(): Promise<MinioServer> {
   const consolePort = await freePort();
   const accessKey = "cfstestaccess";
   const secretKey = "cfstestsecret123";
-  const child: ChildProcess = spawn(
-    binary,
-    ["server", dir, "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`, "--quiet"],
-    {
+  const launch = (): ChildProcess =>
+    spawn(binary, ["server", dir, "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${consolePort}`, "--quiet"], {
       env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey, MINIO_BROWSER: "off", MINIO_UPDATE: "off" },
       stdio: ["ignore", "ignore", "inherit"],
-    },
-  );
+    });
   const endpoint = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${endpoint}/minio/health/ready`)).ok, 30_000, "MinIO ready");
+  const ready = () => waitFor(async () => (await fetch(`${endpoint}/minio/health/ready`).catch(() => undefined))?.ok === true, 30_000, "MinIO ready");
+  let child = launch();
+  await ready();
+  const halt = async () => {
+    const exited = new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once("exit", resolve)));
+    child.kill("SIGTERM");
+    await exited;
+  };
   return {
     endpoint,
     accessKey,
     secretKey,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
+    restart: async () => {
+      await halt();
+      child = launch();
+      await ready();
+    },
     stop: async () => {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve)));
+      await halt();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -24,3 +24,68 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
     },
   };
 }
+
+export interface PostgresServer {
+  url: string;
+  /** Stops the server (fast shutdown: connections are cut) and starts it again on the same port and data. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL server of its own (initdb in a temp directory, a free port),
+ * for a test that restarts the database under load without touching the
+ * machine's shared cluster. The server runs as the postgres OS user.
+ */
+export async function startPostgresServer(): Promise<PostgresServer> {
+  const { execFile, execFileSync } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const { chownSync, mkdtempSync, readdirSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { freePort, waitFor } = await import("./net.js");
+  const version = readdirSync("/usr/lib/postgresql").sort().at(-1)!;
+  const bin = (name: string) => `/usr/lib/postgresql/${version}/bin/${name}`;
+  const dir = mkdtempSync(join(tmpdir(), "cfs-pg-"));
+  const info = execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim();
+  chownSync(dir, Number(info), Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim()));
+  // Asynchronous: the test's own servers (the dev issuer, the edge) keep running meanwhile.
+  const asPostgres = (command: string, args: string[]) => promisify(execFile)("runuser", ["-u", "postgres", "--", bin(command), ...args]);
+  const data = join(dir, "data");
+  await asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "cfs", "--no-sync"]);
+  const port = await freePort();
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+  const start = async () => {
+    await asPostgres("pg_ctl", ["-D", data, "-o", options, "-l", join(dir, "log"), "-w", "start"]);
+    await waitFor(
+      async () => {
+        const c = new pg.Client({ connectionString: `postgres://cfs@127.0.0.1:${port}/postgres` });
+        try {
+          await c.connect();
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      },
+      30_000,
+      "PostgreSQL accepting connections",
+    );
+  };
+  await start();
+  return {
+    url: `postgres://cfs@127.0.0.1:${port}/postgres`,
+    restart: async () => {
+      await asPostgres("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
+      await start();
+    },
+    stop: async () => {
+      try {
+        await asPostgres("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
