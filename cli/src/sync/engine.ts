@@ -10,6 +10,7 @@ import { deleteFile, listFiles, moveFile } from "../catalogue.js";
 import { CliError, describeFailure, ExitCode } from "../errors.js";
 import { get } from "../get.js";
 import { formatBytes } from "#lib/bytes.js";
+import { displayName } from "#lib/display-name.js";
 import { noProgress } from "../progress.js";
 import { put } from "../put.js";
 import { deltaDownload } from "../transfer/delta-download.js";
@@ -247,7 +248,7 @@ export class SyncEngine {
     const remote = new Map<string, RemoteFile>();
     for (const file of listing.files) {
       if (isSyncablePath(file.name)) remote.set(file.name, toRemote(file));
-      else this.warnOnce(`remote:${file.name}`, `cfs sync: "${file.name}" stays on the server only: it cannot be a path in the folder`);
+      else this.warnOnce(`remote:${file.name}`, `cfs sync: "${displayName(file.name)}" stays on the server only: it cannot be a path in the folder`);
     }
     this.remote = remote;
     const local = await this.scan();
@@ -265,7 +266,7 @@ export class SyncEngine {
       this.root,
       this.state.files,
       this.conn.signal,
-      (path, why) => this.warnOnce(`local:${path}`, `cfs sync: ${path} is not synced: ${why}`),
+      (path, why) => this.warnOnce(`local:${path}`, `cfs sync: ${displayName(path)} is not synced: ${why}`),
       (from, to) => this.options.out(`renamed ${JSON.stringify(from)} to its NFC form ${JSON.stringify(to)}, the form the server keeps`),
     );
   }
@@ -423,7 +424,7 @@ export class SyncEngine {
     this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs });
     this.remote.set(path, toRemote(file));
     this.dirty = true;
-    this.options.out(`uploaded ${path} (${formatBytes(file.size)}, version ${file.version})`);
+    this.options.out(`uploaded ${displayName(path)} (${formatBytes(file.size)}, version ${file.version})`);
   }
 
   /**
@@ -461,7 +462,7 @@ export class SyncEngine {
     this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs: info.mtimeMs });
     this.remote.set(path, toRemote(file));
     this.dirty = true;
-    this.options.out(`downloaded ${path} (${formatBytes(file.size)}, version ${file.version})`);
+    this.options.out(`downloaded ${displayName(path)} (${formatBytes(file.size)}, version ${file.version})`);
   }
 
   /**
@@ -495,7 +496,7 @@ export class SyncEngine {
     this.state.files.delete(path);
     this.dirty = true;
     await this.removeEmptyParents(path);
-    this.options.out(`deleted ${path} (deleted on the server)`);
+    this.options.out(`deleted ${displayName(path)} (deleted on the server)`);
   }
 
   private async deleteRemote(path: string, fileId: string): Promise<void> {
@@ -507,7 +508,7 @@ export class SyncEngine {
     this.state.files.delete(path);
     this.remote.delete(path);
     this.dirty = true;
-    this.options.out(`deleted ${path} on the server (deleted locally)`);
+    this.options.out(`deleted ${displayName(path)} on the server (deleted locally)`);
   }
 
   /**
@@ -531,7 +532,7 @@ export class SyncEngine {
       this.state.files.set(move.to, move.base);
       this.dirty = true;
       await this.removeEmptyParents(move.from);
-      this.options.out(`moved ${move.from} -> ${move.to} (moved on the server)`);
+      this.options.out(`moved ${displayName(move.from)} -> ${displayName(move.to)} (moved on the server)`);
       await this.replan(move.to, move.local, this.remote.get(move.to));
       return;
     }
@@ -549,7 +550,7 @@ export class SyncEngine {
     this.state.files.set(move.to, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs: move.local.mtimeMs });
     this.remote.set(move.to, toRemote(file));
     this.dirty = true;
-    this.options.out(`moved ${move.from} -> ${move.to} on the server (moved locally)`);
+    this.options.out(`moved ${displayName(move.from)} -> ${displayName(move.to)} on the server (moved locally)`);
   }
 
   /** Both sides changed: the local file becomes the conflict copy (uploaded), the remote one takes the name. */
@@ -561,7 +562,7 @@ export class SyncEngine {
       throw new ChangedMeanwhile(`${path} changed locally while a conflict was being resolved; it is synced again on the next pass`);
     }
     await rename(from, to);
-    this.options.out(`conflict ${path}: changed on both sides; the local version is kept as "${copy}"`);
+    this.options.out(`conflict ${displayName(path)}: changed on both sides; the local version is kept as "${displayName(copy)}"`);
     let failure: unknown;
     try {
       await this.upload(copy, local);
@@ -620,7 +621,7 @@ export class SyncEngine {
       else throw err;
       return;
     }
-    this.options.warn(`cfs sync: ${what}: ${describeFailure(err).message}`);
+    this.options.warn(`cfs sync: ${displayName(what)}: ${describeFailure(err).message}`);
     this.firstFailure ??= err;
   }
 
