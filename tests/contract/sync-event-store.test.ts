@@ -256,7 +256,7 @@ describe("reading", () => {
   });
 
   it("pages stably through the domain while new events arrive", async () => {
-    const events = new SyncEvents(open(freshPath()), { isCommitted: async () => false });
+    const events = new SyncEvents(open(freshPath()), { isCommitted: async () => false }, { damageOf: async () => undefined });
     const record = (n: number) =>
       events.record(
         relay,

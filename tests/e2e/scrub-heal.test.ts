@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
 import { chunksOf } from "../support/chunks.js";
-import { clientsFor, download, upload } from "../support/clients.js";
+import { call, clientsFor, download, upload } from "../support/clients.js";
 import { waitFor } from "../support/net.js";
 
 // Checklist 38: a chunk found corrupt, by a download or by the scrubber, is
@@ -61,9 +61,18 @@ describe("quarantine and heal", () => {
       expect(await quarantined("read")).toBe(1);
       // Never served again: the chunk is missing now, which is DATA_LOSS too.
       await expect(download(c, alice, file.fileId)).rejects.toMatchObject({ code: grpc.status.DATA_LOSS });
+      // GetFileSyncStatus says the file is damaged, naming the chunk.
+      await waitFor(
+        async () => (await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice).catch(() => undefined))?.latestEvent !== undefined,
+        30_000,
+        "the upload's sync event",
+      );
+      const damaged = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
+      expect(damaged.damage).toContain(chunks[0]!.sha256);
       // Not counted as present: the same content uploaded again sends and stores it.
       await upload(c, alice, data, { name: "damaged.bin" });
       expect((await download(c, alice, file.fileId)).data.equals(data)).toBe(true);
+      expect((await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice)).damage).toBe("");
     } finally {
       c.close();
     }

@@ -14,6 +14,7 @@ import { SqliteSyncEventStore } from "./adapters/sqlite-sync-event-store.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
 import { parseConfig } from "./config.js";
 import { SyncEvents } from "./domain/sync-events.js";
+import { DamageProbe } from "./domain/file-damage.js";
 import { Verifier, VerificationWorker } from "./domain/verifier.js";
 import { notifyOnInsert, startChangeFeed } from "./feed/index.js";
 import { createHandlers } from "./server.js";
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     server: config.server,
     auth: config.auth,
     metrics,
-    services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(notifyOnInsert(store, changes.feed), committed), changes.feed))],
+    services: [service("cfs.sync.v1.SyncService", SyncServiceService, createHandlers(new SyncEvents(notifyOnInsert(store, changes.feed), committed, new DamageProbe(catalogue, blocks, serviceIdentity)), changes.feed))],
     // Only SQLite: listing and recording work without the peers, and
     // verification waits for them by itself (retries with backoff).
     checks: [{ name: "sqlite", check: () => store.ping() }],

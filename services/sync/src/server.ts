@@ -62,8 +62,8 @@ export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHan
     },
 
     async getFileSyncStatus(request, ctx) {
-      const { fileId, status, latest } = await events.fileStatus(ctx.principal, request.fileId);
-      return { fileId, status: statusToProto[status], latestEvent: latest && toProto(latest) };
+      const { fileId, status, latest, damage } = await events.fileStatus(ctx.principal, request.fileId);
+      return { fileId, status: statusToProto[status], latestEvent: latest && toProto(latest), damage: damage ?? "" };
     },
 
     watchChanges: watchChangesHandler(feed),

@@ -241,7 +241,15 @@ export interface GetFileSyncStatusResponse {
   fileId: string;
   /** The status of the newest event of the file. */
   status: EventStatus;
-  latestEvent?: SyncEvent | undefined;
+  latestEvent?:
+    | SyncEvent
+    | undefined;
+  /**
+   * Empty unless the file's newest version is damaged now: which of its
+   * chunks block storage no longer holds (found corrupt and quarantined, or
+   * lost). Uploading the file's content again heals it.
+   */
+  damage: string;
 }
 
 export interface WatchChangesRequest {
@@ -1366,7 +1374,7 @@ export const GetFileSyncStatusRequest: MessageFns<GetFileSyncStatusRequest> = {
 };
 
 function createBaseGetFileSyncStatusResponse(): GetFileSyncStatusResponse {
-  return { fileId: "", status: 0, latestEvent: undefined };
+  return { fileId: "", status: 0, latestEvent: undefined, damage: "" };
 }
 
 export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = {
@@ -1379,6 +1387,9 @@ export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = 
     }
     if (message.latestEvent !== undefined) {
       SyncEvent.encode(message.latestEvent, writer.uint32(26).fork()).join();
+    }
+    if (message.damage !== "") {
+      writer.uint32(34).string(message.damage);
     }
     return writer;
   },
@@ -1420,6 +1431,14 @@ export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = 
             message.latestEvent = SyncEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.damage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1445,6 +1464,7 @@ export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = 
         : isSet(object.latest_event)
         ? SyncEvent.fromJSON(object.latest_event)
         : undefined,
+      damage: isSet(object.damage) ? globalThis.String(object.damage) : "",
     };
   },
 
@@ -1459,6 +1479,9 @@ export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = 
     if (message.latestEvent !== undefined) {
       obj.latestEvent = SyncEvent.toJSON(message.latestEvent);
     }
+    if (message.damage !== "") {
+      obj.damage = message.damage;
+    }
     return obj;
   },
 
@@ -1472,6 +1495,7 @@ export const GetFileSyncStatusResponse: MessageFns<GetFileSyncStatusResponse> = 
     message.latestEvent = (object.latestEvent !== undefined && object.latestEvent !== null)
       ? SyncEvent.fromPartial(object.latestEvent)
       : undefined;
+    message.damage = object.damage ?? "";
     return message;
   },
 };

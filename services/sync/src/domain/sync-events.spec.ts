@@ -48,7 +48,9 @@ function setup() {
   const store = new MemoryStore();
   const committed = new Set<string>();
   const files = { isCommitted: async (owner: string, fileId: string) => committed.has(`${owner}/${fileId}`) };
-  return { store, committed, events: new SyncEvents(store, files, () => NOW) };
+  const damaged = new Map<string, string>();
+  const damage = { damageOf: async (owner: string, fileId: string) => damaged.get(`${owner}/${fileId}`) };
+  return { store, committed, damaged, events: new SyncEvents(store, files, damage, () => NOW) };
 }
 
 function event(overrides: Partial<IncomingEvent> = {}): IncomingEvent {
@@ -264,6 +266,17 @@ describe("SyncEvents.fileStatus", () => {
     const status = await events.fileStatus(alice, fileId.toUpperCase());
     expect(status.fileId).toBe(fileId);
     expect(status.latest).toMatchObject({ seq: 2, eventType: "update", version: 2 });
+  });
+
+  it("says which file is damaged now, and stops saying so once it is healed", async () => {
+    const { events, damaged } = setup();
+    const fileId = randomUUID();
+    await events.record(relay, [event({ fileId })]);
+    expect((await events.fileStatus(alice, fileId)).damage).toBeUndefined();
+    damaged.set(`alice/${fileId}`, "version 1 is damaged: 1 of its 2 chunks are not in block storage");
+    expect(await events.fileStatus(alice, fileId)).toMatchObject({ status: "pending", damage: expect.stringContaining("damaged") });
+    damaged.delete(`alice/${fileId}`);
+    expect((await events.fileStatus(alice, fileId)).damage).toBeUndefined();
   });
 
   it("answers pending for a committed file of the caller whose first event has not arrived", async () => {

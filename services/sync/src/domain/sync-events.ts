@@ -14,7 +14,7 @@ import {
   type NewSyncEvent,
   type SyncEventRecord,
 } from "./types.js";
-import type { CommittedFiles } from "../ports/peers.js";
+import type { CommittedFiles, FileDamage } from "../ports/peers.js";
 import { MAX_NAME_BYTES, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -39,6 +39,8 @@ export interface FileSyncStatus {
   status: EventStatus;
   /** Undefined for a file committed whose first event is still in metadata's outbox. */
   latest: SyncEventRecord | undefined;
+  /** Set when the file's newest version has chunks block storage no longer holds. */
+  damage?: string;
 }
 
 /** Records relayed events and answers users about their own events. */
@@ -46,6 +48,7 @@ export class SyncEvents {
   constructor(
     private readonly store: SyncEventStore,
     private readonly committed: CommittedFiles,
+    private readonly damage: FileDamage,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -99,7 +102,10 @@ export class SyncEvents {
   async fileStatus(principal: Principal, fileId: string): Promise<FileSyncStatus> {
     const id = checkUuid(fileId, "file_id");
     const [latest] = await this.store.list({ owner: principal.subject, fileId: id, limit: 1 });
-    if (latest) return { fileId: id, status: latest.status, latest };
+    if (latest) {
+      const damage = isRemoval(latest.eventType) ? undefined : await this.damage.damageOf(principal.subject, id);
+      return { fileId: id, status: latest.status, latest, ...(damage ? { damage } : {}) };
+    }
     if (await this.committed.isCommitted(principal.subject, id)) return { fileId: id, status: "pending", latest: undefined };
     throw notFound(NO_EVENTS_FOR_FILE);
   }

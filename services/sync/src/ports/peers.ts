@@ -41,6 +41,12 @@ export interface CommittedFiles {
   isCommitted(owner: string, fileId: string): Promise<boolean>;
 }
 
+/** Whether a file's newest version is damaged now (GetFileSyncStatus). */
+export interface FileDamage {
+  /** What is missing, or undefined when nothing is (or the file is gone, or the peers do not answer). */
+  damageOf(owner: string, fileId: string): Promise<string | undefined>;
+}
+
 /** Block storage as verification needs it, acting for a named owner. */
 export interface ChunkStorage {
   /** The stored size of each of at most MAX_HASHES_PER_CALL hashes the owner has; absent ones are left out. */
