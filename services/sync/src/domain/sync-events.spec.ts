@@ -241,14 +241,20 @@ describe("SyncEvents.list filters", () => {
     expect((await events.list(alice, { pageSize: 0, pageToken: "", fileId: "", status: "failed", eventType: "delete" })).events.map((e) => e.seq)).toEqual([2]);
   });
 
-  it("accepts page tokens issued before the status and type filters existed", async () => {
-    const { events } = await (async () => {
-      const s = setup();
-      await s.events.record(relay, [event(), event(), event()]);
-      return s;
-    })();
+  it("pages with tokens naming the caller's own last event, never the log's seq (checklist 42)", async () => {
+    const { events } = setup();
+    await events.record(relay, [event(), event({ owner: "bob" }), event(), event({ owner: "bob" }), event()]);
+    const first = await events.list(alice, { pageSize: 2, pageToken: "", fileId: "" });
+    const token = JSON.parse(Buffer.from(first.nextPageToken, "base64url").toString()) as Record<string, unknown>;
+    expect(token).toEqual({ e: first.events[1]!.eventId, f: "" });
+    const second = await events.list(alice, { pageSize: 2, pageToken: first.nextPageToken, fileId: "" });
+    expect(second.events.map((e) => e.seq)).toEqual([1]);
+    // Tokens of the earlier format carried a seq: refused, the client lists from the start.
     const legacy = Buffer.from(JSON.stringify({ s: 3, f: "" })).toString("base64url");
-    expect((await events.list(alice, { pageSize: 0, pageToken: legacy, fileId: "" })).events.map((e) => e.seq)).toEqual([2, 1]);
+    await failsWith(events.list(alice, { pageSize: 0, pageToken: legacy, fileId: "" }), "invalid-argument", /page_token/);
+    // Another user's event id is no anchor for alice.
+    const bobs = (await events.list(bob, { pageSize: 1, pageToken: "", fileId: "" })).nextPageToken;
+    await failsWith(events.list(alice, { pageSize: 1, pageToken: bobs, fileId: "" }), "invalid-argument", /page_token/);
   });
 
   it("rejects unknown filter values", async () => {

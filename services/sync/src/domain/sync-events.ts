@@ -78,7 +78,13 @@ export class SyncEvents {
     const eventType = query.eventType ?? "";
     if (eventType !== "" && !isEventType(eventType)) throw invalidArgument(`event_type must be one of ${EVENT_TYPES.join(", ")}`);
     const filters = { fileId, status, eventType };
-    const beforeSeq = query.pageToken === "" ? undefined : decodePageToken(query.pageToken, filters);
+    // The token names the page's last event; its place in the log stays inside the service.
+    let beforeSeq: number | undefined;
+    if (query.pageToken !== "") {
+      const anchor = await this.store.get(principal.subject, decodePageToken(query.pageToken, filters));
+      if (!anchor) throw invalidArgument("page_token is invalid or its events are no longer kept: list from the start");
+      beforeSeq = anchor.seq;
+    }
     // One extra row tells whether another page follows without a COUNT.
     const rows = await this.store.list({
       owner: principal.subject,
@@ -90,7 +96,7 @@ export class SyncEvents {
     });
     const events = rows.slice(0, pageSize);
     const last = events.at(-1);
-    const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.seq, filters) : "";
+    const nextPageToken = rows.length > pageSize && last ? encodePageToken(last.eventId, filters) : "";
     return { events, nextPageToken };
   }
 
