@@ -462,6 +462,20 @@ describe("values", () => {
     expect(values.auth.serviceClient.existingSecret).toBe("");
   });
 
+  it("passes the catalogue, sweep and scrub settings from values to metadata and block storage", () => {
+    const { objects, values } = renders.get("default values")!;
+    const envOfComponent = (name: string) => envOf(workloads(objects).find((w) => component(w) === name)!.spec.template.spec.containers[0]);
+    const metadata = envOfComponent("metadata");
+    expect(metadata.CFS_TRASH_RETENTION_DAYS.value).toBe(String(values.metadata.catalogue.trashRetentionDays));
+    expect(metadata.CFS_DEFAULT_QUOTA_BYTES.value).toBe(String(values.metadata.catalogue.defaultQuotaBytes));
+    expect(metadata.CFS_GC_SWEEP_INTERVAL_SECONDS.value).toBe(String(values.metadata.sweep.intervalSeconds));
+    expect(metadata.CFS_GC_SWEEP_DRY_RUN.value).toBe(String(values.metadata.sweep.dryRun));
+    const blocks = envOfComponent("block-storage");
+    expect(blocks.CFS_SCRUB_BYTES_PER_SECOND.value).toBe(String(values.blockStorage.scrub.bytesPerSecond));
+    expect(blocks.CFS_SCRUB_PERIOD_DAYS.value).toBe(String(values.blockStorage.scrub.periodDays));
+    expect(blocks.CFS_S3_ENDPOINT, "the S3 settings stay beside them").toBeDefined();
+  });
+
   it("external PostgreSQL, MinIO/S3 and Auth0: nothing bundled, credentials only from the existing Secrets", () => {
     const { objects } = renders.get("ci/external.yaml")!;
     for (const name of ["postgresql", "minio", "dev-issuer"]) expect(objects.some((o) => component(o) === name), name).toBe(false);
