@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
+import { EventStatus } from "#gen/cfs/sync/v1/sync.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
 import { chunksOf } from "../support/chunks.js";
 import { call, clientsFor, download, upload } from "../support/clients.js";
@@ -79,6 +80,16 @@ describe("quarantine and heal", () => {
   });
 
   it("the scrubber finds a flipped byte on its own (a pass at start, then every period) and quarantines it; an upload heals", async () => {
+    // Sync's background verification of the uploads above re-reads sampled chunks: were it to
+    // meet the flipped one first, it would quarantine it as found by a read, not by the scrub.
+    const sync = clientsFor(stack.addresses);
+    try {
+      const unverified = async (status: EventStatus) =>
+        (await call(sync.sync.listSyncEvents, sync.sync, { pageSize: 1, pageToken: "", fileId: "", status, eventType: 0 }, alice)).events.length;
+      await waitFor(async () => (await unverified(EventStatus.EVENT_STATUS_PENDING)) + (await unverified(EventStatus.EVENT_STATUS_PROCESSING)) === 0, 60_000, "sync to verify the uploads so far");
+    } finally {
+      sync.close();
+    }
     await flipByte(chunks[1]!.sha256);
     await stack.kill("block-storage");
     await stack.start("block-storage");
