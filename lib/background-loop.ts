@@ -1,4 +1,20 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+
+/** The longest delay one Node timer takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits `ms` (or until `signal` aborts), however long: background periods are
+ * days long (a scrub pass every 30 days), past what one timer holds, so the
+ * wait goes in slices — one 30-day timer would fire at once and turn a
+ * periodic task into a tight loop.
+ */
+export async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) {
+    await sleep(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
+  }
+}
 
 export interface LoopOptions {
   name: string;
@@ -21,7 +37,6 @@ export function retryDelay(intervalMs: number, maxBackoffMs: number, failures: n
  * in progress, so shutdown never cuts a batch in half.
  */
 export class BackgroundLoop {
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private failures = 0;
   private readonly abort = new AbortController();
@@ -38,15 +53,18 @@ export class BackgroundLoop {
 
   async stop(): Promise<void> {
     this.abort.abort();
-    clearTimeout(this.timer);
     await this.running;
   }
 
   private schedule(delayMs: number): void {
-    if (this.abort.signal.aborted) return;
-    this.timer = setTimeout(() => {
-      this.running = this.runOnce().finally(() => (this.running = undefined));
-    }, delayMs);
+    void pause(delayMs, this.abort.signal).then(() => {
+      if (this.abort.signal.aborted) return;
+      // A run schedules the next before its own promise settles: only the latest run clears itself.
+      const run: Promise<void> = this.runOnce().finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+      this.running = run;
+    });
   }
 
   private async runOnce(): Promise<void> {

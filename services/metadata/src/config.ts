@@ -99,7 +99,7 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       maxBackoffMs: 30_000,
       batchSize: 1000,
       sweep: {
-        // At most 7 days: the loop waits with one Node timer, which holds at most ~24.8 days.
+        // At most 7 days: orphans of crashed uploads should not stay stored for weeks.
         intervalMs: int(env, "CFS_GC_SWEEP_INTERVAL_SECONDS", 6 * 3600, 1, 7 * 86_400) * 1000,
         dryRun: bool(env, "CFS_GC_SWEEP_DRY_RUN", false),
       },

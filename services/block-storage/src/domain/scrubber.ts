@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from "node:timers/promises";
+import { pause } from "#lib/background-loop.js";
 import { CfsError } from "#lib/errors.js";
 import type { ChunkPosition, ChunkStore } from "../ports/chunk-store.js";
 import { isIntact, type Quarantine } from "./quarantine.js";
@@ -95,19 +95,5 @@ export class Scrubber {
     this.position = undefined;
     if (!signal.aborted) this.observer.passCompleted(result, (Date.now() - started) / 1000);
     return result;
-  }
-}
-
-/** The longest delay a Node timer takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Waits `ms` (or until `signal` aborts). A scrub period is days long, past
- * what one timer can hold, so it waits in slices: one 30-day timer would fire
- * at once, and the scrubber would list the store in a tight loop.
- */
-export async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  for (let left = ms; left > 0 && !signal.aborted; left -= MAX_TIMER_MS) {
-    await sleep(Math.min(left, MAX_TIMER_MS), undefined, { signal }).catch(() => undefined);
   }
 }
