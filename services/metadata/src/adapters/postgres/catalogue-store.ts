@@ -12,18 +12,9 @@ import type {
   TrashKey,
   Usage,
 } from "../../domain/types.js";
-import { adjustUsage, lockUsage, pruneVersions, purgeTrashed, queueUnreferenced, quotaRefusal } from "./catalogue-writes.js";
+import { adjustUsage, lockFile, lockUsage, pruneVersions, purgeTrashed, queueUnreferenced, quotaRefusal, type NewestRow } from "./catalogue-writes.js";
 import type { PostgresDatabase, Queryable } from "./database.js";
 import { insertEvent, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
-
-/** A live file's row with its newest version's content, locked for the transaction. */
-interface NewestRow {
-  file_id: string;
-  name: string;
-  current_version: number;
-  size: string;
-  sha256: string;
-}
 
 /** Files, versions and chunk lists in PostgreSQL (or PGlite). */
 export class PostgresCatalogueStore implements CatalogueStore {
@@ -183,7 +174,7 @@ export class PostgresCatalogueStore implements CatalogueStore {
   moveFile(owner: string, fileId: string, newName: string): Promise<FileRecord | typeof NAME_TAKEN | undefined> {
     return this.db.transaction(async (db) => {
       await lockUsage(db, owner);
-      const file = await lockLive(db, owner, fileId);
+      const file = await lockFile(db, owner, fileId, "live");
       if (!file) return undefined;
       if (file.name === newName) return selectFile(db, owner, fileId);
       if (await nameTaken(db, owner, newName)) return NAME_TAKEN;
@@ -205,7 +196,7 @@ export class PostgresCatalogueStore implements CatalogueStore {
   restoreFileVersion(owner: string, fileId: string, version: number, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | undefined> {
     return this.db.transaction(async (db) => {
       const usage = await lockUsage(db, owner);
-      const file = await lockLive(db, owner, fileId);
+      const file = await lockFile(db, owner, fileId, "live");
       if (!file) return undefined;
       const { rows } = await db.query<{ size: string; sha256: string }>(
         `SELECT size, sha256 FROM file_versions WHERE file_id = $1 AND version = $2`,
@@ -250,7 +241,7 @@ export class PostgresCatalogueStore implements CatalogueStore {
   trashFile(owner: string, fileId: string): Promise<FileRecord | undefined> {
     return this.db.transaction(async (db) => {
       await lockUsage(db, owner);
-      const file = await lockLive(db, owner, fileId);
+      const file = await lockFile(db, owner, fileId, "live");
       if (!file) return undefined;
       // Milliseconds: the ListTrash keyset travels through JavaScript dates.
       await db.query(`UPDATE files SET deleted_at = date_trunc('milliseconds', now()) WHERE file_id = $1`, [fileId]);
@@ -284,14 +275,7 @@ export class PostgresCatalogueStore implements CatalogueStore {
   undeleteFile(owner: string, fileId: string, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | typeof NAME_TAKEN | undefined> {
     return this.db.transaction(async (db) => {
       const usage = await lockUsage(db, owner);
-      const { rows } = await db.query<NewestRow>(
-        `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
-         FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-         WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NOT NULL
-         FOR UPDATE OF f`,
-        [owner, fileId],
-      );
-      const file = rows[0];
+      const file = await lockFile(db, owner, fileId, "trashed");
       if (!file) return undefined;
       if (await nameTaken(db, owner, file.name)) return NAME_TAKEN;
       // The trash counts already: undeleting adds nothing to the usage.
@@ -352,18 +336,6 @@ async function selectFile(db: Queryable, owner: string, fileId: string, trashed 
     [owner, fileId],
   );
   return rows[0] && toFile(rows[0]);
-}
-
-/** Locks a file outside the trash until the transaction ends. */
-async function lockLive(db: Queryable, owner: string, fileId: string): Promise<NewestRow | undefined> {
-  const { rows } = await db.query<NewestRow>(
-    `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
-     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-     WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NULL
-     FOR UPDATE OF f`,
-    [owner, fileId],
-  );
-  return rows[0];
 }
 
 async function nameTaken(db: Queryable, owner: string, name: string): Promise<boolean> {

@@ -11,6 +11,27 @@ export interface LockedUsage {
   quotaBytes: number | undefined;
 }
 
+/** A file's row with its newest version's content. */
+export interface NewestRow {
+  file_id: string;
+  name: string;
+  current_version: number;
+  size: string;
+  sha256: string;
+}
+
+/** Locks a file, outside the trash ("live") or in it ("trashed"), until the transaction ends. */
+export async function lockFile(db: Queryable, owner: string, fileId: string, where: "live" | "trashed"): Promise<NewestRow | undefined> {
+  const { rows } = await db.query<NewestRow>(
+    `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
+     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
+     WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS ${where === "live" ? "NULL" : "NOT NULL"}
+     FOR UPDATE OF f`,
+    [owner, fileId],
+  );
+  return rows[0];
+}
+
 /**
  * Locks (creating it if need be) the owner's usage row. Every catalogue
  * write takes this lock first, so an owner's writes are serialized and see
@@ -100,14 +121,7 @@ export async function pruneVersions(db: Queryable, owner: string, fileId: string
  * lists are queued for the collector, and a "purge" event is written.
  */
 export async function purgeTrashed(db: Queryable, owner: string, fileId: string): Promise<PurgedFile | undefined> {
-  const { rows } = await db.query<{ name: string; version: number; size: string; sha256: string }>(
-    `SELECT f.name, f.current_version AS version, v.size, v.sha256
-     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-     WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS NOT NULL
-     FOR UPDATE OF f`,
-    [owner, fileId],
-  );
-  const file = rows[0];
+  const file = await lockFile(db, owner, fileId, "trashed");
   if (!file) return undefined;
   // Before the rows go: every hash of this file (any version) that no other
   // file of the owner lists.
@@ -127,10 +141,10 @@ export async function purgeTrashed(db: Queryable, owner: string, fileId: string)
     fileId,
     eventType: "purge",
     name: file.name,
-    version: file.version,
+    version: file.current_version,
     size: Number(file.size),
     sha256: file.sha256,
     chunkSha256s: [],
   });
-  return { fileId, name: file.name, version: file.version, queuedChunks: queued.rowCount ?? 0 };
+  return { fileId, name: file.name, version: file.current_version, queuedChunks: queued.rowCount ?? 0 };
 }
