@@ -57,7 +57,10 @@ export class BackgroundLoop {
   }
 
   private schedule(delayMs: number): void {
-    void pause(delayMs, this.abort.signal).then(() => {
+    // Even with no delay the next run waits for the event loop's next turn, as a timer
+    // did: a task that keeps reporting more work must not starve everything else.
+    const waited = delayMs > 0 ? pause(delayMs, this.abort.signal) : new Promise<void>((resolve) => setImmediate(resolve));
+    void waited.then(() => {
       if (this.abort.signal.aborted) return;
       // A run schedules the next before its own promise settles: only the latest run clears itself.
       const run: Promise<void> = this.runOnce().finally(() => {
