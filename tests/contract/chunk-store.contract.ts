@@ -160,6 +160,45 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
 
+    it("lists quarantined chunks in the order they were quarantined, a page at a time, from a place or a time", async () => {
+      const chunks = [randomBytes(100), randomBytes(200), randomBytes(300)];
+      const owners = [ALICE, BOB, ALICE];
+      for (const [i, data] of chunks.entries()) await store.put(owners[i]!, sha256(data), data);
+      const epoch = { quarantinedAt: new Date(0), ownerKey: "", hash: "" };
+      expect(await store.listQuarantined(epoch, 10)).toEqual([]);
+      const before = Date.now();
+      await store.quarantine(ALICE, sha256(chunks[0]!));
+      await store.quarantine(BOB, sha256(chunks[1]!));
+      // The clock moves on (a millisecond), so the third has a later time than the first two.
+      const second = Date.now();
+      while (Date.now() === second) await new Promise((resolve) => setImmediate(resolve));
+      const later = new Date();
+      await store.quarantine(ALICE, sha256(chunks[2]!));
+      const after = Date.now();
+
+      const all = await store.listQuarantined(epoch, 10);
+      expect(all.map((e) => e.hash).sort()).toEqual(chunks.map(sha256).sort());
+      expect(all.at(-1)).toMatchObject({ ownerKey: ALICE, hash: sha256(chunks[2]!) });
+      for (const entry of all) {
+        expect(entry.quarantinedAt.getTime()).toBeGreaterThanOrEqual(before);
+        expect(entry.quarantinedAt.getTime()).toBeLessThanOrEqual(after);
+      }
+      const inOrder = [...all].sort((a, b) => a.quarantinedAt.getTime() - b.quarantinedAt.getTime() || (a.ownerKey + a.hash < b.ownerKey + b.hash ? -1 : 1));
+      expect(all).toEqual(inOrder);
+      const paged = [];
+      for (let page = await store.listQuarantined(epoch, 2); page.length > 0; page = await store.listQuarantined(page.at(-1)!, 2)) paged.push(...page);
+      expect(paged).toEqual(all);
+      expect(await store.listQuarantined({ quarantinedAt: later, ownerKey: "", hash: "" }, 10)).toEqual([all.at(-1)]);
+      expect(await store.listQuarantined({ quarantinedAt: new Date(after + 1), ownerKey: "", hash: "" }, 10)).toEqual([]);
+
+      // Stored again and found corrupt again: listed once more, after the rest.
+      await store.put(BOB, sha256(chunks[1]!), chunks[1]!);
+      while (Date.now() <= after) await new Promise((resolve) => setImmediate(resolve));
+      await store.quarantine(BOB, sha256(chunks[1]!));
+      const again = await store.listQuarantined(all.at(-1)!, 10);
+      expect(again).toMatchObject([{ ownerKey: BOB, hash: sha256(chunks[1]!) }]);
+    });
+
     it("passes its health check", async () => {
       await expect(store.check()).resolves.toBeUndefined();
     });

@@ -63,6 +63,12 @@ export function createHandlers(blocks: BlockService, options: HandlerOptions): S
       const chunks = await blocks.list(ctx.principal, request.afterOwnerKey, request.afterSha256, request.pageSize);
       return { chunks: chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.hash, size: c.size, storedAt: c.storedAt })) };
     },
+
+    async listQuarantinedChunks(request, ctx) {
+      const after = { quarantinedAt: request.afterQuarantinedAt ?? new Date(0), ownerKey: request.afterOwnerKey, hash: request.afterSha256 };
+      const chunks = await blocks.listQuarantined(ctx.principal, after, request.pageSize);
+      return { chunks: chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.hash, quarantinedAt: c.quarantinedAt })) };
+    },
   };
 }
 

@@ -136,6 +136,28 @@ export interface ListChunksResponse {
   chunks: ListedChunk[];
 }
 
+export interface ListQuarantinedChunksRequest {
+  /** Unset: from the first chunk ever quarantined. */
+  afterQuarantinedAt?: Date | undefined;
+  afterOwnerKey: string;
+  afterSha256: string;
+  /** At most 1000 (lib/limits.ts MAX_HASHES_PER_CALL); 0 means 1000. */
+  pageSize: number;
+}
+
+export interface QuarantinedChunk {
+  /** Lowercase hex SHA-256 of the owner (the store's key; names no user). */
+  ownerKey: string;
+  sha256: string;
+  /** To the millisecond. */
+  quarantinedAt?: Date | undefined;
+}
+
+export interface ListQuarantinedChunksResponse {
+  /** Fewer than page_size (or none): nothing quarantined after these yet. */
+  chunks: QuarantinedChunk[];
+}
+
 function createBaseChunkHeader(): ChunkHeader {
   return { sha256: "", size: 0, owner: "" };
 }
@@ -1463,6 +1485,321 @@ export const ListChunksResponse: MessageFns<ListChunksResponse> = {
   },
 };
 
+function createBaseListQuarantinedChunksRequest(): ListQuarantinedChunksRequest {
+  return { afterQuarantinedAt: undefined, afterOwnerKey: "", afterSha256: "", pageSize: 0 };
+}
+
+export const ListQuarantinedChunksRequest: MessageFns<ListQuarantinedChunksRequest> = {
+  encode(message: ListQuarantinedChunksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.afterQuarantinedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.afterQuarantinedAt), writer.uint32(10).fork()).join();
+    }
+    if (message.afterOwnerKey !== "") {
+      writer.uint32(18).string(message.afterOwnerKey);
+    }
+    if (message.afterSha256 !== "") {
+      writer.uint32(26).string(message.afterSha256);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(32).int32(message.pageSize);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQuarantinedChunksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQuarantinedChunksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.afterQuarantinedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.afterOwnerKey = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.afterSha256 = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListQuarantinedChunksRequest {
+    return {
+      afterQuarantinedAt: isSet(object.afterQuarantinedAt)
+        ? fromJsonTimestamp(object.afterQuarantinedAt)
+        : isSet(object.after_quarantined_at)
+        ? fromJsonTimestamp(object.after_quarantined_at)
+        : undefined,
+      afterOwnerKey: isSet(object.afterOwnerKey)
+        ? globalThis.String(object.afterOwnerKey)
+        : isSet(object.after_owner_key)
+        ? globalThis.String(object.after_owner_key)
+        : "",
+      afterSha256: isSet(object.afterSha256)
+        ? globalThis.String(object.afterSha256)
+        : isSet(object.after_sha256)
+        ? globalThis.String(object.after_sha256)
+        : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+    };
+  },
+
+  toJSON(message: ListQuarantinedChunksRequest): unknown {
+    const obj: any = {};
+    if (message.afterQuarantinedAt !== undefined) {
+      obj.afterQuarantinedAt = message.afterQuarantinedAt.toISOString();
+    }
+    if (message.afterOwnerKey !== "") {
+      obj.afterOwnerKey = message.afterOwnerKey;
+    }
+    if (message.afterSha256 !== "") {
+      obj.afterSha256 = message.afterSha256;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQuarantinedChunksRequest>, I>>(base?: I): ListQuarantinedChunksRequest {
+    return ListQuarantinedChunksRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQuarantinedChunksRequest>, I>>(object: I): ListQuarantinedChunksRequest {
+    const message = createBaseListQuarantinedChunksRequest();
+    message.afterQuarantinedAt = object.afterQuarantinedAt ?? undefined;
+    message.afterOwnerKey = object.afterOwnerKey ?? "";
+    message.afterSha256 = object.afterSha256 ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseQuarantinedChunk(): QuarantinedChunk {
+  return { ownerKey: "", sha256: "", quarantinedAt: undefined };
+}
+
+export const QuarantinedChunk: MessageFns<QuarantinedChunk> = {
+  encode(message: QuarantinedChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ownerKey !== "") {
+      writer.uint32(10).string(message.ownerKey);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.quarantinedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.quarantinedAt), writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QuarantinedChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQuarantinedChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ownerKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.quarantinedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QuarantinedChunk {
+    return {
+      ownerKey: isSet(object.ownerKey)
+        ? globalThis.String(object.ownerKey)
+        : isSet(object.owner_key)
+        ? globalThis.String(object.owner_key)
+        : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      quarantinedAt: isSet(object.quarantinedAt)
+        ? fromJsonTimestamp(object.quarantinedAt)
+        : isSet(object.quarantined_at)
+        ? fromJsonTimestamp(object.quarantined_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: QuarantinedChunk): unknown {
+    const obj: any = {};
+    if (message.ownerKey !== "") {
+      obj.ownerKey = message.ownerKey;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.quarantinedAt !== undefined) {
+      obj.quarantinedAt = message.quarantinedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QuarantinedChunk>, I>>(base?: I): QuarantinedChunk {
+    return QuarantinedChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QuarantinedChunk>, I>>(object: I): QuarantinedChunk {
+    const message = createBaseQuarantinedChunk();
+    message.ownerKey = object.ownerKey ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.quarantinedAt = object.quarantinedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListQuarantinedChunksResponse(): ListQuarantinedChunksResponse {
+  return { chunks: [] };
+}
+
+export const ListQuarantinedChunksResponse: MessageFns<ListQuarantinedChunksResponse> = {
+  encode(message: ListQuarantinedChunksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.chunks) {
+      QuarantinedChunk.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListQuarantinedChunksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListQuarantinedChunksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chunks.push(QuarantinedChunk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListQuarantinedChunksResponse {
+    return {
+      chunks: globalThis.Array.isArray(object?.chunks)
+        ? object.chunks.map((e: any) => QuarantinedChunk.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListQuarantinedChunksResponse): unknown {
+    const obj: any = {};
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => QuarantinedChunk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListQuarantinedChunksResponse>, I>>(base?: I): ListQuarantinedChunksResponse {
+    return ListQuarantinedChunksResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListQuarantinedChunksResponse>, I>>(
+    object: I,
+  ): ListQuarantinedChunksResponse {
+    const message = createBaseListQuarantinedChunksResponse();
+    message.chunks = object.chunks?.map((e) => QuarantinedChunk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * BlockStorageService keeps chunks addressed by (owner, SHA-256). The owner
  * is the caller's JWT subject; a service identity may name another owner.
@@ -1554,6 +1891,24 @@ export const BlockStorageServiceService = {
     responseSerialize: (value: ListChunksResponse): Buffer => Buffer.from(ListChunksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListChunksResponse => ListChunksResponse.decode(value),
   },
+  /**
+   * Internal (metadata's damage reports, service identity only): the chunks
+   * moved to quarantine because their bytes no longer matched their hash,
+   * in the order they were quarantined (then owner key, then hash), a page
+   * at a time, from just after the given place. A time with an empty owner
+   * key and hash starts at the first chunk quarantined at or after it.
+   */
+  listQuarantinedChunks: {
+    path: "/cfs.blockstore.v1.BlockStorageService/ListQuarantinedChunks" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListQuarantinedChunksRequest): Buffer =>
+      Buffer.from(ListQuarantinedChunksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListQuarantinedChunksRequest => ListQuarantinedChunksRequest.decode(value),
+    responseSerialize: (value: ListQuarantinedChunksResponse): Buffer =>
+      Buffer.from(ListQuarantinedChunksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListQuarantinedChunksResponse => ListQuarantinedChunksResponse.decode(value),
+  },
 } as const;
 
 export interface BlockStorageServiceServer extends UntypedServiceImplementation {
@@ -1592,6 +1947,14 @@ export interface BlockStorageServiceServer extends UntypedServiceImplementation 
    * when it was stored. Quarantined chunks are left out.
    */
   listChunks: handleUnaryCall<ListChunksRequest, ListChunksResponse>;
+  /**
+   * Internal (metadata's damage reports, service identity only): the chunks
+   * moved to quarantine because their bytes no longer matched their hash,
+   * in the order they were quarantined (then owner key, then hash), a page
+   * at a time, from just after the given place. A time with an empty owner
+   * key and hash starts at the first chunk quarantined at or after it.
+   */
+  listQuarantinedChunks: handleUnaryCall<ListQuarantinedChunksRequest, ListQuarantinedChunksResponse>;
 }
 
 export interface BlockStorageServiceClient extends Client {
@@ -1696,6 +2059,28 @@ export interface BlockStorageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListChunksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (metadata's damage reports, service identity only): the chunks
+   * moved to quarantine because their bytes no longer matched their hash,
+   * in the order they were quarantined (then owner key, then hash), a page
+   * at a time, from just after the given place. A time with an empty owner
+   * key and hash starts at the first chunk quarantined at or after it.
+   */
+  listQuarantinedChunks(
+    request: ListQuarantinedChunksRequest,
+    callback: (error: ServiceError | null, response: ListQuarantinedChunksResponse) => void,
+  ): ClientUnaryCall;
+  listQuarantinedChunks(
+    request: ListQuarantinedChunksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListQuarantinedChunksResponse) => void,
+  ): ClientUnaryCall;
+  listQuarantinedChunks(
+    request: ListQuarantinedChunksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListQuarantinedChunksResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -42,6 +42,13 @@ export enum EventType {
   EVENT_TYPE_UNDELETE = 7,
   /** EVENT_TYPE_PURGE - PurgeFile or the trash retention: the file is gone for good. */
   EVENT_TYPE_PURGE = 8,
+  /**
+   * EVENT_TYPE_DAMAGED - Block storage found a chunk of the file's newest version (`version`)
+   * corrupt and quarantined it: the event fails, naming the file, while the
+   * file is damaged; uploading its content again heals it. Not a change of
+   * the file: WatchChanges leaves these out.
+   */
+  EVENT_TYPE_DAMAGED = 9,
   UNRECOGNIZED = -1,
 }
 
@@ -74,6 +81,9 @@ export function eventTypeFromJSON(object: any): EventType {
     case 8:
     case "EVENT_TYPE_PURGE":
       return EventType.EVENT_TYPE_PURGE;
+    case 9:
+    case "EVENT_TYPE_DAMAGED":
+      return EventType.EVENT_TYPE_DAMAGED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -101,6 +111,8 @@ export function eventTypeToJSON(object: EventType): string {
       return "EVENT_TYPE_UNDELETE";
     case EventType.EVENT_TYPE_PURGE:
       return "EVENT_TYPE_PURGE";
+    case EventType.EVENT_TYPE_DAMAGED:
+      return "EVENT_TYPE_DAMAGED";
     case EventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -3,7 +3,17 @@ import { constants } from "node:fs";
 import { access, link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { dataLoss, resourceExhausted } from "#lib/errors.js";
-import { chunkKey, HEX_SHA256, isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
+import {
+  chunkKey,
+  HEX_SHA256,
+  isAfter,
+  isQuarantinedAfter,
+  quarantineStamp,
+  type ChunkPosition,
+  type ChunkStore,
+  type ListedChunk,
+  type QuarantinedChunk,
+} from "../ports/chunk-store.js";
 import { mapBounded, presentSizes } from "./bounded.js";
 
 export interface DiskChunkStoreOptions {
@@ -27,7 +37,9 @@ const STALE_TEMP_MS = 10 * 60_000;
  * (even by a concurrent put) is never rewritten. `.tmp` sits on the same
  * filesystem as the chunks, which link needs, and one directory of leftovers
  * is cheap to sweep at start. A quarantined chunk is renamed into
- * `<root>/.quarantine/` (atomic, same filesystem), out of every read path.
+ * `<root>/.quarantine/<ms since the epoch, 15 digits>.<ownerKey>.<hash>`
+ * (atomic, same filesystem), out of every read path; the names sort in the
+ * order chunks were quarantined.
  */
 export class DiskChunkStore implements ChunkStore {
   private constructor(
@@ -124,12 +136,24 @@ export class DiskChunkStore implements ChunkStore {
 
   async quarantine(ownerKey: string, hash: string): Promise<boolean> {
     try {
-      await rename(this.pathOf(ownerKey, hash), join(this.quarantineDir, `${ownerKey}.${hash}.${Date.now()}`));
+      await rename(this.pathOf(ownerKey, hash), join(this.quarantineDir, `${quarantineStamp(new Date())}.${ownerKey}.${hash}`));
       return true;
     } catch (err) {
       if (isCode(err, "ENOENT")) return false;
       throw err;
     }
+  }
+
+  async listQuarantined(after: QuarantinedChunk, limit: number): Promise<QuarantinedChunk[]> {
+    // Chunks are rarely found corrupt: the whole directory is one short listing.
+    const entries: QuarantinedChunk[] = [];
+    for (const name of await hexNames(this.quarantineDir, QUARANTINED)) {
+      const [stamp, ownerKey, hash] = name.split(".") as [string, string, string];
+      const entry = { ownerKey, hash, quarantinedAt: new Date(Number(stamp)) };
+      if (isQuarantinedAfter(entry, after)) entries.push(entry);
+      if (entries.length >= limit) break;
+    }
+    return entries;
   }
 
   async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
@@ -170,6 +194,7 @@ export class DiskChunkStore implements ChunkStore {
 }
 
 const FAN_OUT = /^[0-9a-f]{2}$/;
+const QUARANTINED = /^[0-9]{15}\.[0-9a-f]{64}\.[0-9a-f]{64}$/;
 
 /** The entries of `dir` whose names match, sorted; none when it is gone. */
 async function hexNames(dir: string, pattern: RegExp): Promise<string[]> {

@@ -2,7 +2,16 @@ import * as http from "node:http";
 import * as https from "node:https";
 import { Client } from "minio";
 import { dataLoss, unavailable } from "#lib/errors.js";
-import { chunkKey, isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
+import {
+  chunkKey,
+  isAfter,
+  isQuarantinedAfter,
+  quarantineStamp,
+  type ChunkPosition,
+  type ChunkStore,
+  type ListedChunk,
+  type QuarantinedChunk,
+} from "../ports/chunk-store.js";
 import { presentSizes } from "./bounded.js";
 
 export interface MinioChunkStoreOptions {
@@ -195,7 +204,7 @@ export class MinioChunkStore implements ChunkStore {
     return guard(async () => {
       try {
         // Server-side: the bytes never come here (they may be larger than any chunk).
-        await this.client.copyObject(this.bucket, `${QUARANTINE_PREFIX}${key}/${Date.now()}`, `/${this.bucket}/${key}`);
+        await this.client.copyObject(this.bucket, `${QUARANTINE_PREFIX}${quarantineStamp(new Date())}/${key}`, `/${this.bucket}/${key}`);
       } catch (err) {
         if (isNotFound(err)) return false;
         throw err;
@@ -203,6 +212,28 @@ export class MinioChunkStore implements ChunkStore {
       await this.client.removeObject(this.bucket, key);
       return true;
     });
+  }
+
+  async listQuarantined(after: QuarantinedChunk, limit: number): Promise<QuarantinedChunk[]> {
+    const out: QuarantinedChunk[] = [];
+    // Keys sort in quarantine order; `<prefix><stamp>/` comes before every key of that millisecond.
+    let startAfter = `${QUARANTINE_PREFIX}${quarantineStamp(after.quarantinedAt)}/${after.ownerKey === "" ? "" : chunkKey(after.ownerKey, after.hash)}`;
+    for (;;) {
+      const page = await guard(() =>
+        this.client.listObjectsV2Query(this.bucket, QUARANTINE_PREFIX, "", "", Math.min(1000, limit - out.length), startAfter),
+      );
+      for (const item of page.objects) {
+        if (!item.name) continue;
+        startAfter = item.name;
+        const match = QUARANTINED_KEY.exec(item.name);
+        if (!match) continue;
+        const entry = { ownerKey: match[2]!, hash: match[3]!, quarantinedAt: new Date(Number(match[1])) };
+        if (!isQuarantinedAfter(entry, after)) continue;
+        out.push(entry);
+        if (out.length >= limit) return out;
+      }
+      if (!page.isTruncated || page.objects.length === 0) return out;
+    }
   }
 
   async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
@@ -250,8 +281,13 @@ export class MinioChunkStore implements ChunkStore {
   }
 }
 
-/** Quarantined chunks: `quarantine/<chunk key>/<ms since the epoch>`, after every chunk key in listing order. */
+/**
+ * Quarantined chunks: `quarantine/<ms since the epoch, 15 digits>/<chunk key>`,
+ * after every chunk key in listing order, and among themselves in the order
+ * they were quarantined.
+ */
 const QUARANTINE_PREFIX = "quarantine/";
+const QUARANTINED_KEY = /^quarantine\/([0-9]{15})\/([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 const CHUNK_KEY = /^([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
 /** An S3 error answer is a short XML document; anything longer is not one. */

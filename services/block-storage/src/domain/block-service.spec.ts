@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { isAfter, type ChunkPosition, type ChunkStore, type ListedChunk } from "../ports/chunk-store.js";
+import { isAfter, isQuarantinedAfter, type ChunkPosition, type ChunkStore, type ListedChunk, type QuarantinedChunk } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { BlockService, ownerKeyOf } from "./block-service.js";
 import { Quarantine, type FoundBy, type QuarantineObserver } from "./quarantine.js";
@@ -16,13 +16,16 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 /** The port's contract in memory, keyed like the real stores. */
 export class MemoryStore implements ChunkStore {
   readonly chunks = new Map<string, Buffer>();
-  readonly quarantined: string[] = [];
+  readonly quarantined: QuarantinedChunk[] = [];
 
   async quarantine(ownerKey: string, hash: string): Promise<boolean> {
-    const key = `${ownerKey}/${hash}`;
-    if (!this.chunks.delete(key)) return false;
-    this.quarantined.push(key);
+    if (!this.chunks.delete(`${ownerKey}/${hash}`)) return false;
+    this.quarantined.push({ ownerKey, hash, quarantinedAt: new Date() });
     return true;
+  }
+
+  async listQuarantined(after: QuarantinedChunk, limit: number): Promise<QuarantinedChunk[]> {
+    return this.quarantined.filter((e) => isQuarantinedAfter(e, after)).slice(0, limit);
   }
 
   async list(after: ChunkPosition | undefined, limit: number): Promise<ListedChunk[]> {
@@ -304,6 +307,20 @@ describe("owners", () => {
     await expect(blocks.delete(gc, [hash], "alice", ownerKeyOf("alice"))).rejects.toMatchObject({ kind: "invalid-argument" });
     await expect(blocks.delete(alice, [hash], "", ownerKeyOf("alice"))).rejects.toMatchObject({ kind: "permission-denied" });
     expect(await blocks.delete(gc, [hash], "", ownerKeyOf("alice"))).toBe(1);
+  });
+
+  it("lists quarantined chunks for a service only, from a valid place", async () => {
+    const { blocks, store } = setup();
+    await blocks.put(alice, header(""), partsOf(data));
+    await store.quarantine(ownerKeyOf("alice"), hash);
+    const epoch = { quarantinedAt: new Date(0), ownerKey: "", hash: "" };
+    await expect(blocks.listQuarantined(alice, epoch, 10)).rejects.toMatchObject({ kind: "permission-denied" });
+    const listed = await blocks.listQuarantined(gc, epoch, 0);
+    expect(listed).toMatchObject([{ ownerKey: ownerKeyOf("alice"), hash }]);
+    expect(await blocks.listQuarantined(gc, listed[0]!, 10)).toEqual([]);
+    await expect(blocks.listQuarantined(gc, { ...epoch, ownerKey: "bad", hash }, 10)).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.listQuarantined(gc, { ...epoch, quarantinedAt: new Date(Number.NaN) }, 10)).rejects.toMatchObject({ kind: "invalid-argument" });
+    await expect(blocks.listQuarantined(gc, epoch, MAX_HASHES_PER_CALL + 1)).rejects.toMatchObject({ kind: "invalid-argument" });
   });
 
   it("derives a fixed-width hex key from any owner", () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Principal } from "#lib/auth.js";
 import { CfsError, dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
-import type { ChunkStore, ListedChunk } from "../ports/chunk-store.js";
+import type { ChunkStore, ListedChunk, QuarantinedChunk } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
 import { isIntact, type Quarantine } from "./quarantine.js";
 
@@ -245,14 +245,34 @@ export class BlockService {
    */
   async list(principal: Principal, afterOwnerKey: string, afterSha256: string, pageSize: number): Promise<ListedChunk[]> {
     if (!principal.isService) throw permissionDenied("only a cfs service lists chunks");
-    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_HASHES_PER_CALL) {
-      throw invalidArgument(`page_size must be 0 to ${MAX_HASHES_PER_CALL}`);
-    }
+    checkPageSize(pageSize);
     const after =
       afterOwnerKey === "" && afterSha256 === ""
         ? undefined
         : { ownerKey: checkHash(afterOwnerKey, "after_owner_key"), hash: checkHash(afterSha256, "after_sha256") };
     return this.store.list(after, pageSize || MAX_HASHES_PER_CALL);
+  }
+
+  /**
+   * The chunks quarantined after the given place (see ChunkStore
+   * listQuarantined), for metadata's damage reports. Only a service
+   * identity may list: the listing spans every owner.
+   */
+  async listQuarantined(principal: Principal, after: QuarantinedChunk, pageSize: number): Promise<QuarantinedChunk[]> {
+    if (!principal.isService) throw permissionDenied("only a cfs service lists quarantined chunks");
+    checkPageSize(pageSize);
+    if (Number.isNaN(after.quarantinedAt.getTime())) throw invalidArgument("after_quarantined_at is not a valid time");
+    const place =
+      after.ownerKey === "" && after.hash === ""
+        ? after
+        : { quarantinedAt: after.quarantinedAt, ownerKey: checkHash(after.ownerKey, "after_owner_key"), hash: checkHash(after.hash, "after_sha256") };
+    return this.store.listQuarantined(place, pageSize || MAX_HASHES_PER_CALL);
+  }
+}
+
+function checkPageSize(pageSize: number): void {
+  if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_HASHES_PER_CALL) {
+    throw invalidArgument(`page_size must be 0 to ${MAX_HASHES_PER_CALL}`);
   }
 }
 

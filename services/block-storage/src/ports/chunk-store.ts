@@ -27,6 +27,14 @@ export interface ChunkStore {
    */
   quarantine(ownerKey: string, hash: string): Promise<boolean>;
   /**
+   * Up to `limit` quarantined chunks in quarantine order (the time, to the
+   * millisecond, then ownerKey, then hash), from just after `after`: the
+   * metadata service pages through them to report the files they damaged.
+   * A chunk quarantined twice (stored again, found corrupt again) is listed
+   * once per time.
+   */
+  listQuarantined(after: QuarantinedChunk, limit: number): Promise<QuarantinedChunk[]>;
+  /**
    * Up to `limit` stored chunks (quarantined ones left out) in key order
    * (ownerKey, then hash), from just after `after`: a scan that pages with
    * the last entry it got sees every chunk stored for its whole length once.
@@ -47,6 +55,30 @@ export interface ListedChunk extends ChunkPosition {
   size: number;
   /** When it was stored (a file's mtime, an object's Last-Modified). */
   storedAt: Date;
+}
+
+/**
+ * A chunk moved to quarantine, and when; also a place in the order of
+ * listQuarantined(), where an empty ownerKey and hash sort before every
+ * chunk quarantined at that time.
+ */
+export interface QuarantinedChunk extends ChunkPosition {
+  quarantinedAt: Date;
+}
+
+/** Whether `a` comes after `b` in listQuarantined() order. */
+export function isQuarantinedAfter(a: QuarantinedChunk, b: QuarantinedChunk): boolean {
+  const at = a.quarantinedAt.getTime() - b.quarantinedAt.getTime();
+  return at > 0 || (at === 0 && isAfter(a, b));
+}
+
+/**
+ * The quarantine time as a name's leading part: fixed width, so that names
+ * sort (as strings, in a directory listing or an object listing) in the
+ * order the chunks were quarantined.
+ */
+export function quarantineStamp(at: Date): string {
+  return String(at.getTime()).padStart(15, "0");
 }
 
 export const HEX_SHA256 = /^[0-9a-f]{64}$/;
