@@ -96,10 +96,14 @@ describe("schema and migrations", () => {
     inspect(path, (db) => expect(db.pragma("user_version", { simple: true })).toBe(LATEST));
   });
 
-  it("rebuilds sync_events for the catalogue's event types keeping rows, chunk lists, counts and the seq position", async () => {
+  // Each rebuild of sync_events for new event types (0004: the catalogue's, 0005: damage reports).
+  it.each([
+    { before: 3, added: "move" },
+    { before: 4, added: "damaged" },
+  ] as const)("rebuilds sync_events on a database at version $before for $added events, keeping rows, chunk lists, counts and the seq position", async ({ before: version, added }) => {
     const old = join(root, randomUUID());
     mkdirSync(old);
-    for (const file of ["0001_create_sync_events.sql", "0002_verification.sql", "0003_owner_seq.sql"]) copyFileSync(join(MIGRATIONS_DIR, file), join(old, file));
+    for (const file of loadMigrations(MIGRATIONS_DIR).slice(0, version).map((m) => m.file)) copyFileSync(join(MIGRATIONS_DIR, file), join(old, file));
     const path = freshPath();
     const before = open(path, old);
     const kept = newEvent({ eventType: "delete", chunkSha256s: ["a".repeat(64), "b".repeat(64)] });
@@ -113,7 +117,7 @@ describe("schema and migrations", () => {
 
     const after = open(path);
     expect(await after.get("alice", kept.eventId)).toMatchObject({ eventId: kept.eventId, eventType: "delete" });
-    const moved = newEvent({ eventType: "move" });
+    const moved = newEvent({ eventType: added });
     await after.insertNew([moved]);
     inspect(path, (db) => {
       expect(db.prepare("SELECT seq FROM sync_events WHERE event_id = ?").pluck().get(moved.eventId)).toBeGreaterThan(droppedSeq);
@@ -130,7 +134,7 @@ describe("schema and migrations", () => {
     expect(await after.countsByTypeAndStatus()).toEqual(
       expect.arrayContaining([
         { eventType: "delete", status: "pending", count: 1 },
-        { eventType: "move", status: "pending", count: 1 },
+        { eventType: added, status: "pending", count: 1 },
       ]),
     );
   });
@@ -256,7 +260,7 @@ describe("reading", () => {
   });
 
   it("pages stably through the domain while new events arrive", async () => {
-    const events = new SyncEvents(open(freshPath()), { isCommitted: async () => false }, { damageOf: async () => undefined });
+    const events = new SyncEvents(open(freshPath()), { isCommitted: async () => false }, { damageOf: async () => ({ kind: "unknown" }) });
     const record = (n: number) =>
       events.record(
         relay,

@@ -8,19 +8,8 @@ import {
 import type { ServiceHandlers } from "#lib/grpc-server.js";
 import type { SyncEvents } from "./domain/sync-events.js";
 import type { ChangeFeed } from "./feed/change-feed.js";
-import { watchChangesHandler } from "./feed/handler.js";
+import { typeToProto, watchChangesHandler } from "./feed/handler.js";
 import type { EventStatus, EventType, IncomingEvent, SyncEventRecord, Verification } from "./domain/types.js";
-
-const typeToProto: Record<EventType, ProtoEventType> = {
-  upload: ProtoEventType.EVENT_TYPE_UPLOAD,
-  update: ProtoEventType.EVENT_TYPE_UPDATE,
-  delete: ProtoEventType.EVENT_TYPE_DELETE,
-  move: ProtoEventType.EVENT_TYPE_MOVE,
-  restore: ProtoEventType.EVENT_TYPE_RESTORE,
-  trash: ProtoEventType.EVENT_TYPE_TRASH,
-  undelete: ProtoEventType.EVENT_TYPE_UNDELETE,
-  purge: ProtoEventType.EVENT_TYPE_PURGE,
-};
 
 const statusToProto: Record<EventStatus, ProtoEventStatus> = {
   pending: ProtoEventStatus.EVENT_STATUS_PENDING,

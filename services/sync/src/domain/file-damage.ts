@@ -1,6 +1,8 @@
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
-import type { CatalogueInspector, ChunkStorage, FileDamage } from "../ports/peers.js";
+import type { CatalogueInspector, ChunkStorage, Damage, FileDamage } from "../ports/peers.js";
+
+const UNKNOWN: Damage = { kind: "unknown" };
 
 /**
  * Asks, when a user asks for a file's sync status, whether block storage
@@ -15,17 +17,16 @@ export class DamageProbe implements FileDamage {
     private readonly identity: () => Promise<CallIdentity>,
   ) {}
 
-  async damageOf(owner: string, fileId: string): Promise<string | undefined> {
+  async damageOf(owner: string, fileId: string): Promise<Damage> {
     let as: CallIdentity;
     let version;
     try {
       as = await this.identity();
       version = await this.catalogue.inspectFileVersion(owner, fileId, 0, as);
     } catch {
-      // Metadata down: the status still answers from sync's own events.
-      return undefined;
+      return UNKNOWN;
     }
-    if (!version) return undefined;
+    if (!version) return UNKNOWN;
     const distinct = [...new Map(version.chunks.map((c) => [c.sha256, c])).values()];
     const missing = [];
     try {
@@ -35,13 +36,15 @@ export class DamageProbe implements FileDamage {
         missing.push(...batch.filter((c) => stored.get(c.sha256) !== c.size));
       }
     } catch {
-      return undefined;
+      return UNKNOWN;
     }
-    if (missing.length === 0) return undefined;
+    if (missing.length === 0) return { kind: "whole" };
     const first = missing[0]!;
-    return (
-      `version ${version.version} is damaged: ${missing.length} of its ${distinct.length} chunks are not in block storage ` +
-      `(found corrupt and quarantined, or lost), e.g. chunk ${first.index} (sha256 ${first.sha256}); upload the file's content again to heal it`
-    );
+    return {
+      kind: "damaged",
+      message:
+        `version ${version.version} is damaged: ${missing.length} of its ${distinct.length} chunks are not in block storage ` +
+        `(found corrupt and quarantined, or lost), e.g. chunk ${first.index} (sha256 ${first.sha256}); upload the file's content again to heal it`,
+    };
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CfsError, type ErrorKind } from "#lib/errors.js";
+import type { FileDamage } from "../ports/peers.js";
 import type { StoredEventsQuery, SyncEventStore } from "../ports/sync-event-store.js";
 import { DEFAULT_PAGE_SIZE, MAX_CHUNKS_PER_EVENT, MAX_EVENTS_PER_BATCH, MAX_PAGE_SIZE, SyncEvents } from "./sync-events.js";
 import type { IncomingEvent, NewSyncEvent, SyncEventRecord } from "./types.js";
@@ -49,7 +50,12 @@ function setup() {
   const committed = new Set<string>();
   const files = { isCommitted: async (owner: string, fileId: string) => committed.has(`${owner}/${fileId}`) };
   const damaged = new Map<string, string>();
-  const damage = { damageOf: async (owner: string, fileId: string) => damaged.get(`${owner}/${fileId}`) };
+  const damage: FileDamage = {
+    damageOf: async (owner: string, fileId: string) => {
+      const message = damaged.get(`${owner}/${fileId}`);
+      return message === undefined ? { kind: "whole" } : { kind: "damaged", message };
+    },
+  };
   return { store, committed, damaged, events: new SyncEvents(store, files, damage, () => NOW) };
 }
 
@@ -283,6 +289,24 @@ describe("SyncEvents.fileStatus", () => {
     expect(await events.fileStatus(alice, fileId)).toMatchObject({ status: "pending", damage: expect.stringContaining("damaged") });
     damaged.delete(`alice/${fileId}`);
     expect((await events.fileStatus(alice, fileId)).damage).toBeUndefined();
+  });
+
+  it("counts a damage report while the file is damaged, and the newest other event once an upload healed it", async () => {
+    const { events, damaged, store } = setup();
+    const fileId = randomUUID();
+    await events.record(relay, [event({ fileId })]);
+    store.rows[0]!.status = "completed";
+    damaged.set(`alice/${fileId}`, "version 1 is damaged: 1 of its 2 chunks are not in block storage");
+    await events.record(relay, [event({ fileId, eventType: "damaged" }), event({ fileId, eventType: "damaged" })]);
+    for (const row of store.rows.slice(1)) row.status = "failed";
+    expect(await events.fileStatus(alice, fileId)).toMatchObject({ status: "failed", latest: { seq: 3, eventType: "damaged" }, damage: expect.stringContaining("damaged") });
+    damaged.delete(`alice/${fileId}`);
+    const healed = await events.fileStatus(alice, fileId);
+    expect(healed).toMatchObject({ status: "completed", latest: { seq: 1, eventType: "upload" } });
+    expect(healed.damage).toBeUndefined();
+    // Only damage reports kept: the newest one stands.
+    store.rows.shift();
+    expect(await events.fileStatus(alice, fileId)).toMatchObject({ status: "failed", latest: { seq: 3 } });
   });
 
   it("answers pending for a committed file of the caller whose first event has not arrived", async () => {

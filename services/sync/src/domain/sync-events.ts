@@ -5,6 +5,7 @@ import { decodePageToken, encodePageToken } from "./page-token.js";
 import {
   EVENT_STATUSES,
   EVENT_TYPES,
+  isDamageReport,
   isRemoval,
   type EventPage,
   type EventStatus,
@@ -102,18 +103,34 @@ export class SyncEvents {
 
   /**
    * The newest event of one of the caller's files: its status is the file's
-   * sync state. A file committed whose first event has not arrived yet is
-   * pending. A file of another user answers like one that does not exist.
+   * sync state. A damage report the file has healed from since (an upload
+   * stored its missing chunks again) no longer counts: the newest event
+   * before it does, and the report stays in the file's history. A file
+   * committed whose first event has not arrived yet is pending. A file of
+   * another user answers like one that does not exist.
    */
   async fileStatus(principal: Principal, fileId: string): Promise<FileSyncStatus> {
     const id = checkUuid(fileId, "file_id");
-    const [latest] = await this.store.list({ owner: principal.subject, fileId: id, limit: 1 });
+    const owner = principal.subject;
+    const [latest] = await this.store.list({ owner, fileId: id, limit: 1 });
     if (latest) {
-      const damage = isRemoval(latest.eventType) ? undefined : await this.damage.damageOf(principal.subject, id);
-      return { fileId: id, status: latest.status, latest, ...(damage ? { damage } : {}) };
+      const damage = isRemoval(latest.eventType) ? { kind: "unknown" as const } : await this.damage.damageOf(owner, id);
+      const shown = damage.kind === "whole" && isDamageReport(latest.eventType) ? await this.beforeDamageReports(owner, id, latest) : latest;
+      return { fileId: id, status: shown.status, latest: shown, ...(damage.kind === "damaged" ? { damage: damage.message } : {}) };
     }
     if (await this.committed.isCommitted(principal.subject, id)) return { fileId: id, status: "pending", latest: undefined };
     throw notFound(NO_EVENTS_FOR_FILE);
+  }
+
+  /** The newest event of the file older than `report` that is not a damage report; the report itself when there is none. */
+  private async beforeDamageReports(owner: string, fileId: string, report: SyncEventRecord): Promise<SyncEventRecord> {
+    for (let beforeSeq = report.seq; ; ) {
+      const page = await this.store.list({ owner, fileId, beforeSeq, limit: DEFAULT_PAGE_SIZE });
+      const found = page.find((e) => !isDamageReport(e.eventType));
+      if (found) return found;
+      if (page.length < DEFAULT_PAGE_SIZE) return report;
+      beforeSeq = page.at(-1)!.seq;
+    }
   }
 
   /** One of the caller's events; another user's answers like an unknown id. */

@@ -1,4 +1,4 @@
-export const EVENT_TYPES = ["upload", "update", "delete", "move", "restore", "trash", "undelete", "purge"] as const;
+export const EVENT_TYPES = ["upload", "update", "delete", "move", "restore", "trash", "undelete", "purge", "damaged"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const EVENT_STATUSES = ["pending", "processing", "completed", "failed"] as const;
@@ -33,8 +33,18 @@ export const VERIFICATION_ACTIONS = [
   "trash_synchronized",
   "undelete_synchronized",
   "purge_synchronized",
+  // A damage report whose version was whole again when verified: an upload healed it first.
+  "healed",
   "superseded",
 ] as const;
+
+/**
+ * Damage reports: block storage found a chunk of the file's newest version
+ * corrupt. They change nothing of the file, so the change feed leaves them out.
+ */
+export function isDamageReport(eventType: EventType): boolean {
+  return eventType === "damaged";
+}
 
 /** Events saying a file is gone for good (a delete of old, a purge): verified as removals, not as content. */
 export function isRemoval(eventType: EventType): boolean {

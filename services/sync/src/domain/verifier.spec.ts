@@ -312,6 +312,34 @@ describe("Verifier: uploads and updates", () => {
   });
 });
 
+describe("Verifier: damage reports", () => {
+  it("fails a report while a chunk of the version is quarantined, naming the file and the chunk", async () => {
+    const { verifier, upload, storage } = setup();
+    const { event, version } = upload(parts(10, 20), { eventType: "damaged", name: "photos/cat.jpg", version: 1 });
+    storage.chunks.get("alice")!.delete(version.chunks[1]!.sha256);
+    expectInconsistent(
+      await verifier.verify(event, as),
+      `file "photos/cat.jpg" is damaged (version 1): chunk 1 (sha256 ${version.chunks[1]!.sha256}) missing from block storage; upload its content again to heal it`,
+    );
+  });
+
+  it("names the file when a sampled chunk reads corrupt too, and shows a deceptive name escaped", async () => {
+    const { verifier, upload, storage } = setup();
+    const { event, version } = upload(parts(10), { eventType: "damaged", name: "invoice\u202Efdp.exe" });
+    storage.dataLoss.add(version.chunks[0]!.sha256);
+    expectInconsistent(await verifier.verify(event, as), /^file "invoice\\u\{202E\}fdp\.exe" is damaged \(version 1\): chunk 0 .* is corrupt in block storage/);
+  });
+
+  it("completes a report as healed when the version is whole again, and as superseded once the file is gone", async () => {
+    const { verifier, upload, laterDeletes } = setup();
+    const { event } = upload(parts(10, 20), { eventType: "damaged" });
+    expect(await verifier.verify(event, as)).toMatchObject({ kind: "completed", result: { action: "healed", chunksVerified: 2 } });
+    const gone = claimed({ eventType: "damaged" });
+    laterDeletes.add(gone.fileId);
+    expect(await verifier.verify(gone, as)).toMatchObject({ kind: "completed", result: { action: "superseded" } });
+  });
+});
+
 describe("Verifier: deletes", () => {
   it("completes a purge (no chunk list: bounded) once the file is gone from metadata", async () => {
     const { verifier, catalogue, upload } = setup();

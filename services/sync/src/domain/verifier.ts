@@ -5,7 +5,8 @@ import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_CHUNK_BYTES, MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
-import { isRemoval, type ClaimedEvent, type EventType, type Verification, type VerificationAction } from "./types.js";
+import { displayName } from "#lib/display-name.js";
+import { isDamageReport, isRemoval, type ClaimedEvent, type EventType, type Verification, type VerificationAction } from "./types.js";
 
 /** A verification result before it gets its time. */
 export type Result = Omit<Verification, "verifiedAt">;
@@ -55,6 +56,7 @@ const ACTION_OF: Record<EventType, VerificationAction> = {
   trash: "trash_synchronized",
   undelete: "undelete_synchronized",
   purge: "purge_synchronized",
+  damaged: "healed",
 };
 
 
@@ -76,7 +78,9 @@ export class Verifier {
   }
 
   async verify(event: ClaimedEvent, as: CallIdentity): Promise<Outcome> {
-    return isRemoval(event.eventType) ? this.verifyDelete(event, as) : this.verifyContent(event, as);
+    if (isRemoval(event.eventType)) return this.verifyDelete(event, as);
+    const outcome = await this.verifyContent(event, as);
+    return isDamageReport(event.eventType) ? namingTheFile(event, outcome) : outcome;
   }
 
   /**
@@ -236,6 +240,25 @@ export class Verifier {
       kind: "completed",
       result: { syncStatus: "synchronized", chunksVerified: verified, totalChunks: hashes.length, action: ACTION_OF[event.eventType], chunksRehashed: 0 },
     };
+  }
+}
+
+/**
+ * A damage report is checked like an upload of the version it names: while
+ * a chunk of it is missing (quarantined) or corrupt, the event fails, and
+ * its message starts with the file's name, which is how its owner knows it.
+ * Whole again when verified (an upload healed it first), it completes as
+ * "healed".
+ */
+function namingTheFile(event: ClaimedEvent, outcome: Outcome): Outcome {
+  const file = `file "${displayName(event.name)}"`;
+  switch (outcome.kind) {
+    case "completed":
+      return outcome;
+    case "inconsistent":
+      return { ...outcome, message: `${file} is damaged (version ${event.version}): ${outcome.message}; upload its content again to heal it` };
+    case "unsettled":
+      return { ...outcome, message: `${file}: ${outcome.message}` };
   }
 }
 

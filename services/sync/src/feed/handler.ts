@@ -3,7 +3,8 @@ import type { RequestContext } from "#lib/grpc-server.js";
 import type { EventType } from "../domain/types.js";
 import type { ChangeFeed } from "./change-feed.js";
 
-const typeToProto: Record<EventType, ProtoEventType> = {
+/** The event types as the API names them (ListSyncEvents and the feed alike). */
+export const typeToProto: Record<EventType, ProtoEventType> = {
   upload: ProtoEventType.EVENT_TYPE_UPLOAD,
   update: ProtoEventType.EVENT_TYPE_UPDATE,
   delete: ProtoEventType.EVENT_TYPE_DELETE,
@@ -12,6 +13,7 @@ const typeToProto: Record<EventType, ProtoEventType> = {
   trash: ProtoEventType.EVENT_TYPE_TRASH,
   undelete: ProtoEventType.EVENT_TYPE_UNDELETE,
   purge: ProtoEventType.EVENT_TYPE_PURGE,
+  damaged: ProtoEventType.EVENT_TYPE_DAMAGED,
 };
 
 /** SyncService.WatchChanges: translates the feed's messages to proto. The user is the caller, never a field. */

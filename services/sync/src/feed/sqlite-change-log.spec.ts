@@ -61,6 +61,22 @@ describe("SqliteChangeLog", () => {
     expect(await log.latest()).toBe(8);
   });
 
+  it("leaves damage reports out of the changes, while the head counts them", async () => {
+    const { log, record } = setup();
+    const now = Date.now();
+    record("alice", now);
+    record("alice", now, "damaged");
+    record("alice", now, "damaged");
+    record("alice", now, "update");
+    record("alice", now, "damaged");
+    const page = await log.changesAfter("alice", 0, 2);
+    expect(page.changes.map((c) => [c.seq, c.eventType])).toEqual([
+      [1, "upload"],
+      [4, "update"],
+    ]);
+    expect(await log.changesAfter("alice", 4, 2)).toMatchObject({ head: 5, changes: [] });
+  });
+
   it("reports an empty log as head 0", async () => {
     const { log } = setup();
     expect(await log.bounds("alice")).toEqual({ oldest: 0, head: 0 });

@@ -33,10 +33,12 @@ export class SqliteChangeLog implements ChangeLog {
   private readonly readBounds: Sqlite.Transaction<(owner: string) => LogBounds>;
 
   private constructor(private readonly db: Sqlite.Database) {
-    // Uses the (owner, owner_seq) index.
+    // Uses the (owner, owner_seq) index. Damage reports change nothing of a
+    // file (isDamageReport): a mirror has nothing to apply, so the feed skips
+    // them, and a page of fewer than `limit` still means nothing else is left.
     this.selectChanges = db.prepare(
       `SELECT owner_seq, file_id, name, event_type, version, size, sha256, created_at
-       FROM sync_events WHERE owner = ? AND owner_seq > ? ORDER BY owner_seq LIMIT ?`,
+       FROM sync_events WHERE owner = ? AND owner_seq > ? AND event_type <> 'damaged' ORDER BY owner_seq LIMIT ?`,
     );
     // AUTOINCREMENT keeps the highest seq ever assigned here, even once those rows are pruned.
     this.selectHead = db.prepare(`SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sync_events'), 0) AS head`);

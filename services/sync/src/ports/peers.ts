@@ -41,10 +41,16 @@ export interface CommittedFiles {
   isCommitted(owner: string, fileId: string): Promise<boolean>;
 }
 
+/**
+ * What block storage holds of a file's newest version now: "damaged" names
+ * what is missing; "unknown" when the file is gone or the peers do not
+ * answer (the status still answers from sync's own events).
+ */
+export type Damage = { kind: "damaged"; message: string } | { kind: "whole" } | { kind: "unknown" };
+
 /** Whether a file's newest version is damaged now (GetFileSyncStatus). */
 export interface FileDamage {
-  /** What is missing, or undefined when nothing is (or the file is gone, or the peers do not answer). */
-  damageOf(owner: string, fileId: string): Promise<string | undefined>;
+  damageOf(owner: string, fileId: string): Promise<Damage>;
 }
 
 /** Block storage as verification needs it, acting for a named owner. */
