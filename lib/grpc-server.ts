@@ -39,6 +39,13 @@ export interface RequestContext {
    * download). ASCII values only; once per call, before anything is sent.
    */
   sendHeaders(headers: Readonly<Record<string, string>>): void;
+  /**
+   * The HTTP method of the REST request a gateway transcoded into this call
+   * (`x-envoy-original-method`, which Envoy's transcoder sets and the edge
+   * sets too); undefined for a plain gRPC call. It only shapes the answer
+   * (a HEAD gets no body), never who may do what.
+   */
+  readonly transcodedMethod: string | undefined;
 }
 
 interface MethodDefinition {
@@ -237,7 +244,8 @@ async function serveCall(
       for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
       call.sendMetadata(metadata);
     };
-    await body({ principal, token, requestId, log, deadline: lifetime.deadline, signal: lifetime.signal, sendHeaders });
+    const transcodedMethod = transcodedMethodOf(call.metadata);
+    await body({ principal, token, requestId, log, deadline: lifetime.deadline, signal: lifetime.signal, sendHeaders, transcodedMethod });
   } catch (err) {
     const status = toGrpcError(lifetime.signal.aborted ? lifetime.signal.reason : err, log);
     code = status.code;
@@ -315,4 +323,14 @@ async function writeResponses(call: grpc.ServerWritableStream<unknown, unknown>,
     void iterator.return?.()?.catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The method a gateway's transcoder recorded. Envoy appends its own
+ * `x-envoy-original-method` after any copy the client sent, so the last
+ * value is the gateway's.
+ */
+function transcodedMethodOf(metadata: grpc.Metadata): string | undefined {
+  const last = metadata.get("x-envoy-original-method").at(-1);
+  return typeof last === "string" ? last : undefined;
 }

@@ -97,8 +97,8 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     if (!url.pathname.startsWith("/v1/") && url.pathname !== "/v1") {
       return serveStatic(req, res, url.pathname);
     }
-    // HEAD answers like GET without a body (Node sends no body for HEAD).
-    const match = matchRoute(routes, req.method === "HEAD" ? "GET" : (req.method ?? ""), url.pathname);
+    // HEAD is served where an annotation binds it, as by Envoy (Node sends no body for HEAD anyway).
+    const match = matchRoute(routes, req.method ?? "", url.pathname);
     if ("allowed" in match) {
       if (match.allowed.length > 0) res.setHeader("allow", [...new Set(match.allowed)].join(", "));
       throw new HttpError(match.allowed.length > 0 ? 405 : 404, grpc.status.NOT_FOUND, `no route for ${req.method} ${url.pathname}`);
@@ -107,6 +107,8 @@ export async function startEdge(options: EdgeOptions): Promise<RunningEdge> {
     const metadata = new grpc.Metadata();
     metadata.set("authorization", `Bearer ${token}`);
     metadata.set("x-request-id", res.getHeader("x-request-id") as string);
+    // As Envoy's transcoder tells the service: a HEAD's download leaves its bytes out.
+    metadata.set("x-envoy-original-method", match.route.httpMethod);
     const call: UpstreamCall = { route: match.route, client: clients.get(match.route.method.parent.typeName)!, metadata, req, res, log };
     const { body, rawBodyField, method } = match.route;
     if (rawBodyField) {
@@ -326,7 +328,7 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
   res.on("drain", () => upstream.resume());
   await new Promise<void>((resolve, reject) => {
     let started = false;
-    /** Set once the response is settled: by an error, or by a HEAD's headers (the cancel's error is ours). */
+    /** Set once the response is settled by an error. */
     let settled = false;
     upstream.on("data", (message: Message) => {
       const fields = message as unknown as { contentType: string; data: Uint8Array };
@@ -334,13 +336,6 @@ async function responseStream(call: UpstreamCall, request: Message): Promise<voi
         started = true;
         res.writeHead(200, { ...headers, "content-type": raw ? contentTypeHeader(fields.contentType) : "application/json", "cache-control": "no-store" });
         if (!raw) res.write("[");
-        // A HEAD has all it asked for once the headers are out.
-        if (call.req.method === "HEAD") {
-          settled = true;
-          upstream.cancel();
-          res.end();
-          return resolve();
-        }
       } else if (!raw) {
         res.write(",");
       }
@@ -439,7 +434,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, allowed: ReadonlyS
   res.setHeader("access-control-expose-headers", "x-request-id, content-type, content-length, content-disposition");
   if (!preflight) return false;
   res.writeHead(204, {
-    "access-control-allow-methods": "GET, POST, PUT, PATCH, DELETE",
+    "access-control-allow-methods": "GET, HEAD, POST, PUT, PATCH, DELETE",
     "access-control-allow-headers": "authorization, content-type, x-request-id",
     "access-control-max-age": "600",
   });

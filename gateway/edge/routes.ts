@@ -7,7 +7,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
  * uses. Nothing here is written by hand per route.
  */
 export interface HttpRoute {
-  httpMethod: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  httpMethod: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** The annotated template, e.g. /v1/files/{file_id}/content. */
   template: string;
   segments: ReadonlyArray<{ literal: string } | { field: string }>;
@@ -36,7 +36,7 @@ interface HttpRuleJson {
   post?: string;
   delete?: string;
   patch?: string;
-  custom?: unknown;
+  custom?: { kind?: string; path?: string };
   body?: string;
   responseBody?: string;
   additionalBindings?: HttpRuleJson[];
@@ -72,10 +72,8 @@ export function loadHttpRoutes(registry: Registry, serviceNames: readonly string
 
 function toRoute(rule: HttpRuleJson, method: DescMethod): HttpRoute {
   const where = `${method.parent.typeName}.${method.name}`;
-  const verbs = (["get", "put", "post", "delete", "patch"] as const).filter((v) => rule[v] !== undefined);
-  if (verbs.length !== 1) throw new Error(`${where}: exactly one of get/put/post/delete/patch is supported`);
+  const [verb, template] = verbOf(rule, where);
   if (rule.responseBody) throw new Error(`${where}: response_body is not supported by the edge`);
-  const template = rule[verbs[0]!]!;
   const segments = template
     .split("/")
     .slice(1)
@@ -88,8 +86,22 @@ function toRoute(rule: HttpRuleJson, method: DescMethod): HttpRoute {
   const body = rule.body ?? "";
   const bodyField = body && body !== "*" ? requireField(method.input, body, where) : undefined;
   const rawBodyField = bodyField?.message?.typeName === HTTP_BODY ? bodyField : undefined;
-  const verb = verbs[0]!.toUpperCase() as HttpRoute["httpMethod"];
   return { httpMethod: verb, template, segments, body, rawBodyField, method, grpcPath: `/${method.parent.typeName}/${method.name}` };
+}
+
+/**
+ * The binding's HTTP method and path template. Of the custom kinds only HEAD:
+ * a HEAD binding is a method answered like its GET without the body (the
+ * services leave the bytes out when told the call is a HEAD).
+ */
+function verbOf(rule: HttpRuleJson, where: string): [HttpRoute["httpMethod"], string] {
+  const verbs = (["get", "put", "post", "delete", "patch"] as const).filter((v) => rule[v] !== undefined);
+  if (rule.custom !== undefined) {
+    if (verbs.length > 0 || rule.custom.kind !== "HEAD" || !rule.custom.path) throw new Error(`${where}: of the custom bindings only {kind: "HEAD", path} is supported`);
+    return ["HEAD", rule.custom.path];
+  }
+  if (verbs.length !== 1) throw new Error(`${where}: exactly one of get/put/post/delete/patch (or a custom HEAD) is supported`);
+  return [verbs[0]!.toUpperCase() as HttpRoute["httpMethod"], rule[verbs[0]!]!];
 }
 
 function requireField(message: DescMessage, protoName: string, where: string) {

@@ -90,7 +90,8 @@ function operation(route: HttpRoute, schemas: SchemaSet): JsonObject {
     }
   }
   const op: JsonObject = {
-    operationId: `${method.parent.name}_${method.name}`,
+    // A HEAD binding shares its method with the GET: the ids must still differ.
+    operationId: `${method.parent.name}_${method.name}${route.httpMethod === "HEAD" ? "_Head" : ""}`,
     summary: `${method.parent.typeName}.${method.name}`,
     tags: [method.parent.name],
   };
@@ -100,7 +101,7 @@ function operation(route: HttpRoute, schemas: SchemaSet): JsonObject {
   const requestBody = requestBodyOf(route, pathFields, schemas);
   if (requestBody) op.requestBody = requestBody;
   op.responses = {
-    "200": successResponse(method, schemas),
+    "200": route.httpMethod === "HEAD" ? { description: "The headers the GET answers with (Content-Type, Content-Length, Content-Disposition), no body." } : successResponse(method, schemas),
     "400": errorResponse("Bad input: a malformed field, an unknown query parameter, a bad range."),
     "401": errorResponse("No valid bearer token."),
     default: errorResponse("Any other error, as google.rpc.Status JSON with the HTTP status of its gRPC code."),

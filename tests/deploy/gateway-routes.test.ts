@@ -136,7 +136,10 @@ describe("the API as the descriptor set describes it", () => {
     expect(methods.filter((m) => m.internal).map((m) => m.grpcPath)).toEqual(
       expect.arrayContaining(["/cfs.metadata.v1.MetadataService/CommitFileVersion", "/cfs.sync.v1.SyncService/RecordEvents"]),
     );
-    expect(methods.find((m) => m.name === "DownloadFileContent")?.rest).toEqual([["GET", `/v1/files/${SAMPLE}/content`]]);
+    expect(methods.find((m) => m.name === "DownloadFileContent")?.rest).toEqual([
+      ["GET", `/v1/files/${SAMPLE}/content`],
+      ["HEAD", `/v1/files/${SAMPLE}/content`],
+    ]);
   });
 });
 

@@ -95,6 +95,7 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
           "GET /v1/usage",
           "PUT /v1/quotas/{owner}",
           "GET /v1/files/{file_id}/content",
+          "HEAD /v1/files/{file_id}/content",
           "GET /v1/files/{file_id}/sync-status",
           "GET /v1/sync-events",
           "GET /v1/sync-events/{event_id}",
@@ -140,7 +141,16 @@ export function describeRestContract(label: string, start: () => Promise<RestTar
       const download = await api(`/v1/files/${file.fileId}/content`, alice);
       expect(download.status).toBe(200);
       expect(download.headers.get("content-type")).toBe("application/x-test");
+      expect(download.headers.get("content-length")).toBe(String(data.length));
       expect(sha256(new Uint8Array(await download.arrayBuffer()))).toBe(sha256(data));
+      // HEAD: the GET's headers, no body; a missing file is a 404 without one too.
+      const head = await api(`/v1/files/${file.fileId}/content`, alice, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      for (const name of ["content-type", "content-length", "content-disposition"]) expect(head.headers.get(name), name).toBe(download.headers.get(name));
+      expect(await head.text()).toBe("");
+      const missing = await api(`/v1/files/${FOREIGN_ID}/content`, alice, { method: "HEAD" });
+      expect(missing.status).toBe(404);
+      expect(await missing.text()).toBe("");
 
       const got = await json<{ file: FileJson }>(await api(`/v1/files/${file.fileId}`, alice));
       expect(got.file).toEqual(file);

@@ -78,6 +78,9 @@ export function createHandlers(
           contentType = part.file.contentType || "application/octet-stream";
           // Gateways turn these into the response's Content-Disposition and Content-Length.
           ctx.sendHeaders({ "content-disposition": contentDisposition(part.file.name), [CONTENT_LENGTH_HEADER]: String(part.bytes) });
+          // A REST HEAD: the headers and the content type, no bytes. Envoy's
+          // transcoder would pass bytes on into a HEAD response.
+          if (ctx.transcodedMethod === "HEAD") break;
           continue;
         }
         const message: HttpBody = { contentType: sent ? "" : contentType!, data: part.data, extensions: [] };

@@ -2873,7 +2873,11 @@ export const ChunkerServiceService = {
   /**
    * REST download of raw bytes. The first message carries the content type
    * and the first bytes; errors (unknown file, bad range) arrive before it,
-   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`. The
+   * initial metadata names the file (`content-disposition`) and the length
+   * of what follows (`x-cfs-content-length`). A REST HEAD (the call's
+   * `x-envoy-original-method`, as the transcoder sets it) gets the same
+   * metadata and one message with the content type and no bytes.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    */
@@ -3019,7 +3023,11 @@ export interface ChunkerServiceServer extends UntypedServiceImplementation {
   /**
    * REST download of raw bytes. The first message carries the content type
    * and the first bytes; errors (unknown file, bad range) arrive before it,
-   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`. The
+   * initial metadata names the file (`content-disposition`) and the length
+   * of what follows (`x-cfs-content-length`). A REST HEAD (the call's
+   * `x-envoy-original-method`, as the transcoder sets it) gets the same
+   * metadata and one message with the content type and no bytes.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    */
@@ -3133,7 +3141,11 @@ export interface ChunkerServiceClient extends Client {
   /**
    * REST download of raw bytes. The first message carries the content type
    * and the first bytes; errors (unknown file, bad range) arrive before it,
-   * so they become HTTP statuses. Byte ranges: `offset` and `length`.
+   * so they become HTTP statuses. Byte ranges: `offset` and `length`. The
+   * initial metadata names the file (`content-disposition`) and the length
+   * of what follows (`x-cfs-content-length`). A REST HEAD (the call's
+   * `x-envoy-original-method`, as the transcoder sets it) gets the same
+   * metadata and one message with the content type and no bytes.
    * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
    * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
    */
