@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fromBinary, type DescMethod } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadHttpRoutes, loadRegistry } from "../../gateway/edge/routes.js";
+import { HTTP_BODY, loadHttpRoutes, loadRegistry } from "../../gateway/edge/routes.js";
 import type { EnvoyConfig } from "./envoy.js";
 import { REPO, template, TOOL_BUILD_TIMEOUT_MS, tools, yamlToJson, type Tools } from "./tools.js";
 
@@ -17,7 +17,13 @@ import { REPO, template, TOOL_BUILD_TIMEOUT_MS, tools, yamlToJson, type Tools } 
  * - JWT is required on its REST path and its gRPC path;
  * - every internal method is answered by the gateway with 404, never routed,
  *   and has no REST route;
- * - /healthz is answered before any JWT check.
+ * - /healthz is answered before any JWT check;
+ * - a transcoded call (the transcoder adds x-envoy-original-path) reaches the
+ *   same cluster; a raw download's (stream google.api.HttpBody) gets its
+ *   Content-Length from the chunker's x-cfs-content-length, a plain gRPC call
+ *   never does (its body is framed);
+ * - a REST HEAD is transcoded with a config that does not turn errors into
+ *   JSON bodies, which a HEAD response must not carry.
  * The checks are shown to fail on configs with a route or a rule removed.
  */
 
@@ -31,6 +37,8 @@ interface Method {
   /** REST [verb, sample path] of each binding; empty when not annotated. */
   rest: Array<[string, string]>;
   internal: boolean;
+  /** A server stream of google.api.HttpBody: raw bytes with a length the gateway must announce. */
+  rawDownload: boolean;
 }
 
 const SAMPLE = "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f";
@@ -56,6 +64,7 @@ async function apiMethods(): Promise<Method[]> {
           grpcPath: `/${service.typeName}/${method.name}`,
           rest: routes.filter((r) => r.method === method).map((r) => [r.httpMethod, r.template.replace(/\{[^}]+\}/g, SAMPLE)]),
           internal: (location?.leadingComments ?? "").trim().startsWith("Internal"),
+          rawDownload: method.methodKind === "server_streaming" && method.output.typeName === HTTP_BODY,
         });
       });
     });
@@ -66,11 +75,29 @@ async function apiMethods(): Promise<Method[]> {
 /** The cluster that serves a cfs service: cfs.<component>.v1.XService -> <component>. */
 const clusterOf = (service: string) => service.split(".")[1]!;
 
-function matches(match: Json, path: string): boolean {
+/** A route's or rule's match, as Envoy evaluates it, for a request of this path and these headers (lower-case names). */
+function matches(match: Json, path: string, headers: Readonly<Record<string, string>> = {}): boolean {
+  const headersHold = (match.headers ?? []).every((h: Json) => {
+    const value = headers[h.name];
+    if (h.present_match !== undefined) return (value !== undefined) === h.present_match;
+    if (h.string_match?.exact !== undefined) return value === h.string_match.exact;
+    throw new Error(`header matcher ${JSON.stringify(h)} is not evaluated by this test`);
+  });
+  if (!headersHold) return false;
   if (match.path !== undefined) return match.path === path;
   if (match.prefix !== undefined) return path.startsWith(match.prefix);
   if (match.safe_regex !== undefined) return new RegExp(`^(?:${match.safe_regex.regex})$`).test(path);
   return false;
+}
+
+/** The headers of a REST request once the transcoder has rewritten it into a gRPC call. */
+const transcoded = (verb: string, restPath: string) => ({ ":method": "POST", "x-envoy-original-path": restPath, "x-envoy-original-method": verb });
+
+/** Whether a route's response headers announce the chunker's length as Content-Length (without overriding one the transcoder set). */
+function announcesLength(route: Json): boolean {
+  return (route?.response_headers_to_add ?? []).some(
+    (h: Json) => h.header?.key === "content-length" && h.header.value === "%RESP(x-cfs-content-length)%" && h.append_action === "ADD_IF_ABSENT",
+  );
 }
 
 /** Problems of a config's routes and JWT rules against the API; empty when it serves the API as meant. */
@@ -84,7 +111,7 @@ export function routeProblems(config: EnvoyConfig, methods: readonly Method[]): 
   const transcoder = filters.find((f) => f.name === "envoy.filters.http.grpc_json_transcoder")?.typed_config;
   const jwt = filters.find((f) => f.name === "envoy.filters.http.jwt_authn")?.typed_config;
   const routes: Json[] = hcm.route_config.virtual_hosts.flatMap((v: Json) => v.routes);
-  const firstRoute = (path: string) => routes.find((r) => matches(r.match, path));
+  const firstRoute = (path: string, headers: Record<string, string> = { ":method": "POST" }) => routes.find((r) => matches(r.match, path, headers));
   const requiresJwt = (path: string) => {
     const rule = (jwt?.rules ?? []).find((r: Json) => matches(r.match, path));
     return rule?.requires?.provider_name === "cfs";
@@ -103,7 +130,22 @@ export function routeProblems(config: EnvoyConfig, methods: readonly Method[]): 
       problems.push(`${m.grpcPath} routes to ${clusterOf(m.service)}, not ${route?.route?.cluster ?? JSON.stringify(route?.direct_response ?? "nothing")}`);
     }
     if (!requiresJwt(m.grpcPath)) problems.push(`${m.grpcPath} requires a JWT`);
-    for (const [verb, path] of m.rest) if (!requiresJwt(path)) problems.push(`${verb} ${path} (${m.name}) requires a JWT`);
+    if (announcesLength(route)) problems.push(`${m.grpcPath} called over gRPC gets no Content-Length (its body is framed)`);
+    for (const [verb, path] of m.rest) {
+      if (!requiresJwt(path)) problems.push(`${verb} ${path} (${m.name}) requires a JWT`);
+      const after = firstRoute(m.grpcPath, transcoded(verb, path));
+      if (after?.route?.cluster !== clusterOf(m.service)) problems.push(`${verb} ${path} transcoded routes to ${clusterOf(m.service)}, not ${after?.route?.cluster ?? "nothing"}`);
+      if (m.rawDownload && !announcesLength(after)) problems.push(`${verb} ${path} transcoded carries Content-Length from x-cfs-content-length`);
+      if (verb === "HEAD") {
+        // The transcoder takes its config from the route the REST request matches, before it rewrites the path.
+        const before = firstRoute(path, { ":method": "HEAD" });
+        const own = before?.typed_per_filter_config?.["envoy.filters.http.grpc_json_transcoder"];
+        const { convert_grpc_status: _ignored, ...rest } = own ?? {};
+        const { convert_grpc_status: _also, ...filterRest } = transcoder ?? {};
+        if (!own || own.convert_grpc_status !== false) problems.push(`HEAD ${path} is transcoded without convert_grpc_status (no JSON error body after a HEAD's headers)`);
+        else if (JSON.stringify(rest) !== JSON.stringify(filterRest)) problems.push(`HEAD ${path}: the route's transcoder config is the filter's but for convert_grpc_status`);
+      }
+    }
   }
 
   const health = filters[filterIndex("envoy.filters.http.health_check")]?.typed_config;
@@ -171,8 +213,44 @@ describe.each(["gateway/envoy.yaml", "the chart's config"])("routes of %s", (lab
     ["the health check after jwt_authn", (c) => hcmOf(c).http_filters.reverse(), /\/healthz is answered by the health check filter before jwt_authn/],
     [
       "a route sending chunker calls to metadata",
-      (c) => (hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.route?.cluster === "chunker").route.cluster = "metadata"),
+      (c) => (hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.match.prefix === "/cfs.chunker.v1.ChunkerService/").route.cluster = "metadata"),
       /\/cfs\.chunker\.v1\.ChunkerService\/DownloadFileContent routes to chunker, not metadata/,
+    ],
+    [
+      "transcoded downloads sent to metadata",
+      (c) => (hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.match.headers?.some((h: Json) => h.name === "x-envoy-original-path")).route.cluster = "metadata"),
+      /GET \/v1\/files\/.*\/content transcoded routes to chunker, not metadata/,
+    ],
+    [
+      "the download's Content-Length mapping removed",
+      (c) => delete hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.response_headers_to_add?.some((h: Json) => h.header.key === "content-length")).response_headers_to_add,
+      /GET \/v1\/files\/.*\/content transcoded carries Content-Length from x-cfs-content-length/,
+    ],
+    [
+      "the Content-Length mapping on every chunker call",
+      (c) => {
+        const vh = hcmOf(c).route_config.virtual_hosts[0];
+        const mapped = vh.routes.find((r: Json) => r.response_headers_to_add?.some((h: Json) => h.header.key === "content-length"));
+        vh.routes.find((r: Json) => r.match.prefix === "/cfs.chunker.v1.ChunkerService/").response_headers_to_add = mapped.response_headers_to_add;
+        vh.routes = vh.routes.filter((r: Json) => r !== mapped);
+      },
+      /\/cfs\.chunker\.v1\.ChunkerService\/DownloadFileContent called over gRPC gets no Content-Length/,
+    ],
+    [
+      "HEAD transcoded with convert_grpc_status",
+      (c) => {
+        const head = hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.match.headers?.some((h: Json) => h.name === ":method"));
+        head.typed_per_filter_config["envoy.filters.http.grpc_json_transcoder"].convert_grpc_status = true;
+      },
+      /HEAD \/v1\/files\/.*\/content is transcoded without convert_grpc_status/,
+    ],
+    [
+      "HEAD's transcoder config drifted from the filter's",
+      (c) => {
+        const head = hcmOf(c).route_config.virtual_hosts[0].routes.find((r: Json) => r.match.headers?.some((h: Json) => h.name === ":method"));
+        head.typed_per_filter_config["envoy.filters.http.grpc_json_transcoder"].services = ["cfs.chunker.v1.ChunkerService"];
+      },
+      /the route's transcoder config is the filter's but for convert_grpc_status/,
     ],
   ];
   it.each(mutations)("fails with %s", (_what, change, problem) => {

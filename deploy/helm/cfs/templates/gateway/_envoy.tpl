@@ -60,6 +60,31 @@
                   port_value: {{ $upstream.port | int }}
 {{- end -}}
 
+{{/*
+The gRPC-JSON transcoder's config: the filter's, and (with convertGrpcStatus
+false) the one REST HEADs are transcoded with.
+*/}}
+{{- define "cfs.gateway.transcoderConfig" -}}
+{{- $g := .root.Values.gateway -}}
+"@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
+proto_descriptor: {{ $g.descriptorSet.path | default "/etc/envoy/descriptors/descriptor-set.binpb" }}
+services:
+  {{- toYaml $g.transcodedServices | nindent 2 }}
+convert_grpc_status: {{ .convertGrpcStatus }}
+print_options:
+  always_print_primitive_fields: true
+# Unknown query parameters are a 400; unknown methods pass on
+# (gRPC itself and the web page are not transcoded).
+request_validation_options:
+  reject_unknown_query_parameters: true
+# Whole JSON bodies of unary calls are buffered up to these sizes.
+# Raw-bytes uploads (client-streamed HttpBody) go on in pieces of
+# about 1 MB and downloads (server-streamed HttpBody) frame by frame:
+# neither is bounded by them.
+max_request_body_size: {{ $g.limits.maxJsonRequestBytes | int64 }}
+max_response_body_size: {{ $g.limits.maxJsonResponseBytes | int64 }}
+{{- end -}}
+
 {{- define "cfs.gateway.envoyConfig" -}}
 {{- $g := .Values.gateway -}}
 {{- $jwks := urlParse (include "cfs.auth.jwksUri" .) -}}
@@ -70,6 +95,8 @@
 {{- $jwksPort = last (splitList ":" $jwks.host) -}}
 {{- end -}}
 {{- $routeTimeout := dict "timeout" "0s" "max_stream_duration" (dict "max_stream_duration" $g.streamTimeout "grpc_timeout_header_max" $g.streamTimeout) -}}
+{{- /* Methods returning stream google.api.HttpBody: downloads (tests/deploy/gateway-routes.test.ts keeps this in step with the protos). */ -}}
+{{- $rawDownloads := list "/cfs.chunker.v1.ChunkerService/DownloadFileContent" -}}
 # Rendered by the cfs chart (deploy/helm/cfs/templates/gateway/_envoy.tpl).
 admin:
   address:
@@ -169,9 +196,43 @@ static_resources:
                             - header: {key: content-type, value: application/json}
                               append_action: OVERWRITE_IF_EXISTS_OR_ADD
                         {{- end }}
+                        {{- if include "cfs.gateway.transcoding" . }}
+                        # A REST HEAD (downloads have a HEAD binding) is transcoded with this
+                        # route's transcoder config, which leaves gRPC errors as the status and
+                        # grpc-message: the JSON body convert_grpc_status adds must not follow a
+                        # HEAD's headers. The transcoded call is routed below; a HEAD that no
+                        # binding names stays here, 405.
+                        - match:
+                            prefix: /v1/
+                            headers:
+                              - name: ":method"
+                                string_match: {exact: HEAD}
+                          direct_response: {status: 405}
+                          typed_per_filter_config:
+                            envoy.filters.http.grpc_json_transcoder:
+                              {{- include "cfs.gateway.transcoderConfig" (dict "root" . "convertGrpcStatus" false) | nindent 30 }}
+                        {{- end }}
                         {{- range $g.blockedMethods }}
                         - match: {path: {{ . | quote }}}
                           direct_response: {status: 404}
+                        {{- end }}
+                        {{- range $rawDownloads }}
+                        # A transcoded REST download (the transcoder sets x-envoy-original-path;
+                        # gRPC calls have none, and must not get a Content-Length for their
+                        # framed body): its length, sent by the chunker as x-cfs-content-length
+                        # (gRPC keeps content-length for itself), becomes Content-Length. When
+                        # the transcoder answers an error instead it sets its own.
+                        - match:
+                            path: {{ . | quote }}
+                            headers:
+                              - name: x-envoy-original-path
+                                present_match: true
+                          route:
+                            cluster: chunker
+                            {{- toYaml $routeTimeout | nindent 28 }}
+                          response_headers_to_add:
+                            - header: {key: content-length, value: "%RESP(x-cfs-content-length)%"}
+                              append_action: ADD_IF_ABSENT
                         {{- end }}
                         - match: {prefix: /cfs.chunker.v1.ChunkerService/}
                           route:
@@ -253,23 +314,7 @@ static_resources:
                   {{- if include "cfs.gateway.transcoding" . }}
                   - name: envoy.filters.http.grpc_json_transcoder
                     typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
-                      proto_descriptor: {{ $g.descriptorSet.path | default "/etc/envoy/descriptors/descriptor-set.binpb" }}
-                      services:
-                        {{- toYaml $g.transcodedServices | nindent 24 }}
-                      convert_grpc_status: true
-                      print_options:
-                        always_print_primitive_fields: true
-                      # Unknown query parameters are a 400; unknown methods pass on
-                      # (gRPC itself and the web page are not transcoded).
-                      request_validation_options:
-                        reject_unknown_query_parameters: true
-                      # Whole JSON bodies of unary calls are buffered up to these sizes.
-                      # Raw-bytes uploads (client-streamed HttpBody) go on in pieces of
-                      # about 1 MB and downloads (server-streamed HttpBody) frame by frame:
-                      # neither is bounded by them.
-                      max_request_body_size: {{ $g.limits.maxJsonRequestBytes | int64 }}
-                      max_response_body_size: {{ $g.limits.maxJsonResponseBytes | int64 }}
+                      {{- include "cfs.gateway.transcoderConfig" (dict "root" . "convertGrpcStatus" true) | nindent 22 }}
                   {{- end }}
                   - name: envoy.filters.http.router
                     typed_config:
