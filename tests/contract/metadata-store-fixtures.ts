@@ -4,6 +4,7 @@ import type { CatalogueRules, ChunkRecord, FileRecord, NewFileVersion, OutboxEve
 import type { CatalogueRetention } from "../../services/metadata/src/ports/catalogue-retention.js";
 import type { CatalogueStore } from "../../services/metadata/src/ports/catalogue-store.js";
 import type { CollectionQueue, ReleaseQueue } from "../../services/metadata/src/ports/collection-queue.js";
+import type { DamageLedger } from "../../services/metadata/src/ports/damage-ledger.js";
 import type { DeadLetters } from "../../services/metadata/src/ports/dead-letters.js";
 import type { OutboxStore } from "../../services/metadata/src/ports/outbox-store.js";
 import type { SweepReferences } from "../../services/metadata/src/ports/sweep-references.js";
@@ -21,6 +22,7 @@ export interface MetadataStores {
   verification: VerificationReads;
   uploads: UploadSessionStore;
   sweep: SweepReferences;
+  damage: DamageLedger;
 }
 
 export interface StoresUnderTest {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { catalogueLifecycleContract } from "./catalogue-lifecycle.contract.js";
 import { catalogueStoreContract } from "./catalogue-store.contract.js";
 import { collectionQueueContract } from "./collection-queue.contract.js";
+import { damageLedgerContract } from "./damage-ledger.contract.js";
 import { outboxStoreContract } from "./outbox-store.contract.js";
 import { commit, version, type ContractContext, type StoresUnderTest } from "./metadata-store-fixtures.js";
 import { sweepReferencesContract } from "./sweep-references.contract.js";
@@ -57,5 +58,6 @@ export function describeMetadataStoreContracts(name: string, create: () => Promi
     describe("VerificationReads", () => verificationReadsContract(ctx));
     describe("UploadSessionStore", () => uploadSessionStoreContract(ctx));
     describe("SweepReferences", () => sweepReferencesContract(ctx));
+    describe("DamageLedger", () => damageLedgerContract(ctx));
   });
 }

@@ -4,6 +4,7 @@ import { PostgresCollectionQueue } from "../../services/metadata/src/adapters/po
 import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
 import { PostgresOutboxStore } from "../../services/metadata/src/adapters/postgres/outbox-store.js";
 import { PostgresSweepReferences } from "../../services/metadata/src/adapters/postgres/sweep-references.js";
+import { PostgresDamageLedger } from "../../services/metadata/src/adapters/postgres/damage-ledger.js";
 import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "../../services/metadata/src/adapters/postgres/verification-reads.js";
 import { createLogger } from "#lib/logger.js";
@@ -28,6 +29,7 @@ function postgresStores(url: string, max: number, drop: () => Promise<void>): St
       verification: new PostgresVerificationReads(db),
       uploads: new PostgresUploadSessionStore(db),
       sweep: new PostgresSweepReferences(db),
+      damage: new PostgresDamageLedger(db),
     },
     cleanup: async () => {
       await pool.end();

@@ -5,22 +5,24 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import { EventStatus } from "#gen/cfs/sync/v1/sync.js";
+import { EventStatus, EventType, type SyncEvent } from "#gen/cfs/sync/v1/sync.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
 import { chunksOf } from "../support/chunks.js";
-import { call, clientsFor, download, upload } from "../support/clients.js";
+import { call, clientsFor, download, upload, type Clients } from "../support/clients.js";
 import { waitFor } from "../support/net.js";
 
 // Checklist 38: a chunk found corrupt, by a download or by the scrubber, is
-// quarantined (never served, never counted as present), and the next upload
-// of the same content stores it again: the file downloads again.
+// quarantined (never served, never counted as present), reported (a sync
+// event failing with the file named), and the next upload of the same
+// content stores it again: the file downloads again.
 let stack: RunningStack;
 let dataDir: string;
 let alice: string;
 
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "cfs-scrub-"));
-  stack = await startStack({ dataDir, defaultPorts: false, logs: "files" });
+  // Metadata reads block storage's quarantine every second instead of every 30.
+  stack = await startStack({ dataDir, defaultPorts: false, logs: "files", env: { CFS_DAMAGE_REPORT_INTERVAL_SECONDS: "1" } });
   alice = await stack.issuer!.userToken("alice");
 });
 
@@ -48,6 +50,12 @@ async function quarantined(foundBy: "read" | "scrub"): Promise<number> {
   return Number(line?.split(" ").pop() ?? 0);
 }
 
+/** The file's damage reports that sync failed, newest first. */
+async function failedDamageReports(c: Clients, fileId: string): Promise<SyncEvent[]> {
+  const request = { pageSize: 50, pageToken: "", fileId, status: EventStatus.EVENT_STATUS_FAILED, eventType: EventType.EVENT_TYPE_DAMAGED };
+  return (await call(c.sync.listSyncEvents, c.sync, request, alice)).events;
+}
+
 const data = randomBytes(3 * 1024 * 1024);
 const chunks = chunksOf(data);
 
@@ -70,34 +78,52 @@ describe("quarantine and heal", () => {
       );
       const damaged = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
       expect(damaged.damage).toContain(chunks[0]!.sha256);
+      // A sync event fails naming the file.
+      await waitFor(async () => (await failedDamageReports(c, file.fileId)).length > 0, 30_000, "a failed damage report");
+      const [report] = await failedDamageReports(c, file.fileId);
+      expect(report!.errorMessage).toMatch(new RegExp(`^file "damaged\\.bin" is damaged \\(version 1\\): chunk 0 \\(sha256 ${chunks[0]!.sha256}\\) missing`));
       // Not counted as present: the same content uploaded again sends and stores it.
       await upload(c, alice, data, { name: "damaged.bin" });
       expect((await download(c, alice, file.fileId)).data.equals(data)).toBe(true);
-      expect((await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice)).damage).toBe("");
+      const healed = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
+      expect(healed.damage).toBe("");
+      // The report stays in the file's history; the file's status is its newest other event again.
+      expect(healed.latestEvent?.eventType).toBe(EventType.EVENT_TYPE_UPLOAD);
     } finally {
       c.close();
     }
   });
 
-  it("the scrubber finds a flipped byte on its own (a pass at start, then every period) and quarantines it; an upload heals", async () => {
-    // Sync's background verification of the uploads above re-reads sampled chunks: were it to
-    // meet the flipped one first, it would quarantine it as found by a read, not by the scrub.
-    const sync = clientsFor(stack.addresses);
-    try {
-      const unverified = async (status: EventStatus) =>
-        (await call(sync.sync.listSyncEvents, sync.sync, { pageSize: 1, pageToken: "", fileId: "", status, eventType: 0 }, alice)).events.length;
-      await waitFor(async () => (await unverified(EventStatus.EVENT_STATUS_PENDING)) + (await unverified(EventStatus.EVENT_STATUS_PROCESSING)) === 0, 60_000, "sync to verify the uploads so far");
-    } finally {
-      sync.close();
-    }
-    await flipByte(chunks[1]!.sha256);
-    await stack.kill("block-storage");
-    await stack.start("block-storage");
-    await waitFor(async () => (await quarantined("scrub")) === 1, 30_000, "the scrubber to quarantine the chunk");
+  it("the scrubber finds a flipped byte on its own (a pass at start, then every period): the file's sync event fails naming it, and an upload heals it", async () => {
+    const own = randomBytes(2 * 1024 * 1024);
+    const [first] = chunksOf(own);
     const c = clientsFor(stack.addresses);
     try {
-      const healed = await upload(c, alice, data, { name: "scrubbed.bin" });
-      expect((await download(c, alice, healed.fileId)).data.equals(data)).toBe(true);
+      const file = await upload(c, alice, own, { name: "photos/scrubbed.bin" });
+      // Sync's background verification re-reads sampled chunks: were it to meet the
+      // flipped one first, it would quarantine it as found by a read, not by the scrub.
+      const status = async () => (await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice).catch(() => undefined))?.status;
+      await waitFor(async () => (await status()) === EventStatus.EVENT_STATUS_COMPLETED, 60_000, "sync to verify the upload");
+      await flipByte(first!.sha256);
+      await stack.kill("block-storage");
+      await stack.start("block-storage");
+      await waitFor(async () => (await quarantined("scrub")) === 1, 30_000, "the scrubber to quarantine the chunk");
+
+      await waitFor(async () => (await failedDamageReports(c, file.fileId)).length > 0, 30_000, "a failed sync event naming the file");
+      const [report] = await failedDamageReports(c, file.fileId);
+      expect(report).toMatchObject({ name: "photos/scrubbed.bin", version: 1 });
+      expect(report!.errorMessage).toContain(`file "photos/scrubbed.bin" is damaged`);
+      expect(report!.errorMessage).toContain(first!.sha256);
+      const damaged = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
+      expect(damaged).toMatchObject({ status: EventStatus.EVENT_STATUS_FAILED, latestEvent: { eventId: report!.eventId } });
+      expect(damaged.damage).toContain(first!.sha256);
+
+      // The same content under another name stores the chunk again: both files are whole.
+      const healer = await upload(c, alice, own, { name: "healer.bin" });
+      expect((await download(c, alice, healer.fileId)).data.equals(own)).toBe(true);
+      expect((await download(c, alice, file.fileId)).data.equals(own)).toBe(true);
+      const healed = await call(c.sync.getFileSyncStatus, c.sync, { fileId: file.fileId }, alice);
+      expect(healed).toMatchObject({ status: EventStatus.EVENT_STATUS_COMPLETED, damage: "", latestEvent: { eventType: EventType.EVENT_TYPE_UPLOAD } });
     } finally {
       c.close();
     }

@@ -26,6 +26,8 @@ export interface MetadataConfig {
     /** The sweep of block storage against every reference (domain/sweep.ts). */
     sweep: { intervalMs: number; dryRun: boolean };
   };
+  /** How often block storage's quarantine is read for new damage (domain/damage-reports.ts). */
+  damageReports: { intervalMs: number };
   uploads: {
     /** An upload session lasts this long from its start (CFS_UPLOAD_SESSION_TTL_SECONDS). */
     sessionTtlSeconds: number;
@@ -103,6 +105,9 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
         intervalMs: int(env, "CFS_GC_SWEEP_INTERVAL_SECONDS", 6 * 3600, 1, 7 * 86_400) * 1000,
         dryRun: bool(env, "CFS_GC_SWEEP_DRY_RUN", false),
       },
+    },
+    damageReports: {
+      intervalMs: int(env, "CFS_DAMAGE_REPORT_INTERVAL_SECONDS", 30, 1, 86_400) * 1000,
     },
     uploads: uploadsConfig(env),
     catalogue: {

@@ -27,6 +27,9 @@ import { OutboxMetrics } from "./adapters/prometheus-outbox-metrics.js";
 import { SweepMetrics } from "./adapters/prometheus-sweep-metrics.js";
 import { PostgresSweepReferences } from "./adapters/postgres/sweep-references.js";
 import { ChunkSweep } from "./domain/sweep.js";
+import { PostgresDamageLedger } from "./adapters/postgres/damage-ledger.js";
+import { DamageReportMetrics } from "./adapters/prometheus-damage-metrics.js";
+import { DamageReporter } from "./domain/damage-reports.js";
 import { PostgresUploadSessionStore } from "./adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "./adapters/postgres/verification-reads.js";
 import { BackgroundLoop } from "#lib/background-loop.js";
@@ -81,6 +84,14 @@ async function main(): Promise<void> {
     new SweepMetrics(metrics.registry),
     log.child({ loop: "sweep" }),
   );
+  const damageReports = new DamageReporter(
+    blocks,
+    new PostgresDamageLedger(db),
+    serviceIdentity,
+    // Ten minutes back: far more than a quarantine takes to become visible or replicas' clocks drift.
+    { pageSize: 1000, lookBackMs: 10 * 60_000 },
+    new DamageReportMetrics(metrics.registry, log.child({ loop: "damage reports" })),
+  );
   const loops = [
     new BackgroundLoop((signal) => collector.collectOnce(signal), {
       name: "gc",
@@ -108,6 +119,12 @@ async function main(): Promise<void> {
       name: "sweep",
       intervalMs: config.gc.sweep.intervalMs,
       maxBackoffMs: config.gc.sweep.intervalMs,
+      log,
+    }),
+    new BackgroundLoop((signal) => damageReports.reportOnce(signal), {
+      name: "damage reports",
+      intervalMs: config.damageReports.intervalMs,
+      maxBackoffMs: 5 * 60_000,
       log,
     }),
     new BackgroundLoop(() => relay.relayOnce(), {

@@ -3,9 +3,10 @@ import { BlockStorageServiceClient } from "#gen/cfs/blockstore/v1/blockstore.js"
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { ChunkListing, ListedChunk } from "../ports/chunk-listing.js";
+import type { QuarantinedChunk, QuarantineListing } from "../ports/damage-ledger.js";
 
 /** Block storage over gRPC. */
-export class GrpcChunkInventory implements ChunkInventory, ChunkListing {
+export class GrpcChunkInventory implements ChunkInventory, ChunkListing, QuarantineListing {
   readonly client: BlockStorageServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
@@ -52,6 +53,17 @@ export class GrpcChunkInventory implements ChunkInventory, ChunkListing {
     );
     // No time given: as if stored now, so never past the grace period.
     return response.chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.sha256, size: c.size, storedAt: c.storedAt ?? new Date() }));
+  }
+
+  async listQuarantined(after: QuarantinedChunk, limit: number, as: CallIdentity): Promise<QuarantinedChunk[]> {
+    const response = await callUnary(
+      this.client.listQuarantinedChunks.bind(this.client),
+      { afterQuarantinedAt: after.quarantinedAt, afterOwnerKey: after.ownerKey, afterSha256: after.sha256, pageSize: limit },
+      as,
+      "block storage ListQuarantinedChunks",
+    );
+    // Block storage always sets the time; a missing one would only be a malformed answer.
+    return response.chunks.map((c) => ({ ownerKey: c.ownerKey, sha256: c.sha256, quarantinedAt: c.quarantinedAt ?? new Date(0) }));
   }
 
   close(): void {

@@ -13,6 +13,7 @@ const TO_PROTO: Record<DomainEventType, EventType> = {
   trash: EventType.EVENT_TYPE_TRASH,
   undelete: EventType.EVENT_TYPE_UNDELETE,
   purge: EventType.EVENT_TYPE_PURGE,
+  damaged: EventType.EVENT_TYPE_DAMAGED,
 };
 
 /** The sync service over gRPC. */

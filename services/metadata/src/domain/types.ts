@@ -99,7 +99,8 @@ export interface TrashKey {
   fileId: string;
 }
 
-export type EventType = "upload" | "update" | "delete" | "move" | "restore" | "trash" | "undelete" | "purge";
+/** "damaged": block storage quarantined a chunk of the file's newest version (domain/damage-reports.ts). */
+export type EventType = "upload" | "update" | "delete" | "move" | "restore" | "trash" | "undelete" | "purge" | "damaged";
 
 /** A sync event waiting in the outbox. */
 export interface OutboxEvent {

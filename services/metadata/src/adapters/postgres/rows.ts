@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import type { ChunkRecord, FileRecord, FileVersionRecord, OutboxEvent } from "../../domain/types.js";
-import type { Queryable } from "./database.js";
+import type { PostgresDatabase, Queryable } from "./database.js";
 
 /** A file joined with its newest version: what every file read selects. */
 export const SELECT_FILES = `
@@ -87,4 +87,22 @@ export function insertEvent(db: Queryable, e: Omit<OutboxEvent, "seq" | "eventId
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[])`,
     [randomUUID(), e.owner, e.fileId, e.eventType, e.name, e.version, e.size, e.sha256, e.chunkSha256s],
   );
+}
+
+/**
+ * The owners behind block storage's keys that the catalogue knows (files,
+ * upload sessions, collector entries); unknown keys are left out.
+ */
+export async function ownersByKey(db: Pick<PostgresDatabase, "query">, ownerKeys: readonly string[]): Promise<Map<string, string>> {
+  if (ownerKeys.length === 0) return new Map();
+  // Block storage keys an owner by the hex SHA-256 of its UTF-8 name (ownerKeyOf).
+  const { rows } = await db.query<{ owner: string; owner_key: string }>(
+    `SELECT owner, owner_key FROM (
+       SELECT owner, encode(sha256(convert_to(owner, 'UTF8')), 'hex') AS owner_key
+       FROM (SELECT owner FROM files UNION SELECT owner FROM upload_sessions UNION SELECT owner FROM gc_candidates) o
+     ) k
+     WHERE owner_key = ANY($1::text[])`,
+    [[...ownerKeys]],
+  );
+  return new Map(rows.map((r) => [r.owner_key, r.owner]));
 }

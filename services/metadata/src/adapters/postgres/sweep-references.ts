@@ -1,22 +1,13 @@
 import type { SweepReferences } from "../../ports/sweep-references.js";
 import type { PostgresDatabase } from "./database.js";
+import { ownersByKey } from "./rows.js";
 
 /** The sweep's questions, over the catalogue's tables. */
 export class PostgresSweepReferences implements SweepReferences {
   constructor(private readonly db: PostgresDatabase) {}
 
-  async ownersOf(ownerKeys: readonly string[]): Promise<Map<string, string>> {
-    if (ownerKeys.length === 0) return new Map();
-    // Block storage keys an owner by the hex SHA-256 of its UTF-8 name (ownerKeyOf).
-    const { rows } = await this.db.query<{ owner: string; owner_key: string }>(
-      `SELECT owner, owner_key FROM (
-         SELECT owner, encode(sha256(convert_to(owner, 'UTF8')), 'hex') AS owner_key
-         FROM (SELECT owner FROM files UNION SELECT owner FROM upload_sessions UNION SELECT owner FROM gc_candidates) o
-       ) k
-       WHERE owner_key = ANY($1::text[])`,
-      [[...ownerKeys]],
-    );
-    return new Map(rows.map((r) => [r.owner_key, r.owner]));
+  ownersOf(ownerKeys: readonly string[]): Promise<Map<string, string>> {
+    return ownersByKey(this.db, ownerKeys);
   }
 
   async unreferenced(owner: string, hashes: readonly string[]): Promise<string[]> {
