@@ -462,7 +462,7 @@ describe("values", () => {
     expect(values.auth.serviceClient.existingSecret).toBe("");
   });
 
-  it("passes the catalogue, sweep and scrub settings from values to metadata and block storage", () => {
+  it("passes the catalogue, sweep, damage report and scrub settings from values to metadata and block storage", () => {
     const { objects, values } = renders.get("default values")!;
     const envOfComponent = (name: string) => envOf(workloads(objects).find((w) => component(w) === name)!.spec.template.spec.containers[0]);
     const metadata = envOfComponent("metadata");
@@ -470,6 +470,7 @@ describe("values", () => {
     expect(metadata.CFS_DEFAULT_QUOTA_BYTES.value).toBe(String(values.metadata.catalogue.defaultQuotaBytes));
     expect(metadata.CFS_GC_SWEEP_INTERVAL_SECONDS.value).toBe(String(values.metadata.sweep.intervalSeconds));
     expect(metadata.CFS_GC_SWEEP_DRY_RUN.value).toBe(String(values.metadata.sweep.dryRun));
+    expect(metadata.CFS_DAMAGE_REPORT_INTERVAL_SECONDS.value).toBe(String(values.metadata.damageReports.intervalSeconds));
     const blocks = envOfComponent("block-storage");
     expect(blocks.CFS_SCRUB_BYTES_PER_SECOND.value).toBe(String(values.blockStorage.scrub.bytesPerSecond));
     expect(blocks.CFS_SCRUB_PERIOD_DAYS.value).toBe(String(values.blockStorage.scrub.periodDays));
