@@ -14,7 +14,7 @@ import type {
 } from "../../domain/types.js";
 import { adjustUsage, lockFile, lockUsage, pruneVersions, purgeTrashed, queueUnreferenced, quotaRefusal, type NewestRow } from "./catalogue-writes.js";
 import type { PostgresDatabase, Queryable } from "./database.js";
-import { insertEvent, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
+import { insertEvent, insertEventSql, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
 
 /** Files, versions and chunk lists in PostgreSQL (or PGlite). */
 export class PostgresCatalogueStore implements CatalogueStore {
@@ -52,71 +52,11 @@ export class PostgresCatalogueStore implements CatalogueStore {
       const refused = quotaRefusal(usage, added, rules);
       if (refused) return refused;
 
-      let fileId: string;
-      let version: number;
-      if (existing) {
-        fileId = existing.file_id;
-        version = existing.current_version + 1;
-      } else {
-        fileId = randomUUID();
-        version = 1;
-        await db.query(`INSERT INTO files (file_id, owner, name, current_version) VALUES ($1, $2, $3, 1)`, [fileId, v.owner, v.name]);
-      }
-      const numChunks = v.session?.chunkCount ?? v.chunks.length;
-      await db.query(
-        `INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [fileId, version, v.size, v.sha256, v.contentType, numChunks, v.chunkListDigest],
-      );
-      if (existing) await db.query(`UPDATE files SET current_version = $2, updated_at = now() WHERE file_id = $1`, [fileId, version]);
-      if (v.session) {
-        // The list stays in the database: a session's may be a million chunks.
-        await db.query(
-          `INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
-           SELECT $1, $2, chunk_index, owner, sha256, size, "offset" FROM upload_session_chunks WHERE upload_id = $3`,
-          [fileId, version, v.session.uploadId],
-        );
-        await db.query(
-          `DELETE FROM gc_candidates g WHERE g.owner = $1
-             AND g.sha256 IN (SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2)`,
-          [v.owner, v.session.uploadId],
-        );
-      } else if (v.chunks.length > 0) {
-        // One statement for the whole list, however many chunks.
-        await db.query(
-          `INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
-           SELECT $1, $2, c.chunk_index, $3, c.sha256, c.size, c."offset"
-           FROM unnest($4::int[], $5::text[], $6::int[], $7::bigint[]) AS c(chunk_index, sha256, size, "offset")`,
-          [
-            fileId,
-            version,
-            v.owner,
-            v.chunks.map((c) => c.index),
-            v.chunks.map((c) => c.sha256),
-            v.chunks.map((c) => c.size),
-            v.chunks.map((c) => c.offset),
-          ],
-        );
-        // These chunks are in use again: the collector must not take them.
-        await db.query(`DELETE FROM gc_candidates WHERE owner = $1 AND sha256 = ANY($2::text[])`, [
-          v.owner,
-          [...new Set(v.chunks.map((c) => c.sha256))],
-        ]);
-      }
-      await adjustUsage(db, v.owner, { live: added, files: existing ? 0 : 1 });
+      const fileId = existing ? existing.file_id : randomUUID();
+      const version = existing ? existing.current_version + 1 : 1;
+      const file = await writeVersion(db, v, { fileId, version, isNewFile: !existing, addedBytes: added });
       if (existing) await pruneVersions(db, v.owner, fileId, rules);
-      await insertEvent(db, {
-        owner: v.owner,
-        fileId,
-        eventType: version === 1 ? "upload" : "update",
-        name: v.name,
-        version,
-        size: v.size,
-        sha256: v.sha256,
-        chunkSha256s: [],
-      });
-      await recordCommit(db, v, fileId, version);
-      return { kind: "done", value: (await selectFile(db, v.owner, fileId))! };
+      return { kind: "done", value: file };
     });
   }
 
@@ -330,6 +270,86 @@ export class PostgresCatalogueStore implements CatalogueStore {
 }
 
 /** A file of the owner with its newest version: outside the trash, or (trashed) in it. */
+/** Where writeVersion puts a new version: a new file (version 1), or the next version of a live file the caller locked. */
+interface VersionTarget {
+  fileId: string;
+  version: number;
+  isNewFile: boolean;
+  /** What the owner's usage grows by (negative when the file shrinks). */
+  addedBytes: number;
+}
+
+/**
+ * Writes a committed version in one statement: the file row (new, or moved
+ * on to the version), the version, its chunk list (from the request, or
+ * copied from the upload session), the chunks taken back from the
+ * collector's queue, the owner's usage, the sync event and the idempotency
+ * record. Data-modifying CTEs run as one statement (foreign keys are checked
+ * at its end), so a small upload's commit costs one round trip to the
+ * database instead of eight: on this kind of machine a round trip costs
+ * ~0.1 ms of the metadata service's CPU and ~0.2 ms of latency.
+ */
+async function writeVersion(db: Queryable, v: NewFileVersion, t: VersionTarget): Promise<FileRecord> {
+  const params: unknown[] = [];
+  const p = (value: unknown, cast = "") => `$${params.push(value)}${cast}`;
+  const fileId = p(t.fileId, "::uuid");
+  const owner = p(v.owner);
+  const version = p(t.version, "::int");
+  const fileRow = t.isNewFile
+    ? `INSERT INTO files (file_id, owner, name, current_version) VALUES (${fileId}, ${owner}, ${p(v.name)}, ${version})`
+    : `UPDATE files SET current_version = ${version}, updated_at = now() WHERE file_id = ${fileId}`;
+  const parts = [
+    `file AS (${fileRow} RETURNING file_id, name, current_version, created_at, updated_at)`,
+    `version AS (
+       INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
+       VALUES (${fileId}, ${version}, ${p(v.size)}, ${p(v.sha256)}, ${p(v.contentType)}, ${p(v.session?.chunkCount ?? v.chunks.length)}, ${p(v.chunkListDigest)})
+       RETURNING size, sha256, content_type, num_chunks)`,
+  ];
+  if (v.session) {
+    // The list stays in the database: a session's may be a million chunks.
+    const uploadId = p(v.session.uploadId);
+    parts.push(
+      `chunks AS (
+         INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
+         SELECT ${fileId}, ${version}, chunk_index, owner, sha256, size, "offset" FROM upload_session_chunks WHERE upload_id = ${uploadId})`,
+      // These chunks are in use again: the collector must not take them.
+      `reused AS (
+         DELETE FROM gc_candidates g WHERE g.owner = ${owner}
+           AND g.sha256 IN (SELECT sha256 FROM upload_session_chunks WHERE upload_id = ${uploadId}))`,
+      `session AS (UPDATE upload_sessions SET committed_file_id = ${fileId}, committed_version = ${version} WHERE upload_id = ${uploadId})`,
+    );
+  } else if (v.chunks.length > 0) {
+    parts.push(
+      `chunks AS (
+         INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
+         SELECT ${fileId}, ${version}, c.chunk_index, ${owner}, c.sha256, c.size, c."offset"
+         FROM unnest(${p(v.chunks.map((c) => c.index))}::int[], ${p(v.chunks.map((c) => c.sha256))}::text[],
+                     ${p(v.chunks.map((c) => c.size))}::int[], ${p(v.chunks.map((c) => c.offset))}::bigint[]) AS c(chunk_index, sha256, size, "offset"))`,
+      `reused AS (DELETE FROM gc_candidates WHERE owner = ${owner} AND sha256 = ANY(${p([...new Set(v.chunks.map((c) => c.sha256))])}::text[]))`,
+    );
+  }
+  if (!v.session && v.idempotencyKey !== undefined) {
+    parts.push(`commit_key AS (INSERT INTO commit_keys (owner, key, file_id, version) VALUES (${owner}, ${p(v.idempotencyKey)}, ${fileId}, ${version}))`);
+  }
+  parts.push(
+    `usage AS (
+       UPDATE owner_usage SET live_bytes = live_bytes + ${p(t.addedBytes)}, file_count = file_count + ${t.isNewFile ? 1 : 0}
+       WHERE owner = ${owner})`,
+    `event AS (${insertEventSql(p, {
+      owner: v.owner,
+      fileId: t.fileId,
+      eventType: t.isNewFile ? "upload" : "update",
+      name: v.name,
+      version: t.version,
+      size: v.size,
+      sha256: v.sha256,
+      chunkSha256s: [],
+    })})`,
+  );
+  const { rows } = await db.query<FileRow>(`WITH ${parts.join(",\n")}\nSELECT file.*, version.* FROM file, version`, params);
+  return toFile(rows[0]!);
+}
+
 async function selectFile(db: Queryable, owner: string, fileId: string, trashed = false): Promise<FileRecord | undefined> {
   const { rows } = await db.query<FileRow>(
     `${SELECT_FILES} WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS ${trashed ? "NOT NULL" : "NULL"}`,
