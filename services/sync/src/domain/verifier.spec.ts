@@ -37,6 +37,7 @@ class FakeStorage implements ChunkStorage {
   }
 
   async read(owner: string, sha256: string, maxBytes: number): Promise<Buffer | undefined> {
+    if (this.failWith) throw this.failWith;
     this.reads.push(sha256);
     if (this.dataLoss.has(sha256)) throw new CfsError("data-loss", `block storage GetChunk: chunk ${sha256} does not match its hash`);
     const data = this.chunks.get(owner)?.get(sha256);
@@ -202,9 +203,25 @@ describe("Verifier: uploads and updates", () => {
 
   it("fails on a chunk stored with another size", async () => {
     const { verifier, upload, storage } = setup();
-    const { event, version } = upload(parts(10, 10));
+    const { event, version } = upload(parts(10, 10, 10));
     storage.put("alice", Buffer.alloc(9), version.chunks[1]!.sha256);
     expectInconsistent(await verifier.verify(event, as), /^chunk 1 \(sha256 [0-9a-f]{64}\) is stored with 9 bytes, expected 10$/);
+  });
+
+  it("verifies a file whose every chunk is in the sample by reading them alone, without asking for sizes first", async () => {
+    const { verifier, upload, storage } = setup({ sampleChunks: 2 });
+    const { event, version } = upload(parts(10, 10));
+    expect(await verifier.verify(event, as)).toMatchObject({ kind: "completed", result: { chunksVerified: 2, totalChunks: 2, chunksRehashed: 2 } });
+    expect(storage.hasBatches).toEqual([]);
+    expect(storage.reads).toHaveLength(2);
+
+    // What the size check would have found, the reads find.
+    storage.chunks.get("alice")!.delete(version.chunks[1]!.sha256);
+    const missing = await verifier.verify(event, as);
+    expectInconsistent(missing, `chunk 1 (sha256 ${version.chunks[1]!.sha256}) missing from block storage`);
+    expect(missing.result).toMatchObject({ chunksVerified: 1, totalChunks: 2 });
+    storage.put("alice", Buffer.alloc(9), version.chunks[1]!.sha256);
+    expectInconsistent(await verifier.verify(event, as), /^chunk 1 \(sha256 [0-9a-f]{64}\) re-hashed to sha256 [0-9a-f]{64} \(9 bytes\)$/);
   });
 
   it("fails when a sampled chunk re-hashes to something else, or block storage reports it corrupt", async () => {
@@ -306,9 +323,10 @@ describe("Verifier: uploads and updates", () => {
 
   it("lets errors reaching a peer through, for the worker to retry", async () => {
     const { verifier, upload, storage } = setup();
-    const { event } = upload(parts(1));
-    storage.failWith = unavailable("block storage HasChunks: connection refused");
-    await expect(verifier.verify(event, as)).rejects.toThrow(/connection refused/);
+    storage.failWith = unavailable("block storage: connection refused");
+    // Asking for sizes (more chunks than the sample) and reading every chunk (fewer).
+    await expect(verifier.verify(upload(parts(1, 1, 1)).event, as)).rejects.toThrow(/connection refused/);
+    await expect(verifier.verify(upload(parts(1)).event, as)).rejects.toThrow(/connection refused/);
   });
 });
 
