@@ -7,10 +7,13 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { startStack, SERVICE_NAMES, type RunningStack } from "../dev/stack.js";
-import { auth, clientsFor, type Clients } from "../tests/support/clients.js";
+import * as grpc from "@grpc/grpc-js";
+import { auth } from "../tests/support/clients.js";
+import { ChunkerClient } from "#lib/bulk-codecs.js";
+import { channelOptions } from "#lib/grpc-client.js";
 import { startMinio } from "../tests/support/minio.js";
 import { createTestDatabase } from "../tests/support/postgres.js";
-import type { DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
+import type { ChunkerServiceClient, DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
 import { benchBytes, benchFrames } from "./data.js";
 import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss } from "./process-stats.js";
 import { startTusd } from "./tusd.js";
@@ -171,9 +174,9 @@ async function receive(url: string, headers: Record<string, string> = {}): Promi
   return digest(res);
 }
 
-function grpcUpload(clients: Clients, token: string, name: string, frames: Iterable<Buffer>, size: number): Promise<{ fileId: string; sha256: string }> {
+function grpcUpload(chunker: ChunkerServiceClient, token: string, name: string, frames: Iterable<Buffer>, size: number): Promise<{ fileId: string; sha256: string }> {
   return new Promise((resolve, reject) => {
-    const call = clients.chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
+    const call = chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
     void (async () => {
       call.write({ payload: { $case: "metadata", value: { name, size, contentType: "" } } });
       for (const frame of frames) {
@@ -185,8 +188,8 @@ function grpcUpload(clients: Clients, token: string, name: string, frames: Itera
   });
 }
 
-function grpcDownload(clients: Clients, token: string, fileId: string): Promise<{ sha256: string; bytes: number }> {
-  const call = clients.chunker.downloadFile({ fileId, offset: 0, length: 0, version: 0 }, auth(token));
+function grpcDownload(chunker: ChunkerServiceClient, token: string, fileId: string): Promise<{ sha256: string; bytes: number }> {
+  const call = chunker.downloadFile({ fileId, offset: 0, length: 0, version: 0 }, auth(token));
   return digest(
     (async function* () {
       for await (const message of call as AsyncIterable<DownloadFileResponse>) if (message.payload?.$case === "data") yield message.payload.value;
@@ -254,7 +257,7 @@ function roundTrip(
 }
 
 /** Every phase, in order. Content variants are numbered so that no two uploads send the same bytes. */
-function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFilesUrl: string, token: string, dataDir: string): Phase[] {
+function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioClient, tusdFilesUrl: string, token: string, dataDir: string): Phase[] {
   let variants = 0;
   const nextVariant = () => variants++;
   const bearer = { authorization: `Bearer ${token}` };
@@ -291,10 +294,10 @@ function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFile
       undefined,
       nextVariant,
       async (run, frames) => {
-        const file = await grpcUpload(clients, token, `bench/grpc-${run}.bin`, frames, total);
+        const file = await grpcUpload(chunker, token, `bench/grpc-${run}.bin`, frames, total);
         return { ref: file.fileId, sha256: file.sha256 };
       },
-      (ref) => grpcDownload(clients, token, ref),
+      (ref) => grpcDownload(chunker, token, ref),
     ),
     ...roundTrip(
       { upload: "cfs REST upload (edge)", download: "cfs REST download (edge)" },
@@ -332,7 +335,7 @@ function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFile
           for (let i = next++; i < SMALL_FILES; i = next++) {
             const start = performance.now();
             try {
-              await grpcUpload(clients, token, `bench/small-${run}/${i}.bin`, [smallFiles[i]!], SMALL_FILE_BYTES);
+              await grpcUpload(chunker, token, `bench/small-${run}/${i}.bin`, [smallFiles[i]!], SMALL_FILE_BYTES);
               latenciesMs.push(performance.now() - start);
             } catch (err) {
               if (errors++ === 0) process.stdout.write(`  an upload failed (counted, the phase goes on): ${(err as Error).message}\n`);
@@ -351,7 +354,7 @@ function phases(stack: RunningStack, clients: Clients, s3: MinioClient, tusdFile
       },
       run: async (run) => {
         const start = performance.now();
-        await grpcUpload(clients, token, `bench/idle-${run}.bin`, smallFiles, SMALL_FILE_BYTES);
+        await grpcUpload(chunker, token, `bench/idle-${run}.bin`, smallFiles, SMALL_FILE_BYTES);
         return { bytes: SMALL_FILE_BYTES, latenciesMs: [performance.now() - start] };
       },
     },
@@ -444,7 +447,7 @@ async function main(): Promise<void> {
   await Promise.all([s3.makeBucket("baseline"), s3.makeBucket("tusd")]);
   const tusd = await startTusd({ s3: { ...minio, bucket: "tusd" }, dir: dataDir });
   let stack: RunningStack | undefined;
-  let clients: Clients | undefined;
+  let chunker: ChunkerServiceClient | undefined;
   /** The services' logs stay when something failed. */
   let keepLogs = true;
   try {
@@ -462,7 +465,11 @@ async function main(): Promise<void> {
         SERVICE_NAMES.map((name) => [name, [...extraNodeArgs, ...(profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, name)}`] : [])]]),
       ),
     });
-    clients = clientsFor(stack.addresses);
+    // The client cfs ships (the CLI's): payloads encoded and decoded with one
+    // copy each. ts-proto's generated client copies each payload three times
+    // more, CPU that this process would take from the services on this
+    // 2-core machine (tusd's and MinIO's clients are lean too).
+    chunker = new ChunkerClient(stack.addresses.chunker, grpc.credentials.createInsecure(), channelOptions(8 * 1024 * 1024, 4 * 1024 * 1024));
     const token = await stack.issuer!.userToken("bench", 6 * 3600);
     const pids = {
       ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, stack!.processes.get(name)!.pid!])),
@@ -475,13 +482,13 @@ async function main(): Promise<void> {
     // This process is left out: it is the one watching.
     const quiet = await QuietWatch.calibrate(METERS.filter((m) => m !== "bench").map((m) => pids[m]));
     const results: PhaseResult[] = [];
-    for (const phase of phases(stack, clients, s3, tusd.filesUrl, token, dataDir)) {
+    for (const phase of phases(stack, chunker, s3, tusd.filesUrl, token, dataDir)) {
       if (!only || only.test(phase.name)) results.push(await measure(phase, pids, quiet));
     }
     process.stdout.write(report(results));
     keepLogs = process.env.CFS_BENCH_KEEP_LOGS === "1" || results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
-    clients?.close();
+    chunker?.close();
     await stack?.stop();
     await tusd.stop();
     await Promise.all([minio.stop(), db.drop()]);

@@ -1,6 +1,7 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { ChunkerServiceClient, type DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
+import type { ChunkerServiceClient, DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
 import { MetadataServiceClient, type File, type FileChunk } from "#gen/cfs/metadata/v1/metadata.js";
+import { ChunkerClient } from "#lib/bulk-codecs.js";
 import { CfsError, fromGrpcError } from "#lib/errors.js";
 import { callMetadata, callUnary, cancelOnAbort, type CallIdentity } from "#lib/grpc-client.js";
 import type { DavFile, DavUsage, FileCatalogue, FileContent } from "../ports/files.js";
@@ -85,12 +86,15 @@ export class GrpcFileCatalogue implements FileCatalogue {
   }
 }
 
-/** The chunker over gRPC: uploads and downloads stream, with backpressure both ways. */
+/**
+ * The chunker over gRPC: uploads and downloads stream, with backpressure both
+ * ways, each payload copied once on its way in or out (the bulk codecs).
+ */
 export class GrpcFileContent implements FileContent {
   readonly client: ChunkerServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
-    this.client = new ChunkerServiceClient(address, credentials.createInsecure(), options);
+    this.client = new ChunkerClient(address, credentials.createInsecure(), options);
   }
 
   async *download(fileId: string, offset: number, length: number, as: CallIdentity): AsyncGenerator<Buffer> {
