@@ -29,14 +29,13 @@ export class PostgresCatalogueStore implements CatalogueStore {
       const usage = await lockUsage(db, v.owner);
       // The usage lock serializes the owner's writes: the name cannot be
       // taken or freed between this read and the insert below.
-      const { rows: existingRows } = await db.query<NewestRow>({
-        name: "lock-live-file-by-name",
-        text: `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
-               FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-               WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
-               FOR UPDATE OF f`,
-        values: [v.owner, v.name],
-      });
+      const { rows: existingRows } = await db.query<NewestRow>(
+        `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
+         FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
+         WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
+         FOR UPDATE OF f`,
+        [v.owner, v.name],
+      );
       const existing = existingRows[0];
       if (existing && Number(existing.size) === v.size && existing.sha256 === v.sha256) {
         // The same content again: no version. Chunks of a differently cut
@@ -347,15 +346,7 @@ async function writeVersion(db: Queryable, v: NewFileVersion, t: VersionTarget):
       chunkSha256s: [],
     })})`,
   );
-  // The text depends only on these choices (placeholders are numbered in a
-  // fixed order), so each variant is a named statement: PostgreSQL parses
-  // and plans it once per connection instead of at every commit.
-  const variant = [t.isNewFile ? "new-file" : "next-version", v.session ? "session" : v.chunks.length > 0 ? "chunk-list" : "empty", v.idempotencyKey !== undefined && !v.session ? "key" : "no-key"];
-  const { rows } = await db.query<FileRow>({
-    name: `write-version/${variant.join("/")}`,
-    text: `WITH ${parts.join(",\n")}\nSELECT file.*, version.* FROM file, version`,
-    values: params,
-  });
+  const { rows } = await db.query<FileRow>(`WITH ${parts.join(",\n")}\nSELECT file.*, version.* FROM file, version`, params);
   return toFile(rows[0]!);
 }
 

@@ -38,14 +38,12 @@ export async function lockFile(db: Queryable, owner: string, fileId: string, whe
  * each other's usage: concurrent uploads near the quota cannot both pass.
  */
 export async function lockUsage(db: Queryable, owner: string): Promise<LockedUsage> {
-  // Named: every write of the owner's files starts with it (parsed and planned once per connection).
-  const { rows } = await db.query<{ live_bytes: string; trash_bytes: string; file_count: string; quota_bytes: string | null }>({
-    name: "lock-usage",
-    text: `INSERT INTO owner_usage AS u (owner) VALUES ($1)
-           ON CONFLICT (owner) DO UPDATE SET owner = u.owner
-           RETURNING live_bytes, trash_bytes, file_count, quota_bytes`,
-    values: [owner],
-  });
+  const { rows } = await db.query<{ live_bytes: string; trash_bytes: string; file_count: string; quota_bytes: string | null }>(
+    `INSERT INTO owner_usage AS u (owner) VALUES ($1)
+     ON CONFLICT (owner) DO UPDATE SET owner = u.owner
+     RETURNING live_bytes, trash_bytes, file_count, quota_bytes`,
+    [owner],
+  );
   const r = rows[0]!;
   return {
     liveBytes: Number(r.live_bytes),
