@@ -27,9 +27,12 @@ export const DEFAULT_CHUNK_AVG_BYTES = MiB;
 /**
  * CFS_CHUNK_AVG_BYTES (FastCDC average, a power of two from 64 KiB to
  * 4 MiB; default 1 MiB), CFS_UPLOAD_BATCH_CHUNKS (8), CFS_MAX_FILE_BYTES
- * (64 GiB), CFS_DOWNLOAD_FRAME_BYTES (1 MiB: a message per
- * MiB costs the chunker ~0.8 CPU-s per GiB less than 256 KiB ones), CFS_CONTENT_HASH_SESSIONS
+ * (64 GiB), CFS_DOWNLOAD_FRAME_BYTES (1 MiB), CFS_CONTENT_HASH_SESSIONS
  * (10000), plus the peers' addresses.
+ *
+ * Downloads go out in messages of at most 1 MiB by default: they
+ * cost the chunker ~0.8 CPU-s per GiB less than 256 KiB ones
+ * (make bench), and every gRPC client accepts 4 MiB.
  */
 export function parseConfig(env: Env): Readonly<ChunkerConfig> {
   const chunkAvgBytes = int(env, "CFS_CHUNK_AVG_BYTES", DEFAULT_CHUNK_AVG_BYTES);
