@@ -43,7 +43,19 @@ export const SERVICE_NAMES: readonly ServiceName[] = ["block-storage", "sync", "
 const DEFAULT_PORTS: Record<ServiceName, number> = { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003, webdav: 8005 };
 const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103, webdav: 9105 };
 /** Served over HTTP (its readiness is /readyz), the others over gRPC (grpc.health.v1). */
-const HTTP_SERVICES: ReadonlySet<ServiceName> = new Set(["webdav"]);
+const isHttp = (name: ServiceName): name is "webdav" => name === "webdav";
+/**
+ * What readiness asks grpc.health.v1 about: a gRPC service of the process's
+ * own (lib/health.ts registers each). Every gRPC server with health says
+ * SERVING for "", so when another test's server had taken a service's port,
+ * it passed as that service.
+ */
+const HEALTH_SERVICE: Record<Exclude<ServiceName, "webdav">, string> = {
+  metadata: "cfs.metadata.v1.MetadataService",
+  sync: "cfs.sync.v1.SyncService",
+  chunker: "cfs.chunker.v1.ChunkerService",
+  "block-storage": "cfs.blockstore.v1.BlockStorageService",
+};
 
 export interface ExternalAuth {
   issuer: string;
@@ -193,7 +205,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     ports[name] = options.defaultPorts ? DEFAULT_PORTS[name] : await freePort();
     metricsPorts[name] = options.defaultPorts ? DEFAULT_METRICS_PORTS[name] : await freePort();
   }
-  const replicaCount = (name: ServiceName) => (HTTP_SERVICES.has(name) ? 1 : (options.replicas?.[name] ?? 1));
+  const replicaCount = (name: ServiceName) => (isHttp(name) ? 1 : (options.replicas?.[name] ?? 1));
   const hostOf = (replica: number) => `127.0.0.${replica + 1}`;
   const instances = SERVICE_NAMES.flatMap((name) => Array.from({ length: replicaCount(name) }, (_, replica) => ({ name, replica })));
   const instanceKey = (name: ServiceName, replica: number) => (replica === 0 ? name : `${name}#${replica + 1}`);
@@ -316,7 +328,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
       });
     }
     try {
-      await (HTTP_SERVICES.has(name) ? waitHttpReady(key, address, child) : waitServing(key, address, child));
+      await waitReady(key, name, address, child);
     } catch (err) {
       const logTail =
         options.logs === "files" ? (await readFile(join(options.dataDir, "logs", `${key}.log`), "utf8").catch(() => "")).slice(-2000) : "";
@@ -337,13 +349,8 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
 
   /** The services not serving right now: the edge's /healthz shows them, as Kubernetes shows a pod not ready. */
   const notServing = async (): Promise<string[]> => {
-    const ready = await Promise.all(
-      instances.map(({ name, replica }) => {
-        const address = `${hostOf(replica)}:${ports[name]}`;
-        return HTTP_SERVICES.has(name) ? httpReady(address) : grpcServing(address);
-      }),
-    );
-    return instances.filter((_, i) => !ready[i]).map(({ name, replica }) => instanceKey(name, replica));
+    const answers = await Promise.all(instances.map(({ name, replica }) => ready(name, `${hostOf(replica)}:${ports[name]}`)));
+    return instances.filter((_, i) => !answers[i]).map(({ name, replica }) => instanceKey(name, replica));
   };
 
   let edge: RunningEdge | undefined;
@@ -433,22 +440,16 @@ async function startStackEdge(
   };
 }
 
+/** Whether the service answers ready on address: /readyz for HTTP, grpc.health.v1 for its own service name otherwise. */
+function ready(name: ServiceName, address: string): Promise<boolean> {
+  return isHttp(name) ? httpReady(address) : grpcServing(address, HEALTH_SERVICE[name]);
+}
+
 function httpReady(address: string): Promise<boolean> {
   return fetch(`http://${address}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
     (r) => r.ok,
     () => false,
   );
-}
-
-/** Waits until an HTTP service answers 200 on /readyz, or fails if it exits. */
-async function waitHttpReady(name: string, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    if (await httpReady(address)) return;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`${name} was not ready on ${address} within ${timeoutMs} ms`);
 }
 
 type HealthClient = grpc.Client & {
@@ -459,26 +460,26 @@ type HealthClient = grpc.Client & {
   ): void;
 };
 
-/** grpc.health.v1 says SERVING for "" (a fresh channel each time: a reused one may be backing off from a restart). */
-async function grpcServing(address: string): Promise<boolean> {
+/** grpc.health.v1 says SERVING for `service` (a fresh channel each time: a reused one may be backing off from a restart). */
+async function grpcServing(address: string, service: string): Promise<boolean> {
   const Client = grpc.makeGenericClientConstructor(healthService, "grpc.health.v1.Health");
   const client = new Client(address, grpc.credentials.createInsecure()) as unknown as HealthClient;
   try {
     return await new Promise<boolean>((resolve) =>
-      client.check({ service: "" }, { deadline: Date.now() + 1000 }, (err, res) => resolve(!err && res?.status === "SERVING")),
+      client.check({ service }, { deadline: Date.now() + 1000 }, (err, res) => resolve(!err && res?.status === "SERVING")),
     );
   } finally {
     client.close();
   }
 }
 
-/** Waits until the service answers SERVING on grpc.health.v1, or fails if it exits. */
-async function waitServing(name: string, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+/** Waits until the service answers ready, or fails if it exits. */
+async function waitReady(key: string, name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    if (await grpcServing(address)) return;
+    if (child.exitCode !== null) throw new Error(`${key} exited with code ${child.exitCode} while starting`);
+    if (await ready(name, address)) return;
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`${name} did not become SERVING on ${address} within ${timeoutMs} ms`);
+  throw new Error(`${key} was not ready on ${address} within ${timeoutMs} ms`);
 }
