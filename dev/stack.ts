@@ -15,7 +15,7 @@ import { loadRegistry } from "../gateway/edge/routes.js";
 import { startEdge, type RunningEdge } from "../gateway/edge/edge.js";
 import { startDevIssuer, type DevIssuer } from "./issuer.js";
 import { describeEvent, quickExits, restartDelayMs, type SupervisionEvent } from "./supervisor.js";
-import { freePort } from "./net.js";
+import { freePorts } from "./net.js";
 import { startPglite } from "./pglite.js";
 
 /**
@@ -40,8 +40,29 @@ export type ServiceName = "metadata" | "sync" | "chunker" | "block-storage" | "w
 export const SERVICE_V8_FLAGS = ["--initial-old-space-size=64"];
 
 export const SERVICE_NAMES: readonly ServiceName[] = ["block-storage", "sync", "metadata", "chunker", "webdav"];
-const DEFAULT_PORTS: Record<ServiceName, number> = { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003, webdav: 8005 };
-const DEFAULT_METRICS_PORTS: Record<ServiceName, number> = { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103, webdav: 9105 };
+
+/** Where the services of one start attempt listen. */
+export interface StackPorts {
+  services: Record<ServiceName, number>;
+  metrics: Record<ServiceName, number>;
+  /** The metadata service's app-token issuer publishes its keys here (app passwords). */
+  appTokenJwks: number;
+}
+
+const DEFAULT_PORTS: StackPorts = {
+  services: { metadata: 8000, sync: 8001, chunker: 8002, "block-storage": 8003, webdav: 8005 },
+  metrics: { metadata: 9100, sync: 9101, chunker: 9102, "block-storage": 9103, webdav: 9105 },
+  appTokenJwks: 8004,
+};
+
+/** Free ports for every listener of a stack, all different. */
+export async function freeStackPorts(): Promise<StackPorts> {
+  const ports = await freePorts(2 * SERVICE_NAMES.length + 1);
+  const next = () => ports.pop()!;
+  const perService = () => Object.fromEntries(SERVICE_NAMES.map((name) => [name, next()])) as Record<ServiceName, number>;
+  return { services: perService(), metrics: perService(), appTokenJwks: next() };
+}
+
 /** Served over HTTP (its readiness is /readyz), the others over gRPC (grpc.health.v1). */
 const isHttp = (name: ServiceName): name is "webdav" => name === "webdav";
 /**
@@ -92,8 +113,10 @@ export interface StackOptions {
   s3?: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
   /** A real issuer; unset means the dev issuer on loopback. */
   auth?: ExternalAuth;
-  /** true: the default ports (8000-8003, metrics 9100-9103); false: free ports. */
+  /** true: the default ports (8000-8005, metrics 9100-9105); false: free ports. */
   defaultPorts: boolean;
+  /** How each attempt picks its free ports (default freeStackPorts): tests hand the stack a port that is taken. */
+  choosePorts?: () => Promise<StackPorts>;
   devIssuerPort?: number;
   /** Extra environment for every service (e.g. CFS_GC_GRACE_SECONDS=0); it overrides the stack's own wiring. */
   env?: Record<string, string>;
@@ -154,23 +177,28 @@ const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 /**
  * Free ports are picked before the services start (each needs its peers'
  * addresses), so another process can take one in between, e.g. as the source
- * port of an outgoing connection. On free ports a failed start is retried
- * with new ports; a real start-up bug fails every attempt, and the error
- * carries the end of the failing service's log.
+ * port of an outgoing connection. The service whose port was taken exits
+ * (EADDRINUSE), and readiness asks for the service by name, so the server on
+ * its port does not pass for it. On free ports a failed start is retried,
+ * the whole stack on new ports (every service's environment names its
+ * peers); a real start-up bug fails every attempt, and the error carries the
+ * end of the failing service's log.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
-  const attempts = options.defaultPorts ? 1 : 3;
+  if (options.defaultPorts) return startStackOnce(options, DEFAULT_PORTS);
+  const attempts = 3;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startStackOnce(options);
+      return await startStackOnce(options, await (options.choosePorts ?? freeStackPorts)());
     } catch (err) {
-      if (attempt >= attempts) throw err;
-      process.stderr.write(`cfs stack: start attempt ${attempt} failed, retrying on new ports: ${(err as Error).message}\n`);
+      const message = (err as Error).message;
+      if (attempt >= attempts) throw new Error(`cfs stack: did not start in ${attempts} attempts, each on new ports; the last: ${message}`, { cause: err });
+      process.stderr.write(`cfs stack: start attempt ${attempt} failed, retrying on new ports: ${message}\n`);
     }
   }
 }
 
-async function startStackOnce(options: StackOptions): Promise<RunningStack> {
+async function startStackOnce(options: StackOptions, { services: ports, metrics: metricsPorts, appTokenJwks: appTokenJwksPort }: StackPorts): Promise<RunningStack> {
   await mkdir(options.dataDir, { recursive: true });
   const closers: Array<() => Promise<void>> = [];
   const serviceClientId = options.auth?.serviceClientId ?? "cfs-services";
@@ -199,12 +227,6 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     poolMax = "1";
   }
 
-  const ports = {} as Record<ServiceName, number>;
-  const metricsPorts = {} as Record<ServiceName, number>;
-  for (const name of SERVICE_NAMES) {
-    ports[name] = options.defaultPorts ? DEFAULT_PORTS[name] : await freePort();
-    metricsPorts[name] = options.defaultPorts ? DEFAULT_METRICS_PORTS[name] : await freePort();
-  }
   const replicaCount = (name: ServiceName) => (isHttp(name) ? 1 : (options.replicas?.[name] ?? 1));
   const hostOf = (replica: number) => `127.0.0.${replica + 1}`;
   const instances = SERVICE_NAMES.flatMap((name) => Array.from({ length: replicaCount(name) }, (_, replica) => ({ name, replica })));
@@ -215,8 +237,6 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
       replicaCount(n) === 1 ? `127.0.0.1:${ports[n]}` : `ipv4:${Array.from({ length: replicaCount(n) }, (_, i) => `${hostOf(i)}:${ports[n]}`).join(",")}`,
     ]),
   ) as Record<ServiceName, string>;
-  // The metadata service's app-token issuer publishes its keys here (app passwords).
-  const appTokenJwksPort = options.defaultPorts ? 8004 : await freePort();
 
   const common: Record<string, string> = {
     ...options.inheritedEnv,
@@ -341,7 +361,7 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
     stopped.add(key);
     clearTimeout(restartTimers.get(key));
     const child = children.get(key);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || hasExited(child)) return;
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill(signal);
     await exited;
@@ -356,6 +376,11 @@ async function startStackOnce(options: StackOptions): Promise<RunningStack> {
   let edge: RunningEdge | undefined;
   try {
     await Promise.all(instances.map(({ name, replica }) => start(name, replica)));
+    // Health cannot tell a service from the same service of another stack
+    // that took its port. Ours then fails to bind and exits, most likely
+    // (not certainly) before the slowest of the others is ready.
+    const exited = [...children].filter(([, child]) => hasExited(child)).map(([key]) => key);
+    if (exited.length > 0) throw new Error(`${exited.join(", ")} exited after it answered ready: most likely another process on its port had answered`);
     if (options.edge) {
       edge = await startStackEdge(options, options.edge, common, issuer, notServing);
       closers.push(() => edge!.close());
@@ -439,6 +464,8 @@ async function startStackEdge(
     },
   };
 }
+
+const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 /** Whether the service answers ready on address: /readyz for HTTP, grpc.health.v1 for its own service name otherwise. */
 function ready(name: ServiceName, address: string): Promise<boolean> {
