@@ -32,20 +32,20 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
 
     it("returns exactly the bytes that were put", async () => {
       const data = randomBytes(70_000);
-      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.put(ALICE, sha256(data), [data])).toBe(true);
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
 
     it("answers created=false for a second put and keeps the first bytes", async () => {
       const data = randomBytes(1000);
-      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
-      expect(await store.put(ALICE, sha256(data), data)).toBe(false);
+      expect(await store.put(ALICE, sha256(data), [data])).toBe(true);
+      expect(await store.put(ALICE, sha256(data), [data])).toBe(false);
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
 
     it("keeps a chunk whole when the same chunk is put concurrently", async () => {
       const data = randomBytes(200_000);
-      const created = await Promise.all([1, 2, 3, 4].map(() => store.put(ALICE, sha256(data), data)));
+      const created = await Promise.all([1, 2, 3, 4].map(() => store.put(ALICE, sha256(data), [data])));
       expect(created).toContain(true);
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
@@ -53,8 +53,8 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
     it("answers has() with sizes for the present hashes only", async () => {
       const a = randomBytes(10);
       const b = randomBytes(2000);
-      await store.put(ALICE, sha256(a), a);
-      await store.put(ALICE, sha256(b), b);
+      await store.put(ALICE, sha256(a), [a]);
+      await store.put(ALICE, sha256(b), [b]);
       const absent = sha256(randomBytes(8));
       const present = await store.has(ALICE, [sha256(a), absent, sha256(b), sha256(a)]);
       expect(Object.fromEntries(present)).toEqual({ [sha256(a)]: 10, [sha256(b)]: 2000 });
@@ -65,13 +65,13 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
     it("keeps owners apart: the same hash under one owner is invisible to another", async () => {
       const data = randomBytes(500);
       const hash = sha256(data);
-      await store.put(ALICE, hash, data);
+      await store.put(ALICE, hash, [data]);
       expect((await store.has(BOB, [hash])).size).toBe(0);
       expect(await store.get(BOB, hash)).toBeUndefined();
       expect(await store.delete(BOB, [hash])).toBe(0);
       expect(await store.get(ALICE, hash)).toEqual(data);
       // Bob storing it too is a separate copy: deleting his leaves Alice's.
-      expect(await store.put(BOB, hash, data)).toBe(true);
+      expect(await store.put(BOB, hash, [data])).toBe(true);
       expect(await store.delete(BOB, [hash])).toBe(1);
       expect(await store.get(ALICE, hash)).toEqual(data);
     });
@@ -80,7 +80,7 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       const a = randomBytes(100);
       const b = randomBytes(100);
       const kept = randomBytes(100);
-      for (const d of [a, b, kept]) await store.put(ALICE, sha256(d), d);
+      for (const d of [a, b, kept]) await store.put(ALICE, sha256(d), [d]);
       const absent = sha256(randomBytes(8));
       expect(await store.delete(ALICE, [sha256(a), absent, sha256(b)])).toBe(2);
       expect(await store.get(ALICE, sha256(a))).toBeUndefined();
@@ -88,37 +88,50 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       expect(await store.delete(ALICE, [sha256(a), sha256(b)])).toBe(0);
       expect(await store.delete(ALICE, [])).toBe(0);
       // A deleted chunk can be stored again.
-      expect(await store.put(ALICE, sha256(a), a)).toBe(true);
+      expect(await store.put(ALICE, sha256(a), [a])).toBe(true);
     });
 
     it("answers undefined for a chunk that was never stored", async () => {
       expect(await store.get(ALICE, sha256(randomBytes(8)))).toBeUndefined();
     });
 
-    it("stores a 0-byte chunk", async () => {
+    it("stores a 0-byte chunk given as no parts or as one empty part", async () => {
       const empty = Buffer.alloc(0);
-      expect(await store.put(ALICE, sha256(empty), empty)).toBe(true);
-      expect(await store.get(ALICE, sha256(empty))).toEqual(empty);
-      expect(Object.fromEntries(await store.has(ALICE, [sha256(empty)]))).toEqual({ [sha256(empty)]: 0 });
+      expect(await store.put(ALICE, sha256(empty), [])).toBe(true);
+      expect(await store.put(BOB, sha256(empty), [empty])).toBe(true);
+      for (const owner of [ALICE, BOB]) {
+        expect(await store.get(owner, sha256(empty))).toEqual(empty);
+        expect(Object.fromEntries(await store.has(owner, [sha256(empty)]))).toEqual({ [sha256(empty)]: 0 });
+      }
+    });
+
+    it("stores a chunk given in parts (empty ones and odd sizes among them) as their concatenation", async () => {
+      const data = randomBytes(1024 * 1024 + 12_345);
+      const cuts = [0, 1, 1, 4098, 70_001, 70_001, 600_004, data.length];
+      const parts = cuts.slice(1).map((end, i) => data.subarray(cuts[i], end));
+      expect(await store.put(ALICE, sha256(data), parts)).toBe(true);
+      expect(Object.fromEntries(await store.has(ALICE, [sha256(data)]))).toEqual({ [sha256(data)]: data.length });
+      expect(sha256((await store.get(ALICE, sha256(data)))!)).toBe(sha256(data));
+      expect(await store.put(ALICE, sha256(data), parts)).toBe(false);
     });
 
     it("stores a 1 MiB chunk", async () => {
       const data = randomBytes(1024 * 1024);
-      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.put(ALICE, sha256(data), [data])).toBe(true);
       expect(Object.fromEntries(await store.has(ALICE, [sha256(data)]))).toEqual({ [sha256(data)]: 1024 * 1024 });
       expect(sha256((await store.get(ALICE, sha256(data)))!)).toBe(sha256(data));
     });
 
     it("answers has() for many hashes at once", async () => {
       const stored = Array.from({ length: 40 }, () => randomBytes(16));
-      await Promise.all(stored.map((d) => store.put(ALICE, sha256(d), d)));
+      await Promise.all(stored.map((d) => store.put(ALICE, sha256(d), [d])));
       const asked = [...stored.map(sha256), ...Array.from({ length: 200 }, () => sha256(randomBytes(8)))];
       expect([...(await store.has(ALICE, asked)).keys()].sort()).toEqual(stored.map(sha256).sort());
     });
 
     it("refuses keys that are not hex digests instead of touching them", async () => {
       const data = randomBytes(4);
-      await expect(store.put("../../etc", sha256(data), data)).rejects.toThrow();
+      await expect(store.put("../../etc", sha256(data), [data])).rejects.toThrow();
       await expect(store.get(ALICE, "../" + sha256(data).slice(3))).rejects.toThrow();
     });
 
@@ -128,7 +141,7 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       for (const [owner, n] of [[ALICE, 4], [BOB, 3]] as const) {
         for (let i = 0; i < n; i++) {
           const data = randomBytes(100 + i);
-          await store.put(owner, sha256(data), data);
+          await store.put(owner, sha256(data), [data]);
           stored.push({ ownerKey: owner, hash: sha256(data), size: data.length });
         }
       }
@@ -148,22 +161,22 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
     it("quarantines a chunk: never read, counted or listed again, and the next put stores it anew", async () => {
       const data = randomBytes(3000);
       const other = randomBytes(10);
-      await store.put(ALICE, sha256(data), data);
-      await store.put(ALICE, sha256(other), other);
+      await store.put(ALICE, sha256(data), [data]);
+      await store.put(ALICE, sha256(other), [other]);
       expect(await store.quarantine(ALICE, sha256(data))).toBe(true);
       expect(await store.get(ALICE, sha256(data))).toBeUndefined();
       expect((await store.has(ALICE, [sha256(data)])).size).toBe(0);
       expect((await store.list(undefined, 100)).map((e) => e.hash)).toEqual([sha256(other)]);
       expect(await store.quarantine(ALICE, sha256(data))).toBe(false);
       expect(await store.quarantine(BOB, sha256(other))).toBe(false);
-      expect(await store.put(ALICE, sha256(data), data)).toBe(true);
+      expect(await store.put(ALICE, sha256(data), [data])).toBe(true);
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
 
     it("lists quarantined chunks in the order they were quarantined, a page at a time, from a place or a time", async () => {
       const chunks = [randomBytes(100), randomBytes(200), randomBytes(300)];
       const owners = [ALICE, BOB, ALICE];
-      for (const [i, data] of chunks.entries()) await store.put(owners[i]!, sha256(data), data);
+      for (const [i, data] of chunks.entries()) await store.put(owners[i]!, sha256(data), [data]);
       const epoch = { quarantinedAt: new Date(0), ownerKey: "", hash: "" };
       expect(await store.listQuarantined(epoch, 10)).toEqual([]);
       const before = Date.now();
@@ -192,7 +205,7 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       expect(await store.listQuarantined({ quarantinedAt: new Date(after + 1), ownerKey: "", hash: "" }, 10)).toEqual([]);
 
       // Stored again and found corrupt again: listed once more, after the rest.
-      await store.put(BOB, sha256(chunks[1]!), chunks[1]!);
+      await store.put(BOB, sha256(chunks[1]!), [chunks[1]!]);
       while (Date.now() <= after) await new Promise((resolve) => setImmediate(resolve));
       await store.quarantine(BOB, sha256(chunks[1]!));
       const again = await store.listQuarantined(all.at(-1)!, 10);

@@ -70,7 +70,7 @@ describe("DiskChunkStore", () => {
     const { store, root } = await openDisk();
     const data = randomBytes(1000);
     const hash = sha256(data);
-    await store.put(ALICE, hash, data);
+    await store.put(ALICE, hash, [data]);
     expect(await readFile(join(root, ALICE, hash.slice(0, 2), hash))).toEqual(data);
     expect(await readdir(join(root, ".tmp"))).toEqual([]);
   });
@@ -79,7 +79,7 @@ describe("DiskChunkStore", () => {
     const { root } = await openDisk();
     const store = await DiskChunkStore.open({ root, maxChunkBytes: 1024 });
     const data = randomBytes(1024);
-    await store.put(ALICE, sha256(data), data);
+    await store.put(ALICE, sha256(data), [data]);
     await writeFile(join(root, ALICE, sha256(data).slice(0, 2), sha256(data)), randomBytes(1025));
     await expect(store.get(ALICE, sha256(data))).rejects.toMatchObject({ kind: "data-loss" });
   });
@@ -120,7 +120,7 @@ describe("MinioChunkStore", () => {
     const store = await MinioChunkStore.open(options);
     const data = randomBytes(100);
     const hash = sha256(data);
-    await store.put(ALICE, hash, data);
+    await store.put(ALICE, hash, [data]);
     expect((await inspector().statObject(options.bucket, `${ALICE}/${hash.slice(0, 2)}/${hash}`)).size).toBe(100);
     await store.close();
   });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { access, link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { dataLoss, resourceExhausted } from "#lib/errors.js";
 import {
@@ -70,7 +70,7 @@ export class DiskChunkStore implements ChunkStore {
     });
   }
 
-  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+  async put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean> {
     const path = this.pathOf(ownerKey, hash);
     if (await exists(path)) return false;
     const dir = dirname(path);
@@ -79,7 +79,7 @@ export class DiskChunkStore implements ChunkStore {
       const firstCreated = await mkdir(dir, { recursive: true });
       const file = await open(tmp, "wx");
       try {
-        await file.writeFile(data);
+        await writeAll(file, parts);
         await file.datasync();
       } finally {
         await file.close();
@@ -218,6 +218,30 @@ async function exists(path: string): Promise<boolean> {
     if (isCode(err, "ENOENT")) return false;
     throw err;
   }
+}
+
+/**
+ * The parts, in order, with writev: the chunk goes to the file without being
+ * joined first. A writev can write less than asked (libuv stops at a short
+ * write, as when the disk fills up), so the rest is written again until it is
+ * all there or a write fails with the reason.
+ */
+export async function writeAll(file: Pick<FileHandle, "writev">, parts: readonly Buffer[]): Promise<void> {
+  let pending = parts.filter((part) => part.length > 0);
+  while (pending.length > 0) {
+    const { bytesWritten } = await file.writev(pending);
+    pending = unwritten(pending, bytesWritten);
+  }
+}
+
+/** What is left of `parts` once their first `bytes` are written. */
+function unwritten(parts: readonly Buffer[], bytes: number): Buffer[] {
+  let skipped = 0;
+  let left = bytes;
+  while (skipped < parts.length && parts[skipped]!.length <= left) left -= parts[skipped++]!.length;
+  const rest = parts.slice(skipped);
+  if (left > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
 }
 
 /** `dir`, plus, when mkdir created directories, each of them up to and including the parent of the first one. */

@@ -128,12 +128,12 @@ export class MinioChunkStore implements ChunkStore {
     return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
   }
 
-  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+  async put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean> {
     // A conditional write (If-None-Match: *) instead of a HEAD before the
     // PUT: one request per chunk, and an existing chunk is never rewritten,
     // even by two puts at once.
     return guard(async () => {
-      const res = await this.send("PUT", chunkKey(ownerKey, hash), { "content-type": "application/octet-stream", "if-none-match": "*" }, data);
+      const res = await this.send("PUT", chunkKey(ownerKey, hash), { "content-type": "application/octet-stream", "if-none-match": "*" }, parts);
       const body = await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("object storage answered a PUT with an oversized body"));
       if (res.statusCode === 200) return true;
       if (res.statusCode === 412) return false;
@@ -161,9 +161,11 @@ export class MinioChunkStore implements ChunkStore {
   /**
    * One request over a presigned URL. Resolves with the response once its
    * head has arrived; the caller reads the body to its end (or destroys it),
-   * so that the socket goes back to the pool.
+   * so that the socket goes back to the pool. A body is written part by
+   * part under its total length (node:http corks the socket meanwhile, so
+   * the parts still leave in one writev).
    */
-  private async send(method: "PUT" | "GET" | "HEAD", key: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> {
+  private async send(method: "PUT" | "GET" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
     const url = new URL(await this.client.presignedUrl(method, this.bucket, key, PRESIGNED_SECONDS));
     return new Promise((resolve, reject) => {
       const req = this.request(
@@ -174,12 +176,13 @@ export class MinioChunkStore implements ChunkStore {
           port: url.port,
           path: `${url.pathname}${url.search}`,
           agent: this.agent,
-          headers: body ? { ...headers, "content-length": String(body.length) } : headers,
+          headers: body ? { ...headers, "content-length": String(totalLength(body)) } : headers,
         },
         resolve,
       );
       req.on("error", reject);
-      req.end(body);
+      for (const part of body ?? []) req.write(part);
+      req.end();
     });
   }
 
@@ -304,6 +307,12 @@ async function readBody(res: http.IncomingMessage, maxBytes: number, tooLarge: (
     parts.push(part);
   }
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+}
+
+function totalLength(parts: readonly Buffer[]): number {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  return total;
 }
 
 /** An S3 error answer as an Error whose `code` is the S3 code (<Code>SlowDown</Code>), which guard() maps. */

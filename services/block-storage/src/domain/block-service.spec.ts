@@ -45,10 +45,10 @@ export class MemoryStore implements ChunkStore {
     return present;
   }
 
-  async put(ownerKey: string, hash: string, data: Buffer): Promise<boolean> {
+  async put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean> {
     const key = `${ownerKey}/${hash}`;
     if (this.chunks.has(key)) return false;
-    this.chunks.set(key, Buffer.from(data));
+    this.chunks.set(key, Buffer.concat(parts));
     return true;
   }
 
@@ -396,11 +396,11 @@ describe("BlockService.putStream", () => {
     let inFlight = 0;
     let most = 0;
     const slow: ChunkStore = Object.assign(Object.create(store) as ChunkStore, {
-      put: async (ownerKey: string, hash: string, data: Buffer) => {
+      put: async (ownerKey: string, hash: string, parts: readonly Buffer[]) => {
         most = Math.max(most, ++inFlight);
         await new Promise((r) => setTimeout(r, 5));
         inFlight--;
-        return store.put(ownerKey, hash, data);
+        return store.put(ownerKey, hash, parts);
       },
     });
     const blocks = new BlockService(slow, MAX, new Quarantine(slow, new Findings()), { writesInFlight: 2, readsAhead: 1 });

@@ -86,7 +86,7 @@ export class BlockService {
         owner = chunkOwner;
         const { sha256, data } = await this.receive(header, parts);
         const write: Promise<void> = this.store
-          .put(ownerKeyOf(chunkOwner), sha256, data)
+          .put(ownerKeyOf(chunkOwner), sha256, [data])
           .then((wrote) => {
             stored++;
             if (wrote) created++;
@@ -144,7 +144,7 @@ export class BlockService {
   async put(principal: Principal, header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<boolean> {
     const owner = resolveOwner(principal, header.owner);
     const { sha256, data } = await this.receive(header, parts);
-    return this.store.put(ownerKeyOf(owner), sha256, data);
+    return this.store.put(ownerKeyOf(owner), sha256, [data]);
   }
 
   /** A chunk's bytes, collected and verified against its header. */

@@ -10,8 +10,15 @@ export interface ChunkStore {
   /**
    * Stores the chunk atomically (a reader never sees part of it under its
    * key). Resolves false, writing nothing, when it is already stored.
+   *
+   * The chunk comes as the parts it arrived in: their concatenation, in
+   * order, is the chunk. Any part may be empty, and no parts at all is the
+   * empty chunk. Joining them would cost a copy of every chunk that came in
+   * more than one message, so a store writes them as they are. It only reads
+   * them and keeps none of them once put settles; until then the caller
+   * leaves them unchanged.
    */
-  put(ownerKey: string, hash: string, data: Buffer): Promise<boolean>;
+  put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean>;
   /**
    * The stored bytes, unverified (the caller checks them against the hash),
    * or undefined when absent. Rejects with DATA_LOSS rather than reading an
