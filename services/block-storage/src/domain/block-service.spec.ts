@@ -160,6 +160,43 @@ describe("BlockService.put", () => {
     expect(await blocks.get(alice, sha256(split), "")).toEqual(split);
   });
 
+  it("hands the store a chunk's parts as they came, not joined into one buffer", async () => {
+    const { store, blocks } = setup();
+    const given: Array<readonly Buffer[]> = [];
+    const put = store.put.bind(store);
+    store.put = (ownerKey, hash, parts) => {
+      given.push(parts);
+      return put(ownerKey, hash, parts);
+    };
+    const data = randomBytes(5000);
+    const parts = [data.subarray(0, 1777), Buffer.alloc(0), data.subarray(1777, 1778), data.subarray(1778)];
+    const header = { sha256: sha256(data), size: data.length, owner: "" };
+    expect(await blocks.put(alice, header, partsOf(...parts))).toBe(true);
+    async function* stream() {
+      yield { header, parts: partsOf(...parts) };
+    }
+    expect(await blocks.putStream(bob, stream())).toEqual({ created: 1, stored: 1 });
+    expect(given).toHaveLength(2);
+    for (const received of given) {
+      expect(received).toHaveLength(parts.length);
+      received.forEach((part, i) => expect(part).toBe(parts[i]));
+    }
+    expect(await blocks.get(bob, sha256(data), "")).toEqual(data);
+  });
+
+  it("stores nothing of a chunk in many parts whose bytes do not match its hash", async () => {
+    const { store, blocks } = setup();
+    const data = randomBytes(3000);
+    const bad = Buffer.from(data);
+    bad[2999]! ^= 1;
+    const header = { sha256: sha256(data), size: data.length, owner: "" };
+    await expect(blocks.put(alice, header, partsOf(bad.subarray(0, 1000), bad.subarray(1000, 2000), bad.subarray(2000)))).rejects.toMatchObject({
+      kind: "invalid-argument",
+      message: expect.stringMatching(/^chunk bytes do not match sha256/),
+    });
+    expect(store.chunks.size).toBe(0);
+  });
+
   it("answers created=false for a chunk it already has", async () => {
     const { blocks } = setup();
     const data = randomBytes(10);

@@ -84,9 +84,9 @@ export class BlockService {
         const chunkOwner = resolveOwner(principal, header.owner);
         if (owner !== undefined && chunkOwner !== owner) throw invalidArgument("every chunk of one PutChunks stream must have the same owner");
         owner = chunkOwner;
-        const { sha256, data } = await this.receive(header, parts);
+        const chunk = await this.receive(header, parts);
         const write: Promise<void> = this.store
-          .put(ownerKeyOf(chunkOwner), sha256, [data])
+          .put(ownerKeyOf(chunkOwner), chunk.sha256, chunk.parts)
           .then((wrote) => {
             stored++;
             if (wrote) created++;
@@ -143,39 +143,38 @@ export class BlockService {
    */
   async put(principal: Principal, header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<boolean> {
     const owner = resolveOwner(principal, header.owner);
-    const { sha256, data } = await this.receive(header, parts);
-    return this.store.put(ownerKeyOf(owner), sha256, [data]);
+    const chunk = await this.receive(header, parts);
+    return this.store.put(ownerKeyOf(owner), chunk.sha256, chunk.parts);
   }
 
-  /** A chunk's bytes, collected and verified against its header. */
-  private async receive(header: ChunkHeader, parts: AsyncIterable<Buffer>): Promise<{ sha256: string; data: Buffer }> {
+  /**
+   * A chunk's parts, collected and verified against its header. They are
+   * kept as they came, and the store writes them one after the other:
+   * copying a chunk that came in several messages into one fresh buffer
+   * cost about 0.9 CPU-s per GiB uploaded, mostly faulting in the pages of
+   * that buffer (1 to 4 MiB, so mmapped).
+   */
+  private async receive(header: ChunkHeader, incoming: AsyncIterable<Buffer>): Promise<{ sha256: string; parts: Buffer[] }> {
     const sha256 = checkHash(header.sha256, "sha256");
     const size = header.size;
     if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument(`size must be a non-negative integer, got ${size}`);
     if (size > this.maxChunkBytes) throw invalidArgument(`size ${size} exceeds the largest chunk accepted (${this.maxChunkBytes} bytes)`);
 
     const hash = createHash("sha256");
-    let chunk: Buffer | undefined;
+    const parts: Buffer[] = [];
     let received = 0;
-    for await (const part of parts) {
+    for await (const part of incoming) {
       if (part.length > size - received) {
         throw invalidArgument(`chunk ${sha256}: more bytes than the declared size ${size}`);
       }
       hash.update(part);
-      if (received === 0 && part.length === size) {
-        // The usual case between cfs services: the whole chunk in one
-        // message, kept as it is instead of copied.
-        chunk = part;
-      } else if (part.length > 0) {
-        chunk ??= Buffer.allocUnsafe(size);
-        part.copy(chunk, received);
-      }
+      parts.push(part);
       received += part.length;
     }
     if (received < size) throw invalidArgument(`chunk ${sha256}: ${received} bytes received, ${size} declared`);
     const actual = hash.digest("hex");
     if (actual !== sha256) throw invalidArgument(`chunk bytes do not match sha256 ${sha256} (they hash to ${actual})`);
-    return { sha256, data: chunk ?? Buffer.alloc(0) };
+    return { sha256, parts };
   }
 
   /** The chunk's bytes, verified: bytes that no longer match their hash are DATA_LOSS, never returned. */
