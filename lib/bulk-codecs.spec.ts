@@ -13,6 +13,7 @@ import {
   uploadFileContentRequestCodec,
   uploadFileRequestCodec,
 } from "./bulk-codecs.js";
+import { withHeadroom } from "./grpc-framing.js";
 
 interface Generated<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -102,6 +103,27 @@ describe("zero copy", () => {
     expect(decoded.payload.value.buffer).toBe(encoded.buffer);
     const body = chunkerPutChunksRequestCodec.decode(chunkerPutChunksRequestCodec.encode({ uploadId: "u", index: 1, content: { contentType: "", data, extensions: [] } }));
     expect(body.content!.data.equals(data)).toBe(true);
+  });
+
+  it("encodes a payload with headroom in place: the message is written around it, the same bytes as the generated encoder's", () => {
+    const withRoom = (bytes: Buffer) => {
+      const payload = withHeadroom(bytes.length);
+      bytes.copy(payload);
+      return payload;
+    };
+    const chunk = withRoom(big);
+    const put = blockPutChunksRequestCodec.encode({ payload: { $case: "data", value: chunk } });
+    expect(put.buffer).toBe(chunk.buffer);
+    expect(put.equals(Buffer.from(BlockPutChunksRequest.encode({ payload: { $case: "data", value: big } }).finish()))).toBe(true);
+
+    const read = withRoom(data);
+    const response = readChunksResponseCodec.encode({ index: 999, data: read });
+    expect(response.buffer).toBe(read.buffer);
+    expect(response.equals(Buffer.from(ReadChunksResponse.encode({ index: 999, data }).finish()))).toBe(true);
+    // Sent again (its headroom is spent): copied, still the same bytes.
+    const again = readChunksResponseCodec.encode({ index: 999, data: read });
+    expect(again.buffer).not.toBe(read.buffer);
+    expect(again.equals(response)).toBe(true);
   });
 
   it("refuses an int64 size beyond the safe integer range", () => {

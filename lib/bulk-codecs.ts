@@ -21,20 +21,27 @@ import {
 import { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { HttpBody } from "#gen/google/api/httpbody.js";
 import { Any } from "#gen/google/protobuf/any.js";
+import { framedMessage, messageInPlace, zeroCopyFraming } from "./grpc-framing.js";
 
 /**
  * Serializers for the messages that carry file bytes. ts-proto's own copy
  * every payload three times on the way out (into the writer, when the writer
  * concatenates its parts, and in `Buffer.from`) and once more on the way in
  * (`Buffer.from(reader.bytes())`); grpc-js adds one copy each way (framing
- * on send, joining HTTP/2 frames on receipt). Here a payload is copied once
- * into the encoded message, and a decoded payload is a view of the received
- * message: a hop costs two copies instead of six. Every other message, and
- * every other field, goes through the generated code.
+ * on send, joining HTTP/2 frames on receipt). Here a payload is copied at
+ * most once on the way out — into a message that already holds its gRPC
+ * frame header, which grpc-js then sends as it is (grpc-framing.ts) — and
+ * not at all when it was allocated with headroom (a chunk cut by the
+ * chunker, a chunk read by block storage): its headers are written in front
+ * of it. A decoded payload is a view of the received message. Every other
+ * message, and every other field, goes through the generated code.
  *
  * Messages are decoded completely (unknown fields skipped), so these are
  * drop-in replacements, checked against the generated codecs in the tests.
  */
+
+// The messages below come framed; grpc-js sends them without a copy once patched.
+zeroCopyFraming();
 
 const LENGTH_DELIMITED = 2;
 const VARINT = 0;
@@ -66,11 +73,18 @@ function fieldSize(f: Field): number {
   return tag + varintSize(f.bytes.length) + f.bytes.length;
 }
 
-/** The fields, in order, in one allocation. */
+/**
+ * The fields, in order, as one framed message (grpc-framing.ts): in place in
+ * front of the last field's payload when that payload has headroom, else in
+ * one new buffer with the payloads copied in.
+ */
 function encodeFields(fields: readonly Field[]): Buffer {
   let size = 0;
   for (const f of fields) size += fieldSize(f);
-  const out = Buffer.allocUnsafe(size);
+  const last = fields[fields.length - 1];
+  const payload = last && "bytes" in last ? last.bytes : undefined;
+  const inPlace = payload && messageInPlace(payload, size - payload.length);
+  const out = inPlace || framedMessage(size);
   let offset = 0;
   for (const f of fields) {
     if ("varint" in f) {
@@ -79,7 +93,7 @@ function encodeFields(fields: readonly Field[]): Buffer {
     } else {
       offset = writeVarint(out, offset, (f.field << 3) | LENGTH_DELIMITED);
       offset = writeVarint(out, offset, f.bytes.length);
-      out.set(f.bytes, offset);
+      if (!(inPlace && f === last)) out.set(f.bytes, offset);
       offset += f.bytes.length;
     }
   }

@@ -1,4 +1,5 @@
 import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
+import { withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger, type Logger } from "#lib/logger.js";
@@ -20,9 +21,9 @@ const FRAME_OVERHEAD_BYTES = 64;
 async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<ChunkStore> {
   if (storage.kind === "disk") {
     log.info({ root: storage.root }, "chunks on local disk");
-    return DiskChunkStore.open({ root: storage.root, maxChunkBytes });
+    return DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate: withHeadroom });
   }
-  const store = await MinioChunkStore.open({ ...storage, maxChunkBytes });
+  const store = await MinioChunkStore.open({ ...storage, maxChunkBytes, allocate: withHeadroom });
   log.info({ endpoint: storage.endpoint, bucket: storage.bucket }, "chunks in object storage");
   return store;
 }

@@ -84,6 +84,8 @@ async function reportCorruption<T>(ctx: RequestContext, read: () => Promise<T>):
 
 /** The chunk in messages of at most maxFrameBytes (one, for a chunk that fits; at least one, for an empty chunk). */
 function* framesOf(data: Buffer, maxFrameBytes: number): Generator<Buffer> {
+  // Itself, not a slice: the codec writes the message around a read chunk's own buffer (grpc-framing.ts).
+  if (data.length <= maxFrameBytes) return yield data;
   let offset = 0;
   do {
     yield data.subarray(offset, offset + maxFrameBytes);

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("chunker", config.server.logLevel);
   const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
-  const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
+  const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers, config.server.maxMessageBytes);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   const uploader = new Uploader(blocks, catalogue, config);
   const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);

@@ -9,6 +9,7 @@ import {
   isAfter,
   isQuarantinedAfter,
   quarantineStamp,
+  type ChunkAllocator,
   type ChunkPosition,
   type ChunkStore,
   type ListedChunk,
@@ -21,6 +22,7 @@ export interface DiskChunkStoreOptions {
   root: string;
   /** A stored file larger than this is corruption, never read into memory. */
   maxChunkBytes: number;
+  allocate?: ChunkAllocator;
 }
 
 /** stat/unlink calls in flight for one HasChunks or DeleteChunks. */
@@ -47,6 +49,7 @@ export class DiskChunkStore implements ChunkStore {
     private readonly tmpDir: string,
     private readonly quarantineDir: string,
     private readonly maxChunkBytes: number,
+    private readonly allocate: ChunkAllocator,
   ) {}
 
   static async open(options: DiskChunkStoreOptions): Promise<DiskChunkStore> {
@@ -55,7 +58,7 @@ export class DiskChunkStore implements ChunkStore {
     await mkdir(tmpDir, { recursive: true });
     await mkdir(quarantineDir, { recursive: true });
     await sweepStaleTemps(tmpDir);
-    return new DiskChunkStore(options.root, tmpDir, quarantineDir, options.maxChunkBytes);
+    return new DiskChunkStore(options.root, tmpDir, quarantineDir, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe);
   }
 
   has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
@@ -115,7 +118,15 @@ export class DiskChunkStore implements ChunkStore {
       if (size > this.maxChunkBytes) {
         throw dataLoss(`chunk ${hash} is stored with ${size} bytes, more than any chunk may have`);
       }
-      return await file.readFile();
+      const data = this.allocate(size);
+      let filled = 0;
+      while (filled < size) {
+        const { bytesRead } = await file.read(data, filled, size - filled, filled);
+        // Shorter than its stat said (being replaced): what was read fails verification.
+        if (bytesRead === 0) return data.subarray(0, filled);
+        filled += bytesRead;
+      }
+      return data;
     } finally {
       await file.close();
     }

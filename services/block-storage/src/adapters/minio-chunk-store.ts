@@ -7,6 +7,7 @@ import {
   isAfter,
   isQuarantinedAfter,
   quarantineStamp,
+  type ChunkAllocator,
   type ChunkPosition,
   type ChunkStore,
   type ListedChunk,
@@ -23,6 +24,7 @@ export interface MinioChunkStoreOptions {
   region: string;
   /** An object larger than this is corruption, never read into memory. */
   maxChunkBytes: number;
+  allocate?: ChunkAllocator;
 }
 
 /** HEAD requests in flight for one HasChunks or DeleteChunks. */
@@ -77,6 +79,7 @@ export class MinioChunkStore implements ChunkStore {
     private readonly request: typeof http.request,
     private readonly bucket: string,
     private readonly maxChunkBytes: number,
+    private readonly allocate: ChunkAllocator,
   ) {}
 
   /** Connects and creates the bucket when it is missing. */
@@ -104,7 +107,7 @@ export class MinioChunkStore implements ChunkStore {
       // Its retry logs with console.warn; our callers retry UNAVAILABLE instead.
       retryOptions: { disableRetry: true },
     });
-    const store = new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes);
+    const store = new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe);
     try {
       await guard(() => store.ensureBucket(options.region));
     } catch (err) {
@@ -150,11 +153,13 @@ export class MinioChunkStore implements ChunkStore {
       }
       if (res.statusCode !== 200) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
       const declared = Number(res.headers["content-length"]);
+      const tooLarge = () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
       if (declared > this.maxChunkBytes) {
         res.destroy();
-        throw dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
+        throw tooLarge();
       }
-      return readBody(res, this.maxChunkBytes, () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`));
+      if (!Number.isSafeInteger(declared) || declared < 0) return readBody(res, this.maxChunkBytes, tooLarge);
+      return readExactly(res, this.allocate(declared), () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
     });
   }
 
@@ -313,6 +318,21 @@ function totalLength(parts: readonly Buffer[]): number {
   let total = 0;
   for (const part of parts) total += part.length;
   return total;
+}
+
+/**
+ * A body of known length read straight into `target` (one copy, no list of
+ * parts joined afterwards); one that ends short resolves with what came,
+ * which the caller's verification refuses.
+ */
+async function readExactly(res: http.IncomingMessage, target: Buffer, tooLong: () => Error): Promise<Buffer> {
+  let filled = 0;
+  for await (const part of res as AsyncIterable<Buffer>) {
+    if (part.length > target.length - filled) throw tooLong();
+    part.copy(target, filled);
+    filled += part.length;
+  }
+  return filled === target.length ? target : target.subarray(0, filled);
 }
 
 /** An S3 error answer as an Error whose `code` is the S3 code (<Code>SlowDown</Code>), which guard() maps. */

@@ -52,6 +52,12 @@ export interface ChunkStore {
   close(): Promise<void>;
 }
 
+/**
+ * Allocates the buffer a read chunk is read into (Buffer.allocUnsafe by
+ * default): main.ts passes one the gRPC codec can send without copying it.
+ */
+export type ChunkAllocator = (size: number) => Buffer;
+
 /** A place in the key order of list(). */
 export interface ChunkPosition {
   ownerKey: string;

@@ -3,6 +3,7 @@ import type { ChannelOptions, ClientWritableStream } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
+import { withHeadroom } from "#lib/grpc-framing.js";
 import { dataLoss, fromGrpcError } from "#lib/errors.js";
 import { boundedDeadline, callUnary, cancelOnAbort, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
@@ -13,18 +14,28 @@ import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-sto
  */
 const STREAM_TIMEOUT_MS = 6 * 60 * 60_000;
 /**
- * A chunk's bytes go in messages of at most this size: FastCDC's largest
- * chunk (4 × the average) would not fit one message under the 4 MiB receive
- * limit, and 1 MiB messages cost no more per byte than larger ones.
+ * Room for a PutChunksRequest's field tag and length (and the gRPC frame
+ * header) within the message limit: a chunk up to the limit less this goes
+ * as one message, the rest (FastCDC's largest chunks, at 4 × the average,
+ * pass a 4 MiB limit) in several.
  */
-const DATA_MESSAGE_BYTES = 1024 * 1024;
+const MESSAGE_OVERHEAD_BYTES = 64;
 
 /** Block storage over gRPC: one PutChunks stream per upload, one ReadChunks stream per batch of reads. */
 export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   readonly client: BlockStorageServiceClient;
 
-  constructor(address: string, options: ChannelOptions) {
+  private readonly dataMessageBytes: number;
+
+  /** `maxMessageBytes`: what block storage accepts in one message (CFS_MAX_MESSAGE_BYTES, the same for every service). */
+  constructor(address: string, options: ChannelOptions, maxMessageBytes: number) {
     this.client = new BlockStorageClient(address, credentials.createInsecure(), options);
+    this.dataMessageBytes = maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
+  }
+
+  /** Headroom in front lets the codec write the message around the chunk instead of copying it (grpc-framing.ts). */
+  chunkBuffer(size: number): Buffer {
+    return withHeadroom(size);
   }
 
   async missing(hashes: readonly string[], as: CallIdentity): Promise<Set<string>> {
@@ -34,7 +45,7 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   }
 
   openWriter(as: CallIdentity): ChunkWriter {
-    return new GrpcChunkWriter(this.client, as);
+    return new GrpcChunkWriter(this.client, as, this.dataMessageBytes);
   }
 
   async *read(chunks: ReadonlyArray<{ sha256: string; size: number }>, as: CallIdentity): AsyncGenerator<Buffer> {
@@ -83,7 +94,11 @@ class GrpcChunkWriter implements ChunkWriter {
   private failure: unknown;
   private readonly stopWatching: () => void;
 
-  constructor(client: BlockStorageServiceClient, as: CallIdentity) {
+  constructor(
+    client: BlockStorageServiceClient,
+    as: CallIdentity,
+    private readonly dataMessageBytes: number,
+  ) {
     let call!: ClientWritableStream<PutChunksRequest>;
     this.response = new Promise((resolve, reject) => {
       call = client.putChunks(peerCallMetadata(as), { deadline: boundedDeadline(as, STREAM_TIMEOUT_MS) }, (err, response) =>
@@ -100,8 +115,10 @@ class GrpcChunkWriter implements ChunkWriter {
   }
 
   async data(part: Buffer): Promise<void> {
-    for (let offset = 0; offset < part.length; offset += DATA_MESSAGE_BYTES) {
-      await this.send({ payload: { $case: "data", value: part.subarray(offset, offset + DATA_MESSAGE_BYTES) } });
+    // A chunk that fits goes as itself: a slice of it would lose its headroom.
+    if (part.length <= this.dataMessageBytes) return this.send({ payload: { $case: "data", value: part } });
+    for (let offset = 0; offset < part.length; offset += this.dataMessageBytes) {
+      await this.send({ payload: { $case: "data", value: part.subarray(offset, offset + this.dataMessageBytes) } });
     }
   }
 

@@ -25,6 +25,7 @@ export function fakes(options: { pageSize?: number } = {}) {
       missingCalls++;
       return new Set(hashes.filter((h) => !stored.has(h)));
     },
+    chunkBuffer: (size) => Buffer.allocUnsafe(size),
     openWriter(): ChunkWriter {
       let current: { sha256: string; size: number; parts: Buffer[] } | undefined;
       let failure: unknown;

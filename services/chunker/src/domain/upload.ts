@@ -71,7 +71,7 @@ export class Uploader {
       };
       for await (const { offset, data: bytes } of fastCdcChunks(this.limited(data, header), {
         avgBytes: this.limits.chunkAvgBytes,
-        allocate: (size) => Buffer.allocUnsafe(size),
+        allocate: (size) => this.blocks.chunkBuffer(size),
       })) {
         const chunk = bytes as Buffer;
         fileHash.update(chunk);

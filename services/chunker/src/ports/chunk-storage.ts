@@ -22,6 +22,11 @@ export interface ChunkWriting {
   /** The subset of `hashes` (at most MAX_HASHES_PER_CALL) not stored yet for the caller. */
   missing(hashes: readonly string[], as: CallIdentity): Promise<Set<string>>;
   openWriter(as: CallIdentity): ChunkWriter;
+  /**
+   * A buffer for `size` bytes of a chunk about to be cut: one that data()
+   * sends without copying it again (as plain a buffer as any other).
+   */
+  chunkBuffer(size: number): Buffer;
 }
 
 /** Block storage as downloads and content hashing need it. */

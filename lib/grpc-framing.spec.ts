@@ -1,0 +1,140 @@
+import { createRequire } from "node:module";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { framedMessage, GRPC_FRAME_HEADER_BYTES, HEADROOM_BYTES, messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
+
+const require = createRequire(import.meta.url);
+
+/** The frame grpc-js puts on the wire for `message`. */
+const frameOf = (message: Buffer) => Buffer.concat([Buffer.from([0]), Buffer.from(new Uint32Array([message.length]).buffer).reverse(), message]);
+
+function filled(message: Buffer, text: string): Buffer {
+  message.write(text);
+  return message;
+}
+
+describe("zero-copy gRPC framing", () => {
+  it("is installed with the grpc-js this repository pins (an upgrade that frames differently fails here)", () => {
+    expect(zeroCopyFraming()).toBe(true);
+  });
+
+  it("hands a framed message on as its own frame on the client and the server, and frames any other by copying", async () => {
+    zeroCopyFraming();
+    const { CompressionFilter } = require("@grpc/grpc-js/build/src/compression-filter.js");
+    const { BaseServerInterceptingCall } = require("@grpc/grpc-js/build/src/server-interceptors.js");
+    const identity = new CompressionFilter({}, {}).sendCompression;
+    const serialize = (message: Buffer) => BaseServerInterceptingCall.prototype.serializeMessage.call({ handler: { serialize: () => message } }, undefined);
+
+    const marked = filled(framedMessage(5), "hello");
+    const plain = Buffer.alloc(5, "hello"); // not from the pool small frames are also cut from
+    for (const frame of [await identity.writeMessage(marked, false), serialize(marked)]) {
+      expect(frame).toEqual(frameOf(plain));
+      expect(frame.buffer).toBe(marked.buffer);
+      expect(frame.byteOffset).toBe(marked.byteOffset - GRPC_FRAME_HEADER_BYTES);
+    }
+    for (const frame of [await identity.writeMessage(plain, false), serialize(plain)]) {
+      expect(frame).toEqual(frameOf(plain));
+      expect(frame.buffer).not.toBe(plain.buffer);
+    }
+  });
+});
+
+describe("headroom", () => {
+  it("takes a message's headers in front of the payload, once", () => {
+    const payload = filled(withHeadroom(4), "data");
+    const message = messageInPlace(payload, 2)!;
+    expect(message.buffer).toBe(payload.buffer);
+    expect(message.byteOffset).toBe(payload.byteOffset - 2);
+    expect(message.subarray(2)).toEqual(Buffer.from("data"));
+    const frame = Buffer.from(message.buffer, message.byteOffset - GRPC_FRAME_HEADER_BYTES, GRPC_FRAME_HEADER_BYTES);
+    expect([...frame]).toEqual([0, 0, 0, 0, 6]);
+    // A second message around the same payload might still be queued behind the first: it gets a buffer of its own.
+    expect(messageInPlace(payload, 2)).toBeUndefined();
+  });
+
+  it("is refused for a payload without it, a slice of one, and headers longer than the room", () => {
+    expect(messageInPlace(Buffer.alloc(8), 2)).toBeUndefined();
+    expect(messageInPlace(withHeadroom(8).subarray(1), 2)).toBeUndefined();
+    expect(messageInPlace(withHeadroom(8), HEADROOM_BYTES - GRPC_FRAME_HEADER_BYTES + 1)).toBeUndefined();
+    expect(messageInPlace(withHeadroom(8), HEADROOM_BYTES - GRPC_FRAME_HEADER_BYTES)).toBeDefined();
+  });
+
+  it("never reaches past its own allocation, however small the payload (Buffer.allocUnsafe pools small buffers)", () => {
+    const neighbours = Array.from({ length: 16 }, () => Buffer.alloc(8, 0xaa));
+    for (let i = 0; i < 16; i++) {
+      const payload = withHeadroom(i);
+      messageInPlace(payload, HEADROOM_BYTES - GRPC_FRAME_HEADER_BYTES);
+    }
+    for (const b of neighbours) expect([...b]).toEqual(Array(8).fill(0xaa));
+  });
+});
+
+/** A streaming echo over loopback whose messages are raw buffers: what is sent framed, in place or plain arrives as sent. */
+describe("framed messages through real grpc-js calls", () => {
+  const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => Buffer.from(b) };
+  const definition = {
+    echo: {
+      path: "/cfs.test.Framing/Echo",
+      requestStream: true,
+      responseStream: true,
+      requestSerialize: raw.serialize,
+      requestDeserialize: raw.deserialize,
+      responseSerialize: raw.serialize,
+      responseDeserialize: raw.deserialize,
+    },
+  } satisfies grpc.ServiceDefinition;
+  const server = new grpc.Server();
+  let client: grpc.Client & { echo(): grpc.ClientDuplexStream<Buffer, Buffer> };
+
+  /** One message of each kind, different bytes each, the in-place one larger than an HTTP/2 frame. */
+  const messages = () => {
+    const big = withHeadroom(100_000).fill(7);
+    return [filled(framedMessage(6), "framed"), messageInPlace(big, 3)!.fill(1, 0, 3), Buffer.from("plain")];
+  };
+
+  beforeAll(async () => {
+    server.addService(definition, {
+      echo: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        let i = 0;
+        // Each message goes back in another of the three kinds: the server side's framing of each.
+        call.on("data", (received: Buffer) => {
+          const kind = i++ % 3;
+          if (kind === 0) call.write(Buffer.from(received));
+          else if (kind === 1) call.write(filled(framedMessage(received.length), received.toString("latin1")));
+          else {
+            const payload = withHeadroom(received.length);
+            received.copy(payload);
+            call.write(messageInPlace(payload, 0)!);
+          }
+        });
+        call.on("end", () => call.end());
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const Client = grpc.makeGenericClientConstructor(definition, "Framing");
+    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+  });
+
+  afterAll(() => {
+    client.close();
+    server.forceShutdown();
+  });
+
+  it("arrive byte for byte in both directions", async () => {
+    const sent = messages();
+    const expected = sent.map((m) => Buffer.from(m));
+    const call = client.echo();
+    const received: Buffer[] = [];
+    call.on("data", (b: Buffer) => received.push(b));
+    const ended = new Promise((resolve, reject) => {
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    for (const m of sent) call.write(m);
+    call.end();
+    await ended;
+    expect(received).toEqual(expected);
+  });
+});

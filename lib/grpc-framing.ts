@@ -1,0 +1,157 @@
+import { createRequire } from "node:module";
+
+/**
+ * gRPC frames every message as a 5-byte header (a compression flag and a
+ * 32-bit length) followed by the message, and grpc-js builds that frame by
+ * allocating a new buffer and copying the serialized message into it — on
+ * the server (BaseServerInterceptingCall.serializeMessage) and on the client
+ * (the identity compression handler's writeMessage). For a 1 MiB chunk that
+ * is a second copy of every byte into freshly mapped memory, which the
+ * profile shows costing about as much as hashing it (chunker and block
+ * storage, ~0.5–1 CPU-s per GiB each).
+ *
+ * The bulk codecs (bulk-codecs.ts) therefore encode their messages into a
+ * buffer that already has the 5 header bytes in front, filled in
+ * (`framedMessage`), and the two framing functions, patched here, hand that
+ * frame on as a view instead of copying. Anything not marked goes the
+ * original way, byte for byte.
+ *
+ * grpc-js exposes neither function as API, so the patch checks what it
+ * replaces and proves the server side on sample messages; if that fails (a
+ * grpc-js release that frames differently), it leaves grpc-js untouched and
+ * everything still works, one copy slower. `zeroCopyFraming()` says which
+ * (grpc-framing.spec.ts fails when it is off with the installed grpc-js, so
+ * an upgrade that breaks it is noticed, not silently slower).
+ */
+
+export const GRPC_FRAME_HEADER_BYTES = 5;
+
+/** Messages whose 5 bytes in front of them are their filled-in gRPC frame header, in memory we own. */
+const framed = new WeakSet<Uint8Array>();
+
+/**
+ * A buffer for a message of `size` bytes with its gRPC frame header in front
+ * (the message's bytes are to be written by the caller; the header already
+ * says `size`). Its frame, not a copy, is what grpc-js sends.
+ */
+export function framedMessage(size: number): Buffer {
+  const frame = Buffer.allocUnsafe(GRPC_FRAME_HEADER_BYTES + size);
+  writeFrameHeader(frame, size);
+  const message = frame.subarray(GRPC_FRAME_HEADER_BYTES);
+  framed.add(message);
+  return message;
+}
+
+/**
+ * Room for a frame header and the field headers of the message that will
+ * carry a payload as its last field (ReadChunksResponse: index, then the
+ * data's tag and length): 5 + 6 + 1 + 5 bytes at most.
+ */
+export const HEADROOM_BYTES = 32;
+
+/** Payload buffers with HEADROOM_BYTES of our own memory in front, not yet used: the allocation each lives in. */
+const headroom = new WeakMap<Uint8Array, Buffer>();
+
+/**
+ * A buffer of `size` bytes for a payload (a chunk read or cut) that will be
+ * sent as the last field of a bulk message: the codec writes the message's
+ * headers and the frame's in front of it instead of copying the payload
+ * into a new message (once; a second send of it copies).
+ */
+export function withHeadroom(size: number): Buffer {
+  const whole = Buffer.allocUnsafe(HEADROOM_BYTES + size);
+  const payload = whole.subarray(HEADROOM_BYTES);
+  headroom.set(payload, whole);
+  return payload;
+}
+
+/**
+ * The message made of `prefixBytes` of headers followed by `payload`, in
+ * place, framed, when `payload` came from withHeadroom and was not sent
+ * before; the caller writes the headers into the first `prefixBytes`.
+ * Undefined otherwise (the caller encodes into a new buffer).
+ */
+export function messageInPlace(payload: Uint8Array, prefixBytes: number): Buffer | undefined {
+  const whole = headroom.get(payload);
+  if (!whole || prefixBytes + GRPC_FRAME_HEADER_BYTES > HEADROOM_BYTES) return undefined;
+  headroom.delete(payload);
+  const start = payload.byteOffset - prefixBytes;
+  writeFrameHeader(Buffer.from(whole.buffer, start - GRPC_FRAME_HEADER_BYTES, GRPC_FRAME_HEADER_BYTES), prefixBytes + payload.length);
+  const message = Buffer.from(whole.buffer, start, prefixBytes + payload.length);
+  framed.add(message);
+  return message;
+}
+
+function writeFrameHeader(target: Buffer, size: number): void {
+  target[0] = 0; // not compressed: cfs calls use identity encoding
+  target.writeUInt32BE(size, 1);
+}
+
+/** The whole frame of a marked message, or undefined for any other. */
+function frameOf(message: Buffer): Buffer | undefined {
+  if (!framed.has(message)) return undefined;
+  return Buffer.from(message.buffer, message.byteOffset - GRPC_FRAME_HEADER_BYTES, message.length + GRPC_FRAME_HEADER_BYTES);
+}
+
+let active: boolean | undefined;
+
+/** Whether grpc-js sends framed messages without copying them (installs the patch on first call). */
+export function zeroCopyFraming(): boolean {
+  active ??= install();
+  return active;
+}
+
+type FrameFn = (this: unknown, message: Buffer, compress: boolean) => Promise<Buffer>;
+type SerializeFn = (this: { handler: { serialize(value: unknown): Buffer } }, value: unknown) => Buffer;
+
+function install(): boolean {
+  const require = createRequire(import.meta.url);
+  let clientHandler: { writeMessage?: FrameFn } | undefined;
+  let serverCall: { serializeMessage?: SerializeFn } | undefined;
+  try {
+    const { CompressionFilter } = require("@grpc/grpc-js/build/src/compression-filter.js") as {
+      CompressionFilter: new (options: object, shared: object) => { sendCompression: object };
+    };
+    const { BaseServerInterceptingCall } = require("@grpc/grpc-js/build/src/server-interceptors.js") as {
+      BaseServerInterceptingCall: { prototype: { serializeMessage?: SerializeFn } };
+    };
+    // The identity handler's class is not exported; a filter holds one.
+    clientHandler = Object.getPrototypeOf(new CompressionFilter({}, {}).sendCompression) as { writeMessage?: FrameFn };
+    serverCall = BaseServerInterceptingCall.prototype;
+  } catch {
+    return false;
+  }
+  const originalWrite = clientHandler.writeMessage;
+  const originalSerialize = serverCall.serializeMessage;
+  if (typeof originalWrite !== "function" || typeof originalSerialize !== "function") return false;
+
+  const patchedSerialize: SerializeFn = function (value) {
+    const message = this.handler.serialize(value);
+    return frameOf(message) ?? originalSerialize.call({ handler: { serialize: () => message } }, value);
+  };
+  clientHandler.writeMessage = function (message, compress) {
+    const frame = frameOf(message);
+    return frame ? Promise.resolve(frame) : originalWrite.call(this, message, compress);
+  };
+  serverCall.serializeMessage = patchedSerialize;
+  if (proves(patchedSerialize)) return true;
+  clientHandler.writeMessage = originalWrite;
+  serverCall.serializeMessage = originalSerialize;
+  return false;
+}
+
+/**
+ * The patched server function gives the frames the original does, for
+ * marked and plain messages, and a marked one without a copy. (The client
+ * one answers through a promise; grpc-framing.spec.ts checks both through
+ * real calls.)
+ */
+function proves(serialize: SerializeFn): boolean {
+  const sample = Buffer.from("cfs framing check");
+  const expected = Buffer.concat([Buffer.from([0, 0, 0, 0, sample.length]), sample]);
+  const marked = framedMessage(sample.length);
+  sample.copy(marked);
+  const serialized = (message: Buffer) => serialize.call({ handler: { serialize: () => message } }, undefined);
+  const markedFrame = serialized(marked);
+  return markedFrame.equals(expected) && markedFrame.buffer === marked.buffer && serialized(Buffer.from(sample)).equals(expected);
+}
