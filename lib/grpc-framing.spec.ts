@@ -114,7 +114,7 @@ describe("framed messages through real grpc-js calls", () => {
       server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
     const Client = grpc.makeGenericClientConstructor(definition, "Framing");
-    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as typeof client;
+    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
   });
 
   afterAll(() => {
