@@ -134,7 +134,11 @@ function install(): boolean {
     return frame ? Promise.resolve(frame) : originalWrite.call(this, message, compress);
   };
   serverCall.serializeMessage = patchedSerialize;
-  if (proves(patchedSerialize)) return true;
+  try {
+    if (proves(patchedSerialize)) return true;
+  } catch {
+    // A serializeMessage that needs more of its call than the handler: not the one this was written for.
+  }
   clientHandler.writeMessage = originalWrite;
   serverCall.serializeMessage = originalSerialize;
   return false;
