@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DiskChunkStore } from "../../services/block-storage/src/adapters/disk-chunk-store.js";
 import { MinioChunkStore, type MinioChunkStoreOptions } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
+import type { ChunkAllocator } from "../../services/block-storage/src/ports/chunk-store.js";
 import { startMinio, type MinioServer } from "../support/minio.js";
 import { freePort } from "../support/net.js";
 import { describeChunkStoreContract } from "./chunk-store.contract.js";
@@ -63,6 +64,35 @@ describeChunkStoreContract("local disk", async () => {
 describeChunkStoreContract("MinIO", async () => {
   const store = await MinioChunkStore.open(minioOptions());
   return { store, cleanup: () => store.close() };
+});
+
+/**
+ * A read chunk is read into the buffer the store's allocator gives (block
+ * storage's main passes one with headroom, so the gRPC codec writes the
+ * message around it instead of copying it): both stores, same bytes.
+ */
+describe.each([
+  ["local disk", (allocate: ChunkAllocator) => DiskChunkStore.open({ root: join(diskRoot, randomUUID()), maxChunkBytes: MAX_CHUNK_BYTES, allocate })],
+  ["MinIO", (allocate: ChunkAllocator) => MinioChunkStore.open({ ...minioOptions(), allocate })],
+] as const)("%s reads into its allocator's buffers", (_, open) => {
+  it("returns the very buffer it was given, filled with the chunk", async () => {
+    const given: Buffer[] = [];
+    const store = await open((size) => {
+      const buffer = Buffer.allocUnsafe(size);
+      given.push(buffer);
+      return buffer;
+    });
+    try {
+      const data = randomBytes(1024 * 1024 + 7);
+      await store.put(ALICE, sha256(data), [data]);
+      const read = await store.get(ALICE, sha256(data));
+      expect(given.map((b) => b.length)).toEqual([data.length]);
+      expect(read).toBe(given[0]);
+      expect(read!.equals(data)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe("DiskChunkStore", () => {
