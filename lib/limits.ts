@@ -22,6 +22,13 @@ export const MAX_CONTENT_TYPE_LENGTH = 255;
 /** The largest chunk any service stores or accepts: FastCDC's maximum (4 × the largest allowed average) fits. */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * Bytes of a message's field headers allowed for around a payload that
+ * fills a message (a chunk's data between services): a payload of up to
+ * CFS_MAX_MESSAGE_BYTES less this goes as one message.
+ */
+export const MESSAGE_HEADERS_BYTES = 64;
+
 /** Lowercase hex SHA-256, the form every hash takes in the API. */
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 

@@ -3,6 +3,7 @@ import { withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger, type Logger } from "#lib/logger.js";
+import { MESSAGE_HEADERS_BYTES } from "#lib/limits.js";
 import { Metrics } from "#lib/metrics.js";
 import { runService } from "#lib/service.js";
 import { DiskChunkStore } from "./adapters/disk-chunk-store.js";
@@ -15,8 +16,6 @@ import { Scrubber } from "./domain/scrubber.js";
 import type { ChunkStore } from "./ports/chunk-store.js";
 import { createHandlers } from "./server.js";
 
-/** Room for the protobuf field tag and length around a GetChunkResponse's bytes. */
-const FRAME_OVERHEAD_BYTES = 64;
 
 async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<ChunkStore> {
   if (storage.kind === "disk") {
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
       service(
         "cfs.blockstore.v1.BlockStorageService",
         BlockStorageServiceDefinition,
-        createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - FRAME_OVERHEAD_BYTES }),
+        createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - MESSAGE_HEADERS_BYTES }),
       ),
     ],
     checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],

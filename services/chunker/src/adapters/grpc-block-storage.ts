@@ -4,6 +4,7 @@ import { credentials } from "@grpc/grpc-js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
 import { withHeadroom } from "#lib/grpc-framing.js";
+import { MESSAGE_HEADERS_BYTES } from "#lib/limits.js";
 import { dataLoss, fromGrpcError } from "#lib/errors.js";
 import { boundedDeadline, callUnary, cancelOnAbort, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
@@ -13,13 +14,6 @@ import type { ChunkReading, ChunkWriter, ChunkWriting } from "../ports/chunk-sto
  * only bounds one whose caller set no deadline of its own.
  */
 const STREAM_TIMEOUT_MS = 6 * 60 * 60_000;
-/**
- * Room for a PutChunksRequest's field tag and length (and the gRPC frame
- * header) within the message limit: a chunk up to the limit less this goes
- * as one message, the rest (FastCDC's largest chunks, at 4 × the average,
- * pass a 4 MiB limit) in several.
- */
-const MESSAGE_OVERHEAD_BYTES = 64;
 
 /** Block storage over gRPC: one PutChunks stream per upload, one ReadChunks stream per batch of reads. */
 export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
@@ -27,10 +21,15 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
 
   private readonly dataMessageBytes: number;
 
-  /** `maxMessageBytes`: what block storage accepts in one message (CFS_MAX_MESSAGE_BYTES, the same for every service). */
+  /**
+   * `maxMessageBytes`: what block storage accepts in one message
+   * (CFS_MAX_MESSAGE_BYTES, the same for every service). A chunk that fits
+   * with its headers goes as one PutChunks message, a larger one (FastCDC's
+   * largest, at 4 × the average, pass a 4 MiB limit) in several.
+   */
   constructor(address: string, options: ChannelOptions, maxMessageBytes: number) {
     this.client = new BlockStorageClient(address, credentials.createInsecure(), options);
-    this.dataMessageBytes = maxMessageBytes - MESSAGE_OVERHEAD_BYTES;
+    this.dataMessageBytes = maxMessageBytes - MESSAGE_HEADERS_BYTES;
   }
 
   /** Headroom in front lets the codec write the message around the chunk instead of copying it (grpc-framing.ts). */
