@@ -504,7 +504,7 @@ async function grpcServing(address: string, service: string): Promise<boolean> {
 async function waitReady(key: string, name: ServiceName, address: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (hasExited(child)) throw new Error(`${key} exited (${child.signalCode ?? `code ${child.exitCode}`}) while starting`);
+    if (hasExited(child)) throw new Error(`${key} exited ${child.signalCode ? `by ${child.signalCode}` : `with code ${child.exitCode}`} while starting`);
     if (await ready(name, address)) return;
     await new Promise((r) => setTimeout(r, 150));
   }
