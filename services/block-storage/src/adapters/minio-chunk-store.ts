@@ -14,6 +14,7 @@ import {
   type QuarantinedChunk,
 } from "../ports/chunk-store.js";
 import { presentSizes } from "./bounded.js";
+import { S3Presigner } from "./s3-presigner.js";
 
 export interface MinioChunkStoreOptions {
   /** http(s)://host[:port] of MinIO or any S3-compatible server. */
@@ -69,7 +70,9 @@ const PRESIGNED_SECONDS = 60;
  * presigned request signs only the method, key and time (its payload is
  * UNSIGNED-PAYLOAD); the payload's integrity is ours to check, and is: every
  * chunk is verified against its SHA-256 before it is written and after it is
- * read (domain/block-service.ts). Small calls (HEAD, bucket, bulk delete)
+ * read (domain/block-service.ts). The URLs are signed by S3Presigner (one
+ * SHA-256 and one HMAC a request, the day's signing key kept). The calls
+ * that move no chunk (bucket, listings, bulk delete, quarantine copies)
  * stay on minio-js.
  */
 export class MinioChunkStore implements ChunkStore {
@@ -80,6 +83,7 @@ export class MinioChunkStore implements ChunkStore {
     private readonly bucket: string,
     private readonly maxChunkBytes: number,
     private readonly allocate: ChunkAllocator,
+    private readonly presigner: S3Presigner,
   ) {}
 
   /** Connects and creates the bucket when it is missing. */
@@ -107,23 +111,13 @@ export class MinioChunkStore implements ChunkStore {
       // Its retry logs with console.warn; our callers retry UNAVAILABLE instead.
       retryOptions: { disableRetry: true },
     });
-    const store = new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe);
     try {
-      await guard(() => store.ensureBucket(options.region));
+      await guard(() => ensureBucket(client, options.bucket, options.region));
+      const presigner = await S3Presigner.forBucket(client, options.bucket, options);
+      return new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe, presigner);
     } catch (err) {
       agent.destroy();
       throw err;
-    }
-    return store;
-  }
-
-  private async ensureBucket(region: string): Promise<void> {
-    if (await this.client.bucketExists(this.bucket)) return;
-    try {
-      await this.client.makeBucket(this.bucket, region);
-    } catch (err) {
-      // Another instance created it between our check and our create.
-      if (codeOf(err) !== "BucketAlreadyOwnedByYou") throw err;
     }
   }
 
@@ -170,16 +164,13 @@ export class MinioChunkStore implements ChunkStore {
    * part under its total length (node:http corks the socket meanwhile, so
    * the parts still leave in one writev).
    */
-  private async send(method: "PUT" | "GET" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
-    const url = new URL(await this.client.presignedUrl(method, this.bucket, key, PRESIGNED_SECONDS));
+  private send(method: "PUT" | "GET" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
+    const target = this.presigner.presign(method, key, PRESIGNED_SECONDS);
     return new Promise((resolve, reject) => {
       const req = this.request(
         {
           method,
-          protocol: url.protocol,
-          hostname: url.hostname,
-          port: url.port,
-          path: `${url.pathname}${url.search}`,
+          ...target,
           agent: this.agent,
           headers: body ? { ...headers, "content-length": String(totalLength(body)) } : headers,
         },
@@ -286,6 +277,16 @@ export class MinioChunkStore implements ChunkStore {
       if (!Number.isSafeInteger(size) || size < 0) throw new Error(`object storage answered a HEAD without a valid length (${res.headers["content-length"]})`);
       return size;
     });
+  }
+}
+
+async function ensureBucket(client: Client, bucket: string, region: string): Promise<void> {
+  if (await client.bucketExists(bucket)) return;
+  try {
+    await client.makeBucket(bucket, region);
+  } catch (err) {
+    // Another instance created it between our check and our create.
+    if (codeOf(err) !== "BucketAlreadyOwnedByYou") throw err;
   }
 }
 
