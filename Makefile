@@ -67,7 +67,7 @@ test: install lint check-gen tools web ## Everything CI runs: lint, codegen chec
 	npx vitest run
 
 test-unit: install ## Only the fast unit tests
-	npx vitest run lib services cli
+	npx vitest run lib services cli bench
 
 run: install web ## Run all of cfs on this machine (PGlite, local chunks, dev issuer unless CFS_* say otherwise)
 	npx tsx dev/run.ts

@@ -1,22 +1,108 @@
 import { execFileSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 
 /**
  * What make bench charges each process for a phase, read from /proc: CPU
  * time (utime + stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks;
  * all threads of the process, GC and libuv workers included) and peak RSS
- * (VmHWM, which writing 5 to /proc/<pid>/clear_refs resets). CPU time is what
- * a process did, whatever else runs on the machine, so it is far steadier
- * than MB/s on a shared host.
+ * (VmHWM, which writing 5 to /proc/<pid>/clear_refs resets); for a server
+ * that forks a process per connection, the CPU time of its whole process tree
+ * (`processTreeCpuSeconds`). CPU time is what a process did, whatever else
+ * runs on the machine, so it is far steadier than MB/s on a shared host.
  */
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+/** The fields of /proc/<pid>/stat that make bench reads; times in clock ticks. */
+export interface ProcStat {
+  /** The executable's name (field 2), which a process title does not change. */
+  comm: string;
+  ppid: number;
+  /** CPU of the process itself, all its threads. */
+  utime: number;
+  stime: number;
+  /** CPU of the children it has reaped (and of theirs, that they reaped). */
+  cutime: number;
+  cstime: number;
+}
+
+export function parseStat(stat: string): ProcStat {
   // Field 2 is the command in parentheses and may hold spaces: count from the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const close = stat.lastIndexOf(")");
+  const fields = stat.slice(close + 2).split(" ");
   // fields[0] is field 3 (state), so field n is fields[n - 3].
-  return (Number(fields[14 - 3]) + Number(fields[15 - 3])) / CLOCK_TICKS_PER_SECOND;
+  const field = (n: number) => Number(fields[n - 3]);
+  return { comm: stat.slice(stat.indexOf("(") + 1, close), ppid: field(4), utime: field(14), stime: field(15), cutime: field(16), cstime: field(17) };
+}
+
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { utime, stime } = parseStat(await readFile(`/proc/${pid}/stat`, "utf8"));
+  return (utime + stime) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** What the CPU of a process tree is read from; tests give a fake one. */
+export interface ProcReader {
+  /** The text of /proc/<pid>/stat; undefined once the process is gone (reaped). */
+  stat(pid: number): Promise<string | undefined>;
+  /** The pids of the process's children (of all its threads); none once it is gone. */
+  children(pid: number): Promise<number[]>;
+  /** The command line, arguments joined by spaces (a process title, for a server that sets one); undefined once it is gone. */
+  cmdline(pid: number): Promise<string | undefined>;
+}
+
+const gone = (err: unknown) => (err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ESRCH";
+
+export const procfs: ProcReader = {
+  stat: (pid) => readFile(`/proc/${pid}/stat`, "utf8").catch((err: unknown) => (gone(err) ? undefined : Promise.reject(err))),
+  children: async (pid) => {
+    // A child belongs to the thread that forked it: each thread has its own list.
+    const threads = await readdir(`/proc/${pid}/task`).catch((err: unknown) => (gone(err) ? [] : Promise.reject(err)));
+    const lists = await Promise.all(threads.map((tid) => readFile(`/proc/${pid}/task/${tid}/children`, "utf8").catch((err: unknown) => (gone(err) ? "" : Promise.reject(err)))));
+    return lists.flatMap((list) => list.split(" ").filter((pid) => pid !== "").map(Number));
+  },
+  cmdline: async (pid) => {
+    const text = await readFile(`/proc/${pid}/cmdline`, "utf8").catch((err: unknown) => (gone(err) ? undefined : Promise.reject(err)));
+    return text?.replaceAll("\0", " ").trim();
+  },
+};
+
+/** How many times a sample of a tree is taken when children keep being reaped while it is read. */
+const TREE_SAMPLE_TRIES = 5;
+
+/**
+ * CPU clock ticks of a process and of every process under it, the ones that
+ * have exited included: its own utime + stime, the cutime + cstime of the
+ * children it has reaped, and the same sum for each live child, down the
+ * tree. For a server that forks a process per connection (PostgreSQL) the
+ * sum grows steadily while connections come and go: a child that exits moves
+ * its time from the live children into its parent's cutime. The parent's
+ * reaped time is taken from a read after its children's, so a child reaped
+ * before its own read is counted there, once; but one reaped after it was
+ * read as live would be counted twice, so the parent is read before its
+ * children too and the sample is taken again when its reaped time moved in
+ * between (a child that exits with no tick to its name moves nothing). After
+ * TREE_SAMPLE_TRIES such samples the last one stands, a child or two counted
+ * twice. Undefined when `pid` is gone.
+ */
+export async function processTreeTicks(pid: number, proc: ProcReader = procfs): Promise<number | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await proc.stat(pid);
+    if (before === undefined) return undefined;
+    const children = await proc.children(pid);
+    const childTicks = await Promise.all(children.map((child) => processTreeTicks(child, proc)));
+    const after = await proc.stat(pid);
+    if (after === undefined) return undefined;
+    const [was, is] = [parseStat(before), parseStat(after)];
+    if (was.cutime + was.cstime === is.cutime + is.cstime || attempt === TREE_SAMPLE_TRIES) {
+      return is.utime + is.stime + is.cutime + is.cstime + childTicks.reduce((sum: number, ticks) => sum + (ticks ?? 0), 0);
+    }
+  }
+}
+
+/** CPU seconds of a process and everything under it, exited children included (`processTreeTicks`). */
+export async function processTreeCpuSeconds(pid: number): Promise<number> {
+  const ticks = await processTreeTicks(pid);
+  if (ticks === undefined) throw new Error(`process ${pid} is gone`);
+  return ticks / CLOCK_TICKS_PER_SECOND;
 }
 
 export async function peakRssBytes(pid: number): Promise<number> {
