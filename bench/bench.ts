@@ -15,7 +15,8 @@ import { startMinio } from "../tests/support/minio.js";
 import { createTestDatabase } from "../tests/support/postgres.js";
 import type { ChunkerServiceClient, DownloadFileResponse } from "#gen/cfs/chunker/v1/chunker.js";
 import { benchBytes, benchFrames } from "./data.js";
-import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss } from "./process-stats.js";
+import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss, type CpuReader } from "./process-stats.js";
+import { meterPostgres, type PostgresMeter } from "./postgres-meter.js";
 import { startTusd } from "./tusd.js";
 import { deltaPhases } from "./delta-phases.js";
 import { printProfileSummary } from "./profile-summary.js";
@@ -57,9 +58,21 @@ const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
 
-/** The processes each phase is charged for. */
-const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "tusd", "bench"] as const;
+/** What each phase is charged for: a process each, but postgres, the PostgreSQL server's whole process tree (bench/postgres-meter.ts). */
+const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "postgres", "tusd", "bench"] as const;
 type Meter = (typeof METERS)[number];
+/** The meters that are one process (and have one peak RSS: the server's processes share its buffers). */
+type ProcessMeter = Exclude<Meter, "postgres">;
+const PROCESSES = METERS.filter((m): m is ProcessMeter => m !== "postgres");
+
+/** How bench reads its meters. */
+interface Metering {
+  /** Every meter that can be read (postgres is missing when its server cannot be found here). */
+  cpu: Map<Meter, CpuReader>;
+  pids: Record<ProcessMeter, number>;
+  quiet: QuietWatch<Meter>;
+  postgres: PostgresMeter | { unmetered: string };
+}
 
 export interface PhaseRun {
   /** Bytes of content the run moved: MB/s and CPU per GiB count these. */
@@ -90,8 +103,11 @@ export interface Phase {
 
 interface PhaseResult {
   phase: Phase;
-  runs: Array<PhaseRun & { ms: number; cpu: Record<Meter, number> }>;
-  peakRss: Record<Meter, number>;
+  /** `cpu` has no figure for a meter that cannot be read. */
+  runs: Array<PhaseRun & { ms: number; cpu: Partial<Record<Meter, number>> }>;
+  peakRss: Record<ProcessMeter, number>;
+  /** Whether other databases on the PostgreSQL server were used during a run (their work is then in its figures), or the server could not tell. */
+  otherDatabases?: "used" | "unknown";
   /** False when the stack did not go quiet after a run within 30 s (its CPU figures then miss a tail). */
   settled: boolean;
   /** Why the phase stopped, when a run failed; its other figures are left out. */
@@ -104,14 +120,18 @@ const mbps = (bytes: number, ms: number) => bytes / MiB / (ms / 1000);
 /** MiB on the wire: a delta upload's few chunks show as a fraction, not as 0. */
 const sentMiB = (bytes: number) => (bytes / MiB).toFixed(bytes > 0 && bytes < 10 * MiB ? 2 : 0);
 
-/** Runs a phase `runs` times, charging each process the CPU it used from the start of a run until the stack is quiet again. */
-async function measure(phase: Phase, pids: Record<Meter, number>, quiet: QuietWatch): Promise<PhaseResult> {
-  const result: PhaseResult = { phase, runs: [], peakRss: Object.fromEntries(METERS.map((m) => [m, 0])) as Record<Meter, number>, settled: true };
+/** Runs a phase `runs` times, charging each meter the CPU it used from the start of a run until the stack is quiet again. */
+async function measure(phase: Phase, { cpu: meters, pids, quiet, postgres }: Metering): Promise<PhaseResult> {
+  const result: PhaseResult = { phase, runs: [], peakRss: Object.fromEntries(PROCESSES.map((m) => [m, 0])) as Record<ProcessMeter, number>, settled: true };
+  const metered = [...meters.keys()];
+  const readAll = () => Promise.all(metered.map((m) => meters.get(m)!()));
+  const server = "unmetered" in postgres ? undefined : postgres;
   for (let run = 0; run < runs; run++) {
     await phase.prepare?.(run);
     await quiet.wait();
-    await Promise.all(METERS.map((m) => resetPeakRss(pids[m])));
-    const before = await Promise.all(METERS.map((m) => cpuSeconds(pids[m])));
+    await Promise.all(PROCESSES.map((m) => resetPeakRss(pids[m])));
+    const useBefore = await server?.useElsewhere();
+    const before = await readAll();
     const start = performance.now();
     let moved: PhaseRun;
     try {
@@ -123,13 +143,18 @@ async function measure(phase: Phase, pids: Record<Meter, number>, quiet: QuietWa
     }
     const ms = performance.now() - start;
     result.settled &&= await quiet.wait();
-    const after = await Promise.all(METERS.map((m) => cpuSeconds(pids[m])));
+    const after = await readAll();
     const counted = (performance.now() - start) / 1000;
-    const peaks = await Promise.all(METERS.map((m) => peakRssBytes(pids[m])));
-    METERS.forEach((m, i) => (result.peakRss[m] = Math.max(result.peakRss[m], peaks[i]!)));
-    // What the process burns idle (a profiler's sampling, timers) over the counted time is not the phase's.
-    const cpu = Object.fromEntries(METERS.map((m, i) => [m, Math.max(0, after[i]! - before[i]! - quiet.idleCpuSeconds(pids[m], counted))]));
-    result.runs.push({ ...moved, ms, cpu: cpu as Record<Meter, number> });
+    const useAfter = await server?.useElsewhere();
+    if (server && result.otherDatabases !== "used") {
+      if (useBefore === undefined || useAfter === undefined) result.otherDatabases = "unknown";
+      else if (useBefore !== useAfter) result.otherDatabases = "used";
+    }
+    const peaks = await Promise.all(PROCESSES.map((m) => peakRssBytes(pids[m])));
+    PROCESSES.forEach((m, i) => (result.peakRss[m] = Math.max(result.peakRss[m], peaks[i]!)));
+    // What a meter burns idle (a profiler's sampling, timers) over the counted time is not the phase's.
+    const cpu = Object.fromEntries(metered.map((m, i) => [m, Math.max(0, after[i]! - before[i]! - quiet.idleCpuSeconds(m, counted))]));
+    result.runs.push({ ...moved, ms, cpu });
     process.stdout.write(`  ${phase.name} run ${run + 1}/${runs}: ${(ms / 1000).toFixed(1)} s\n`);
   }
   return result;
@@ -361,7 +386,7 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
   ];
 }
 
-function report(results: PhaseResult[]): string {
+function report(results: PhaseResult[], postgres: Metering["postgres"]): string {
   const cell = (text: string, width: number, left = false) => (left ? text.padEnd(width) : text.padStart(width));
   const nameWidth = Math.max(...results.map((r) => r.phase.name.length));
   const done = (r: PhaseResult) => !r.failure && r.runs.length > 0;
@@ -372,11 +397,16 @@ function report(results: PhaseResult[]): string {
     return r.phase.direction && base ? (medianMbps(r) / medianMbps(base)).toFixed(2) : "—";
   };
   const meterHeader = METERS.map((m) => cell(m, 14)).join("");
-  const meterCells = (value: (m: Meter) => number, digits = 2) => METERS.map((m) => cell(value(m).toFixed(digits), 14)).join("");
+  const meterCells = (value: (m: Meter) => number | undefined) => METERS.map((m) => cell(value(m)?.toFixed(2) ?? "—", 14)).join("");
+  /** The median CPU-seconds of meter `m` over the runs, divided by `per`; none for a meter that was not read. */
+  const cpuPer = (r: PhaseResult, m: Meter, per: number) => (r.runs[0]!.cpu[m] === undefined ? undefined : medianOf(r, (x) => x.cpu[m]!) / per);
+  const processHeader = PROCESSES.map((m) => cell(m, 14)).join("");
   const failed = (r: PhaseResult) => `  ${cell(r.phase.name, nameWidth, true)}  failed: ${r.failure ?? "no run"}`;
   const bulk = results.filter((r) => !r.phase.operations);
   const small = results.filter((r) => r.phase.operations);
   const unsettled = results.filter((r) => !r.settled).map((r) => r.phase.name);
+  const usedElsewhere = results.filter((r) => r.otherDatabases === "used").map((r) => r.phase.name);
+  const unknownElsewhere = results.filter((r) => r.otherDatabases === "unknown").map((r) => r.phase.name);
   const speedups = bulk.filter((r) => r.phase.speedupOver && done(r)).flatMap((r) => {
     const base = bulk.find((b) => b.phase.name === r.phase.speedupOver && done(b));
     return base ? [`  ${r.phase.name}: ${(medianOf(base, (x) => x.ms) / medianOf(r, (x) => x.ms)).toFixed(1)}× faster than "${base.phase.name}"`] : [];
@@ -391,7 +421,7 @@ function report(results: PhaseResult[]): string {
       const gib = medianOf(r, (x) => x.bytes) / GiB;
       return (
         `  ${cell(r.phase.name, nameWidth, true)}${cell(medianMbps(r).toFixed(0), 7)}${cell(ratio(r, "tusd"), 8)}${cell(ratio(r, "minio"), 9)}` +
-        `${cell(sentMiB(medianOf(r, (x) => x.wireBytes ?? x.bytes)), 10)}${meterCells((m) => medianOf(r, (x) => x.cpu[m]) / gib)}`
+        `${cell(sentMiB(medianOf(r, (x) => x.wireBytes ?? x.bytes)), 10)}${meterCells((m) => cpuPer(r, m, gib))}`
       );
     }),
     ...speedups,
@@ -412,16 +442,21 @@ function report(results: PhaseResult[]): string {
             `${cell(medianOf(r, (x) => percentile(x.latenciesMs!, 50)).toFixed(1), 8)}` +
             `${cell(many ? medianOf(r, (x) => percentile(x.latenciesMs!, 99)).toFixed(1) : "—", 8)}` +
             `${cell(String(r.runs.reduce((n, x) => n + (x.errors ?? 0), 0)), 7)}` +
-            meterCells((m) => (1000 * medianOf(r, (x) => x.cpu[m])) / operations)
+            meterCells((m) => cpuPer(r, m, operations / 1000))
           );
         }),
         ]),
     "",
     "peak RSS per process (MB), the highest of the runs",
-    `  ${cell("phase", nameWidth, true)}${meterHeader}`,
-    ...results.filter(done).map((r) => `  ${cell(r.phase.name, nameWidth, true)}${meterCells((m) => r.peakRss[m] / 1e6, 0)}`),
+    `  ${cell("phase", nameWidth, true)}${processHeader}`,
+    ...results.filter(done).map((r) => `  ${cell(r.phase.name, nameWidth, true)}${PROCESSES.map((m) => cell((r.peakRss[m] / 1e6).toFixed(0), 14)).join("")}`),
     "",
     "bench = this process: the clients, the making of the data (AES-CTR), and for REST the edge, which runs in it.",
+    "unmetered" in postgres
+      ? `postgres = the PostgreSQL server, not metered (—): ${postgres.unmetered}.`
+      : `postgres = the PostgreSQL server: its postmaster (pid ${postgres.postmasterPid}) and every process under it (backends, also those that exited, checkpointer, WAL and background writers, autovacuum), for all the databases it serves.`,
+    ...(usedElsewhere.length > 0 ? [`postgres: other databases on the server were used during (their work is in its figures): ${usedElsewhere.join(", ")}`] : []),
+    ...(unknownElsewhere.length > 0 ? [`postgres: the server could not tell whether its other databases were used during: ${unknownElsewhere.join(", ")} (pg_stat_database has sessions from PostgreSQL 14 on)`] : []),
     "MB/s moves with the load of the others on this shared machine; CPU-seconds per GiB is the steady figure.",
     ...(profiling ? ["CFS_BENCH_PROFILE=1: the profiler's own work while idle is subtracted, its cost while busy is not."] : []),
     ...(unsettled.length > 0 ? [`not quiet within 30 s after a run (their CPU figures miss a tail): ${unsettled.join(", ")}`] : []),
@@ -446,6 +481,7 @@ async function main(): Promise<void> {
   });
   await Promise.all([s3.makeBucket("baseline"), s3.makeBucket("tusd")]);
   const tusd = await startTusd({ s3: { ...minio, bucket: "tusd" }, dir: dataDir });
+  const postgres = await meterPostgres(db.url);
   let stack: RunningStack | undefined;
   let chunker: ChunkerServiceClient | undefined;
   /** The services' logs stay when something failed. */
@@ -476,21 +512,32 @@ async function main(): Promise<void> {
       minio: minio.pid,
       tusd: tusd.pid,
       bench: process.pid,
-    } as Record<Meter, number>;
+    } as Record<ProcessMeter, number>;
+    const cpu = new Map<Meter, CpuReader>([
+      ...PROCESSES.map((m): [Meter, CpuReader] => [m, () => cpuSeconds(pids[m])]),
+      ...("unmetered" in postgres ? [] : [["postgres", postgres.cpuSeconds] as [Meter, CpuReader]]),
+    ]);
 
     process.stdout.write(`make bench: ${total / MiB} MiB a run, ${runs} runs a phase (set up in ${((performance.now() - setUpStart) / 1000).toFixed(0)} s)\n`);
+    process.stdout.write(
+      "unmetered" in postgres
+        ? `postgres: the server is not metered: ${postgres.unmetered}\n`
+        : `postgres: metering the server's postmaster, pid ${postgres.postmasterPid}, and every process under it\n`,
+    );
     // This process is left out: it is the one watching.
-    const quiet = await QuietWatch.calibrate(METERS.filter((m) => m !== "bench").map((m) => pids[m]));
+    const quiet = await QuietWatch.calibrate(new Map([...cpu].filter(([m]) => m !== "bench")));
+    const metering: Metering = { cpu, pids, quiet, postgres };
     const results: PhaseResult[] = [];
     for (const phase of phases(stack, chunker, s3, tusd.filesUrl, token, dataDir)) {
-      if (!only || only.test(phase.name)) results.push(await measure(phase, pids, quiet));
+      if (!only || only.test(phase.name)) results.push(await measure(phase, metering));
     }
-    process.stdout.write(report(results));
+    process.stdout.write(report(results, postgres));
     keepLogs = process.env.CFS_BENCH_KEEP_LOGS === "1" || results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
     chunker?.close();
     await stack?.stop();
     await tusd.stop();
+    if (!("unmetered" in postgres)) await postgres.close();
     await Promise.all([minio.stop(), db.drop()]);
     if (keepLogs) {
       for (const entry of await readdir(dataDir)) if (entry !== "logs" && entry !== "tusd.log") await rm(join(dataDir, entry), { recursive: true, force: true });

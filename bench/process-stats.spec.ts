@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { cpuSeconds, parseStat, processTreeCpuSeconds, processTreeTicks, procfs, type ProcReader } from "./process-stats.js";
+import { postmasterOf } from "./postgres-meter.js";
 
 interface FakeProcess {
   comm: string;
@@ -149,5 +150,28 @@ describe("procfs", () => {
     expect(await procfs.stat(child.pid!)).toBeUndefined();
     expect(await procfs.children(child.pid!)).toEqual([]);
     expect(await procfs.cmdline(child.pid!)).toBeUndefined();
+  });
+});
+
+describe("postmasterOf", () => {
+  const backend = (title: string, comm = "postgres") => new FakeProc().add(100, 1, 0).add(200, 100, 0, 0, comm, title);
+
+  it("is the parent of the backend titled with the database", async () => {
+    expect(await postmasterOf(200, "cfs_test_1", backend("postgres: 15/main: cfs_test cfs_test_1 127.0.0.1(5000) idle"))).toEqual({ pid: 100 });
+  });
+
+  it("is not found when the backend pid is no process here", async () => {
+    const found = await postmasterOf(300, "cfs_test_1", backend("postgres: cfs_test cfs_test_1 [local] idle"));
+    expect(found).toEqual({ unmetered: expect.stringContaining("no process here") });
+  });
+
+  it("is not found when the process under that pid is not titled with the database (another PID namespace, or no titles)", async () => {
+    expect(await postmasterOf(200, "cfs_test_1", backend("postgres: cfs_test cfs_test_2 [local] idle"))).toEqual({ unmetered: expect.stringContaining("update_process_title") });
+    expect(await postmasterOf(200, "cfs_test_1", backend("node server.js", "node"))).toEqual({ unmetered: expect.stringContaining("not titled with") });
+  });
+
+  it("is not found when the backend's parent runs another executable", async () => {
+    const proc = new FakeProc().add(100, 1, 0, 0, "containerd-shim").add(200, 100, 0, 0, "postgres", "postgres: cfs_test cfs_test_1 [local] idle");
+    expect(await postmasterOf(200, "cfs_test_1", proc)).toEqual({ unmetered: expect.stringContaining("not a postmaster") });
   });
 });

@@ -115,54 +115,61 @@ export async function resetPeakRss(pid: number): Promise<void> {
   await writeFile(`/proc/${pid}/clear_refs`, "5").catch(() => undefined);
 }
 
+/** The CPU seconds a meter has used so far: one process's, or a process tree's. */
+export type CpuReader = () => Promise<number>;
+
+const readAll = (readers: CpuReader[]) => Promise.all(readers.map((read) => read()));
+
 /**
- * Tells when a set of processes is quiet again, and what they burn when
- * idle. `calibrate` watches them while they have nothing to do (a service
- * under `--cpu-prof` is never at zero: the profiler samples it); `wait`
- * returns once no process uses more CPU in a half-second window than at its
- * busiest while idle, plus one clock tick. make bench waits after each run,
- * so background work a phase set off (sync's verification of new files, say)
- * is charged to that phase and not to the next, and subtracts the idle rate
- * over the time it counted (`idleCpuSeconds`).
+ * Tells when a set of meters (processes, process trees) is quiet again, and
+ * what they burn when idle. `calibrate` watches them while they have nothing
+ * to do (a service under `--cpu-prof` is never at zero: the profiler samples
+ * it); `wait` returns once no meter uses more CPU in a half-second window than
+ * at its busiest while idle, plus one clock tick. make bench waits after each
+ * run, so background work a phase set off (sync's verification of new files,
+ * say) is charged to that phase and not to the next, and subtracts the idle
+ * rate over the time it counted (`idleCpuSeconds`).
  */
-export class QuietWatch {
+export class QuietWatch<Name extends string> {
   private static readonly WINDOW_MS = 500;
 
   private constructor(
-    private readonly pids: number[],
-    /** CPU seconds of the busiest idle window, per process. */
+    private readonly names: Name[],
+    private readonly readers: CpuReader[],
+    /** CPU seconds of the busiest idle window, per meter. */
     private readonly idlePeak: number[],
-    /** CPU seconds per second while idle, per process. */
+    /** CPU seconds per second while idle, per meter. */
     private readonly idleRate: number[],
   ) {}
 
   /**
-   * Measures the processes' idle CPU; call it when they have nothing to do.
+   * Measures the meters' idle CPU; call it when they have nothing to do.
    * A freshly started process often is not idle yet (MinIO's scanner at
    * start, a service's first background pass): calibrating then would make
    * its start-up work look like its idle rate and zero every figure of it.
    * So it watches until two calibrations in a row agree (within a tick per
    * window and 20 %), for at most `maxTries`.
    */
-  static async calibrate(pids: number[], windows = 6, maxTries = 10): Promise<QuietWatch> {
-    let previous = await QuietWatch.watchIdle(pids, windows);
+  static async calibrate<Name extends string>(meters: ReadonlyMap<Name, CpuReader>, windows = 6, maxTries = 10): Promise<QuietWatch<Name>> {
+    const readers = [...meters.values()];
+    let previous = await QuietWatch.watchIdle(readers, windows);
     for (let attempt = 1; attempt < maxTries; attempt++) {
-      const next = await QuietWatch.watchIdle(pids, windows);
+      const next = await QuietWatch.watchIdle(readers, windows);
       const tickRate = 1 / CLOCK_TICKS_PER_SECOND / (QuietWatch.WINDOW_MS / 1000);
       const settled = next.idleRate.every((rate, i) => Math.abs(rate - previous.idleRate[i]!) <= tickRate + 0.2 * Math.max(rate, previous.idleRate[i]!));
       previous = next;
       if (settled) break;
     }
-    return new QuietWatch(pids, previous.idlePeak, previous.idleRate);
+    return new QuietWatch([...meters.keys()], readers, previous.idlePeak, previous.idleRate);
   }
 
-  private static async watchIdle(pids: number[], windows: number): Promise<{ idlePeak: number[]; idleRate: number[] }> {
-    const peak = pids.map(() => 0);
-    const first = await Promise.all(pids.map(cpuSeconds));
+  private static async watchIdle(readers: CpuReader[], windows: number): Promise<{ idlePeak: number[]; idleRate: number[] }> {
+    const peak = readers.map(() => 0);
+    const first = await readAll(readers);
     const start = performance.now();
     let before = first;
     for (let w = 0; w < windows; w++) {
-      const now = await QuietWatch.window(pids);
+      const now = await QuietWatch.window(readers);
       now.forEach((seconds, i) => (peak[i] = Math.max(peak[i]!, seconds - before[i]!)));
       before = now;
     }
@@ -170,27 +177,27 @@ export class QuietWatch {
     return { idlePeak: peak, idleRate: before.map((seconds, i) => (seconds - first[i]!) / elapsed) };
   }
 
-  /** What process `pid` burns idle in `seconds` of wall time. */
-  idleCpuSeconds(pid: number, seconds: number): number {
-    const i = this.pids.indexOf(pid);
+  /** What meter `name` burns idle in `seconds` of wall time (0 for one not watched). */
+  idleCpuSeconds(name: Name, seconds: number): number {
+    const i = this.names.indexOf(name);
     return i === -1 ? 0 : this.idleRate[i]! * seconds;
   }
 
-  /** Waits until every process is back at its idle rate; false when that did not happen within timeoutMs. */
+  /** Waits until every meter is back at its idle rate; false when that did not happen within timeoutMs. */
   async wait(timeoutMs = 30_000): Promise<boolean> {
     const tick = 1 / CLOCK_TICKS_PER_SECOND;
     const deadline = Date.now() + timeoutMs;
-    let before = await Promise.all(this.pids.map(cpuSeconds));
+    let before = await readAll(this.readers);
     while (Date.now() < deadline) {
-      const now = await QuietWatch.window(this.pids);
+      const now = await QuietWatch.window(this.readers);
       if (now.every((seconds, i) => seconds - before[i]! <= this.idlePeak[i]! + tick + 1e-9)) return true;
       before = now;
     }
     return false;
   }
 
-  private static async window(pids: number[]): Promise<number[]> {
+  private static async window(readers: CpuReader[]): Promise<number[]> {
     await new Promise((resolve) => setTimeout(resolve, QuietWatch.WINDOW_MS));
-    return Promise.all(pids.map(cpuSeconds));
+    return readAll(readers);
   }
 }
