@@ -27,8 +27,9 @@ import { printProfileSummary } from "./profile-summary.js";
  * Node straight into MinIO (minio-js) and tusd's S3 store. Then many small
  * files. For every phase the median of CFS_BENCH_RUNS runs (default 3):
  * MB/s, the ratio to tusd and to direct MinIO, the CPU-seconds each process
- * spent per GiB moved (from /proc, until the stack is quiet again, so
- * background work the phase set off counts), and each process's peak RSS.
+ * (and the PostgreSQL server, as its whole process tree) spent per GiB moved
+ * (from /proc, until the stack is quiet again, so background work the phase
+ * set off counts), and each process's peak RSS.
  *
  * CFS_BENCH_BLOCKS=disk keeps cfs's chunks on local disk instead of MinIO.
  * CFS_BENCH_PROFILE=1 runs every service under `node --cpu-prof` and prints
