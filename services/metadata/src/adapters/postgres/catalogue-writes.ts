@@ -92,27 +92,33 @@ export async function queueUnreferenced(db: Queryable, owner: string, hashesSql:
  * Deletes the versions of a (locked) file that the rules no longer keep:
  * beyond the newest `versionsMax`, or older than `versionsMaxAgeDays`; the
  * newest always stays. Their chunks that nothing else of the owner uses are
- * queued for the collector. Returns how many versions went.
+ * queued for the collector. Returns how many versions went. One statement,
+ * so that it can travel with the version it prunes for and the COMMIT: its
+ * snapshot still shows the chunk lists it deletes (they go with the versions,
+ * ON DELETE CASCADE, at its end), so a chunk counts as used only by what stays.
  */
 export async function pruneVersions(db: Queryable, owner: string, fileId: string, rules: CatalogueRules): Promise<number> {
-  const { rows } = await db.query<{ versions: number[] }>(
-    `SELECT COALESCE(array_agg(version), '{}') AS versions FROM (
-       SELECT v.version, v.created_at, row_number() OVER (ORDER BY v.version DESC) AS rank
-       FROM file_versions v WHERE v.file_id = $1) r
-     WHERE r.rank > 1
-       AND (r.rank > $2 OR ($3 > 0 AND r.created_at < now() - make_interval(days => $3)))`,
-    [fileId, rules.versionsMax, rules.versionsMaxAgeDays],
+  const { rows } = await db.query<{ pruned: number }>(
+    `WITH doomed AS (
+       SELECT r.version FROM (
+         SELECT v.version, v.created_at, row_number() OVER (ORDER BY v.version DESC) AS rank
+         FROM file_versions v WHERE v.file_id = $1) r
+       WHERE r.rank > 1
+         AND (r.rank > $2 OR ($3 > 0 AND r.created_at < now() - make_interval(days => $3)))),
+     gone AS (DELETE FROM file_versions v USING doomed d WHERE v.file_id = $1 AND v.version = d.version RETURNING v.version),
+     queued AS (
+       INSERT INTO gc_candidates (owner, sha256)
+       SELECT DISTINCT $4::text, c.sha256 FROM file_chunks c
+       WHERE c.file_id = $1 AND c.version IN (SELECT version FROM doomed)
+         AND NOT EXISTS (
+           SELECT 1 FROM file_chunks o
+           WHERE o.owner = $4 AND o.sha256 = c.sha256
+             AND NOT (o.file_id = $1 AND o.version IN (SELECT version FROM doomed)))
+       ON CONFLICT DO NOTHING)
+     SELECT count(*)::int AS pruned FROM gone`,
+    [fileId, rules.versionsMax, rules.versionsMaxAgeDays, owner],
   );
-  const versions = rows[0]?.versions ?? [];
-  if (versions.length === 0) return 0;
-  const { rows: hashRows } = await db.query<{ hashes: string[] }>(
-    `SELECT COALESCE(array_agg(DISTINCT sha256), '{}') AS hashes FROM file_chunks WHERE file_id = $1 AND version = ANY($2::int[])`,
-    [fileId, versions],
-  );
-  // The chunk lists go with the versions (ON DELETE CASCADE).
-  await db.query(`DELETE FROM file_versions WHERE file_id = $1 AND version = ANY($2::int[])`, [fileId, versions]);
-  await queueUnreferenced(db, owner, `SELECT unnest($2::text[]) AS sha256`, [hashRows[0]?.hashes ?? []]);
-  return versions.length;
+  return rows[0]!.pruned;
 }
 
 /**
