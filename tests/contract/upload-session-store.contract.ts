@@ -131,6 +131,36 @@ export function uploadSessionStoreContract(ctx: ContractContext): void {
     expect((await commit(ctx.stores.catalogue, v)).version).toBe(3);
   });
 
+  it("commits a key whose version is gone anew, refuses a session's retry whose version is gone, and an unknown session", async () => {
+    const owner = newOwner();
+    const keepOne = { defaultQuotaBytes: 0, versionsMax: 1, versionsMaxAgeDays: 0 };
+    const keyed = { ...version(owner, "keyed.txt", ["p1"]), idempotencyKey: "key-p" };
+    await commit(ctx.stores.catalogue, keyed);
+    await commit(ctx.stores.catalogue, version(owner, "keyed.txt", ["p2"]), keepOne);
+    // The key went with its version (commit_keys never outlive it).
+    expect((await commit(ctx.stores.catalogue, keyed)).version).toBe(3);
+
+    const s = session(owner, 1);
+    await ctx.stores.uploads.create(s, specs(["s1"]));
+    const request = {
+      owner,
+      name: s.name,
+      contentType: s.contentType,
+      size: 1000,
+      sha256: sha("s1-content"),
+      chunks: [],
+      chunkListDigest: chunkListDigest(specs(["s1"])),
+      session: { uploadId: s.uploadId, chunkCount: 1 },
+    };
+    const committed = await commit(ctx.stores.catalogue, request);
+    await commit(ctx.stores.catalogue, version(owner, s.name, ["other"]), keepOne);
+    await expect(commit(ctx.stores.catalogue, request)).rejects.toMatchObject({ kind: "failed-precondition" });
+    const unknown = { ...request, name: "never.txt", session: { uploadId: randomUUID(), chunkCount: 1 } };
+    await expect(commit(ctx.stores.catalogue, unknown)).rejects.toMatchObject({ kind: "not-found", message: "upload not found" });
+    expect((await ctx.stores.catalogue.listFileVersions(owner, committed.fileId)).map((v) => v.version)).toEqual([2]);
+    expect((await ctx.stores.catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).map((f) => f.name)).toEqual(["keyed.txt", s.name].sort());
+  });
+
   it("pages through a chunk list from an index", async () => {
     const owner = newOwner();
     const file = await commit(ctx.stores.catalogue, version(owner, "paged", ["p0", "p1", "p2", "p3", "p4"]));

@@ -1,7 +1,14 @@
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PostgresCatalogueStore } from "../../services/metadata/src/adapters/postgres/catalogue-store.js";
 import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
+import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters/postgres/upload-session-store.js";
+import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-digest.js";
+import type { CatalogueRules } from "../../services/metadata/src/domain/types.js";
 import { createLogger } from "#lib/logger.js";
+import { RULES, sha, version } from "../contract/metadata-store-fixtures.js";
+import { waitFor } from "../support/net.js";
 import { startPglite } from "../support/pglite.js";
 import { createTestDatabase } from "../support/postgres.js";
 
@@ -128,5 +135,95 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
     await expect(outcome).rejects.toThrow("made nothing of it");
     expect(await late).toBe("a statement was issued after its transaction's COMMIT");
     expect(await probed(k)).toBe(true);
+  });
+
+  describe("a commit of a file version", () => {
+    let catalogue: PostgresCatalogueStore;
+    let uploads: PostgresUploadSessionStore;
+    beforeAll(() => {
+      catalogue = new PostgresCatalogueStore(db);
+      uploads = new PostgresUploadSessionStore(db);
+    });
+
+    const commit = async (v: Parameters<PostgresCatalogueStore["commitFileVersion"]>[0], rules: CatalogueRules = RULES) => {
+      let kind: string | undefined;
+      const cost = await counted.cost(async () => (kind = (await catalogue.commitFileVersion(v, rules)).kind));
+      return { kind, roundTrips: cost.roundTrips };
+    };
+
+    it("takes two round trips whatever it finds", async () => {
+      const owner = `user-${randomUUID()}`;
+      expect(await commit(version(owner, "a", ["a1"]))).toEqual({ kind: "done", roundTrips: 2 });
+      expect(await commit(version(owner, "a", ["a2"]))).toEqual({ kind: "done", roundTrips: 2 });
+      // A new version that prunes the oldest.
+      expect(await commit(version(owner, "a", ["a3"]), { ...RULES, versionsMax: 2 })).toEqual({ kind: "done", roundTrips: 2 });
+      expect(await commit(version(owner, "a", ["a3"]))).toEqual({ kind: "done", roundTrips: 2 });
+      expect(await commit(version(owner, "big", ["b1", "b2"]), { ...RULES, defaultQuotaBytes: 1 })).toEqual({ kind: "over-quota", roundTrips: 2 });
+      const keyed = { ...version(owner, "k", ["k1"]), idempotencyKey: "key" };
+      expect(await commit(keyed)).toEqual({ kind: "done", roundTrips: 2 });
+      expect(await commit(keyed)).toEqual({ kind: "done", roundTrips: 2 });
+
+      const uploadId = randomUUID();
+      const specs = [{ sha256: sha("s1"), size: 1000 }];
+      await uploads.create({ uploadId, owner, name: "s", contentType: "text/plain", size: 1000, sha256: undefined, chunkCount: 1, expiresAt: new Date(Date.now() + 3_600_000) }, specs);
+      const session = {
+        owner,
+        name: "s",
+        contentType: "text/plain",
+        size: 1000,
+        sha256: sha("s"),
+        chunks: [],
+        chunkListDigest: chunkListDigest(specs),
+        session: { uploadId, chunkCount: 1 },
+      };
+      expect(await commit(session)).toEqual({ kind: "done", roundTrips: 2 });
+      expect(await commit(session)).toEqual({ kind: "done", roundTrips: 2 });
+      expect((await catalogue.listFileVersions(owner, (await catalogue.listFiles(owner, { prefix: "a", after: "", limit: 1 }))[0]!.fileId)).length).toBe(2);
+    });
+  });
+});
+
+describe("PostgresDatabase transactions on PostgreSQL, two sessions", () => {
+  let backend: Backend;
+  let pool: pg.Pool;
+  let catalogue: PostgresCatalogueStore;
+  beforeAll(async () => {
+    backend = await backends[0]![1]();
+    pool = createPool({ url: backend.url, max: 4 }, log);
+    const db = new PostgresDatabase(pool, log);
+    await db.migrate();
+    catalogue = new PostgresCatalogueStore(db);
+  });
+  afterAll(async () => {
+    await pool?.end();
+    await backend?.stop();
+  });
+
+  it("looks the name up after the usage lock is granted, seeing what its holder committed meanwhile", async () => {
+    const owner = `user-${randomUUID()}`;
+    await catalogue.commitFileVersion(version(owner, "other", ["o"]), RULES);
+    const holder = new pg.Client({ connectionString: backend.url });
+    await holder.connect();
+    try {
+      // Another writer of the owner holds the usage lock and creates the name.
+      await holder.query(`BEGIN`);
+      await holder.query(`SELECT 1 FROM owner_usage WHERE owner = $1 FOR UPDATE`, [owner]);
+      const fileId = randomUUID();
+      await holder.query(`INSERT INTO files (file_id, owner, name, current_version) VALUES ($1, $2, 'race', 1)`, [fileId, owner]);
+      await holder.query(`INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks) VALUES ($1, 1, 0, $2, 'text/plain', 0)`, [
+        fileId,
+        sha(""),
+      ]);
+      const committing = catalogue.commitFileVersion(version(owner, "race", ["r"]), RULES);
+      await waitFor(
+        async () => (await holder.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows.length > 0,
+        10_000,
+        "the commit to wait for the usage lock",
+      );
+      await holder.query(`COMMIT`);
+      expect(await committing).toMatchObject({ kind: "done", value: { fileId, name: "race", version: 2 } });
+    } finally {
+      await holder.end();
+    }
   });
 });

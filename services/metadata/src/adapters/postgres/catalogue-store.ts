@@ -21,32 +21,25 @@ export class PostgresCatalogueStore implements CatalogueStore {
   constructor(private readonly db: PostgresDatabase) {}
 
   commitFileVersion(v: NewFileVersion, rules: CatalogueRules): Promise<QuotaChecked<FileRecord>> {
-    return this.db.transaction(async (db) => {
-      // A retried commit (same idempotency key, or a session committed
-      // already) returns what the first one committed.
-      const earlier = await earlierCommit(db, v);
+    return this.db.transaction(async (tx) => {
+      // One round trip: BEGIN, what an earlier commit of the same upload left
+      // (a retry returns it), the owner's usage lock, then the live file of
+      // that name. Separate statements run in that order, each with a snapshot
+      // taken when it starts: the name's lookup sees whatever the usage lock's
+      // last holder committed, and nobody can take or free the name until
+      // this transaction ends.
+      const [earlier, usage, existing] = await Promise.all([earlierCommit(tx, v), lockUsage(tx, v.owner), lockLiveFileNamed(tx, v.owner, v.name)]);
       if (earlier) return { kind: "done", value: earlier };
-      const usage = await lockUsage(db, v.owner);
-      // The usage lock serializes the owner's writes: the name cannot be
-      // taken or freed between this read and the insert below.
-      const { rows: existingRows } = await db.query<NewestRow>(
-        `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
-         FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-         WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
-         FOR UPDATE OF f`,
-        [v.owner, v.name],
-      );
-      const existing = existingRows[0];
       if (existing && Number(existing.size) === v.size && existing.sha256 === v.sha256) {
         // The same content again: no version. Chunks of a differently cut
         // list that nothing uses go to the collector.
-        if (v.session) {
-          await queueUnreferenced(db, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId]);
-        } else {
-          await queueUnreferenced(db, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
-        }
-        await recordCommit(db, v, existing.file_id, existing.current_version);
-        return { kind: "done", value: (await selectFile(db, v.owner, existing.file_id))! };
+        const queued = v.session
+          ? queueUnreferenced(tx, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId])
+          : queueUnreferenced(tx, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
+        const recorded = recordCommit(tx, v, existing.file_id, existing.current_version);
+        const file = selectFile(tx, v.owner, existing.file_id);
+        await tx.commit(queued, recorded, file);
+        return { kind: "done", value: (await file)! };
       }
       const added = v.size - (existing ? Number(existing.size) : 0);
       const refused = quotaRefusal(usage, added, rules);
@@ -54,9 +47,10 @@ export class PostgresCatalogueStore implements CatalogueStore {
 
       const fileId = existing ? existing.file_id : randomUUID();
       const version = existing ? existing.current_version + 1 : 1;
-      const file = await writeVersion(db, v, { fileId, version, isNewFile: !existing, addedBytes: added });
-      if (existing) await pruneVersions(db, v.owner, fileId, rules);
-      return { kind: "done", value: file };
+      // One round trip: the version, the pruning it may call for, COMMIT.
+      const file = writeVersion(tx, v, { fileId, version, isNewFile: !existing, addedBytes: added });
+      await tx.commit(file, existing ? pruneVersions(tx, v.owner, fileId, rules) : undefined);
+      return { kind: "done", value: await file };
     });
   }
 
@@ -350,6 +344,18 @@ async function writeVersion(db: Queryable, v: NewFileVersion, t: VersionTarget):
   return toFile(rows[0]!);
 }
 
+/** Locks the owner's live file of that name (under the usage lock: nobody can take or free the name meanwhile). */
+async function lockLiveFileNamed(db: Queryable, owner: string, name: string): Promise<NewestRow | undefined> {
+  const { rows } = await db.query<NewestRow>(
+    `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
+     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
+     WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
+     FOR UPDATE OF f`,
+    [owner, name],
+  );
+  return rows[0];
+}
+
 async function selectFile(db: Queryable, owner: string, fileId: string, trashed = false): Promise<FileRecord | undefined> {
   const { rows } = await db.query<FileRow>(
     `${SELECT_FILES} WHERE f.owner = $1 AND f.file_id = $2 AND f.deleted_at IS ${trashed ? "NOT NULL" : "NULL"}`,
@@ -363,39 +369,57 @@ async function nameTaken(db: Queryable, owner: string, name: string): Promise<bo
   return rows.length > 0;
 }
 
+/** The version an earlier commit recorded (a session's, or an idempotency key's), with that version of the file when it still exists. */
+interface EarlierCommitRow extends Partial<FileRow> {
+  committed_file_id: string | null;
+  committed_version: number | null;
+}
+
+/** Joined to a row `r` holding committed_file_id and committed_version: the file at that version. */
+const COMMITTED_FILE = `
+  f.file_id, f.name, v.version AS current_version, f.created_at, f.updated_at, v.size, v.sha256, v.content_type, v.num_chunks
+  FROM committed r
+  LEFT JOIN (files f JOIN file_versions v ON v.file_id = f.file_id)
+    ON f.owner = r.owner AND f.file_id = r.committed_file_id AND v.version = r.committed_version`;
+
 /**
  * What an earlier commit of the same upload left: the version a session
  * committed, or the one committed under the same idempotency key. Taken under
  * a lock (the session's row, or an advisory lock on the key) so that two
- * retries racing each other commit once.
+ * retries racing each other commit once. Both statements are issued at once:
+ * the lookup, a statement of its own, reads after the lock is granted.
  */
-async function earlierCommit(db: Queryable, v: NewFileVersion): Promise<FileRecord | undefined> {
-  let earlier: { file_id: string | null; version: number | null } | undefined;
+function earlierCommit(tx: Queryable, v: NewFileVersion): Promise<FileRecord | undefined> {
+  let locked: Promise<boolean>;
+  let lookup: Promise<EarlierCommitRow | undefined>;
   if (v.session) {
-    const { rows } = await db.query<{ file_id: string | null; version: number | null }>(
-      `SELECT committed_file_id AS file_id, committed_version AS version FROM upload_sessions
-       WHERE upload_id = $1 AND owner = $2 FOR UPDATE`,
-      [v.session.uploadId, v.owner],
-    );
-    if (!rows[0]) throw notFound("upload not found");
-    earlier = rows[0];
+    const session = [v.session.uploadId, v.owner];
+    locked = tx.query(`SELECT 1 FROM upload_sessions WHERE upload_id = $1 AND owner = $2 FOR UPDATE`, session).then((r) => r.rows.length > 0);
+    lookup = tx
+      .query<EarlierCommitRow>(
+        `WITH committed AS (SELECT owner, committed_file_id, committed_version FROM upload_sessions WHERE upload_id = $1 AND owner = $2)
+         SELECT r.committed_file_id, r.committed_version, ${COMMITTED_FILE}`,
+        session,
+      )
+      .then((r) => r.rows[0]);
   } else if (v.idempotencyKey !== undefined) {
-    await db.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`commit-key\n${v.owner}\n${v.idempotencyKey}`]);
-    const { rows } = await db.query<{ file_id: string; version: number }>(
-      `SELECT file_id, version FROM commit_keys WHERE owner = $1 AND key = $2`,
-      [v.owner, v.idempotencyKey],
-    );
-    earlier = rows[0];
+    locked = tx.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`commit-key\n${v.owner}\n${v.idempotencyKey}`]).then(() => true);
+    lookup = tx
+      .query<EarlierCommitRow>(
+        `WITH committed AS (SELECT owner, file_id AS committed_file_id, version AS committed_version FROM commit_keys WHERE owner = $1 AND key = $2)
+         SELECT r.committed_file_id, r.committed_version, ${COMMITTED_FILE}`,
+        [v.owner, v.idempotencyKey],
+      )
+      .then((r) => r.rows[0]);
+  } else {
+    return Promise.resolve(undefined);
   }
-  if (!earlier?.file_id || earlier.version === null) return undefined;
-  const { rows } = await db.query<FileRow>(
-    `SELECT f.file_id, f.name, v.version AS current_version, f.created_at, f.updated_at, v.size, v.sha256, v.content_type, v.num_chunks
-     FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = $3
-     WHERE f.owner = $1 AND f.file_id = $2`,
-    [v.owner, earlier.file_id, earlier.version],
-  );
-  if (!rows[0]) throw failedPrecondition("this upload was committed already, and the version it committed is gone");
-  return toFile(rows[0]);
+  return Promise.all([locked, lookup]).then(([found, earlier]) => {
+    if (!found) throw notFound("upload not found");
+    if (!earlier?.committed_file_id || earlier.committed_version === null) return undefined;
+    if (!earlier.file_id) throw failedPrecondition("this upload was committed already, and the version it committed is gone");
+    return toFile(earlier as FileRow);
+  });
 }
 
 /** Marks the session committed, or records the idempotency key, in the commit's transaction. */
