@@ -7,7 +7,7 @@ import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters
 import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-digest.js";
 import type { CatalogueRules } from "../../services/metadata/src/domain/types.js";
 import { createLogger } from "#lib/logger.js";
-import { RULES, sha, version } from "../contract/metadata-store-fixtures.js";
+import { commit as commitVersion, RULES, sha, version } from "../contract/metadata-store-fixtures.js";
 import { waitFor } from "../support/net.js";
 import { startPglite } from "../support/pglite.js";
 import { createTestDatabase } from "../support/postgres.js";
@@ -137,7 +137,7 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
     expect(await probed(k)).toBe(true);
   });
 
-  describe("a commit of a file version", () => {
+  describe("catalogue writes", () => {
     let catalogue: PostgresCatalogueStore;
     let uploads: PostgresUploadSessionStore;
     beforeAll(() => {
@@ -151,7 +151,7 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
       return { kind, roundTrips: cost.roundTrips };
     };
 
-    it("takes two round trips whatever it finds", async () => {
+    it("commit a version in two round trips whatever they find", async () => {
       const owner = `user-${randomUUID()}`;
       expect(await commit(version(owner, "a", ["a1"]))).toEqual({ kind: "done", roundTrips: 2 });
       expect(await commit(version(owner, "a", ["a2"]))).toEqual({ kind: "done", roundTrips: 2 });
@@ -176,9 +176,23 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
         chunkListDigest: chunkListDigest(specs),
         session: { uploadId, chunkCount: 1 },
       };
+      // The first commit of the session, then its retry.
       expect(await commit(session)).toEqual({ kind: "done", roundTrips: 2 });
       expect(await commit(session)).toEqual({ kind: "done", roundTrips: 2 });
-      expect((await catalogue.listFileVersions(owner, (await catalogue.listFiles(owner, { prefix: "a", after: "", limit: 1 }))[0]!.fileId)).length).toBe(2);
+    });
+
+    it("move, restore, trash and purge in two round trips, undelete in three", async () => {
+      const owner = `user-${randomUUID()}`;
+      const { fileId } = await commitVersion(catalogue, version(owner, "m", ["m1"]));
+      await commitVersion(catalogue, version(owner, "m", ["m2"]));
+      const roundTrips = async (op: () => Promise<unknown>) => (await counted.cost(op)).roundTrips;
+      expect(await roundTrips(() => catalogue.moveFile(owner, fileId, "moved"))).toBe(2);
+      expect(await roundTrips(() => catalogue.restoreFileVersion(owner, fileId, 1, RULES))).toBe(2);
+      expect(await roundTrips(() => catalogue.trashFile(owner, fileId))).toBe(2);
+      expect(await roundTrips(() => catalogue.undeleteFile(owner, fileId, RULES))).toBe(3);
+      await catalogue.trashFile(owner, fileId);
+      expect(await roundTrips(() => catalogue.purgeFile(owner, fileId))).toBe(2);
+      expect(await catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).toEqual([]);
     });
   });
 });

@@ -16,11 +16,8 @@ export class PostgresCatalogueRetention implements CatalogueRetention {
     );
     let purged = 0;
     for (const { owner, file_id } of rows) {
-      const gone = await this.db.transaction(async (db) => {
-        await lockUsage(db, owner);
-        // Re-read under the lock: undeleted or purged meanwhile is skipped.
-        return purgeTrashed(db, owner, file_id);
-      });
+      // Re-read under the lock: undeleted or purged meanwhile is skipped.
+      const gone = await this.db.transaction((tx) => purgeTrashed(tx, owner, file_id));
       if (gone) purged += 1;
     }
     return purged;
@@ -39,10 +36,12 @@ export class PostgresCatalogueRetention implements CatalogueRetention {
     );
     let pruned = 0;
     for (const { owner, file_id } of rows) {
-      pruned += await this.db.transaction(async (db) => {
-        await lockUsage(db, owner);
-        const { rows: locked } = await db.query(`SELECT 1 FROM files WHERE file_id = $1 FOR UPDATE`, [file_id]);
-        return locked.length === 0 ? 0 : pruneVersions(db, owner, file_id, rules);
+      pruned += await this.db.transaction(async (tx) => {
+        const [, { rows: locked }] = await Promise.all([lockUsage(tx, owner), tx.query(`SELECT 1 FROM files WHERE file_id = $1 FOR UPDATE`, [file_id])]);
+        if (locked.length === 0) return 0;
+        const versions = pruneVersions(tx, owner, file_id, rules);
+        await tx.commit(versions);
+        return versions;
       });
     }
     return pruned;

@@ -106,14 +106,13 @@ export class PostgresCatalogueStore implements CatalogueStore {
   }
 
   moveFile(owner: string, fileId: string, newName: string): Promise<FileRecord | typeof NAME_TAKEN | undefined> {
-    return this.db.transaction(async (db) => {
-      await lockUsage(db, owner);
-      const file = await lockFile(db, owner, fileId, "live");
+    return this.db.transaction(async (tx) => {
+      const [, file, taken] = await Promise.all([lockUsage(tx, owner), lockFile(tx, owner, fileId, "live"), nameTaken(tx, owner, newName)]);
       if (!file) return undefined;
-      if (file.name === newName) return selectFile(db, owner, fileId);
-      if (await nameTaken(db, owner, newName)) return NAME_TAKEN;
-      await db.query(`UPDATE files SET name = $2, updated_at = now() WHERE file_id = $1`, [fileId, newName]);
-      await insertEvent(db, {
+      if (file.name === newName) return selectFile(tx, owner, fileId);
+      if (taken) return NAME_TAKEN;
+      const renamed = tx.query(`UPDATE files SET name = $2, updated_at = now() WHERE file_id = $1`, [fileId, newName]);
+      const event = insertEvent(tx, {
         owner,
         fileId,
         eventType: "move",
@@ -123,42 +122,42 @@ export class PostgresCatalogueStore implements CatalogueStore {
         sha256: file.sha256,
         chunkSha256s: [],
       });
-      return selectFile(db, owner, fileId);
+      const moved = selectFile(tx, owner, fileId);
+      await tx.commit(renamed, event, moved);
+      return moved;
     });
   }
 
   restoreFileVersion(owner: string, fileId: string, version: number, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | undefined> {
-    return this.db.transaction(async (db) => {
-      const usage = await lockUsage(db, owner);
-      const file = await lockFile(db, owner, fileId, "live");
-      if (!file) return undefined;
-      const { rows } = await db.query<{ size: string; sha256: string }>(
-        `SELECT size, sha256 FROM file_versions WHERE file_id = $1 AND version = $2`,
-        [fileId, version],
-      );
+    return this.db.transaction(async (tx) => {
+      const [usage, file, { rows }] = await Promise.all([
+        lockUsage(tx, owner),
+        lockFile(tx, owner, fileId, "live"),
+        tx.query<{ size: string; sha256: string }>(`SELECT size, sha256 FROM file_versions WHERE file_id = $1 AND version = $2`, [fileId, version]),
+      ]);
       const old = rows[0];
-      if (!old) return undefined;
-      if (old.sha256 === file.sha256 && old.size === file.size) return { kind: "done", value: (await selectFile(db, owner, fileId))! };
+      if (!file || !old) return undefined;
+      if (old.sha256 === file.sha256 && old.size === file.size) return { kind: "done", value: (await selectFile(tx, owner, fileId))! };
       const added = Number(old.size) - Number(file.size);
       const refused = quotaRefusal(usage, added, rules);
       if (refused) return refused;
       const next = file.current_version + 1;
       // The version and its chunk list are copied row for row: no bytes move.
-      await db.query(
+      const copied = tx.query(
         `INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
          SELECT file_id, $3, size, sha256, content_type, num_chunks, chunk_list_digest FROM file_versions
          WHERE file_id = $1 AND version = $2`,
         [fileId, version, next],
       );
-      await db.query(
+      const chunksCopied = tx.query(
         `INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
          SELECT file_id, $3, chunk_index, owner, sha256, size, "offset" FROM file_chunks WHERE file_id = $1 AND version = $2`,
         [fileId, version, next],
       );
-      await db.query(`UPDATE files SET current_version = $2, updated_at = now() WHERE file_id = $1`, [fileId, next]);
-      await adjustUsage(db, owner, { live: added });
-      await pruneVersions(db, owner, fileId, rules);
-      await insertEvent(db, {
+      const moved = tx.query(`UPDATE files SET current_version = $2, updated_at = now() WHERE file_id = $1`, [fileId, next]);
+      const counted = adjustUsage(tx, owner, { live: added });
+      const pruned = pruneVersions(tx, owner, fileId, rules);
+      const event = insertEvent(tx, {
         owner,
         fileId,
         eventType: "restore",
@@ -168,19 +167,20 @@ export class PostgresCatalogueStore implements CatalogueStore {
         sha256: old.sha256,
         chunkSha256s: [],
       });
-      return { kind: "done", value: (await selectFile(db, owner, fileId))! };
+      const restored = selectFile(tx, owner, fileId);
+      await tx.commit(copied, chunksCopied, moved, counted, pruned, event, restored);
+      return { kind: "done", value: (await restored)! };
     });
   }
 
   trashFile(owner: string, fileId: string): Promise<FileRecord | undefined> {
-    return this.db.transaction(async (db) => {
-      await lockUsage(db, owner);
-      const file = await lockFile(db, owner, fileId, "live");
+    return this.db.transaction(async (tx) => {
+      const [, file] = await Promise.all([lockUsage(tx, owner), lockFile(tx, owner, fileId, "live")]);
       if (!file) return undefined;
       // Milliseconds: the ListTrash keyset travels through JavaScript dates.
-      await db.query(`UPDATE files SET deleted_at = date_trunc('milliseconds', now()) WHERE file_id = $1`, [fileId]);
-      await adjustUsage(db, owner, { live: -Number(file.size), trash: Number(file.size), files: -1 });
-      await insertEvent(db, {
+      const trashed = tx.query(`UPDATE files SET deleted_at = date_trunc('milliseconds', now()) WHERE file_id = $1`, [fileId]);
+      const counted = adjustUsage(tx, owner, { live: -Number(file.size), trash: Number(file.size), files: -1 });
+      const event = insertEvent(tx, {
         owner,
         fileId,
         eventType: "trash",
@@ -190,7 +190,9 @@ export class PostgresCatalogueStore implements CatalogueStore {
         sha256: file.sha256,
         chunkSha256s: [],
       });
-      return selectFile(db, owner, fileId, true);
+      const inTrash = selectFile(tx, owner, fileId, true);
+      await tx.commit(trashed, counted, event, inTrash);
+      return inTrash;
     });
   }
 
@@ -207,18 +209,17 @@ export class PostgresCatalogueStore implements CatalogueStore {
   }
 
   undeleteFile(owner: string, fileId: string, rules: CatalogueRules): Promise<QuotaChecked<FileRecord> | typeof NAME_TAKEN | undefined> {
-    return this.db.transaction(async (db) => {
-      const usage = await lockUsage(db, owner);
-      const file = await lockFile(db, owner, fileId, "trashed");
+    return this.db.transaction(async (tx) => {
+      const [usage, file] = await Promise.all([lockUsage(tx, owner), lockFile(tx, owner, fileId, "trashed")]);
       if (!file) return undefined;
-      if (await nameTaken(db, owner, file.name)) return NAME_TAKEN;
+      if (await nameTaken(tx, owner, file.name)) return NAME_TAKEN;
       // The trash counts already: undeleting adds nothing to the usage.
       const refused = quotaRefusal(usage, 0, rules);
       if (refused) return refused;
-      await db.query(`UPDATE files SET deleted_at = NULL WHERE file_id = $1`, [fileId]);
+      const restored = tx.query(`UPDATE files SET deleted_at = NULL WHERE file_id = $1`, [fileId]);
       const size = Number(file.size);
-      await adjustUsage(db, owner, { live: size, trash: -size, files: 1 });
-      await insertEvent(db, {
+      const counted = adjustUsage(tx, owner, { live: size, trash: -size, files: 1 });
+      const event = insertEvent(tx, {
         owner,
         fileId,
         eventType: "undelete",
@@ -228,15 +229,14 @@ export class PostgresCatalogueStore implements CatalogueStore {
         sha256: file.sha256,
         chunkSha256s: [],
       });
-      return { kind: "done", value: (await selectFile(db, owner, fileId))! };
+      const live = selectFile(tx, owner, fileId);
+      await tx.commit(restored, counted, event, live);
+      return { kind: "done", value: (await live)! };
     });
   }
 
   purgeFile(owner: string, fileId: string): Promise<PurgedFile | undefined> {
-    return this.db.transaction(async (db) => {
-      await lockUsage(db, owner);
-      return purgeTrashed(db, owner, fileId);
-    });
+    return this.db.transaction((tx) => purgeTrashed(tx, owner, fileId));
   }
 
   async getUsage(owner: string, defaultQuotaBytes: number): Promise<Usage> {

@@ -1,5 +1,5 @@
 import type { CatalogueRules, PurgedFile, QuotaChecked } from "../../domain/types.js";
-import type { Queryable } from "./database.js";
+import type { Queryable, Transaction } from "./database.js";
 import { insertEvent } from "./rows.js";
 
 /** An owner's usage row, locked until the transaction ends. */
@@ -122,16 +122,16 @@ export async function pruneVersions(db: Queryable, owner: string, fileId: string
 }
 
 /**
- * Deletes a file in the trash for good, in the caller's transaction (which
- * holds the owner's usage lock): its chunks that no other file of the owner
+ * Deletes a file in the trash for good, as the whole of the transaction `tx`:
+ * under the owner's usage lock, its chunks that no other file of the owner
  * lists are queued for the collector, and a "purge" event is written.
  */
-export async function purgeTrashed(db: Queryable, owner: string, fileId: string): Promise<PurgedFile | undefined> {
-  const file = await lockFile(db, owner, fileId, "trashed");
+export async function purgeTrashed(tx: Transaction, owner: string, fileId: string): Promise<PurgedFile | undefined> {
+  const [, file] = await Promise.all([lockUsage(tx, owner), lockFile(tx, owner, fileId, "trashed")]);
   if (!file) return undefined;
   // Before the rows go: every hash of this file (any version) that no other
   // file of the owner lists.
-  const queued = await db.query(
+  const queued = tx.query(
     `INSERT INTO gc_candidates (owner, sha256)
      SELECT DISTINCT $1::text, c.sha256 FROM file_chunks c
      WHERE c.file_id = $2
@@ -140,9 +140,9 @@ export async function purgeTrashed(db: Queryable, owner: string, fileId: string)
      ON CONFLICT DO NOTHING`,
     [owner, fileId],
   );
-  await db.query(`DELETE FROM files WHERE file_id = $1`, [fileId]);
-  await adjustUsage(db, owner, { trash: -Number(file.size) });
-  await insertEvent(db, {
+  const deleted = tx.query(`DELETE FROM files WHERE file_id = $1`, [fileId]);
+  const counted = adjustUsage(tx, owner, { trash: -Number(file.size) });
+  const event = insertEvent(tx, {
     owner,
     fileId,
     eventType: "purge",
@@ -152,5 +152,6 @@ export async function purgeTrashed(db: Queryable, owner: string, fileId: string)
     sha256: file.sha256,
     chunkSha256s: [],
   });
-  return { fileId, name: file.name, version: file.current_version, queuedChunks: queued.rowCount ?? 0 };
+  await tx.commit(queued, deleted, counted, event);
+  return { fileId, name: file.name, version: file.current_version, queuedChunks: (await queued).rowCount ?? 0 };
 }
