@@ -119,6 +119,17 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
     expect(await probed(k)).toBe(false);
   });
 
+  it("rolls back on a failed statement whose result the work never awaited", async () => {
+    const k = randomUUID();
+    const outcome = db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO tx_probe (k) VALUES ($1)`, [k]);
+      // Neither awaited nor handed to commit: still no unhandled rejection.
+      tx.query(`SELECT 1 / 0`);
+    });
+    await expect(outcome).rejects.toMatchObject({ code: "22012" });
+    expect(await probed(k)).toBe(false);
+  });
+
   it("refuses a statement issued after COMMIT, and reports a failed result once committed", async () => {
     const k = randomUUID();
     let late: Promise<string> | undefined;

@@ -168,7 +168,10 @@ class PipelinedTransaction implements Transaction {
     const result = this.send<R>(text, values);
     // Statements sent with a BEGIN that failed ran outside any transaction:
     // their results are withheld, so that the work writes nothing on them.
-    return this.begun.then(() => result);
+    const delivered = this.begun.then(() => result);
+    // A failure the work does not await is not lost: COMMIT reports it.
+    delivered.catch(() => undefined);
+    return delivered;
   }
 
   commit(...results: (Promise<unknown> | undefined)[]): Promise<void> {
