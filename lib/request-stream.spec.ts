@@ -1,4 +1,4 @@
-import { PassThrough } from "node:stream";
+import { Duplex, PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CfsError } from "./errors.js";
 import { readRequests, RequestSizes, type RequestStream } from "./request-stream.js";
@@ -16,6 +16,27 @@ async function collect<T>(messages: AsyncIterable<T>): Promise<T[]> {
 }
 
 describe("readRequests", () => {
+  it("leaves a request stream whose response side is still open undestroyed when its messages end", async () => {
+    // grpc-js's request stream of a client-streaming call is such a duplex.
+    const stream = Object.assign(new Duplex({ objectMode: true, read() {}, write(_m, _e, done) { done(); } }), { cancelled: false });
+    stream.push({ n: 1 });
+    stream.push(null);
+    expect(await collect(readRequests(stream as RequestStream<unknown>, new AbortController().signal))).toEqual([{ n: 1 }]);
+    expect(stream.destroyed).toBe(false);
+    expect(stream.errored).toBeNull();
+  });
+
+  it("stops reading a request stream whose handler stopped early", async () => {
+    const stream = requestStream();
+    stream.write({ n: 1 });
+    stream.write({ n: 2 });
+    for await (const m of readRequests(stream as RequestStream<unknown>, new AbortController().signal)) {
+      expect(m).toEqual({ n: 1 });
+      break;
+    }
+    expect(stream.destroyed).toBe(true);
+  });
+
   it("yields the messages of a stream the client completed", async () => {
     const stream = requestStream();
     stream.write({ n: 1 });
