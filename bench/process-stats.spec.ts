@@ -1,16 +1,10 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
-import { cpuSeconds, parseStat, processTreeCpuSeconds, processTreeTicks, procfs, type ProcReader } from "./process-stats.js";
+import { cpuSeconds, parseStat, processTreeCpuSeconds, processTreeTicks, procfs, type ProcReader, type ProcStat } from "./process-stats.js";
 import { postmasterOf } from "./postgres-meter.js";
 
-interface FakeProcess {
-  comm: string;
-  ppid: number;
-  utime: number;
-  stime: number;
-  cutime: number;
-  cstime: number;
+interface FakeProcess extends ProcStat {
   title: string;
 }
 
