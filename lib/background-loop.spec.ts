@@ -1,6 +1,7 @@
+import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
-import { BackgroundLoop, pause, retryDelay } from "./background-loop.js";
+import { BackgroundLoop, retryDelay } from "./background-loop.js";
 
 const log = createLogger("test", "silent");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,46 +73,31 @@ describe("BackgroundLoop", () => {
       { name: "test", intervalMs: 1000, maxBackoffMs: 1000, log },
     );
     loop.start();
-    await sleep(5);
+    await until(() => signal !== undefined);
     const stopped = loop.stop();
     expect(signal?.aborted).toBe(true);
     await stopped;
   });
-});
 
-describe("pause", () => {
-  it("waits out a period longer than one timer can hold (30 days) instead of firing at once", async () => {
-    const stop = new AbortController();
-    let done = false;
-    const waiting = pause(30 * 24 * 3600 * 1000, stop.signal).then(() => (done = true));
-    // An overflowing timer fires after 1 ms: give it ample time to.
-    await sleep(50);
-    expect(done).toBe(false);
-    stop.abort();
-    await waiting;
-    expect(done).toBe(true);
-  });
-
-  it("returns at once for nothing to wait or an aborted signal", async () => {
-    await pause(0, new AbortController().signal);
-    await pause(60_000, AbortSignal.abort());
-  });
-});
-
-describe("BackgroundLoop with a period of days", () => {
-  it("runs once, does not run again before the period, and stops at once", async () => {
+  it("a run whose calls stop() cancels ends at once, is logged as stopped rather than failed, and is not retried", async () => {
+    const lines: Array<{ level: number; msg: string; reason?: string }> = [];
+    const captured = pino({ level: "info" }, { write: (l: string) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
     let runs = 0;
+    // A call to a peer that never answers: only the signal ends it.
     const loop = new BackgroundLoop(
-      async () => {
-        runs += 1;
-        return false;
-      },
-      { name: "monthly", intervalMs: 30 * 24 * 3600 * 1000, maxBackoffMs: 30 * 24 * 3600 * 1000, log },
+      (signal) =>
+        new Promise<boolean>((_, reject) => {
+          runs += 1;
+          signal.addEventListener("abort", () => reject(new Error("call cancelled")), { once: true });
+        }),
+      { name: "relay", intervalMs: 1, maxBackoffMs: 1, log: captured },
     );
     loop.start();
     await until(() => runs === 1);
-    await sleep(50);
-    expect(runs).toBe(1);
     await loop.stop();
+    expect(lines).toEqual([expect.objectContaining({ level: 30, msg: "relay stopped mid-run", reason: "call cancelled" })]);
+    // Nothing was scheduled after it: a retry would run within the 1 ms interval.
+    await sleep(20);
+    expect(runs).toBe(1);
   });
 });

@@ -33,8 +33,10 @@ export function retryDelay(intervalMs: number, maxBackoffMs: number, failures: n
 /**
  * Runs a background task periodically. The next run is scheduled only when
  * the previous one finished, so runs never overlap; a run that reports more
- * work is followed immediately; failures back off. stop() waits for the run
- * in progress, so shutdown never cuts a batch in half.
+ * work is followed immediately; failures back off. stop() aborts the task's
+ * signal, which cancels the calls it makes to peers (a peer that is gone is
+ * otherwise waited for until the call's deadline), and waits for the run to
+ * settle: what it finished is recorded, and the rest is done by the next process.
  */
 export class BackgroundLoop {
   private running: Promise<void> | undefined;
@@ -78,10 +80,19 @@ export class BackgroundLoop {
       this.failures = 0;
       if (more) delay = 0;
     } catch (err) {
+      // stop() cancelled the run's calls: not a failure, and nothing follows.
+      if (this.abort.signal.aborted) {
+        log.info({ loop: name, reason: errorMessage(err) }, `${name} stopped mid-run`);
+        return;
+      }
       this.failures += 1;
       delay = retryDelay(intervalMs, maxBackoffMs, this.failures);
       log.warn({ err, loop: name, failures: this.failures, retryInMs: delay }, `${name} failed`);
     }
     this.schedule(delay);
   }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -47,6 +47,14 @@ export interface CallIdentity {
   signal?: AbortSignal;
 }
 
+/**
+ * A service's own identity for its background work: a fresh token and
+ * request id each time. Calls made with it are cancelled when `signal`
+ * aborts, so a stopping loop does not wait out the deadline of a call to a
+ * peer that is gone (they wait for it: peerCallMetadata).
+ */
+export type ServiceIdentity = (signal?: AbortSignal) => Promise<CallIdentity>;
+
 export function callMetadata(identity: CallIdentity): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set("authorization", `Bearer ${identity.token}`);

@@ -5,7 +5,7 @@ import { MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
 import { UploadSessionServiceService } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
-import { peerChannelOptions, type CallIdentity } from "#lib/grpc-client.js";
+import { peerChannelOptions, type ServiceIdentity } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
   const sync = new GrpcEventSink(config.syncAddress, peers);
   const serviceToken = createServiceTokenSource(config.serviceCredentials);
   // Background work acts as the service itself; each batch gets its own request id for tracing.
-  const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
+  const serviceIdentity: ServiceIdentity = async (signal) => ({ token: await serviceToken(), requestId: randomUUID(), signal });
 
   const catalogueStore = new PostgresCatalogueStore(db);
   const sessionStore = new PostgresUploadSessionStore(db);
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
       maxBackoffMs: 5 * 60_000,
       log,
     }),
-    new BackgroundLoop(() => relay.relayOnce(), {
+    new BackgroundLoop((signal) => relay.relayOnce(signal), {
       name: "outbox relay",
       intervalMs: config.outbox.intervalMs,
       maxBackoffMs: config.outbox.maxBackoffMs,

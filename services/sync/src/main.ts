@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { SyncServiceService } from "#gen/cfs/sync/v1/sync.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { ConfigError } from "#lib/config.js";
-import { peerChannelOptions, type CallIdentity } from "#lib/grpc-client.js";
+import { peerChannelOptions, type ServiceIdentity } from "#lib/grpc-client.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
 import { Metrics } from "#lib/metrics.js";
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers);
   const serviceToken = createServiceTokenSource(config.serviceCredentials);
   // Each run gets its own request id, so peers' logs tie back to it.
-  const serviceIdentity = async (): Promise<CallIdentity> => ({ token: await serviceToken(), requestId: randomUUID() });
+  const serviceIdentity: ServiceIdentity = async (signal) => ({ token: await serviceToken(), requestId: randomUUID(), signal });
   const verifier = new Verifier(catalogue, blocks, store, { sampleChunks: config.verification.sampleChunks });
   const worker = new VerificationWorker(
     store,
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     // verification waits for them by itself (retries with backoff).
     checks: [{ name: "sqlite", check: () => store.ping() }],
     closers: [
-      // The run in progress finishes (its results are written) before SQLite closes.
+      // The run in progress settles (its calls cancelled, what it finished written) before SQLite closes.
       { name: "verification loop", close: () => verification.stop() },
       { name: "metadata client", close: () => catalogue.close() },
       { name: "block-storage client", close: () => blocks.close() },

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { CollectionQueue } from "../ports/collection-queue.js";
@@ -34,7 +34,7 @@ export class ChunkCollector {
   constructor(
     private readonly queue: CollectionQueue,
     private readonly inventory: ChunkInventory,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
     private readonly options: CollectorOptions,
     private readonly log: Logger,
   ) {}
@@ -57,7 +57,7 @@ export class ChunkCollector {
     let failure: unknown;
     let failedOwners = 0;
     if (byOwner.size > 0) {
-      const as = await this.identity();
+      const as = await this.identity(signal);
       for (const [owner, hashes] of byOwner) {
         if (signal.aborted) break;
         try {

@@ -1,4 +1,4 @@
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { DamagedFile, DamageLedger, QuarantinedChunk, QuarantineListing } from "../ports/damage-ledger.js";
 
@@ -31,7 +31,7 @@ export class DamageReporter {
   constructor(
     private readonly listing: QuarantineListing,
     private readonly ledger: DamageLedger,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
     private readonly settings: DamageReportSettings,
     private readonly observer: DamageReportObserver,
   ) {}
@@ -48,7 +48,7 @@ export class DamageReporter {
     const owners = new Map<string, string | undefined>();
     for (;;) {
       if (signal.aborted) return false;
-      const page = await this.listing.listQuarantined(after, pageSize, await this.identity());
+      const page = await this.listing.listQuarantined(after, pageSize, await this.identity(signal));
       const unknown = [...new Set(page.map((c) => c.ownerKey))].filter((k) => !owners.has(k));
       const found = await this.ledger.ownersOf(unknown);
       for (const key of unknown) owners.set(key, found.get(key));

@@ -38,6 +38,24 @@ describe("OutboxRelay", () => {
     expect(removeEvents).toHaveBeenCalledWith(["1", "2"]);
   });
 
+  it("sends with the run's signal, so stopping cancels the call, and keeps the events it could not send", async () => {
+    const stopping = new AbortController();
+    const removeEvents = vi.fn();
+    const withSignal = vi.fn(async (signal?: AbortSignal): Promise<CallIdentity> => ({ ...service, signal }));
+    // A sync service that never answers: only the signal ends the call.
+    const sink: EventSink = {
+      recordEvents: (_, as) =>
+        new Promise((_, reject) => {
+          as.signal?.addEventListener("abort", () => reject(new Error("RecordEvents: call cancelled")), { once: true });
+          stopping.abort();
+        }),
+    };
+    const relay = new OutboxRelay(strictFake<OutboxStore>({ pendingEvents: async () => [event(1)], removeEvents }), sink, withSignal, log);
+    await expect(relay.relayOnce(stopping.signal)).rejects.toThrow("call cancelled");
+    expect(withSignal).toHaveBeenCalledWith(stopping.signal);
+    expect(removeEvents).not.toHaveBeenCalled();
+  });
+
   it("keeps the events when the sync service fails", async () => {
     const removeEvents = vi.fn();
     const sink: EventSink = { recordEvents: async () => Promise.reject(new Error("unavailable")) };

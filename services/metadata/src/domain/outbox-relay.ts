@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { CfsError } from "#lib/errors.js";
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { ServiceIdentity } from "#lib/grpc-client.js";
 import type { EventSink } from "../ports/event-sink.js";
 import type { OutboxStore } from "../ports/outbox-store.js";
 import type { OutboxEvent } from "./types.js";
@@ -51,7 +51,7 @@ export class OutboxRelay {
   constructor(
     private readonly outbox: OutboxStore,
     private readonly sink: EventSink,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
     private readonly log: Logger,
     private readonly options: RelayOptions = {},
   ) {
@@ -60,7 +60,7 @@ export class OutboxRelay {
   }
 
   /** Relays the oldest batch; true when more events may be waiting. */
-  async relayOnce(): Promise<boolean> {
+  async relayOnce(signal?: AbortSignal): Promise<boolean> {
     const pending = await this.outbox.pendingEvents(this.batchSize);
     if (pending.length === 0) return false;
     // In order, as many as fit the byte budget (at least one: an event alone
@@ -73,20 +73,20 @@ export class OutboxRelay {
     }
     const events = pending.slice(0, count);
     try {
-      const recorded = await this.sink.recordEvents(events, await this.identity());
+      const recorded = await this.sink.recordEvents(events, await this.identity(signal));
       await this.outbox.removeEvents(events.map((e) => e.seq));
       this.log.info({ events: events.length, recorded, firstSeq: events[0]!.seq, lastSeq: events.at(-1)!.seq }, "outbox relayed");
     } catch (err) {
       if (!isRefusal(err)) throw err;
       this.log.warn({ err, events: events.length }, "the sync service refused a batch: sending its events one at a time");
-      for (const event of events) await this.relayAlone(event);
+      for (const event of events) await this.relayAlone(event, signal);
     }
     return events.length < pending.length || pending.length === this.batchSize;
   }
 
-  private async relayAlone(event: OutboxEvent): Promise<void> {
+  private async relayAlone(event: OutboxEvent, signal: AbortSignal | undefined): Promise<void> {
     try {
-      await this.sink.recordEvents([event], await this.identity());
+      await this.sink.recordEvents([event], await this.identity(signal));
       await this.outbox.removeEvents([event.seq]);
     } catch (err) {
       if (!isRefusal(err)) throw err;

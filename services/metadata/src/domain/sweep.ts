@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { ChunkListing, ListedChunk } from "../ports/chunk-listing.js";
 import type { SweepReferences } from "../ports/sweep-references.js";
@@ -45,7 +45,7 @@ export class ChunkSweep {
   constructor(
     private readonly listing: ChunkListing,
     private readonly references: SweepReferences,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
     private readonly settings: SweepSettings,
     private readonly observer: SweepObserver,
     private readonly log: Logger,
@@ -62,7 +62,7 @@ export class ChunkSweep {
     for (;;) {
       if (signal.aborted) return false;
       // A token per page: a sweep of a large store outlives one.
-      const as = await this.identity();
+      const as = await this.identity(signal);
       const page = await this.listing.listChunks(after, pageSize, as);
       result.listed += page.length;
       const due = page.filter((c) => c.storedAt.getTime() <= cutoff);

@@ -1,4 +1,4 @@
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { CallIdentity, ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import type { CatalogueInspector, ChunkStorage, Damage, FileDamage } from "../ports/peers.js";
 
@@ -14,7 +14,7 @@ export class DamageProbe implements FileDamage {
   constructor(
     private readonly catalogue: CatalogueInspector,
     private readonly storage: ChunkStorage,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
   ) {}
 
   async damageOf(owner: string, fileId: string): Promise<Damage> {

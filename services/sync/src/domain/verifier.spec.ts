@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import { CfsError, unavailable } from "#lib/errors.js";
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { CallIdentity, ServiceIdentity } from "#lib/grpc-client.js";
 import { createLogger } from "#lib/logger.js";
 import type { CatalogueInspector, ChunkStorage, InspectedChunk, InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
@@ -514,7 +514,7 @@ describe("VerificationWorker", () => {
   const signal = new AbortController().signal;
   const NOW = new Date("2030-01-01T00:00:00Z");
 
-  function worker(verify: (event: ClaimedEvent) => Promise<Outcome>, identity = async () => as) {
+  function worker(verify: (event: ClaimedEvent) => Promise<Outcome>, identity: ServiceIdentity = async () => as) {
     const queue = new MemoryQueue();
     const { observer, calls } = recordingObserver();
     let clock = NOW.getTime();
@@ -600,6 +600,34 @@ describe("VerificationWorker", () => {
     expect(queue.events.get(event.seq)).toMatchObject({ status: "failed", attempts: 3, verification: { syncStatus: "inconsistent", totalChunks: 2 } });
     expect(queue.events.get(event.seq)!.errorMessage).toMatch(/not queued for collection \(gave up after 3 attempts\)$/);
     expect(calls).toEqual(["retried delete", "retried delete", "failed delete inconsistent"]);
+  });
+
+  it("passes its signal to the calls, and an event whose calls stopping cancelled is due again at once, not retried with backoff", async () => {
+    const stopping = new AbortController();
+    let seen: AbortSignal | undefined;
+    const { queue, calls, w } = worker(
+      // A peer that never answers: only the cancellation ends the call.
+      () =>
+        new Promise<Outcome>((_, reject) => {
+          seen?.addEventListener("abort", () => reject(new Error("InspectFileVersion: call cancelled")), { once: true });
+          stopping.abort();
+        }),
+      async (signal) => {
+        seen = signal;
+        return { ...as, signal };
+      },
+    );
+    const event = claimed();
+    queue.add(event);
+    expect(await w.runOnce(stopping.signal)).toBe(false);
+    expect(seen).toBe(stopping.signal);
+    expect(queue.events.get(event.seq)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      nextAttemptAt: NOW.getTime(),
+      errorMessage: "verification was interrupted (the sync service stopped during it)",
+    });
+    expect(calls).toEqual([]);
   });
 
   it("claims nothing while the service identity is unavailable", async () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { CfsError } from "#lib/errors.js";
-import type { CallIdentity } from "#lib/grpc-client.js";
+import type { CallIdentity, ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_CHUNK_BYTES, MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
 import type { VerificationQueue } from "../ports/verification-queue.js";
@@ -341,7 +341,7 @@ export class VerificationWorker {
   constructor(
     private readonly queue: VerificationQueue,
     private readonly verifier: Verifier,
-    private readonly identity: () => Promise<CallIdentity>,
+    private readonly identity: ServiceIdentity,
     private readonly observer: VerificationObserver,
     private readonly log: Logger,
     private readonly options: WorkerOptions,
@@ -374,20 +374,27 @@ export class VerificationWorker {
   async runOnce(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return false;
     // The identity first: when the token issuer is down nothing is claimed.
-    const as = await this.identity();
+    const as = await this.identity(signal);
     const claimed = await this.queue.claimDue(this.now(), this.options.concurrency);
     if (claimed.length === 0) return false;
-    await Promise.all(claimed.map((event) => this.process(event, as)));
+    await Promise.all(claimed.map((event) => this.process(event, as, signal)));
     return claimed.length === this.options.concurrency && !signal.aborted;
   }
 
-  private async process(event: ClaimedEvent, as: CallIdentity): Promise<void> {
+  private async process(event: ClaimedEvent, as: CallIdentity, signal: AbortSignal): Promise<void> {
     const log = this.log.child({ eventId: event.eventId, fileId: event.fileId, eventType: event.eventType, attempt: event.attempts });
     const started = performance.now();
     let outcome: Outcome;
     try {
       outcome = await this.verifier.verify(event, as);
     } catch (err) {
+      if (signal.aborted) {
+        // Stopping: its calls were cancelled. Due again at once, for the next
+        // process; the attempt counts, as an interruption found by recover() does.
+        const at = this.now();
+        if (await this.queue.retryLater(event.seq, INTERRUPTED, at, at)) log.info("verification interrupted: the sync service is stopping");
+        return;
+      }
       // Not a finding about the data: a peer down, a timeout, the network,
       // an unexpected answer. Verification is read-only: just try again.
       await this.retryOrGiveUp(event, errorMessage(err), undefined, log, err);
@@ -433,6 +440,8 @@ export class VerificationWorker {
     }
   }
 }
+
+const INTERRUPTED = "verification was interrupted (the sync service stopped during it)";
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
