@@ -1,13 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 import { auth, call, clientsFor, download, upload, type Clients } from "../support/clients.js";
+import { startHungPeer, type HungRequest } from "../support/hung-peer.js";
 import { waitFor } from "../support/net.js";
+import { EventStatus, EventType } from "#gen/cfs/sync/v1/sync.js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 
 // Processes killed, stopped and restarted under real traffic.
@@ -28,6 +31,16 @@ afterAll(async () => {
   await stack?.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
+
+/** The call was cancelled, well before its own deadline would have ended it. */
+async function expectCancelledEarly(request: HungRequest): Promise<void> {
+  const { code, afterMs } = await request.closed;
+  expect(code).toBe(http2.constants.NGHTTP2_CANCEL);
+  expect(request.deadlineMs).toBeGreaterThan(10_000);
+  expect(afterMs).toBeLessThan(request.deadlineMs! / 2);
+}
+
+const serviceLog = (name: string) => readFile(join(dataDir, "logs", `${name}.log`), "utf8");
 
 /** Starts an upload, sends `before` bytes, runs `between`, then sends the rest. */
 function interruptedUpload(name: string, data: Buffer, before: number, between: () => Promise<void>, client = c): Promise<File> {
@@ -140,6 +153,73 @@ describe("graceful shutdown and health", () => {
     const fresh = clientsFor(stack.addresses);
     try {
       expect((await download(fresh, alice, file.fileId)).data.equals(data)).toBe(true);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  // A peer that hangs must not hold a stopping service past its grace
+  // period (Kubernetes then kills it): background calls are cancelled, and
+  // their work waits for the next process. Each call would otherwise wait
+  // for its deadline (30 s), as calls between services wait for a peer.
+  it("SIGTERM cancels metadata's relay call to a sync service that hangs; the event reaches sync once it is back", async () => {
+    await stack.kill("sync", "SIGKILL");
+    const hung = await startHungPeer(stack.addresses.sync);
+    let file: File;
+    try {
+      file = await upload(c, alice, Buffer.from("relayed later"), { name: "relayed-later.txt" });
+      const relayed = await hung.request(["/RecordEvents"], 20_000);
+      const stopped = stack.kill("metadata", "SIGTERM");
+      await expectCancelledEarly(relayed);
+      await stopped;
+      expect(stack.processes.get("metadata")!.exitCode).toBe(0);
+      expect(await serviceLog("metadata")).toContain("outbox relay stopped mid-run");
+    } finally {
+      await hung.close();
+    }
+    await Promise.all([stack.start("sync"), stack.start("metadata")]);
+    const fresh = clientsFor(stack.addresses);
+    try {
+      await waitFor(
+        async () => (await call(fresh.sync.getFileSyncStatus, fresh.sync, { fileId: file.fileId }, alice)).status === EventStatus.EVENT_STATUS_COMPLETED,
+        30_000,
+        "the upload's event to be relayed and verified",
+      );
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it("SIGTERM cancels sync's verification call to a block storage that hangs; the event is verified once it is back", async () => {
+    const file = await upload(c, alice, randomBytes(3000), { name: "verified-later.bin" });
+    const status = async (clients: Clients) => call(clients.sync.getFileSyncStatus, clients.sync, { fileId: file.fileId }, alice);
+    await waitFor(async () => (await status(c)).status === EventStatus.EVENT_STATUS_COMPLETED, 30_000, "the upload to be verified");
+    await stack.kill("block-storage", "SIGKILL");
+    const hung = await startHungPeer(stack.addresses["block-storage"]);
+    try {
+      // Trash is verified as the content it keeps: sync asks block storage.
+      await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
+      const verifying = await hung.request(["/HasChunks", "/GetChunk"], 30_000);
+      const stopped = stack.kill("sync", "SIGTERM");
+      await expectCancelledEarly(verifying);
+      await stopped;
+      expect(stack.processes.get("sync")!.exitCode).toBe(0);
+      expect(await serviceLog("sync")).toContain("verification interrupted: the sync service is stopping");
+    } finally {
+      await hung.close();
+    }
+    await Promise.all([stack.start("block-storage"), stack.start("sync")]);
+    const fresh = clientsFor(stack.addresses);
+    try {
+      await waitFor(
+        async () => {
+          const { status: s, latestEvent } = await status(fresh);
+          return latestEvent?.eventType === EventType.EVENT_TYPE_TRASH && s === EventStatus.EVENT_STATUS_COMPLETED;
+        },
+        30_000,
+        "the trash to be verified",
+      );
+      expect((await status(fresh)).latestEvent?.verification?.action).toBe("trash_synchronized");
     } finally {
       fresh.close();
     }
