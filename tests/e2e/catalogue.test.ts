@@ -166,6 +166,13 @@ describe("names", () => {
       status.INVALID_ARGUMENT,
     );
     expect(err.details).toMatch(/UTF-8/);
+    // The chunker refuses such a name at the header, by the catalogue's rules,
+    // before the content is sent: the client's stream is still open.
+    const refusedEarly = await new Promise<Error>((resolve, reject) => {
+      const stream = c.chunker.uploadFile(auth(alice), (e) => (e ? resolve(e) : reject(new Error("the upload was accepted"))));
+      stream.write({ payload: { $case: "metadata", value: { name: `names/${"b".repeat(256)}`, contentType: "" } } });
+    });
+    expect(refusedEarly).toMatchObject({ code: status.INVALID_ARGUMENT, details: "a path segment of the name is 256 bytes of UTF-8, the limit is 255" });
     await expectStatus(upload(c, alice, Buffer.from("x"), { name: "lone \ud800 surrogate" }), status.INVALID_ARGUMENT);
     await expectStatus(upload(c, alice, Buffer.from("x"), { name: `names/${"a".repeat(256)}` }), status.INVALID_ARGUMENT);
     await expectStatus(call(c.metadata.moveFile, c.metadata, { fileId: file.fileId, newName: `${"é".repeat(128)}` }, alice), status.INVALID_ARGUMENT);

@@ -32,8 +32,10 @@ export const protobufFileName = "cfs/chunker/v1/chunker.proto";
 
 export interface UploadMetadata {
   /**
-   * File name, unique per user (at most 1024 bytes of UTF-8, lib/limits.ts
-   * MAX_NAME_BYTES); uploading an existing name adds a version.
+   * File name, unique per user, by the rules of File.name (lib/file-names.ts:
+   * at most 1024 bytes of UTF-8, lib/limits.ts MAX_NAME_BYTES, 255 per path
+   * segment, MAX_SEGMENT_BYTES); uploading an existing name adds a version. A
+   * name that breaks them is INVALID_ARGUMENT before any content is read.
    */
   name: string;
   /**

@@ -1,14 +1,15 @@
 import { invalidArgument } from "#lib/errors.js";
-import { IDEMPOTENCY_KEY, MAX_CONTENT_TYPE_LENGTH, MAX_NAME_BYTES, SHA256_HEX } from "#lib/limits.js";
+import { normalizeName } from "#lib/file-names.js";
+import { IDEMPOTENCY_KEY, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
 import type { UploadHeader } from "./types.js";
 
 /**
- * Cheap checks that fail an obviously bad upload before any byte moves. The
- * catalogue owns the full naming rules (and applies them at commit).
+ * Checks that fail a bad upload before any byte moves: a name the catalogue
+ * would refuse at commit is refused here, by the same rules (lib/file-names),
+ * rather than after the whole file was sent and its chunks stored.
  */
 export function checkUploadHeader(header: UploadHeader, maxFileBytes: number): void {
-  if (header.name.length === 0) throw invalidArgument("name is required");
-  if (Buffer.byteLength(header.name) > MAX_NAME_BYTES) throw invalidArgument(`name is longer than ${MAX_NAME_BYTES} bytes`);
+  normalizeName(header.name);
   if (header.contentType.length > MAX_CONTENT_TYPE_LENGTH) {
     throw invalidArgument(`content_type is longer than ${MAX_CONTENT_TYPE_LENGTH} characters`);
   }

@@ -114,6 +114,21 @@ describe("Uploader", () => {
     }
   });
 
+  it("refuses a name the catalogue would refuse before storing any of the content, with the catalogue's reason", async () => {
+    const f = fakes();
+    const refused: Array<[string, RegExp]> = [
+      [`photos/${"a".repeat(256)}.jpg`, /a path segment of the name is 260 bytes of UTF-8/],
+      ["lone \ud800 surrogate", /not valid UTF-8/],
+      ["a/../b", /"\.\." path segment/],
+      ["trailing/", /empty path segment/],
+      ["tab\tname", /control characters/],
+    ];
+    for (const [name, reason] of refused) {
+      await expect(upload(f, randomBytes(40 * KiB), { name })).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringMatching(reason) });
+    }
+    expect([f.stored.size, f.commits.length, f.released.length]).toEqual([0, 0, 0]);
+  });
+
   it("stops a file over the size cap as soon as it exceeds it", async () => {
     const f = fakes();
     await expect(upload(f, randomBytes(600 * KiB), {}, { maxFileBytes: 500 * KiB })).rejects.toMatchObject({ kind: "invalid-argument", message: expect.stringContaining("limit") });

@@ -5,7 +5,7 @@ import { MAX_OWNER_LENGTH } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import { NAME_TAKEN, type CatalogueStore } from "../ports/catalogue-store.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
-import { normalizeName, normalizePrefix } from "./names.js";
+import { normalizeName, normalizePrefix } from "#lib/file-names.js";
 import { withinQuota } from "./quota.js";
 import { requireStored } from "./stored-chunks.js";
 import {

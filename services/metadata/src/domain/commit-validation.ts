@@ -1,5 +1,5 @@
 import { invalidArgument } from "#lib/errors.js";
-import { normalizeName } from "./names.js";
+import { normalizeName } from "#lib/file-names.js";
 import type { ChunkRecord, NewFileVersion } from "./types.js";
 import { IDEMPOTENCY_KEY, MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
 import { chunkListDigest } from "./chunk-list-digest.js";

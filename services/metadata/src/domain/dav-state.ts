@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { invalidArgument, notFound, CfsError } from "#lib/errors.js";
 import type { DavLockRecord, DavStateStore, DeadPropertyRecord } from "../ports/dav-state-store.js";
-import { normalizeName } from "./names.js";
+import { normalizeName } from "#lib/file-names.js";
 
 /** Locks last at most a day; clients refresh them (RFC 4918 allows the server to choose). */
 export const MAX_LOCK_SECONDS = 86_400;

@@ -6,7 +6,7 @@ import { MAX_CHUNKS_PER_FILE, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/l
 import type { CatalogueStore } from "../ports/catalogue-store.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import type { UploadSessionStore } from "../ports/upload-session-store.js";
-import { normalizeName } from "./names.js";
+import { normalizeName } from "#lib/file-names.js";
 import { requireStored } from "./stored-chunks.js";
 import { withinQuota } from "./quota.js";
 import type { AppendOutcome, CatalogueRules, ChunkRecord, ChunkSpec, FileRecord, UploadSessionRecord } from "./types.js";

@@ -1,5 +1,5 @@
-import { invalidArgument } from "#lib/errors.js";
-import { MAX_NAME_BYTES, MAX_SEGMENT_BYTES } from "#lib/limits.js";
+import { invalidArgument } from "./errors.js";
+import { MAX_NAME_BYTES, MAX_SEGMENT_BYTES } from "./limits.js";
 
 /** C0, DEL and C1 controls (NUL included: PostgreSQL text cannot hold it). */
 const CONTROL = /\p{Cc}/u;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "#lib/errors.js";
-import { normalizeName, normalizePrefix } from "./names.js";
+import { CfsError } from "./errors.js";
+import { normalizeName, normalizePrefix } from "./file-names.js";
 
 function rejection(fn: () => unknown): string {
   try {
