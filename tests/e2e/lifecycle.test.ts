@@ -6,9 +6,9 @@ import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, type RunningStack } from "../../dev/stack.js";
+import { startStack, type RunningStack, type ServiceName } from "../../dev/stack.js";
 import { auth, call, clientsFor, download, upload, type Clients } from "../support/clients.js";
-import { startHungPeer, type HungRequest } from "../support/hung-peer.js";
+import { startHungPeer } from "../support/hung-peer.js";
 import { waitFor } from "../support/net.js";
 import { EventStatus, EventType } from "#gen/cfs/sync/v1/sync.js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
@@ -32,15 +32,34 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-/** The call was cancelled, well before its own deadline would have ended it. */
-async function expectCancelledEarly(request: HungRequest): Promise<void> {
-  const { code, afterMs } = await request.closed;
-  expect(code).toBe(http2.constants.NGHTTP2_CANCEL);
-  expect(request.deadlineMs).toBeGreaterThan(10_000);
-  expect(afterMs).toBeLessThan(request.deadlineMs! / 2);
-}
-
 const serviceLog = (name: string) => readFile(join(dataDir, "logs", `${name}.log`), "utf8");
+
+/**
+ * Puts a hung server in `peer`'s place, has `stopping` call it (`trigger`
+ * starts work that does), and sends `stopping` SIGTERM once one of `methods`
+ * reached it: the call must be cancelled well before its own deadline would
+ * have ended it, and the process exit 0 having logged `logged`. Then both
+ * are started again.
+ */
+async function stopWhileCallingHungPeer(o: { peer: ServiceName; stopping: ServiceName; methods: string[]; trigger: () => Promise<void>; logged: string }): Promise<void> {
+  await stack.kill(o.peer, "SIGKILL");
+  const hung = await startHungPeer(stack.addresses[o.peer]);
+  try {
+    await o.trigger();
+    const pending = await hung.request(o.methods, 30_000);
+    const stopped = stack.kill(o.stopping, "SIGTERM");
+    const { code, afterMs } = await pending.closed;
+    expect(code).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(pending.deadlineMs).toBeGreaterThan(10_000);
+    expect(afterMs).toBeLessThan(pending.deadlineMs! / 2);
+    await stopped;
+    expect(stack.processes.get(o.stopping)!.exitCode).toBe(0);
+    expect(await serviceLog(o.stopping)).toContain(o.logged);
+  } finally {
+    await hung.close();
+  }
+  await Promise.all([stack.start(o.peer), stack.start(o.stopping)]);
+}
 
 /** Starts an upload, sends `before` bytes, runs `between`, then sends the rest. */
 function interruptedUpload(name: string, data: Buffer, before: number, between: () => Promise<void>, client = c): Promise<File> {
@@ -163,25 +182,20 @@ describe("graceful shutdown and health", () => {
   // their work waits for the next process. Each call would otherwise wait
   // for its deadline (30 s), as calls between services wait for a peer.
   it("SIGTERM cancels metadata's relay call to a sync service that hangs; the event reaches sync once it is back", async () => {
-    await stack.kill("sync", "SIGKILL");
-    const hung = await startHungPeer(stack.addresses.sync);
-    let file: File;
-    try {
-      file = await upload(c, alice, Buffer.from("relayed later"), { name: "relayed-later.txt" });
-      const relayed = await hung.request(["/RecordEvents"], 20_000);
-      const stopped = stack.kill("metadata", "SIGTERM");
-      await expectCancelledEarly(relayed);
-      await stopped;
-      expect(stack.processes.get("metadata")!.exitCode).toBe(0);
-      expect(await serviceLog("metadata")).toContain("outbox relay stopped mid-run");
-    } finally {
-      await hung.close();
-    }
-    await Promise.all([stack.start("sync"), stack.start("metadata")]);
+    let file: File | undefined;
+    await stopWhileCallingHungPeer({
+      peer: "sync",
+      stopping: "metadata",
+      methods: ["/RecordEvents"],
+      trigger: async () => {
+        file = await upload(c, alice, Buffer.from("relayed later"), { name: "relayed-later.txt" });
+      },
+      logged: "outbox relay stopped mid-run",
+    });
     const fresh = clientsFor(stack.addresses);
     try {
       await waitFor(
-        async () => (await call(fresh.sync.getFileSyncStatus, fresh.sync, { fileId: file.fileId }, alice)).status === EventStatus.EVENT_STATUS_COMPLETED,
+        async () => (await call(fresh.sync.getFileSyncStatus, fresh.sync, { fileId: file!.fileId }, alice)).status === EventStatus.EVENT_STATUS_COMPLETED,
         30_000,
         "the upload's event to be relayed and verified",
       );
@@ -194,21 +208,14 @@ describe("graceful shutdown and health", () => {
     const file = await upload(c, alice, randomBytes(3000), { name: "verified-later.bin" });
     const status = async (clients: Clients) => call(clients.sync.getFileSyncStatus, clients.sync, { fileId: file.fileId }, alice);
     await waitFor(async () => (await status(c)).status === EventStatus.EVENT_STATUS_COMPLETED, 30_000, "the upload to be verified");
-    await stack.kill("block-storage", "SIGKILL");
-    const hung = await startHungPeer(stack.addresses["block-storage"]);
-    try {
+    await stopWhileCallingHungPeer({
+      peer: "block-storage",
+      stopping: "sync",
+      methods: ["/HasChunks", "/GetChunk"],
       // Trash is verified as the content it keeps: sync asks block storage.
-      await call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice);
-      const verifying = await hung.request(["/HasChunks", "/GetChunk"], 30_000);
-      const stopped = stack.kill("sync", "SIGTERM");
-      await expectCancelledEarly(verifying);
-      await stopped;
-      expect(stack.processes.get("sync")!.exitCode).toBe(0);
-      expect(await serviceLog("sync")).toContain("verification interrupted: the sync service is stopping");
-    } finally {
-      await hung.close();
-    }
-    await Promise.all([stack.start("block-storage"), stack.start("sync")]);
+      trigger: () => call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice).then(() => undefined),
+      logged: "verification interrupted: the sync service is stopping",
+    });
     const fresh = clientsFor(stack.addresses);
     try {
       await waitFor(
