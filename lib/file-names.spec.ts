@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "./errors.js";
+import { invalidArgumentMessage } from "../tests/support/refusals.js";
 import { normalizeName, normalizePrefix } from "./file-names.js";
 
-function rejection(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CfsError);
-    expect((err as CfsError).kind).toBe("invalid-argument");
-    return (err as CfsError).message;
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
+const rejection = invalidArgumentMessage;
 
 describe("normalizeName", () => {
   it.each(["a", "report.pdf", "photos/2024/IMG 1.jpg", "a/b/c", "..hidden", "a..b", "...", ".env", "x/.../y", "ünïcödé/😀", "a b"])(

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { CfsError } from "#lib/errors.js";
+import { invalidArgumentMessage } from "../../../../tests/support/refusals.js";
 import { MAX_CHUNK_BYTES } from "#lib/limits.js";
 import { chunkListDigest } from "./chunk-list-digest.js";
 import { validateCommit, type CommitRequest } from "./commit-validation.js";
@@ -21,16 +21,7 @@ function request(sizes: number[], overrides: Partial<Omit<CommitRequest, "chunks
   return { name: "file.bin", contentType: "application/octet-stream", size: offset, sha256: sha("whole"), chunks, ...overrides };
 }
 
-function rejection(req: CommitRequest): string {
-  try {
-    validateCommit("alice", req);
-  } catch (err) {
-    expect(err).toBeInstanceOf(CfsError);
-    expect((err as CfsError).kind).toBe("invalid-argument");
-    return (err as CfsError).message;
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
+const rejection = (req: CommitRequest): string => invalidArgumentMessage(() => validateCommit("alice", req));
 
 describe("validateCommit", () => {
   it("accepts contiguous chunks 0..n-1 adding up to the size", () => {

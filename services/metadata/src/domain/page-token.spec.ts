@@ -1,17 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { CfsError } from "#lib/errors.js";
+import { invalidArgumentMessage } from "../../../../tests/support/refusals.js";
 import { decodePageToken, DEFAULT_PAGE_SIZE, encodePageToken, MAX_PAGE_SIZE, pageSize } from "./page-token.js";
 
-function rejection(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CfsError);
-    expect((err as CfsError).kind).toBe("invalid-argument");
-    return (err as CfsError).message;
-  }
-  throw new Error("expected INVALID_ARGUMENT");
-}
+const rejection = invalidArgumentMessage;
 
 describe("page tokens", () => {
   it.each([
