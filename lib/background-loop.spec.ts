@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
-import { BackgroundLoop, retryDelay } from "./background-loop.js";
+import { BackgroundLoop, pause, retryDelay } from "./background-loop.js";
 
 const log = createLogger("test", "silent");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -99,5 +99,42 @@ describe("BackgroundLoop", () => {
     // Nothing was scheduled after it: a retry would run within the 1 ms interval.
     await sleep(20);
     expect(runs).toBe(1);
+  });
+});
+
+describe("pause", () => {
+  it("waits out a period longer than one timer can hold (30 days) instead of firing at once", async () => {
+    const stop = new AbortController();
+    let done = false;
+    const waiting = pause(30 * 24 * 3600 * 1000, stop.signal).then(() => (done = true));
+    // An overflowing timer fires after 1 ms: give it ample time to.
+    await sleep(50);
+    expect(done).toBe(false);
+    stop.abort();
+    await waiting;
+    expect(done).toBe(true);
+  });
+
+  it("returns at once for nothing to wait or an aborted signal", async () => {
+    await pause(0, new AbortController().signal);
+    await pause(60_000, AbortSignal.abort());
+  });
+});
+
+describe("BackgroundLoop with a period of days", () => {
+  it("runs once, does not run again before the period, and stops at once", async () => {
+    let runs = 0;
+    const loop = new BackgroundLoop(
+      async () => {
+        runs += 1;
+        return false;
+      },
+      { name: "monthly", intervalMs: 30 * 24 * 3600 * 1000, maxBackoffMs: 30 * 24 * 3600 * 1000, log },
+    );
+    loop.start();
+    await until(() => runs === 1);
+    await sleep(50);
+    expect(runs).toBe(1);
+    await loop.stop();
   });
 });
