@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import { errorMessage } from "./errors.js";
 
 /** The longest delay one Node timer takes: a longer one fires after 1 ms instead (TimeoutOverflowWarning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -91,8 +92,4 @@ export class BackgroundLoop {
     }
     this.schedule(delay);
   }
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

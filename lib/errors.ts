@@ -93,6 +93,11 @@ export function toGrpcError(err: unknown, log?: Logger): GrpcErrorDetails {
   return { code: GrpcStatus.INTERNAL, details: "internal error" };
 }
 
+/** What to say of anything thrown: an Error's message, or the value as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number" && "details" in err;
 }

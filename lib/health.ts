@@ -1,5 +1,6 @@
 import { HealthImplementation, type ServingStatus } from "grpc-health-check";
 import type { Server } from "@grpc/grpc-js";
+import { errorMessage } from "./errors.js";
 import type { Logger } from "pino";
 
 /** The health service name liveness probes ask for. */
@@ -52,7 +53,7 @@ export class Health {
         try {
           await withTimeout(check(), 3_000);
         } catch (err) {
-          failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+          failures.push(`${name}: ${errorMessage(err)}`);
         }
       }),
     );

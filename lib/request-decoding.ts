@@ -1,4 +1,4 @@
-import { invalidArgument } from "./errors.js";
+import { errorMessage, invalidArgument } from "./errors.js";
 
 /**
  * A request message the generated code could not decode, e.g. an int64
@@ -19,7 +19,7 @@ export function tolerateUndecodable<C extends { requestDeserialize: (bytes: Buff
       try {
         return codec.requestDeserialize(bytes);
       } catch (err) {
-        return new UndecodableRequest(err instanceof Error ? err.message : String(err));
+        return new UndecodableRequest(errorMessage(err));
       }
     },
   };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { CfsError } from "#lib/errors.js";
+import { CfsError, errorMessage } from "#lib/errors.js";
 import type { CallIdentity, ServiceIdentity } from "#lib/grpc-client.js";
 import { MAX_CHUNK_BYTES, MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { type CatalogueInspector, type ChunkStorage, type InspectedVersion } from "../ports/peers.js";
@@ -442,7 +442,3 @@ export class VerificationWorker {
 }
 
 const INTERRUPTED = "verification was interrupted (the sync service stopped during it)";
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
