@@ -39,7 +39,7 @@ const serviceLog = (name: string) => readFile(join(dataDir, "logs", `${name}.log
  * starts work that does), and sends `stopping` SIGTERM once one of `methods`
  * reached it: the call must be cancelled well before its own deadline would
  * have ended it, and the process exit 0 having logged `logged`. Then both
- * are started again.
+ * are started again, and every service is serving.
  */
 async function stopWhileCallingHungPeer(o: { peer: ServiceName; stopping: ServiceName; methods: string[]; trigger: () => Promise<void>; logged: string }): Promise<void> {
   await stack.kill(o.peer, "SIGKILL");
@@ -59,6 +59,9 @@ async function stopWhileCallingHungPeer(o: { peer: ServiceName; stopping: Servic
     await hung.close();
   }
   await Promise.all([stack.start(o.peer), stack.start(o.stopping)]);
+  // The stack as the next test expects it: the others saw `peer` gone, and
+  // report it through their health until their next check of it.
+  await waitFor(async () => (await stack.notServing()).length === 0, 30_000, "every service to be serving again");
 }
 
 /** Starts an upload, sends `before` bytes, runs `between`, then sends the rest. */
