@@ -51,7 +51,7 @@ export function createHandlers(events: SyncEvents, feed: ChangeFeed): ServiceHan
     },
 
     async getFileSyncStatus(request, ctx) {
-      const { fileId, status, latest, damage } = await events.fileStatus(ctx.principal, request.fileId);
+      const { fileId, status, latest, damage } = await events.fileStatus(ctx.principal, request.fileId, ctx.signal);
       return { fileId, status: statusToProto[status], latestEvent: latest && toProto(latest), damage: damage ?? "" };
     },
 

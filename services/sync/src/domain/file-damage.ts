@@ -17,11 +17,11 @@ export class DamageProbe implements FileDamage {
     private readonly identity: ServiceIdentity,
   ) {}
 
-  async damageOf(owner: string, fileId: string): Promise<Damage> {
+  async damageOf(owner: string, fileId: string, signal?: AbortSignal): Promise<Damage> {
     let as: CallIdentity;
     let version;
     try {
-      as = await this.identity();
+      as = await this.identity(signal);
       version = await this.catalogue.inspectFileVersion(owner, fileId, 0, as);
     } catch {
       return UNKNOWN;

@@ -50,13 +50,15 @@ function setup() {
   const committed = new Set<string>();
   const files = { isCommitted: async (owner: string, fileId: string) => committed.has(`${owner}/${fileId}`) };
   const damaged = new Map<string, string>();
+  const probed: Array<AbortSignal | undefined> = [];
   const damage: FileDamage = {
-    damageOf: async (owner: string, fileId: string) => {
+    damageOf: async (owner: string, fileId: string, signal?: AbortSignal) => {
+      probed.push(signal);
       const message = damaged.get(`${owner}/${fileId}`);
       return message === undefined ? { kind: "whole" } : { kind: "damaged", message };
     },
   };
-  return { store, committed, damaged, events: new SyncEvents(store, files, damage, () => NOW) };
+  return { store, committed, damaged, probed, events: new SyncEvents(store, files, damage, () => NOW) };
 }
 
 function event(overrides: Partial<IncomingEvent> = {}): IncomingEvent {
@@ -289,6 +291,15 @@ describe("SyncEvents.fileStatus", () => {
     expect(await events.fileStatus(alice, fileId)).toMatchObject({ status: "pending", damage: expect.stringContaining("damaged") });
     damaged.delete(`alice/${fileId}`);
     expect((await events.fileStatus(alice, fileId)).damage).toBeUndefined();
+  });
+
+  it("checks for damage under the request's signal, so a client that goes away stops the calls to the peers", async () => {
+    const { events, probed } = setup();
+    const fileId = randomUUID();
+    await events.record(relay, [event({ fileId })]);
+    const request = new AbortController();
+    await events.fileStatus(alice, fileId, request.signal);
+    expect(probed).toEqual([request.signal]);
   });
 
   it("counts a damage report while the file is damaged, and the newest other event once an upload healed it", async () => {

@@ -107,14 +107,15 @@ export class SyncEvents {
    * stored its missing chunks again) no longer counts: the newest event
    * before it does, and the report stays in the file's history. A file
    * committed whose first event has not arrived yet is pending. A file of
-   * another user answers like one that does not exist.
+   * another user answers like one that does not exist. The check with the
+   * peers stops when `signal` aborts (the client went away).
    */
-  async fileStatus(principal: Principal, fileId: string): Promise<FileSyncStatus> {
+  async fileStatus(principal: Principal, fileId: string, signal?: AbortSignal): Promise<FileSyncStatus> {
     const id = checkUuid(fileId, "file_id");
     const owner = principal.subject;
     const [latest] = await this.store.list({ owner, fileId: id, limit: 1 });
     if (latest) {
-      const damage = isRemoval(latest.eventType) ? { kind: "unknown" as const } : await this.damage.damageOf(owner, id);
+      const damage = isRemoval(latest.eventType) ? { kind: "unknown" as const } : await this.damage.damageOf(owner, id, signal);
       const shown = damage.kind === "whole" && isDamageReport(latest.eventType) ? await this.beforeDamageReports(owner, id, latest) : latest;
       return { fileId: id, status: shown.status, latest: shown, ...(damage.kind === "damaged" ? { damage: damage.message } : {}) };
     }

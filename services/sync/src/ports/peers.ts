@@ -48,9 +48,9 @@ export interface CommittedFiles {
  */
 export type Damage = { kind: "damaged"; message: string } | { kind: "whole" } | { kind: "unknown" };
 
-/** Whether a file's newest version is damaged now (GetFileSyncStatus). */
+/** Whether a file's newest version is damaged now (GetFileSyncStatus); its calls end when `signal` aborts (the caller gave up). */
 export interface FileDamage {
-  damageOf(owner: string, fileId: string): Promise<Damage>;
+  damageOf(owner: string, fileId: string, signal?: AbortSignal): Promise<Damage>;
 }
 
 /** Block storage as verification needs it, acting for a named owner. */
