@@ -11,7 +11,6 @@ export interface HungRequest {
 }
 
 export interface HungPeer {
-  requests: HungRequest[];
   /** Waits for a request whose path ends with one of `methods` ("/HasChunks"). */
   request(methods: string[], timeoutMs: number): Promise<HungRequest>;
   close(): Promise<void>;
@@ -45,7 +44,6 @@ export async function startHungPeer(address: string): Promise<HungPeer> {
     server.listen(port, host, () => resolve());
   });
   return {
-    requests,
     async request(methods, timeoutMs) {
       let found: HungRequest | undefined;
       await waitFor(
