@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { DownloadFileResponse, PutChunksRequest as ChunkerPutChunksRequest, UploadFileContentRequest, UploadFileRequest } from "#gen/cfs/chunker/v1/chunker.js";
+import { DownloadFileResponse, PutChunksRequest as ChunkerPutChunksRequest, UploadFileContentRequest, UploadFileRequest, UploadFilesRequest } from "#gen/cfs/chunker/v1/chunker.js";
 import { GetChunkResponse, PutChunksRequest as BlockPutChunksRequest, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { HttpBody } from "#gen/google/api/httpbody.js";
 import {
@@ -12,6 +12,7 @@ import {
   readChunksResponseCodec,
   uploadFileContentRequestCodec,
   uploadFileRequestCodec,
+  uploadFilesRequestCodec,
 } from "./bulk-codecs.js";
 import { withHeadroom } from "./grpc-framing.js";
 
@@ -54,6 +55,14 @@ agrees("UploadFileRequest", uploadFileRequestCodec, UploadFileRequest, [
   { payload: { $case: "data", value: data } },
   { payload: { $case: "data", value: Buffer.alloc(0) } },
   { payload: { $case: "metadata", value: { name: "a/b.txt", size: 12, sha256: "ab".repeat(32), contentType: "text/plain", idempotencyKey: "k1" } } },
+  { payload: { $case: "finish", value: {} } },
+  { payload: undefined },
+]);
+
+agrees("UploadFilesRequest", uploadFilesRequestCodec, UploadFilesRequest, [
+  { payload: { $case: "data", value: data } },
+  { payload: { $case: "file", value: { name: "a/b.txt", size: 12, sha256: "ab".repeat(32), contentType: "text/plain", idempotencyKey: "k1" } } },
+  { payload: { $case: "file", value: { name: "empty", size: 0, contentType: "" } } },
   { payload: { $case: "finish", value: {} } },
   { payload: undefined },
 ]);
@@ -101,6 +110,10 @@ describe("zero copy", () => {
     const decoded = uploadFileRequestCodec.decode(encoded);
     if (decoded.payload?.$case !== "data") throw new Error("expected data");
     expect(decoded.payload.value.buffer).toBe(encoded.buffer);
+    const batchEncoded = uploadFilesRequestCodec.encode({ payload: { $case: "data", value: data } });
+    const batchDecoded = uploadFilesRequestCodec.decode(batchEncoded);
+    if (batchDecoded.payload?.$case !== "data") throw new Error("expected data");
+    expect(batchDecoded.payload.value.buffer).toBe(batchEncoded.buffer);
     const body = chunkerPutChunksRequestCodec.decode(chunkerPutChunksRequestCodec.encode({ uploadId: "u", index: 1, content: { contentType: "", data, extensions: [] } }));
     expect(body.content!.data.equals(data)).toBe(true);
   });

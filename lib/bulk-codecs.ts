@@ -7,6 +7,7 @@ import {
   PutChunksRequest as ChunkerPutChunksRequest,
   UploadFileContentRequest,
   UploadFileRequest,
+  UploadFilesRequest,
   UploadMetadata,
   UploadFinish,
 } from "#gen/cfs/chunker/v1/chunker.js";
@@ -170,6 +171,18 @@ export const uploadFileRequestCodec = {
   },
 };
 
+export const uploadFilesRequestCodec = {
+  encode(message: UploadFilesRequest): Buffer {
+    if (message.payload?.$case === "data") return encodeFields([{ field: 2, bytes: message.payload.value }]);
+    return view(UploadFilesRequest.encode(message).finish());
+  },
+  decode(bytes: Buffer): UploadFilesRequest {
+    // UploadFileRequest's fields exactly; only the header's case is named "file".
+    const { payload } = uploadFileRequestCodec.decode(bytes);
+    return { payload: payload?.$case === "metadata" ? { $case: "file", value: payload.value } : payload };
+  },
+};
+
 export const downloadFileResponseCodec = {
   encode(message: DownloadFileResponse): Buffer {
     if (message.payload?.$case === "data") return encodeFields([{ field: 2, bytes: message.payload.value }]);
@@ -312,6 +325,7 @@ function withCodecs<D extends Record<string, object>>(definition: D, codecs: Cod
 /** ChunkerService with the bulk codecs: for its server and for clients (`makeGenericClientConstructor`). */
 export const ChunkerServiceDefinition = withCodecs(ChunkerServiceService, {
   uploadFile: { request: uploadFileRequestCodec },
+  uploadFiles: { request: uploadFilesRequestCodec },
   downloadFile: { response: downloadFileResponseCodec },
   uploadFileContent: { request: uploadFileContentRequestCodec },
   downloadFileContent: { response: httpBodyCodec },

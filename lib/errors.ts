@@ -42,6 +42,14 @@ export const failedPrecondition = (msg: string) => new CfsError("failed-precondi
 export const cancelled = (msg: string) => new CfsError("cancelled", msg);
 export const unavailable = (msg: string, cause?: unknown) => new CfsError("unavailable", msg, { cause });
 
+/**
+ * The same error with `context` leading its message ("files[3]: …"): which
+ * item of a batch it is about. Anything that is not a CfsError passes as is.
+ */
+export function inContext(err: unknown, context: string): unknown {
+  return err instanceof CfsError ? new CfsError(err.kind, `${context}: ${err.message}`, { cause: err.cause }) : err;
+}
+
 const kindToStatus: Record<ErrorKind, GrpcStatus> = {
   "invalid-argument": GrpcStatus.INVALID_ARGUMENT,
   "not-found": GrpcStatus.NOT_FOUND,

@@ -7,6 +7,16 @@
 /** Hashes (or chunk entries) one request may name: HasChunks, DeleteChunks, ReleaseChunks, event chunk lists per call. */
 export const MAX_HASHES_PER_CALL = 1000;
 
+/** Files one UploadFiles call (and the CommitFileVersions it makes) may carry. */
+export const MAX_FILES_PER_BATCH = 1000;
+
+/**
+ * Content bytes one UploadFiles call may carry in all: a batch is for small
+ * files, and its chunk list travels in one commit message (at most this over
+ * FastCDC's smallest minimum chunk, 16 KiB, plus one per file: ~5000 entries).
+ */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+
 /** The longest JWT subject (owner) accepted; longer tokens are refused before any lookup. */
 export const MAX_OWNER_LENGTH = 512;
 

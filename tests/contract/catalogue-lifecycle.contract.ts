@@ -174,6 +174,67 @@ export function catalogueLifecycleContract(ctx: ContractContext): void {
     expect(await names(owner)).toHaveLength(5);
   });
 
+  it("commits a batch in one transaction: new files, a new version, the same content again and a retried key, answered in order", async () => {
+    const owner = newOwner();
+    const updated = await commit(ctx.stores.catalogue, version(owner, "batch/old.txt", ["o1"]));
+    const unchanged = await commit(ctx.stores.catalogue, version(owner, "batch/same.txt", ["s1"]));
+    const keyed = await commit(ctx.stores.catalogue, { ...version(owner, "batch/keyed.txt", ["k1"]), idempotencyKey: "batch-key" });
+    await ctx.stores.outbox.removeEvents((await eventsOf(owner)).map((e) => e.seq));
+    const outcome = await ctx.stores.catalogue.commitFileVersions(
+      [
+        version(owner, "batch/new-1.txt", ["n1", "shared"]),
+        version(owner, "batch/old.txt", ["o2"]),
+        version(owner, "batch/same.txt", ["s1"]),
+        { ...version(owner, "batch/keyed-retry.txt", ["k2"]), idempotencyKey: "batch-key" },
+        version(owner, "batch/new-2.txt", ["shared"]),
+      ],
+      RULES,
+    );
+    if (outcome.kind !== "done") throw new Error(`batch refused: ${JSON.stringify(outcome)}`);
+    const [n1, old, same, retried, n2] = outcome.value;
+    expect(n1).toMatchObject({ name: "batch/new-1.txt", version: 1, size: 2000, numChunks: 2 });
+    expect(old).toMatchObject({ fileId: updated.fileId, version: 2, size: 1000 });
+    expect(same).toEqual(unchanged);
+    expect(retried).toEqual(keyed);
+    expect(n2).toMatchObject({ name: "batch/new-2.txt", version: 1, size: 1000 });
+    expect(await chunksOf(ctx.stores.catalogue, owner, n2!.fileId, undefined)).toEqual(version(owner, "x", ["shared"]).chunks);
+    expect(await names(owner)).toEqual(["batch/keyed.txt", "batch/new-1.txt", "batch/new-2.txt", "batch/old.txt", "batch/same.txt"]);
+    expect((await eventsOf(owner)).map((e) => [e.eventType, e.name])).toEqual([
+      ["upload", "batch/new-1.txt"],
+      ["update", "batch/old.txt"],
+      ["upload", "batch/new-2.txt"],
+    ]);
+    expect(await ctx.stores.catalogue.getUsage(owner, 0)).toMatchObject({ usedBytes: 1000 + 1000 + 1000 + 2000 + 1000, fileCount: 5 });
+    expect(await ctx.stores.catalogue.commitFileVersions([], RULES)).toEqual({ kind: "done", value: [] });
+  });
+
+  it("refuses a batch whose files together exceed the quota, committing none of them", async () => {
+    const owner = newOwner();
+    const rules = { ...RULES, defaultQuotaBytes: 3000 };
+    await commit(ctx.stores.catalogue, version(owner, "first", ["f1"]), rules);
+    await ctx.stores.outbox.removeEvents((await eventsOf(owner)).map((e) => e.seq));
+    const batch = [version(owner, "b1", ["b1"]), version(owner, "b2", ["b2"]), version(owner, "b3", ["b3"])];
+    expect(await ctx.stores.catalogue.commitFileVersions(batch, rules)).toEqual({ kind: "over-quota", usedBytes: 1000, quotaBytes: 3000, addedBytes: 3000 });
+    expect(await names(owner)).toEqual(["first"]);
+    expect(await eventsOf(owner)).toEqual([]);
+    expect(await ctx.stores.catalogue.getUsage(owner, 3000)).toMatchObject({ usedBytes: 1000, fileCount: 1 });
+    expect((await ctx.stores.catalogue.commitFileVersions(batch.slice(0, 2), rules)).kind).toBe("done");
+  });
+
+  it("commits batches that share idempotency keys, listed in opposite orders, concurrently without deadlock, each key once", async () => {
+    const owner = newOwner();
+    const keyed = (name: string, key: string) => ({ ...version(owner, name, [name]), idempotencyKey: key });
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        ctx.stores.catalogue.commitFileVersions(i % 2 === 0 ? [keyed(`a${i}`, "ka"), keyed(`b${i}`, "kb")] : [keyed(`b${i}`, "kb"), keyed(`a${i}`, "ka")], RULES),
+      ),
+    );
+    const committed = outcomes.map((o) => (o.kind === "done" ? o.value.map((f) => f.fileId).sort() : []));
+    // Every batch answers the files the first one committed under those keys.
+    expect(new Set(committed.map((ids) => ids.join()))).toHaveProperty("size", 1);
+    expect(await names(owner)).toHaveLength(2);
+  });
+
   it("serializes an owner's concurrent commits, moves, restores, trash and undeletes without deadlock, keeping usage exact", async () => {
     const owner = newOwner();
     const files = await Promise.all(Array.from({ length: 4 }, (_, i) => commit(ctx.stores.catalogue, version(owner, `mix-${i}`, [`m${i}`]))));

@@ -5,7 +5,6 @@ import type {
   PutChunksRequest,
   Upload,
   UploadFileContentRequest,
-  UploadFileRequest,
 } from "#gen/cfs/chunker/v1/chunker.js";
 import type { HttpBody } from "#gen/google/api/httpbody.js";
 import type { ServiceHandlers, RequestContext } from "#lib/grpc-server.js";
@@ -16,6 +15,7 @@ import type { ChunkBytes, UploadSessions } from "./domain/sessions.js";
 import type { UploadHeader } from "./domain/types.js";
 import type { Uploader } from "./domain/upload.js";
 import type { SessionRecord } from "./ports/upload-sessions.js";
+import { batchFiles, dataFrames, RequestReader, toUploadHeader } from "./upload-requests.js";
 
 /** Downstream calls act for the caller, with its token and request id. */
 function identityOf(ctx: RequestContext): CallIdentity {
@@ -31,22 +31,21 @@ export function createHandlers(
 ): ServiceHandlers<typeof ChunkerServiceService> {
   return {
     async uploadFile(requests, ctx) {
-      const iterator = requests[Symbol.asyncIterator]();
-      const first = await iterator.next();
+      const reader = new RequestReader(requests[Symbol.asyncIterator]());
+      const first = await reader.take();
       if (first.done || first.value.payload?.$case !== "metadata") {
         throw invalidArgument("the first UploadFileRequest must set metadata");
       }
-      const meta = first.value.payload.value;
-      const header: UploadHeader = {
-        name: meta.name,
-        contentType: meta.contentType,
-        size: meta.size,
-        sha256: meta.sha256,
-        idempotencyKey: meta.idempotencyKey,
-      };
-      const file = await uploader.upload(header, dataFrames(iterator, header.size !== undefined), identityOf(ctx), ctx.log);
+      const header = toUploadHeader(first.value.payload.value);
+      const file = await uploader.upload(header, dataFrames(reader, header.size !== undefined), identityOf(ctx), ctx.log);
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size }, "upload committed");
       return { file };
+    },
+
+    async uploadFiles(requests, ctx) {
+      const files = await uploader.uploadBatch(batchFiles(requests), identityOf(ctx), ctx.log);
+      ctx.log.info({ files: files.length, bytes: files.reduce((total, f) => total + f.size, 0) }, "batch committed");
+      return { files };
     },
 
     async *downloadFile(request, ctx) {
@@ -170,28 +169,6 @@ async function* bodyFrames(first: UploadFileContentRequest, rest: AsyncIterator<
     const { name, size, sha256, content } = next.value;
     if (name || size !== undefined || sha256 !== undefined) throw invalidArgument("only the first upload message may set name, size or sha256");
     if (content?.data.length) yield content.data;
-  }
-}
-
-/**
- * The `data` payloads after the metadata message, up to `finish`. A stream
- * that ends without `finish` may be a cancelled call, so it fails the upload
- * unless a declared size tells whether every byte came.
- */
-async function* dataFrames(iterator: AsyncIterator<UploadFileRequest>, sizeDeclared: boolean): AsyncGenerator<Buffer> {
-  let finished = false;
-  for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-    const payload = next.value.payload;
-    if (finished) throw invalidArgument("no UploadFileRequest may follow the one that sets finish");
-    if (payload?.$case === "finish") {
-      finished = true;
-      continue;
-    }
-    if (payload?.$case !== "data") throw invalidArgument("only the first UploadFileRequest may set metadata");
-    yield payload.value;
-  }
-  if (!finished && !sizeDeclared) {
-    throw invalidArgument("the upload ended without a finish message or a declared metadata.size, so nothing was committed");
   }
 }
 

@@ -95,6 +95,12 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
       return { file: toFile(file) };
     },
 
+    async commitFileVersions(request, ctx) {
+      const files = await catalogue.commitFileVersions(ctx.principal.subject, request.files, identityOf(ctx));
+      ctx.log.info({ files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) }, "versions committed");
+      return { files: files.map(toFile) };
+    },
+
     async releaseChunks(request, ctx) {
       const queued = await release.releaseChunks(ctx.principal.subject, request.sha256s);
       ctx.log.info({ released: request.sha256s.length, queued }, "chunks released to the collector");

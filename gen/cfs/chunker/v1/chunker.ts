@@ -84,6 +84,21 @@ export interface UploadFileResponse {
   file?: File | undefined;
 }
 
+export interface UploadFilesRequest {
+  payload?:
+    | //
+    /** Starts the next file; the previous one must have all its bytes. */
+    { $case: "file"; value: UploadMetadata }
+    | { $case: "data"; value: Buffer }
+    | { $case: "finish"; value: UploadFinish }
+    | undefined;
+}
+
+export interface UploadFilesResponse {
+  /** In the order the files were sent. */
+  files: File[];
+}
+
 export interface DownloadFileRequest {
   fileId: string;
   /** First byte to send. */
@@ -647,6 +662,195 @@ export const UploadFileResponse: MessageFns<UploadFileResponse> = {
   fromPartial<I extends Exact<DeepPartial<UploadFileResponse>, I>>(object: I): UploadFileResponse {
     const message = createBaseUploadFileResponse();
     message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    return message;
+  },
+};
+
+function createBaseUploadFilesRequest(): UploadFilesRequest {
+  return { payload: undefined };
+}
+
+export const UploadFilesRequest: MessageFns<UploadFilesRequest> = {
+  encode(message: UploadFilesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.payload?.$case) {
+      case "file":
+        UploadMetadata.encode(message.payload.value, writer.uint32(10).fork()).join();
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.payload.value);
+        break;
+      case "finish":
+        UploadFinish.encode(message.payload.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFilesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFilesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payload = { $case: "file", value: UploadMetadata.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.payload = { $case: "data", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = { $case: "finish", value: UploadFinish.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFilesRequest {
+    return {
+      payload: isSet(object.file)
+        ? { $case: "file", value: UploadMetadata.fromJSON(object.file) }
+        : isSet(object.data)
+        ? { $case: "data", value: Buffer.from(bytesFromBase64(object.data)) }
+        : isSet(object.finish)
+        ? { $case: "finish", value: UploadFinish.fromJSON(object.finish) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: UploadFilesRequest): unknown {
+    const obj: any = {};
+    if (message.payload?.$case === "file") {
+      obj.file = UploadMetadata.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "data") {
+      obj.data = base64FromBytes(message.payload.value);
+    } else if (message.payload?.$case === "finish") {
+      obj.finish = UploadFinish.toJSON(message.payload.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadFilesRequest>, I>>(base?: I): UploadFilesRequest {
+    return UploadFilesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadFilesRequest>, I>>(object: I): UploadFilesRequest {
+    const message = createBaseUploadFilesRequest();
+    switch (object.payload?.$case) {
+      case "file": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "file", value: UploadMetadata.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+      case "data": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "data", value: object.payload.value };
+        }
+        break;
+      }
+      case "finish": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "finish", value: UploadFinish.fromPartial(object.payload.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseUploadFilesResponse(): UploadFilesResponse {
+  return { files: [] };
+}
+
+export const UploadFilesResponse: MessageFns<UploadFilesResponse> = {
+  encode(message: UploadFilesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.files) {
+      File.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadFilesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadFilesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.files.push(File.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadFilesResponse {
+    return { files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => File.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: UploadFilesResponse): unknown {
+    const obj: any = {};
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => File.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UploadFilesResponse>, I>>(base?: I): UploadFilesResponse {
+    return UploadFilesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UploadFilesResponse>, I>>(object: I): UploadFilesResponse {
+    const message = createBaseUploadFilesResponse();
+    message.files = object.files?.map((e) => File.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2843,6 +3047,28 @@ export const ChunkerServiceService = {
     responseSerialize: (value: UploadFileResponse): Buffer => Buffer.from(UploadFileResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UploadFileResponse => UploadFileResponse.decode(value),
   },
+  /**
+   * Many small files in one call (what the first sync of a folder sends):
+   * each file is a `file` message (its UploadMetadata; `size` is required)
+   * followed by exactly `size` bytes in `data` messages, and the stream ends
+   * with `finish`. At most 1000 files (lib/limits.ts MAX_FILES_PER_BATCH) and
+   * 64 MiB of content in all (MAX_BATCH_BYTES); larger files go by
+   * UploadFile or an upload session. The files commit together, in one
+   * transaction: all of them appear or none does. A file the server refuses
+   * (a bad name, a size or hash that does not match, a name or idempotency
+   * key twice in the batch, the quota) fails the call with a status that
+   * names it (`files[i]`), and nothing is committed. The answer lists the
+   * files in the order they were sent.
+   */
+  uploadFiles: {
+    path: "/cfs.chunker.v1.ChunkerService/UploadFiles" as const,
+    requestStream: true as const,
+    responseStream: false as const,
+    requestSerialize: (value: UploadFilesRequest): Buffer => Buffer.from(UploadFilesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UploadFilesRequest => UploadFilesRequest.decode(value),
+    responseSerialize: (value: UploadFilesResponse): Buffer => Buffer.from(UploadFilesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UploadFilesResponse => UploadFilesResponse.decode(value),
+  },
   /** The first message sets `file`, then `data` messages follow in order. */
   downloadFile: {
     path: "/cfs.chunker.v1.ChunkerService/DownloadFile" as const,
@@ -3012,6 +3238,20 @@ export interface ChunkerServiceServer extends UntypedServiceImplementation {
    * only after every chunk is stored and committed.
    */
   uploadFile: handleClientStreamingCall<UploadFileRequest, UploadFileResponse>;
+  /**
+   * Many small files in one call (what the first sync of a folder sends):
+   * each file is a `file` message (its UploadMetadata; `size` is required)
+   * followed by exactly `size` bytes in `data` messages, and the stream ends
+   * with `finish`. At most 1000 files (lib/limits.ts MAX_FILES_PER_BATCH) and
+   * 64 MiB of content in all (MAX_BATCH_BYTES); larger files go by
+   * UploadFile or an upload session. The files commit together, in one
+   * transaction: all of them appear or none does. A file the server refuses
+   * (a bad name, a size or hash that does not match, a name or idempotency
+   * key twice in the batch, the quota) fails the call with a status that
+   * names it (`files[i]`), and nothing is committed. The answer lists the
+   * files in the order they were sent.
+   */
+  uploadFiles: handleClientStreamingCall<UploadFilesRequest, UploadFilesResponse>;
   /** The first message sets `file`, then `data` messages follow in order. */
   downloadFile: handleServerStreamingCall<DownloadFileRequest, DownloadFileResponse>;
   /**
@@ -3107,6 +3347,35 @@ export interface ChunkerServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UploadFileResponse) => void,
   ): ClientWritableStream<UploadFileRequest>;
+  /**
+   * Many small files in one call (what the first sync of a folder sends):
+   * each file is a `file` message (its UploadMetadata; `size` is required)
+   * followed by exactly `size` bytes in `data` messages, and the stream ends
+   * with `finish`. At most 1000 files (lib/limits.ts MAX_FILES_PER_BATCH) and
+   * 64 MiB of content in all (MAX_BATCH_BYTES); larger files go by
+   * UploadFile or an upload session. The files commit together, in one
+   * transaction: all of them appear or none does. A file the server refuses
+   * (a bad name, a size or hash that does not match, a name or idempotency
+   * key twice in the batch, the quota) fails the call with a status that
+   * names it (`files[i]`), and nothing is committed. The answer lists the
+   * files in the order they were sent.
+   */
+  uploadFiles(
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
+  uploadFiles(
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UploadFilesResponse) => void,
+  ): ClientWritableStream<UploadFilesRequest>;
   /** The first message sets `file`, then `data` messages follow in order. */
   downloadFile(
     request: DownloadFileRequest,

@@ -231,6 +231,15 @@ export interface CommitFileVersionResponse {
   file?: File | undefined;
 }
 
+export interface CommitFileVersionsRequest {
+  files: CommitFileVersionRequest[];
+}
+
+export interface CommitFileVersionsResponse {
+  /** In the order of the request. */
+  files: File[];
+}
+
 export interface ReleaseChunksRequest {
   /** At most 1000 (lib/limits.ts MAX_HASHES_PER_CALL). */
   sha256s: string[];
@@ -3030,6 +3039,144 @@ export const CommitFileVersionResponse: MessageFns<CommitFileVersionResponse> = 
   },
 };
 
+function createBaseCommitFileVersionsRequest(): CommitFileVersionsRequest {
+  return { files: [] };
+}
+
+export const CommitFileVersionsRequest: MessageFns<CommitFileVersionsRequest> = {
+  encode(message: CommitFileVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.files) {
+      CommitFileVersionRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitFileVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitFileVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.files.push(CommitFileVersionRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitFileVersionsRequest {
+    return {
+      files: globalThis.Array.isArray(object?.files)
+        ? object.files.map((e: any) => CommitFileVersionRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: CommitFileVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => CommitFileVersionRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitFileVersionsRequest>, I>>(base?: I): CommitFileVersionsRequest {
+    return CommitFileVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitFileVersionsRequest>, I>>(object: I): CommitFileVersionsRequest {
+    const message = createBaseCommitFileVersionsRequest();
+    message.files = object.files?.map((e) => CommitFileVersionRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseCommitFileVersionsResponse(): CommitFileVersionsResponse {
+  return { files: [] };
+}
+
+export const CommitFileVersionsResponse: MessageFns<CommitFileVersionsResponse> = {
+  encode(message: CommitFileVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.files) {
+      File.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CommitFileVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCommitFileVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.files.push(File.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CommitFileVersionsResponse {
+    return { files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => File.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: CommitFileVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.files?.length) {
+      obj.files = message.files.map((e) => File.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CommitFileVersionsResponse>, I>>(base?: I): CommitFileVersionsResponse {
+    return CommitFileVersionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CommitFileVersionsResponse>, I>>(object: I): CommitFileVersionsResponse {
+    const message = createBaseCommitFileVersionsResponse();
+    message.files = object.files?.map((e) => File.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseReleaseChunksRequest(): ReleaseChunksRequest {
   return { sha256s: [] };
 }
@@ -3717,6 +3864,23 @@ export const MetadataServiceService = {
     responseDeserialize: (value: Buffer): CommitFileVersionResponse => CommitFileVersionResponse.decode(value),
   },
   /**
+   * Internal (chunker, UploadFiles): commits several files of the caller in
+   * one transaction, all or none. At most 1000 (lib/limits.ts
+   * MAX_FILES_PER_BATCH), with distinct names and idempotency keys; a refused
+   * file fails the call with a message that names it (`files[i]`).
+   */
+  commitFileVersions: {
+    path: "/cfs.metadata.v1.MetadataService/CommitFileVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CommitFileVersionsRequest): Buffer =>
+      Buffer.from(CommitFileVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CommitFileVersionsRequest => CommitFileVersionsRequest.decode(value),
+    responseSerialize: (value: CommitFileVersionsResponse): Buffer =>
+      Buffer.from(CommitFileVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CommitFileVersionsResponse => CommitFileVersionsResponse.decode(value),
+  },
+  /**
    * Internal (chunker): chunks stored for an upload that then failed. They
    * are queued for the collector, which deletes them after the grace period
    * unless a file references them by then.
@@ -3824,6 +3988,13 @@ export interface MetadataServiceServer extends UntypedServiceImplementation {
    * name with its complete chunk list, in one transaction.
    */
   commitFileVersion: handleUnaryCall<CommitFileVersionRequest, CommitFileVersionResponse>;
+  /**
+   * Internal (chunker, UploadFiles): commits several files of the caller in
+   * one transaction, all or none. At most 1000 (lib/limits.ts
+   * MAX_FILES_PER_BATCH), with distinct names and idempotency keys; a refused
+   * file fails the call with a message that names it (`files[i]`).
+   */
+  commitFileVersions: handleUnaryCall<CommitFileVersionsRequest, CommitFileVersionsResponse>;
   /**
    * Internal (chunker): chunks stored for an upload that then failed. They
    * are queued for the collector, which deletes them after the grace period
@@ -4084,6 +4255,27 @@ export interface MetadataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CommitFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (chunker, UploadFiles): commits several files of the caller in
+   * one transaction, all or none. At most 1000 (lib/limits.ts
+   * MAX_FILES_PER_BATCH), with distinct names and idempotency keys; a refused
+   * file fails the call with a message that names it (`files[i]`).
+   */
+  commitFileVersions(
+    request: CommitFileVersionsRequest,
+    callback: (error: ServiceError | null, response: CommitFileVersionsResponse) => void,
+  ): ClientUnaryCall;
+  commitFileVersions(
+    request: CommitFileVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CommitFileVersionsResponse) => void,
+  ): ClientUnaryCall;
+  commitFileVersions(
+    request: CommitFileVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CommitFileVersionsResponse) => void,
   ): ClientUnaryCall;
   /**
    * Internal (chunker): chunks stored for an upload that then failed. They

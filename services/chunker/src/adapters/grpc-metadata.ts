@@ -25,6 +25,18 @@ export class GrpcCatalogue implements FileCommits, FileReads, UploadSessionStore
     return toStoredFile(response.file);
   }
 
+  async commitMany(requests: readonly CommitRequest[], as: CallIdentity): Promise<StoredFile[]> {
+    const response = await callUnary(
+      this.client.commitFileVersions.bind(this.client),
+      { files: requests.map((r) => ({ ...r, chunks: [...r.chunks] })) },
+      as,
+      "metadata CommitFileVersions",
+    );
+    // The files are matched to the requests by position.
+    if (response.files.length !== requests.length) throw new Error(`metadata answered ${response.files.length} files for ${requests.length}`);
+    return response.files.map(toStoredFile);
+  }
+
   async getFile(fileId: string, version: number, as: CallIdentity): Promise<StoredFile> {
     const file = callUnary(this.client.getFile.bind(this.client), { fileId }, as, "metadata GetFile");
     if (version === 0) return toStoredFile((await file).file);

@@ -15,8 +15,13 @@ const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("h
 export function fakes(options: { pageSize?: number } = {}) {
   const stored = new Map<string, Buffer>();
   const commits: CommitRequest[] = [];
+  /** The requests of each commitMany call. */
+  const batchCommits: CommitRequest[][] = [];
   const released: string[] = [];
   const writes: string[] = [];
+  /** Every chunk begun on a writer, stored before or not. */
+  const sends: string[] = [];
+  let writersOpened = 0;
   const reads: string[] = [];
   let missingCalls = 0;
 
@@ -27,6 +32,7 @@ export function fakes(options: { pageSize?: number } = {}) {
     },
     chunkBuffer: (size) => Buffer.allocUnsafe(size),
     openWriter(): ChunkWriter {
+      writersOpened++;
       let current: { sha256: string; size: number; parts: Buffer[] } | undefined;
       let failure: unknown;
       const complete = () => {
@@ -42,6 +48,7 @@ export function fakes(options: { pageSize?: number } = {}) {
       return {
         begin: async (hash, size) => {
           complete();
+          sends.push(hash);
           current = { sha256: hash, size, parts: [] };
         },
         data: async (part) => {
@@ -68,20 +75,27 @@ export function fakes(options: { pageSize?: number } = {}) {
   };
 
   const files = new Map<string, { file: StoredFile; chunks: ChunkRef[] }>();
+  const record = (request: CommitRequest): StoredFile => {
+    const file: StoredFile = {
+      fileId: randomUUID(),
+      name: request.name,
+      size: request.size,
+      sha256: request.sha256,
+      contentType: request.contentType,
+      numChunks: request.chunks.length,
+      version: 1,
+    };
+    files.set(file.fileId, { file, chunks: [...request.chunks] });
+    return file;
+  };
   const catalogue: FileCommits & FileReads = {
     commit: async (request) => {
       commits.push(request);
-      const file: StoredFile = {
-        fileId: randomUUID(),
-        name: request.name,
-        size: request.size,
-        sha256: request.sha256,
-        contentType: request.contentType,
-        numChunks: request.chunks.length,
-        version: 1,
-      };
-      files.set(file.fileId, { file, chunks: [...request.chunks] });
-      return file;
+      return record(request);
+    },
+    commitMany: async (requests) => {
+      batchCommits.push([...requests]);
+      return requests.map(record);
     },
     releaseChunks: async (hashes) => {
       released.push(...hashes);
@@ -144,12 +158,15 @@ export function fakes(options: { pageSize?: number } = {}) {
     sessions,
     stored,
     commits,
+    batchCommits,
     released,
     writes,
+    sends,
     reads,
     sessionRows,
     sessionCommits,
     missingCalls: () => missingCalls,
+    writersOpened: () => writersOpened,
   };
 }
 

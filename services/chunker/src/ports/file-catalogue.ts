@@ -14,6 +14,8 @@ export interface CommitRequest {
 export interface FileCommits {
   /** Makes the file (or its new version) visible, in one transaction. */
   commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile>;
+  /** Makes every file visible in one transaction, all or none; answers in order. */
+  commitMany(requests: readonly CommitRequest[], as: CallIdentity): Promise<StoredFile[]>;
   /** Hands chunks of a failed upload to the collector (deleted unless referenced later). */
   releaseChunks(sha256s: readonly string[], as: CallIdentity): Promise<void>;
 }

@@ -92,6 +92,45 @@ describe("Catalogue.commitFileVersion", () => {
   });
 });
 
+describe("Catalogue.commitFileVersions", () => {
+  const named = (name: string, seeds: string[]): CommitRequest => {
+    const chunks = seeds.map((seed, index) => ({ index, sha256: sha(seed), size: 10, offset: index * 10 }));
+    return { name, contentType: "", size: chunks.length * 10, sha256: sha(name), chunks };
+  };
+  const batch = [named("a", ["x", "y"]), named("b", ["y", "z"]), named("c", [])];
+
+  it("asks block storage once for the batch's distinct chunks, then commits them all in one store call", async () => {
+    const { inventory, batches } = fakeInventory(new Map(["x", "y", "z"].map((seed) => [sha(seed), 10])));
+    const commitFileVersions = vi.fn(async (vs: readonly NewFileVersion[]) => ({ kind: "done" as const, value: vs.map(fileOf) }));
+    const files = await new Catalogue(strictFake<CatalogueStore>({ commitFileVersions }), inventory, RULES).commitFileVersions("alice", batch, as);
+    expect(files.map((f) => f.name)).toEqual(["a", "b", "c"]);
+    expect(batches).toEqual([[sha("x"), sha("y"), sha("z")]]);
+    expect(commitFileVersions).toHaveBeenCalledOnce();
+    expect(commitFileVersions.mock.calls[0]![0].map((v) => [v.owner, v.name])).toEqual([
+      ["alice", "a"],
+      ["alice", "b"],
+      ["alice", "c"],
+    ]);
+  });
+
+  it("commits nothing when a chunk is missing or the quota refuses, and asks nobody for an empty batch", async () => {
+    const { inventory } = fakeInventory(new Map([[sha("x"), 10], [sha("y"), 10]]));
+    const commitFileVersions = vi.fn();
+    const missing = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersions }), inventory, RULES).commitFileVersions("alice", batch, as));
+    expect([missing.kind, missing.message]).toEqual(["failed-precondition", `chunk ${sha("z")} is not in block storage; upload the file again`]);
+    expect(commitFileVersions).not.toHaveBeenCalled();
+
+    const full = fakeInventory(new Map(["x", "y", "z"].map((seed) => [sha(seed), 10])));
+    const overQuota = vi.fn(async () => ({ kind: "over-quota" as const, usedBytes: 90, quotaBytes: 100, addedBytes: 40 }));
+    const refused = await failure(new Catalogue(strictFake<CatalogueStore>({ commitFileVersions: overQuota }), full.inventory, RULES).commitFileVersions("alice", batch, as));
+    expect(refused.kind).toBe("resource-exhausted");
+
+    const idle = fakeInventory(new Map());
+    expect(await new Catalogue(strictFake<CatalogueStore>({}), idle.inventory, RULES).commitFileVersions("alice", [], as)).toEqual([]);
+    expect(idle.batches).toEqual([]);
+  });
+});
+
 describe("Catalogue reads and deletes", () => {
   const { inventory } = fakeInventory(new Map());
 

@@ -4,7 +4,7 @@ import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_OWNER_LENGTH } from "#lib/limits.js";
 import type { ChunkInventory } from "../ports/chunk-inventory.js";
 import { NAME_TAKEN, type CatalogueStore } from "../ports/catalogue-store.js";
-import { validateCommit, type CommitRequest } from "./commit-validation.js";
+import { validateBatch, validateCommit, type CommitRequest } from "./commit-validation.js";
 import { normalizeName, normalizePrefix } from "#lib/file-names.js";
 import { withinQuota } from "./quota.js";
 import { requireStored } from "./stored-chunks.js";
@@ -67,6 +67,17 @@ export class Catalogue {
     const version = validateCommit(owner, request);
     await requireStored(this.inventory, version.chunks, as);
     return withinQuota(await this.store.commitFileVersion(version, this.rules));
+  }
+
+  /**
+   * Several files in one transaction, all or none (validateBatch): one
+   * block-storage check for all their chunks, one commit.
+   */
+  async commitFileVersions(owner: string, requests: readonly CommitRequest[], as: CallIdentity): Promise<FileRecord[]> {
+    const versions = validateBatch(owner, requests);
+    if (versions.length === 0) return [];
+    await requireStored(this.inventory, versions.flatMap((v) => v.chunks), as);
+    return withinQuota(await this.store.commitFileVersions(versions, this.rules));
   }
 
   async getFile(owner: string, fileId: string): Promise<FileRecord> {

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { invalidArgumentMessage } from "../../../../tests/support/refusals.js";
-import { MAX_CHUNK_BYTES } from "#lib/limits.js";
+import { MAX_BATCH_BYTES, MAX_CHUNK_BYTES, MAX_FILES_PER_BATCH } from "#lib/limits.js";
 import { chunkListDigest } from "./chunk-list-digest.js";
-import { validateCommit, type CommitRequest } from "./commit-validation.js";
+import { validateBatch, validateCommit, type CommitRequest } from "./commit-validation.js";
 import type { ChunkRecord } from "./types.js";
 
 const sha = (seed: string) => createHash("sha256").update(seed).digest("hex");
@@ -88,5 +88,53 @@ describe("validateCommit", () => {
     const req = request([100, 100]);
     mutate(req);
     expect(rejection(req)).toMatch(message);
+  });
+});
+
+describe("validateBatch", () => {
+  const file = (name: string, seeds: string[], overrides: Partial<Omit<CommitRequest, "chunks">> = {}): CommitRequest => {
+    const chunks = seeds.map((seed, index) => ({ index, sha256: sha(seed), size: 10, offset: index * 10 }));
+    return { name, contentType: "", size: chunks.length * 10, sha256: sha(name), chunks, ...overrides };
+  };
+  const refusal = (requests: CommitRequest[]) => invalidArgumentMessage(() => validateBatch("alice", requests));
+
+  it("validates each file as a commit, in order", () => {
+    const versions = validateBatch("alice", [file("a.txt", ["x"]), file("b.txt", ["x", "y"]), file("empty", [])]);
+    expect(versions.map((v) => [v.owner, v.name, v.size, v.chunks.length])).toEqual([
+      ["alice", "a.txt", 10, 1],
+      ["alice", "b.txt", 20, 2],
+      ["alice", "empty", 0, 0],
+    ]);
+    expect(validateBatch("alice", [])).toEqual([]);
+  });
+
+  it("names the file a refusal is about", () => {
+    expect(refusal([file("a.txt", ["x"]), file("../up", ["y"])])).toMatch(/^files\[1\]: /);
+    expect(refusal([file("a.txt", ["x"]), file("b.txt", ["y"], { size: 11 })])).toBe("files[1]: the chunk sizes add up to 10 bytes but size is 11");
+  });
+
+  it("refuses a name or idempotency key twice, also when the names differ only in normalization", () => {
+    expect(refusal([file("é.txt", ["x"]), file("e\u0301.txt", ["y"])])).toBe("files[1]: files[0] of this batch has the same name");
+    expect(refusal([file("a", ["x"], { idempotencyKey: "k" }), file("b", ["y"]), file("c", ["z"], { idempotencyKey: "k" })])).toBe(
+      "files[2]: files[0] of this batch has the same idempotency_key",
+    );
+  });
+
+  it("refuses one hash with two sizes across files", () => {
+    const other = file("b", ["x"]);
+    const resized = { ...other, size: 11, chunks: [{ ...other.chunks[0]!, size: 11 }] };
+    expect(refusal([file("a", ["x"]), resized])).toBe(`files[1]: chunk ${sha("x")} has another size in an earlier file`);
+  });
+
+  it("holds a batch to MAX_FILES_PER_BATCH files and MAX_BATCH_BYTES", () => {
+    expect(refusal(Array.from({ length: MAX_FILES_PER_BATCH + 1 }, (_, i) => file(`f${i}`, [])))).toBe(
+      `a batch holds at most ${MAX_FILES_PER_BATCH} files, not ${MAX_FILES_PER_BATCH + 1}`,
+    );
+    const big = (name: string): CommitRequest => {
+      const chunks = Array.from({ length: 3 }, (_, index) => ({ index, sha256: sha(`${name}${index}`), size: MAX_CHUNK_BYTES, offset: index * MAX_CHUNK_BYTES }));
+      return { name, contentType: "", size: 3 * MAX_CHUNK_BYTES, sha256: sha(name), chunks };
+    };
+    expect(validateBatch("alice", [big("one")])).toHaveLength(1);
+    expect(refusal([big("one"), big("two")])).toBe(`files[1]: the batch exceeds ${MAX_BATCH_BYTES} bytes of content`);
   });
 });

@@ -48,6 +48,12 @@ export interface CatalogueStore {
    * returns the version that one committed. Over the quota: nothing changes.
    */
   commitFileVersion(version: NewFileVersion, rules: CatalogueRules): Promise<QuotaChecked<FileRecord>>;
+  /**
+   * Several files of one owner (distinct names and idempotency keys), each
+   * as commitFileVersion would commit it, in one transaction: all of them or
+   * none. The quota holds for what they add together. Answers in order.
+   */
+  commitFileVersions(versions: readonly NewFileVersion[], rules: CatalogueRules): Promise<QuotaChecked<FileRecord[]>>;
   getFile(owner: string, fileId: string): Promise<FileRecord | undefined>;
   /** Ordered by name (byte order), at most `limit` files. */
   listFiles(owner: string, query: ListFilesQuery): Promise<FileRecord[]>;

@@ -20,37 +20,46 @@ import { insertEvent, insertEventSql, SELECT_FILES, toChunks, toFile, toVersion,
 export class PostgresCatalogueStore implements CatalogueStore {
   constructor(private readonly db: PostgresDatabase) {}
 
-  commitFileVersion(v: NewFileVersion, rules: CatalogueRules): Promise<QuotaChecked<FileRecord>> {
+  async commitFileVersion(v: NewFileVersion, rules: CatalogueRules): Promise<QuotaChecked<FileRecord>> {
+    const outcome = await this.commitFileVersions([v], rules);
+    return outcome.kind === "done" ? { kind: "done", value: outcome.value[0]! } : outcome;
+  }
+
+  commitFileVersions(versions: readonly NewFileVersion[], rules: CatalogueRules): Promise<QuotaChecked<FileRecord[]>> {
+    const owner = versions[0]?.owner;
+    if (owner === undefined) return Promise.resolve({ kind: "done", value: [] });
     return this.db.transaction(async (tx) => {
-      // One round trip: BEGIN, what an earlier commit of the same upload left
-      // (a retry returns it), the owner's usage lock, then the live file of
-      // that name. Separate statements run in that order, each with a snapshot
-      // taken when it starts: the name's lookup sees whatever the usage lock's
-      // last holder committed, and nobody can take or free the name until
-      // this transaction ends.
-      const [earlier, usage, existing] = await Promise.all([earlierCommit(tx, v), lockUsage(tx, v.owner), lockLiveFileNamed(tx, v.owner, v.name)]);
-      if (earlier) return { kind: "done", value: earlier };
-      if (existing && Number(existing.size) === v.size && existing.sha256 === v.sha256) {
-        // The same content again: no version. Chunks of a differently cut
-        // list that nothing uses go to the collector.
-        const queued = v.session
-          ? queueUnreferenced(tx, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId])
-          : queueUnreferenced(tx, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
-        const recorded = recordCommit(tx, v, existing.file_id, existing.current_version);
-        const file = selectFile(tx, v.owner, existing.file_id);
-        await tx.commit(queued, recorded, file);
-        return { kind: "done", value: (await file)! };
-      }
-      const added = v.size - (existing ? Number(existing.size) : 0);
+      // One round trip: BEGIN, what an earlier commit of each upload left (a
+      // retry returns it), the owner's usage lock, then the live file of each
+      // name. Separate statements run in that order, each with a snapshot
+      // taken when it starts: the names' lookups see whatever the usage lock's
+      // last holder committed, and nobody can take or free those names until
+      // this transaction ends. Idempotency keys are locked in one order (by
+      // key), so that two batches sharing keys cannot deadlock.
+      const key = (v: NewFileVersion) => v.idempotencyKey ?? "";
+      const byKey = versions.map((v, i) => ({ v, i })).sort((a, b) => (key(a.v) < key(b.v) ? -1 : key(a.v) > key(b.v) ? 1 : 0));
+      const earlierInKeyOrder = byKey.map(({ v }) => earlierCommit(tx, v));
+      const usageLocked = lockUsage(tx, owner);
+      const existingOfEach = versions.map((v) => lockLiveFileNamed(tx, v.owner, v.name));
+      const [inKeyOrder, usage, existing] = await Promise.all([Promise.all(earlierInKeyOrder), usageLocked, Promise.all(existingOfEach)]);
+      const earlier: (FileRecord | undefined)[] = [];
+      byKey.forEach(({ i }, k) => (earlier[i] = inKeyOrder[k]));
+
+      const added = versions.reduce((sum, v, i) => {
+        const current = existing[i];
+        return earlier[i] || sameContent(current, v) ? sum : sum + v.size - (current ? Number(current.size) : 0);
+      }, 0);
       const refused = quotaRefusal(usage, added, rules);
       if (refused) return refused;
 
-      const fileId = existing ? existing.file_id : randomUUID();
-      const version = existing ? existing.current_version + 1 : 1;
-      // One round trip: the version, the pruning it may call for, COMMIT.
-      const file = writeVersion(tx, v, { fileId, version, isNewFile: !existing, addedBytes: added });
-      await tx.commit(file, existing ? pruneVersions(tx, v.owner, fileId, rules) : undefined);
-      return { kind: "done", value: await file };
+      // One round trip: every file's statements, then COMMIT.
+      const files = versions.map((v, i) => {
+        const done = earlier[i];
+        if (done) return { file: Promise.resolve(done), statements: [] };
+        return writeCommit(tx, v, existing[i], rules);
+      });
+      await tx.commit(...files.flatMap((f) => [f.file, ...f.statements]));
+      return { kind: "done", value: await Promise.all(files.map((f) => f.file)) };
     });
   }
 
@@ -263,7 +272,34 @@ export class PostgresCatalogueStore implements CatalogueStore {
   }
 }
 
-/** A file of the owner with its newest version: outside the trash, or (trashed) in it. */
+/** Whether the live file already holds exactly this content (size and SHA-256): committing it again adds no version. */
+function sameContent(existing: NewestRow | undefined, v: NewFileVersion): boolean {
+  return existing !== undefined && Number(existing.size) === v.size && existing.sha256 === v.sha256;
+}
+
+/**
+ * Issues what committing one version writes, under locks the caller holds:
+ * the next version of the live file of its name (or a new file), or — for
+ * the same content again — no version, with the new list's unused chunks
+ * queued for the collector. Returns the file as committed and the other
+ * statements, for the COMMIT to wait on.
+ */
+function writeCommit(tx: Queryable, v: NewFileVersion, existing: NewestRow | undefined, rules: CatalogueRules) {
+  if (existing && sameContent(existing, v)) {
+    const queued = v.session
+      ? queueUnreferenced(tx, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId])
+      : queueUnreferenced(tx, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
+    const recorded = recordCommit(tx, v, existing.file_id, existing.current_version);
+    const file = selectFile(tx, v.owner, existing.file_id).then((f) => f!);
+    return { file, statements: [queued, recorded] };
+  }
+  const fileId = existing ? existing.file_id : randomUUID();
+  const version = existing ? existing.current_version + 1 : 1;
+  const addedBytes = v.size - (existing ? Number(existing.size) : 0);
+  const file = writeVersion(tx, v, { fileId, version, isNewFile: !existing, addedBytes });
+  return { file, statements: existing ? [pruneVersions(tx, v.owner, fileId, rules)] : [] };
+}
+
 /** Where writeVersion puts a new version: a new file (version 1), or the next version of a live file the caller locked. */
 interface VersionTarget {
   fileId: string;
