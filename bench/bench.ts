@@ -58,6 +58,8 @@ const extraNodeArgs = (process.env.CFS_BENCH_NODE_ARGS ?? "").split(" ").filter(
 const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
+/** Files per UploadFiles call in the batched small-files phase (40 calls of 2000 files, 16 at a time). */
+const SMALL_FILES_PER_BATCH = 50;
 
 /** What each phase is charged for: a process each, but postgres, the PostgreSQL server's whole process tree (bench/postgres-meter.ts). */
 const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "postgres", "tusd", "bench"] as const;
@@ -207,6 +209,21 @@ function grpcUpload(chunker: ChunkerServiceClient, token: string, name: string, 
       call.write({ payload: { $case: "metadata", value: { name, size, contentType: "" } } });
       for (const frame of frames) {
         if (!call.write({ payload: { $case: "data", value: frame } })) await new Promise((r) => call.once("drain", r));
+      }
+      call.write({ payload: { $case: "finish", value: {} } });
+      call.end();
+    })().catch(reject);
+  });
+}
+
+/** One UploadFiles call: every file's header and bytes, then `finish`. */
+function grpcUploadBatch(chunker: ChunkerServiceClient, token: string, files: ReadonlyArray<{ name: string; data: Buffer }>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const call = chunker.uploadFiles(auth(token), (err, res) => (err ? reject(err) : resolve(res.files)));
+    void (async () => {
+      for (const { name, data } of files) {
+        call.write({ payload: { $case: "file", value: { name, size: data.length, contentType: "" } } });
+        if (!call.write({ payload: { $case: "data", value: data } })) await new Promise((r) => call.once("drain", r));
       }
       call.write({ payload: { $case: "finish", value: {} } });
       call.end();
@@ -365,6 +382,36 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
               latenciesMs.push(performance.now() - start);
             } catch (err) {
               if (errors++ === 0) process.stdout.write(`  an upload failed (counted, the phase goes on): ${(err as Error).message}\n`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: SMALL_FILES_AT_ONCE }, uploader));
+        return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
+      },
+    },
+    {
+      // A file's latency is its batch's: it is committed when the batch is.
+      name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_PER_BATCH} per UploadFiles call, ${SMALL_FILES_AT_ONCE} calls at a time`,
+      operations: true,
+      prepare: async () => {
+        const bytes = benchBytes(SMALL_FILES * SMALL_FILE_BYTES, nextVariant());
+        smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
+      },
+      run: async (run) => {
+        const latenciesMs: number[] = [];
+        let errors = 0;
+        let next = 0;
+        const uploader = async () => {
+          for (let first = next; first < SMALL_FILES; first = next) {
+            next += SMALL_FILES_PER_BATCH;
+            const batch = smallFiles.slice(first, next).map((data, i) => ({ name: `bench/batch-${run}/${first + i}.bin`, data }));
+            const start = performance.now();
+            try {
+              await grpcUploadBatch(chunker, token, batch);
+              latenciesMs.push(...batch.map(() => performance.now() - start));
+            } catch (err) {
+              if (errors === 0) process.stdout.write(`  a batch failed (its files counted, the phase goes on): ${(err as Error).message}\n`);
+              errors += batch.length;
             }
           }
         };

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
-import { auth, call, clientsFor, download, expectStatus, upload, type Clients } from "../support/clients.js";
+import { EventStatus } from "#gen/cfs/sync/v1/sync.js";
+import { auth, call, clientsFor, download, expectStatus, upload, uploadBatch, type Clients } from "../support/clients.js";
 import { startMinio, type MinioServer } from "../support/minio.js";
 import { createTestDatabase } from "../support/postgres.js";
 import { chunksOf } from "../support/chunks.js";
@@ -177,6 +178,67 @@ describe("listing, versions and delete", () => {
     await waitFor(async () => (await present(unshared)).length === 0, 15_000, "the collector to delete the unshared chunks");
     expect((await present([...kept])).sort()).toEqual([...kept].sort());
     expect((await download(c, alice, keep.fileId)).data.equals(shared)).toBe(true);
+  });
+});
+
+describe("batch upload (UploadFiles)", () => {
+  const listed = async (token: string, prefix: string) =>
+    (await call(c.metadata.listFiles, c.metadata, { pageSize: 1000, pageToken: "", prefix }, token)).files.map((f) => f.name);
+
+  it("commits many small files from one call, each byte-identical, verified in the background", async () => {
+    const shared = randomBytes(3000);
+    const files = [
+      ...Array.from({ length: 60 }, (_, i) => ({ name: `batch/one/${i}.txt`, data: randomBytes(1 + i * 97) })),
+      { name: "batch/one/empty", data: Buffer.alloc(0) },
+      { name: "batch/one/shared-a", data: shared },
+      { name: "batch/one/shared-b", data: shared, sha256: sha256(shared) },
+      { name: "batch/one/large.bin", data: randomBytes(3 * MiB) },
+    ];
+    const committed = await uploadBatch(c, alice, files);
+    expect(committed.map((f) => [f.name, f.size, f.sha256, f.version])).toEqual(files.map((f) => [f.name, f.data.length, sha256(f.data), 1]));
+    expect(await listed(alice, "batch/one/")).toEqual(files.map((f) => f.name).sort());
+    for (const [i, file] of committed.entries()) expect((await download(c, alice, file.fileId)).data.equals(files[i]!.data)).toBe(true);
+    // Each file has its own sync event, verified like any upload's.
+    const last = committed.at(-1)!;
+    await waitFor(
+      async () => (await call(c.sync.getFileSyncStatus, c.sync, { fileId: last.fileId }, alice)).status === EventStatus.EVENT_STATUS_COMPLETED,
+      30_000,
+      "verification of the batch's last file",
+    );
+    // The same batch again, one file changed: a new version of that one, the others unchanged.
+    const changed = files.map((f, i) => (i === 3 ? { ...f, data: randomBytes(50) } : f));
+    const again = await uploadBatch(c, alice, changed);
+    expect(again.map((f) => f.version)).toEqual(files.map((_, i) => (i === 3 ? 2 : 1)));
+    expect(again.map((f) => f.fileId)).toEqual(committed.map((f) => f.fileId));
+  });
+
+  it("commits nothing of a batch with one refused file, and names the file", async () => {
+    const good = (i: number) => ({ name: `batch/refused/${i}.txt`, data: randomBytes(100) });
+    const cases: Array<[string, Parameters<typeof uploadBatch>[2], RegExp, Parameters<typeof uploadBatch>[3]?]> = [
+      ["a size the bytes do not match", [good(0), good(1), { ...good(2), size: 101 }, good(3)], /^files\[2\]: declared size 101/],
+      ["a hash the bytes do not match", [good(0), { ...good(1), sha256: sha256(Buffer.from("other")) }], /^files\[1\]: declared sha256/],
+      ["a bad name", [good(0), { name: "batch/refused/../x", data: Buffer.from("x") }], /^files\[1\]: /],
+      ["a name twice", [good(0), good(1), good(0)], /^files\[2\]: .*files\[0\]/],
+      ["no finish message", [good(0), good(1)], /finish/, { finish: false }],
+    ];
+    for (const [label, batch, message, options] of cases) {
+      const err = await expectStatus(uploadBatch(c, alice, batch, options), status.INVALID_ARGUMENT);
+      expect(err.details, label).toMatch(message);
+      expect(await listed(alice, "batch/refused/"), label).toEqual([]);
+    }
+  });
+
+  it("answers a retried batch with the files the first one committed, by idempotency key", async () => {
+    const files = Array.from({ length: 5 }, (_, i) => ({ name: `batch/keyed/${i}`, data: randomBytes(10 + i), idempotencyKey: `batch-retry-${i}` }));
+    const first = await uploadBatch(c, alice, files);
+    const retried = await uploadBatch(c, alice, files.map((f) => ({ ...f, data: randomBytes(20) })));
+    expect(retried).toEqual(first);
+    expect(await listed(alice, "batch/keyed/")).toHaveLength(5);
+    // Another user's batch with the same names and keys is that user's own.
+    const carol = await stack.issuer!.userToken("carol");
+    const carols = await uploadBatch(c, carol, files);
+    expect(carols.map((f) => f.fileId)).not.toEqual(first.map((f) => f.fileId));
+    expect(await listed(carol, "batch/keyed/")).toEqual(files.map((f) => f.name));
   });
 });
 

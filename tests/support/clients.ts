@@ -71,6 +71,36 @@ export async function upload(clients: Clients, token: string | undefined, data: 
   });
 }
 
+/** One file of an UploadFiles batch: its bytes, and the header fields a test may set (the size declared defaults to the bytes'). */
+export interface BatchFile {
+  name: string;
+  data: Buffer;
+  size?: number;
+  sha256?: string;
+  idempotencyKey?: string;
+}
+
+/** Streams files to ChunkerService.UploadFiles (each header, then its bytes in frames), ending with `finish` unless told not to. */
+export async function uploadBatch(clients: Clients, token: string | undefined, files: readonly BatchFile[], options: { finish?: boolean; frameSize?: number } = {}): Promise<File[]> {
+  const frameSize = options.frameSize ?? 64 * 1024;
+  return new Promise<File[]>((resolve, reject) => {
+    const stream = clients.chunker.uploadFiles(auth(token), (err, res) => (err ? reject(err) : resolve(res.files)));
+    void (async () => {
+      for (const f of files) {
+        stream.write({
+          payload: { $case: "file", value: { name: f.name, size: f.size ?? f.data.length, sha256: f.sha256, contentType: "", idempotencyKey: f.idempotencyKey } },
+        });
+        for (let offset = 0; offset < f.data.length; offset += frameSize) {
+          const ok = stream.write({ payload: { $case: "data", value: f.data.subarray(offset, offset + frameSize) } });
+          if (!ok) await new Promise((r) => stream.once("drain", r));
+        }
+      }
+      if (options.finish !== false) stream.write({ payload: { $case: "finish", value: {} } });
+      stream.end();
+    })().catch(reject);
+  });
+}
+
 /** Downloads a file (or range); returns the first `file` message and the bytes. */
 export function download(
   clients: Clients,
