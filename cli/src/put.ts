@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
-import { realpath, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import type { ClientWritableStream } from "@grpc/grpc-js";
-import type { UploadFileRequest, UploadFileResponse, UploadMetadata } from "#gen/cfs/chunker/v1/chunker.js";
+import type { UploadFileRequest, UploadFileResponse, UploadFilesRequest, UploadFilesResponse, UploadMetadata } from "#gen/cfs/chunker/v1/chunker.js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { CliError, ExitCode, integrityError, usageError } from "./errors.js";
 import { formatBytes } from "#lib/bytes.js";
@@ -110,6 +110,49 @@ export async function put(
   } catch (err) {
     bar?.abandon();
     throw err;
+  }
+}
+
+/** A local file of a batch and the name it gets. */
+export interface BatchEntry {
+  path: string;
+  name: string;
+  contentType: string;
+}
+
+/**
+ * Uploads small files (each below the server's smallest chunk, so each is
+ * one chunk: there is nothing to deduplicate by asking first) in one
+ * UploadFiles call: read whole, each declared with its size and hash, and
+ * committed together — all of them or none. The caller keeps a batch within
+ * MAX_FILES_PER_BATCH files and MAX_BATCH_BYTES.
+ */
+export async function putBatch(conn: Connection, entries: readonly BatchEntry[]): Promise<File[]> {
+  const contents = await Promise.all(entries.map((e) => readFile(e.path)));
+  const sent: Sent[] = contents.map((data) => ({ size: data.length, sha256: createHash("sha256").update(data).digest("hex") }));
+  let call!: ClientWritableStream<UploadFilesRequest>;
+  const response = new Promise<UploadFilesResponse>((resolve, reject) => {
+    call = conn.chunker.uploadFiles(conn.auth, {}, (err, reply) => (err ? reject(err) : resolve(reply)));
+  });
+  const release = conn.cancelOnAbort(call);
+  try {
+    for (const [i, entry] of entries.entries()) {
+      call.write({ payload: { $case: "file", value: { name: entry.name, contentType: entry.contentType, ...sent[i]! } } });
+      if (contents[i]!.length > 0 && !call.write({ payload: { $case: "data", value: contents[i]! } })) {
+        await Promise.race([once(call, "drain"), response]);
+      }
+    }
+    call.write({ payload: { $case: "finish", value: {} } });
+    call.end();
+    const { files } = await response;
+    if (files.length !== entries.length) throw new Error(`the chunker answered ${files.length} files for ${entries.length}`);
+    files.forEach((file, i) => checkReply(file, sent[i]!));
+    return files;
+  } catch (err) {
+    call.cancel();
+    throw err;
+  } finally {
+    release();
   }
 }
 

@@ -80,6 +80,12 @@ async function write(path: string, content: string | Buffer): Promise<void> {
   await writeFile(path, content);
 }
 
+/** The file counts of the UploadFiles calls the chunker committed, from its JSON log, in order. */
+async function committedBatches(log: string): Promise<number[]> {
+  const lines = (await readFile(log, "utf8").catch(() => "")).split("\n").filter((line) => line.includes('"batch committed"'));
+  return lines.map((line) => (JSON.parse(line) as { files: number }).files);
+}
+
 async function once(folder: string): Promise<string> {
   const r = await cfs(["sync", folder, "--once"]);
   expect(r.code, r.stderr).toBe(0);
@@ -161,6 +167,30 @@ describe("cfs sync", () => {
     // The state directory never leaves the machine.
     const ls = await cfs(["ls", "--all", "--json"]);
     expect(ls.stdout).not.toContain(".cfs-sync");
+  });
+
+  it("sends a first sync of many small files in few UploadFiles calls, each file its own version", async () => {
+    const C = join(dir, "C");
+    const D = join(dir, "D");
+    const count = 230;
+    for (let i = 0; i < count; i++) await write(join(C, "many", `${String(i).padStart(3, "0")}.txt`), `small file ${i} ${randomBytes(8).toString("hex")}`);
+    await write(join(C, "many", "big.bin"), randomBytes(2 * 1024 * 1024));
+    const batched = () => committedBatches(join(dir, "data", "logs", "chunker.log"));
+    const before = (await batched()).length;
+
+    const out = await once(C);
+    expect(out.match(/^uploaded many\/\d{3}\.txt \(.*, version 1\)$/gm)).toHaveLength(count);
+    expect(out).toMatch(/^uploaded many\/big\.bin /m);
+    // 230 files below one chunk: batches of 100, in order.
+    expect((await batched()).slice(before)).toEqual([100, 100, 30]);
+    expect(await once(C)).toBe("");
+
+    // A new folder gets them all (both also hold the earlier test's files, the same user's).
+    const fetched = await once(D);
+    expect(fetched.match(/^downloaded many\//gm)).toHaveLength(count + 1);
+    const inMany = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([path]) => path.startsWith("many/")));
+    expect(inMany(await tree(D))).toEqual(inMany(await tree(C)));
+    expect(Object.keys(inMany(await tree(D)))).toHaveLength(count + 1);
   });
 
   it("follows changes both ways while running, and resumes from its saved cursor after a restart", async () => {

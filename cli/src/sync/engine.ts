@@ -12,12 +12,13 @@ import { get } from "../get.js";
 import { formatBytes } from "#lib/bytes.js";
 import { displayName } from "#lib/display-name.js";
 import { noProgress } from "../progress.js";
-import { put } from "../put.js";
+import { put, putBatch } from "../put.js";
 import { deltaDownload } from "../transfer/delta-download.js";
 import { UploadState } from "../transfer/upload-state.js";
 import type { Connection } from "../rpc.js";
 import { followChanges, headCursor, type FeedHandlers } from "./feed.js";
 import { isSyncablePath, localPath, STATE_DIR } from "./paths.js";
+import { batches, type UploadAction } from "./batches.js";
 import { findMoves, plan, planPath, type Action, type LocalFile, type Move, type PathState, type RemoteFile } from "./planner.js";
 import { scanFolder, scanOne } from "./scan.js";
 import { saveState, stateDir, type SyncState } from "./state.js";
@@ -348,8 +349,19 @@ export class SyncEngine {
       }
       await this.persist(false);
     }
-    for (const action of plan(entries, { now: new Date(), taken: (p) => this.taken(p) })) {
+    const actions = plan(entries, { now: new Date(), taken: (p) => this.taken(p) });
+    // Uploads of files below one chunk go many at a time; each path's upload
+    // is independent of the other actions, so they can go first.
+    const { chunkMinBytes } = await this.conn.uploadConfig();
+    const small = actions.filter((a): a is UploadAction => a.kind === "upload" && a.local.size < chunkMinBytes);
+    for (const group of batches(small)) {
       if (this.conn.signal.aborted) break;
+      failed = (await this.uploadMany(group)) || failed;
+      await this.persist(false);
+    }
+    for (const action of actions) {
+      if (this.conn.signal.aborted) break;
+      if (small.includes(action as UploadAction)) continue;
       try {
         await this.execute(action, false);
       } catch (err) {
@@ -417,8 +429,58 @@ export class SyncEngine {
     return remote;
   }
 
+  /**
+   * Uploads small files in one UploadFiles call. Each path is first looked
+   * at again on the server, as for one upload, and what no longer calls for
+   * an upload is done on its own. If the batch fails (one file refused, one
+   * gone meanwhile), each file is uploaded on its own, so that one file
+   * cannot hold back the others. Answers whether anything failed.
+   */
+  private async uploadMany(actions: readonly UploadAction[]): Promise<boolean> {
+    let failed = false;
+    const attempt = async (path: string, work: () => Promise<void>) => {
+      try {
+        await work();
+      } catch (err) {
+        failed ||= !(err instanceof ChangedMeanwhile);
+        this.report(path, err);
+      }
+    };
+    const remotes = await Promise.all(actions.map((a) => this.refreshRemote(a.path).then((remote) => ({ remote }), (err: unknown) => ({ err }))));
+    const ready: UploadAction[] = [];
+    for (const [i, action] of actions.entries()) {
+      const looked = remotes[i]!;
+      if ("err" in looked) {
+        await attempt(action.path, () => Promise.reject(looked.err));
+        continue;
+      }
+      const fresh = planPath(action.path, { local: action.local, remote: looked.remote, base: this.state.files.get(action.path) }, { now: new Date(), taken: (p) => this.taken(p) });
+      if (fresh?.kind === "upload") ready.push(fresh);
+      else if (fresh) await attempt(action.path, () => this.execute(fresh, true));
+    }
+    if (ready.length === 0 || this.conn.signal.aborted) return failed;
+    let files: File[];
+    try {
+      files = await putBatch(this.conn, ready.map((a) => ({ path: localPath(this.root, a.path), name: a.path, contentType: "" })));
+    } catch (err) {
+      if (this.conn.signal.aborted || (isServiceError(err) && FATAL.has(err.code))) {
+        this.report(ready[0]!.path, err);
+        return true;
+      }
+      for (const action of ready) await attempt(action.path, () => this.upload(action.path, action.local));
+      return failed;
+    }
+    ready.forEach((action, i) => this.recorded(action.path, action.local, files[i]!));
+    return failed;
+  }
+
   private async upload(path: string, local: LocalFile): Promise<void> {
     const { file } = await put(this.conn, { path: localPath(this.root, path), name: path, contentType: "", verify: true }, () => noProgress, this.uploads);
+    this.recorded(path, local, file);
+  }
+
+  /** Records a file we uploaded as synced, and says so. */
+  private recorded(path: string, local: LocalFile, file: File): void {
     // If the file changed after it was scanned, what was sent is newer than the mtime we know: hash it again next time.
     const mtimeMs = file.sha256 === local.sha256 ? local.mtimeMs : -1;
     this.state.files.set(path, { fileId: file.fileId, version: file.version, sha256: file.sha256, size: file.size, mtimeMs });
@@ -631,3 +693,4 @@ export class SyncEngine {
     this.options.warn(text);
   }
 }
+
