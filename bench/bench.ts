@@ -305,6 +305,11 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
   const nextVariant = () => variants++;
   const bearer = { authorization: `Bearer ${token}` };
   let smallFiles: Buffer[] = [];
+  /** SMALL_FILES new contents of 4 KiB for a small-files phase. */
+  const prepareSmallFiles = async () => {
+    const bytes = benchBytes(SMALL_FILES * SMALL_FILE_BYTES, nextVariant());
+    smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
+  };
 
   return [
     ...roundTrip(
@@ -366,10 +371,7 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
     {
       name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_AT_ONCE} at a time (gRPC)`,
       operations: true,
-      prepare: async () => {
-        const bytes = benchBytes(SMALL_FILES * SMALL_FILE_BYTES, nextVariant());
-        smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
-      },
+      prepare: prepareSmallFiles,
       run: async (run) => {
         const latenciesMs: number[] = [];
         let errors = 0;
@@ -393,10 +395,7 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
       // A file's latency is its batch's: it is committed when the batch is.
       name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_PER_BATCH} per UploadFiles call, ${SMALL_FILES_AT_ONCE} calls at a time`,
       operations: true,
-      prepare: async () => {
-        const bytes = benchBytes(SMALL_FILES * SMALL_FILE_BYTES, nextVariant());
-        smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
-      },
+      prepare: prepareSmallFiles,
       run: async (run) => {
         const latenciesMs: number[] = [];
         let errors = 0;
