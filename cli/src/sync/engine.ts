@@ -354,6 +354,8 @@ export class SyncEngine {
     // is independent of the other actions, so they can go first.
     const { chunkMinBytes } = await this.conn.uploadConfig();
     const small = actions.filter((a): a is UploadAction => a.kind === "upload" && a.local.size < chunkMinBytes);
+    // A Set: a first sync may plan a hundred thousand actions.
+    const batched = new Set<Action>(small);
     for (const group of batches(small)) {
       if (this.conn.signal.aborted) break;
       failed = (await this.uploadMany(group)) || failed;
@@ -361,7 +363,7 @@ export class SyncEngine {
     }
     for (const action of actions) {
       if (this.conn.signal.aborted) break;
-      if (small.includes(action as UploadAction)) continue;
+      if (batched.has(action)) continue;
       try {
         await this.execute(action, false);
       } catch (err) {
@@ -451,7 +453,8 @@ export class SyncEngine {
     for (const [i, action] of actions.entries()) {
       const looked = remotes[i]!;
       if ("err" in looked) {
-        await attempt(action.path, () => Promise.reject(looked.err));
+        failed = true;
+        this.report(action.path, looked.err);
         continue;
       }
       const fresh = planPath(action.path, { local: action.local, remote: looked.remote, base: this.state.files.get(action.path) }, { now: new Date(), taken: (p) => this.taken(p) });
