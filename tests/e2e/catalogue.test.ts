@@ -146,6 +146,47 @@ describe("usage and quotas", () => {
   });
 });
 
+/** CommitFileVersion(s) calls metadata answered OK so far. */
+async function commitCalls(): Promise<{ single: number; batch: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${stack.metricsPorts.metadata}/metrics`)).text();
+  const lines = text.split("\n");
+  const count = (method: string) =>
+    lines
+      .filter((l) => l.startsWith("cfs_grpc_server_handled_total{") && l.includes(`method="MetadataService/${method}"`) && l.includes('code="OK"'))
+      .reduce((total, l) => total + Number(l.split(" ").at(-1)), 0);
+  return { single: count("CommitFileVersion"), batch: count("CommitFileVersions") };
+}
+
+describe("group commit", () => {
+  it("commits 16 uploads of one token made at once in fewer calls; a name twice becomes two versions, a file over the quota fails alone", async () => {
+    const dave = await stack.issuer!.userToken(`cat-dave-${randomUUID()}`);
+    const subject = (await import("jose")).decodeJwt(dave).sub!;
+    await call(c.metadata.setQuota, c.metadata, { owner: subject, quotaBytes: 40_000 }, await service());
+    const before = await commitCalls();
+    const contents = Array.from({ length: 16 }, () => randomBytes(1000));
+    const namesOf = (i: number) => (i === 15 ? "f-0.bin" : `f-${i}.bin`);
+    const files = await Promise.all(contents.map((data, i) => upload(c, dave, data, { name: namesOf(i) })));
+    const after = await commitCalls();
+    // Commits that arrived while another was on its way went together (as CommitFileVersions).
+    expect(after.batch).toBeGreaterThan(before.batch);
+    expect(after.single - before.single + (after.batch - before.batch)).toBeLessThan(16);
+    // Each caller got its own file; the name sent twice has two versions, one after the other.
+    files.forEach((f, i) => expect(f).toMatchObject({ name: namesOf(i), size: 1000, sha256: sha256(contents[i]!) }));
+    expect(files.filter((f) => f.name === "f-0.bin").map((f) => f.version).sort()).toEqual([1, 2]);
+    expect(await names(dave)).toHaveLength(15);
+    for (const f of files.slice(1, 15)) expect((await download(c, dave, f.fileId)).data).toEqual(contents[files.indexOf(f)]);
+
+    // Again 16 at once, one of them larger than the whole quota: that one fails alone.
+    const second = Array.from({ length: 16 }, (_, i) => randomBytes(i === 7 ? 40_001 : 500));
+    const outcomes = await Promise.allSettled(second.map((data, i) => upload(c, dave, data, { name: `g-${i}.bin` })));
+    outcomes.forEach((o, i) => {
+      if (i === 7) expect(o).toMatchObject({ status: "rejected", reason: { code: status.RESOURCE_EXHAUSTED } });
+      else expect(o).toMatchObject({ status: "fulfilled", value: { name: `g-${i}.bin`, size: 500 } });
+    });
+    expect(await usage(dave)).toMatchObject({ usedBytes: 15 * 1000 + 15 * 500, fileCount: 30 });
+  });
+});
+
 describe("names", () => {
   it("refuses bytes that are not UTF-8 and path segments over 255 bytes with INVALID_ARGUMENT, replacing nothing", async () => {
     const file = await upload(c, alice, Buffer.from("named"), { name: "names/ok.txt" });

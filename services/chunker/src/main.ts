@@ -10,6 +10,7 @@ import { runService } from "#lib/service.js";
 import { GrpcChunkStorage } from "./adapters/grpc-block-storage.js";
 import { GrpcCatalogue } from "./adapters/grpc-metadata.js";
 import { parseConfig } from "./config.js";
+import { GroupedCommits } from "./domain/commit-groups.js";
 import { ContentHashes } from "./domain/content-hash.js";
 import { Downloader } from "./domain/download.js";
 import { UploadSessions } from "./domain/sessions.js";
@@ -22,7 +23,8 @@ async function main(): Promise<void> {
   const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers, config.server.maxMessageBytes);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
-  const uploader = new Uploader(blocks, catalogue, config);
+  // Single-file commits of one token wait for the one on its way and go together (group commit).
+  const uploader = new Uploader(blocks, new GroupedCommits(catalogue), config);
   const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);
   const chunking = fastCdcSizes(config.chunkAvgBytes);
   const uploadConfig = {
