@@ -1,7 +1,5 @@
 import type { CallIdentity } from "#lib/grpc-client.js";
 
-/** Block storage and metadata answer at most this many hashes per call. */
-
 export interface InspectedChunk {
   index: number;
   sha256: string;
