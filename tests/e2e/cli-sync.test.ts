@@ -5,7 +5,10 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decodeJwt } from "jose";
+import { createServiceTokenSource } from "#lib/auth.js";
 import { startStack, type RunningStack } from "../../dev/stack.js";
+import { call, clientsFor } from "../support/clients.js";
 
 // `cfs sync` mirroring two folders of one user through the real services.
 const CFS = fileURLToPath(new URL("../../cli/bin/cfs", import.meta.url));
@@ -22,9 +25,9 @@ interface Result {
   stderr: string;
 }
 
-function cfs(args: string[]): Promise<Result> {
+function cfs(args: string[], extraEnv: Record<string, string> = {}): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(CFS, args, { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+    execFile(CFS, args, { cwd: dir, env: { ...env, ...extraEnv }, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -191,6 +194,34 @@ describe("cfs sync", () => {
     const inMany = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([path]) => path.startsWith("many/")));
     expect(inMany(await tree(D))).toEqual(inMany(await tree(C)));
     expect(Object.keys(inMany(await tree(D)))).toHaveLength(count + 1);
+  });
+
+  it("retries a batch the server refuses file by file, so a file over the quota holds back no other", async () => {
+    const E = join(dir, "E");
+    const token = await stack.issuer!.userToken("erin");
+    const service = createServiceTokenSource({ tokenUrl: stack.issuer!.tokenUrl, clientId: "cfs-services", clientSecret: "dev-service-secret", audience: stack.audience });
+    const clients = clientsFor(stack.addresses);
+    const setQuota = async (quotaBytes: number) => call(clients.metadata.setQuota, clients.metadata, { owner: decodeJwt(token).sub!, quotaBytes }, await service());
+    try {
+      // 12 files of 1000 bytes, 10 500 bytes of quota: the batch of all 12 is refused whole; file by file, 10 fit.
+      await setQuota(10_500);
+      for (let i = 0; i < 12; i++) await write(join(E, `q${String(i).padStart(2, "0")}.bin`), randomBytes(1000));
+      const batched = () => committedBatches(join(dir, "data", "logs", "chunker.log"));
+      const before = (await batched()).length;
+      const first = await cfs(["sync", E, "--once"], { CFS_TOKEN: token });
+      expect(first.stdout.match(/^uploaded q\d\d\.bin \(.*, version 1\)$/gm), first.stderr).toHaveLength(10);
+      const refused = [...first.stderr.matchAll(/^cfs sync: (q\d\d\.bin): .*quota/gm)].map((m) => m[1]!);
+      expect(refused, first.stderr).toHaveLength(2);
+      expect((await batched()).slice(before)).toEqual([]);
+
+      // With room again, the next pass sends only the two left.
+      await setQuota(0);
+      const second = await cfs(["sync", E, "--once"], { CFS_TOKEN: token });
+      expect([...second.stdout.matchAll(/^uploaded (q\d\d\.bin) /gm)].map((m) => m[1]).sort(), second.stderr).toEqual(refused.sort());
+      expect((await call(clients.metadata.listFiles, clients.metadata, { pageSize: 100, pageToken: "", prefix: "" }, token)).files).toHaveLength(12);
+    } finally {
+      clients.close();
+    }
   });
 
   it("follows changes both ways while running, and resumes from its saved cursor after a restart", async () => {

@@ -1,8 +1,9 @@
+import { BatchRules } from "#lib/batch-rules.js";
 import { CfsError, cancelled, type ErrorKind } from "#lib/errors.js";
+import { normalizeName } from "#lib/file-names.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { CommitRequest, FileCommits } from "../ports/file-catalogue.js";
 import type { StoredFile } from "./types.js";
-import { BatchRules } from "./upload-checks.js";
 
 /**
  * Refusals of a CommitFileVersions: metadata checked the batch and
@@ -19,9 +20,6 @@ const REFUSALS = new Set<ErrorKind>([
   "out-of-range",
   "resource-exhausted",
 ]);
-
-/** Each upload's size was checked against the upload limit already; a group checks only a batch's rules. */
-const batchRules = () => new BatchRules(Number.MAX_SAFE_INTEGER);
 
 interface Waiting {
   request: CommitRequest;
@@ -45,8 +43,8 @@ interface Lane {
  * A commit with nothing ahead of it goes at once, so an idle stack waits for
  * nothing. Only commits of the same token share a call (it is made with
  * that token, which is every caller's own authority), and a group follows
- * the rules of a batch (BatchRules: no name or key twice, the byte and
- * file limits); what does not fit waits for the next group.
+ * the rules of a batch (lib/batch-rules.ts: no name or key twice, the byte
+ * and file limits); what does not fit waits for the next group.
  *
  * A group is all or none. When metadata refuses it (a file over the quota,
  * a chunk collected meanwhile), nothing was committed and each file is
@@ -60,7 +58,7 @@ export class GroupedCommits implements FileCommits {
 
   commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile> {
     // A file too large for any batch (more than MAX_BATCH_BYTES) is never grouped, nor waited behind.
-    if (!fits(batchRules(), request)) return this.inner.commit(request, as);
+    if (!fits(new BatchRules(), request)) return this.inner.commit(request, as);
     const lane = this.lanes.get(as.token);
     if (lane) return this.wait(lane, request, as);
     const fresh: Lane = { waiting: [] };
@@ -146,7 +144,7 @@ export class GroupedCommits implements FileCommits {
  * (commit() lets only files that fit a batch alone wait).
  */
 function takeGroup(waiting: Waiting[]): Waiting[] {
-  const rules = batchRules();
+  const rules = new BatchRules();
   const group: Waiting[] = [];
   const left: Waiting[] = [];
   for (const w of waiting) (fits(rules, w.request) ? group : left).push(w);
@@ -154,10 +152,14 @@ function takeGroup(waiting: Waiting[]): Waiting[] {
   return group;
 }
 
-/** Whether the batch `rules` have seen so far takes `request` too (and if so, counts it in). */
+/**
+ * Whether `request` can join the batch `rules` counted so far (and if so,
+ * counts it in). A name metadata would refuse fits no group: that commit
+ * goes alone, for its own refusal.
+ */
 function fits(rules: BatchRules, request: CommitRequest): boolean {
   try {
-    rules.admit(request);
+    rules.admit({ name: normalizeName(request.name), size: request.size, idempotencyKey: request.idempotencyKey });
     return true;
   } catch {
     return false;

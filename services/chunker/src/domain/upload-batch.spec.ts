@@ -202,7 +202,7 @@ describe("Uploader.uploadBatch", () => {
     const over = unread({ name: "b", contentType: "", size: MAX_BATCH_BYTES - 10 + 1 });
     await expect(uploadBatch(f, [file("a", randomBytes(10)), over], { maxFileBytes: MAX_BATCH_BYTES })).rejects.toMatchObject({
       kind: "invalid-argument",
-      message: `files[1]: the batch's declared sizes add up to more than ${MAX_BATCH_BYTES} bytes; send large files by UploadFile`,
+      message: `files[1]: the batch's sizes add up to more than ${MAX_BATCH_BYTES} bytes; send large files one by one (UploadFile)`,
     });
     expect(over.read()).toBe(false);
     expectNothingCommitted(f);

@@ -1,6 +1,7 @@
 import { invalidArgument } from "#lib/errors.js";
 import { normalizeName } from "#lib/file-names.js";
-import { IDEMPOTENCY_KEY, MAX_BATCH_BYTES, MAX_CONTENT_TYPE_LENGTH, MAX_FILES_PER_BATCH, SHA256_HEX } from "#lib/limits.js";
+import { BatchRules } from "#lib/batch-rules.js";
+import { IDEMPOTENCY_KEY, MAX_CONTENT_TYPE_LENGTH, SHA256_HEX } from "#lib/limits.js";
 import type { UploadHeader } from "./types.js";
 
 /**
@@ -24,40 +25,21 @@ export function checkUploadHeader(header: UploadHeader, maxFileBytes: number): v
 }
 
 /**
- * The rules of an UploadFiles batch, checked at each file's header so a
- * batch that cannot commit stops before that file's bytes are read: every
- * file declares its size, the declared sizes add up to at most
- * MAX_BATCH_BYTES, at most MAX_FILES_PER_BATCH files, and no name or
- * idempotency key twice (one transaction cannot hold two versions of a name,
- * nor two commits for one key). Messages name the earlier file; the caller
- * names the one refused.
+ * The rules of an UploadFiles batch (lib/batch-rules.ts), checked at each
+ * file's header so a batch that cannot commit stops before that file's bytes
+ * are read; in a batch every file declares its size, and each header passes
+ * the checks of a single upload too. Messages name the earlier file; the
+ * caller names the one refused.
  */
-export class BatchRules {
-  private files = 0;
-  private declaredBytes = 0;
-  private readonly names = new Map<string, number>();
-  private readonly idempotencyKeys = new Map<string, number>();
+export class BatchHeaders {
+  private readonly rules = new BatchRules();
 
   constructor(private readonly maxFileBytes: number) {}
 
   /** Admits the next file of the batch, or INVALID_ARGUMENT saying why not. */
   admit(header: UploadHeader): void {
-    const index = this.files;
-    if (index >= MAX_FILES_PER_BATCH) throw invalidArgument(`a batch carries at most ${MAX_FILES_PER_BATCH} files`);
     if (header.size === undefined) throw invalidArgument("size is required in a batch");
     checkUploadHeader(header, this.maxFileBytes);
-    if (this.declaredBytes + header.size > MAX_BATCH_BYTES) {
-      throw invalidArgument(`the batch's declared sizes add up to more than ${MAX_BATCH_BYTES} bytes; send large files by UploadFile`);
-    }
-    const name = normalizeName(header.name);
-    const sameName = this.names.get(name);
-    if (sameName !== undefined) throw invalidArgument(`name ${JSON.stringify(name)} is also the name of files[${sameName}]`);
-    const key = header.idempotencyKey;
-    const sameKey = key === undefined ? undefined : this.idempotencyKeys.get(key);
-    if (sameKey !== undefined) throw invalidArgument(`idempotency_key ${JSON.stringify(key)} is also that of files[${sameKey}]`);
-    this.names.set(name, index);
-    if (key !== undefined) this.idempotencyKeys.set(key, index);
-    this.declaredBytes += header.size;
-    this.files++;
+    this.rules.admit({ name: normalizeName(header.name), size: header.size, idempotencyKey: header.idempotencyKey });
   }
 }

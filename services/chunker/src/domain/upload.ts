@@ -6,7 +6,7 @@ import { CfsError, cancelled, inContext, invalidArgument } from "#lib/errors.js"
 import type { ChunkWriter, ChunkWriting } from "../ports/chunk-storage.js";
 import type { CommitRequest, FileCommits } from "../ports/file-catalogue.js";
 import { sha256Hex } from "./chunking.js";
-import { BatchRules, checkUploadHeader } from "./upload-checks.js";
+import { BatchHeaders, checkUploadHeader } from "./upload-checks.js";
 import type { ChunkRef, StoredFile, UploadHeader } from "./types.js";
 
 export interface UploadLimits {
@@ -79,7 +79,7 @@ export class Uploader {
   /**
    * Uploads the files one after the other on one PutChunks stream (a chunk
    * two of them share is sent once) and commits them together, all or none
-   * (BatchRules says what a batch may hold). A refused file fails the batch
+   * (BatchHeaders says what a batch may hold). A refused file fails the batch
    * with INVALID_ARGUMENT naming it as files[i]. Answers in the files' order.
    */
   async uploadBatch(files: AsyncIterable<BatchFile>, as: CallIdentity, log: Logger): Promise<StoredFile[]> {
@@ -87,7 +87,7 @@ export class Uploader {
       as,
       log,
       async (stream) => {
-        const rules = new BatchRules(this.limits.maxFileBytes);
+        const rules = new BatchHeaders(this.limits.maxFileBytes);
         const requests: CommitRequest[] = [];
         for await (const { header, data } of files) {
           const index = requests.length;

@@ -114,9 +114,9 @@ describe("validateBatch", () => {
   });
 
   it("refuses a name or idempotency key twice, also when the names differ only in normalization", () => {
-    expect(refusal([file("é.txt", ["x"]), file("e\u0301.txt", ["y"])])).toBe("files[1]: files[0] of this batch has the same name");
+    expect(refusal([file("é.txt", ["x"]), file("e\u0301.txt", ["y"])])).toBe('files[1]: name "é.txt" is also the name of files[0]');
     expect(refusal([file("a", ["x"], { idempotencyKey: "k" }), file("b", ["y"]), file("c", ["z"], { idempotencyKey: "k" })])).toBe(
-      "files[2]: files[0] of this batch has the same idempotency_key",
+      'files[2]: idempotency_key "k" is also that of files[0]',
     );
   });
 
@@ -135,6 +135,6 @@ describe("validateBatch", () => {
       return { name, contentType: "", size: 3 * MAX_CHUNK_BYTES, sha256: sha(name), chunks };
     };
     expect(validateBatch("alice", [big("one")])).toHaveLength(1);
-    expect(refusal([big("one"), big("two")])).toBe(`files[1]: the batch exceeds ${MAX_BATCH_BYTES} bytes of content`);
+    expect(refusal([big("one"), big("two")])).toBe(`files[1]: the batch's sizes add up to more than ${MAX_BATCH_BYTES} bytes; send large files one by one (UploadFile)`);
   });
 });

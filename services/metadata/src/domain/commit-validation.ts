@@ -1,7 +1,8 @@
+import { BatchRules } from "#lib/batch-rules.js";
 import { inContext, invalidArgument } from "#lib/errors.js";
 import { normalizeName } from "#lib/file-names.js";
 import type { ChunkRecord, NewFileVersion } from "./types.js";
-import { IDEMPOTENCY_KEY, MAX_BATCH_BYTES, MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, MAX_FILES_PER_BATCH, SHA256_HEX } from "#lib/limits.js";
+import { IDEMPOTENCY_KEY, MAX_CHUNK_BYTES, MAX_CONTENT_TYPE_LENGTH, MAX_FILES_PER_BATCH, SHA256_HEX } from "#lib/limits.js";
 import { chunkListDigest } from "./chunk-list-digest.js";
 
 /** CommitFileVersion as the chunker sends it. */
@@ -65,39 +66,28 @@ export function validateCommit(owner: string, request: CommitRequest): NewFileVe
 
 /**
  * Checks a batch (CommitFileVersions): each file as validateCommit does,
- * its errors led by `files[i]`, and the batch as a whole — at most
- * MAX_FILES_PER_BATCH files and MAX_BATCH_BYTES, no name or idempotency key
- * twice (one transaction cannot add two versions under one name), and no
- * hash with two sizes across its files.
+ * its errors led by `files[i]`, the rules of any batch (lib/batch-rules.ts:
+ * MAX_FILES_PER_BATCH files, MAX_BATCH_BYTES, no name or idempotency key
+ * twice — the chunker checked them too), and no hash with two sizes across
+ * its files.
  */
 export function validateBatch(owner: string, requests: readonly CommitRequest[]): NewFileVersion[] {
+  // Before validating any file: a request of 10^6 entries is refused at once.
   if (requests.length > MAX_FILES_PER_BATCH) throw invalidArgument(`a batch holds at most ${MAX_FILES_PER_BATCH} files, not ${requests.length}`);
-  const indexOfName = new Map<string, number>();
-  const indexOfKey = new Map<string, number>();
+  const rules = new BatchRules();
   const sizeByHash = new Map<string, number>();
-  let bytes = 0;
   return requests.map((request, i) => {
-    let version: NewFileVersion;
     try {
-      version = validateCommit(owner, request);
+      const version = validateCommit(owner, request);
+      rules.admit(version);
+      for (const chunk of version.chunks) {
+        const seen = sizeByHash.get(chunk.sha256);
+        if (seen !== undefined && seen !== chunk.size) throw invalidArgument(`chunk ${chunk.sha256} has another size in an earlier file`);
+        sizeByHash.set(chunk.sha256, chunk.size);
+      }
+      return version;
     } catch (err) {
       throw inContext(err, `files[${i}]`);
     }
-    const sameName = indexOfName.get(version.name);
-    if (sameName !== undefined) throw invalidArgument(`files[${i}]: files[${sameName}] of this batch has the same name`);
-    indexOfName.set(version.name, i);
-    if (version.idempotencyKey !== undefined) {
-      const sameKey = indexOfKey.get(version.idempotencyKey);
-      if (sameKey !== undefined) throw invalidArgument(`files[${i}]: files[${sameKey}] of this batch has the same idempotency_key`);
-      indexOfKey.set(version.idempotencyKey, i);
-    }
-    for (const chunk of version.chunks) {
-      const seen = sizeByHash.get(chunk.sha256);
-      if (seen !== undefined && seen !== chunk.size) throw invalidArgument(`files[${i}]: chunk ${chunk.sha256} has another size in an earlier file`);
-      sizeByHash.set(chunk.sha256, chunk.size);
-    }
-    bytes += version.size;
-    if (bytes > MAX_BATCH_BYTES) throw invalidArgument(`files[${i}]: the batch exceeds ${MAX_BATCH_BYTES} bytes of content`);
-    return version;
   });
 }
