@@ -7,6 +7,9 @@
 /** Hashes (or chunk entries) one request may name: HasChunks, DeleteChunks, ReleaseChunks, event chunk lists per call. */
 export const MAX_HASHES_PER_CALL = 1000;
 
+/** File versions one InspectFileVersions call (sync's verification) may name. */
+export const MAX_VERSIONS_PER_INSPECTION = 100;
+
 /** Files one UploadFiles call (and the CommitFileVersions it makes) may carry. */
 export const MAX_FILES_PER_BATCH = 1000;
 

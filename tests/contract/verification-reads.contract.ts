@@ -35,6 +35,29 @@ export function verificationReadsContract(ctx: ContractContext): void {
     expect(await ctx.stores.verification.inspectFileVersion(owner, first.fileId, 1)).toBeUndefined();
   });
 
+  it("inspects several versions in one call, in order, as each alone would be, with undefined for those that do not exist", async () => {
+    const owner = newOwner();
+    const other = newOwner();
+    const a = await commit(ctx.stores.catalogue, version(owner, "batch-a", ["ba1", "ba2"]));
+    await commit(ctx.stores.catalogue, version(owner, "batch-a", ["ba3"], 700));
+    const empty = await commit(ctx.stores.catalogue, version(owner, "batch-empty", []));
+    const theirs = await commit(ctx.stores.catalogue, version(other, "batch-theirs", ["bt"]));
+    const requests = [
+      { owner, fileId: a.fileId, version: 1 },
+      { owner, fileId: randomUUID(), version: undefined },
+      { owner, fileId: empty.fileId, version: undefined },
+      { owner, fileId: theirs.fileId, version: undefined },
+      { owner, fileId: a.fileId, version: undefined },
+      { owner: other, fileId: theirs.fileId, version: undefined },
+      { owner, fileId: a.fileId, version: 3 },
+    ];
+    const alone = await Promise.all(requests.map((r) => ctx.stores.verification.inspectFileVersion(r.owner, r.fileId, r.version)));
+    const together = await ctx.stores.verification.inspectFileVersions(requests);
+    expect(together).toEqual(alone);
+    expect(together.map((v) => v && [v.version.version, v.chunks.length])).toEqual([[1, 2], undefined, [1, 0], undefined, [2, 1], [1, 1], undefined]);
+    expect(await ctx.stores.verification.inspectFileVersions([])).toEqual([]);
+  });
+
   it("tells which chunks the owner's files reference and which are queued, per owner", async () => {
     const owner = newOwner();
     const other = newOwner();

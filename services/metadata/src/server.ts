@@ -112,6 +112,15 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
       return { file: toFile(found.file), version: toVersion(found.version), chunks: found.chunks };
     },
 
+    async inspectFileVersions(request, ctx) {
+      const found = await verification.inspectFileVersions(ctx.principal, request.versions);
+      return {
+        versions: found.map((v) =>
+          v ? { found: true, file: toFile(v.file), version: toVersion(v.version), chunks: v.chunks } : { found: false, file: undefined, version: undefined, chunks: [] },
+        ),
+      };
+    },
+
     async checkChunkReferences(request, ctx) {
       const refs = await verification.checkChunkReferences(ctx.principal, request.owner, request.sha256s);
       return { referenced: refs.referenced, queuedForCollection: refs.queued };

@@ -260,6 +260,23 @@ export interface InspectFileVersionResponse {
   chunks: FileChunk[];
 }
 
+export interface InspectFileVersionsRequest {
+  versions: InspectFileVersionRequest[];
+}
+
+export interface InspectFileVersionsResponse {
+  /** One per requested version, in the request's order. */
+  versions: InspectedFileVersion[];
+}
+
+export interface InspectedFileVersion {
+  /** False when the owner has no such file or version; the rest is empty then. */
+  found: boolean;
+  file?: File | undefined;
+  version?: FileVersion | undefined;
+  chunks: FileChunk[];
+}
+
 export interface CheckChunkReferencesRequest {
   owner: string;
   sha256s: string[];
@@ -3506,6 +3523,267 @@ export const InspectFileVersionResponse: MessageFns<InspectFileVersionResponse> 
   },
 };
 
+function createBaseInspectFileVersionsRequest(): InspectFileVersionsRequest {
+  return { versions: [] };
+}
+
+export const InspectFileVersionsRequest: MessageFns<InspectFileVersionsRequest> = {
+  encode(message: InspectFileVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      InspectFileVersionRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectFileVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectFileVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(InspectFileVersionRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectFileVersionsRequest {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => InspectFileVersionRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InspectFileVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => InspectFileVersionRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectFileVersionsRequest>, I>>(base?: I): InspectFileVersionsRequest {
+    return InspectFileVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectFileVersionsRequest>, I>>(object: I): InspectFileVersionsRequest {
+    const message = createBaseInspectFileVersionsRequest();
+    message.versions = object.versions?.map((e) => InspectFileVersionRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInspectFileVersionsResponse(): InspectFileVersionsResponse {
+  return { versions: [] };
+}
+
+export const InspectFileVersionsResponse: MessageFns<InspectFileVersionsResponse> = {
+  encode(message: InspectFileVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      InspectedFileVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectFileVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectFileVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(InspectedFileVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectFileVersionsResponse {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => InspectedFileVersion.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InspectFileVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => InspectedFileVersion.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectFileVersionsResponse>, I>>(base?: I): InspectFileVersionsResponse {
+    return InspectFileVersionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectFileVersionsResponse>, I>>(object: I): InspectFileVersionsResponse {
+    const message = createBaseInspectFileVersionsResponse();
+    message.versions = object.versions?.map((e) => InspectedFileVersion.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInspectedFileVersion(): InspectedFileVersion {
+  return { found: false, file: undefined, version: undefined, chunks: [] };
+}
+
+export const InspectedFileVersion: MessageFns<InspectedFileVersion> = {
+  encode(message: InspectedFileVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.file !== undefined) {
+      File.encode(message.file, writer.uint32(18).fork()).join();
+    }
+    if (message.version !== undefined) {
+      FileVersion.encode(message.version, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.chunks) {
+      FileChunk.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectedFileVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectedFileVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.file = File.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = FileVersion.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chunks.push(FileChunk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectedFileVersion {
+    return {
+      found: isSet(object.found) ? globalThis.Boolean(object.found) : false,
+      file: isSet(object.file) ? File.fromJSON(object.file) : undefined,
+      version: isSet(object.version) ? FileVersion.fromJSON(object.version) : undefined,
+      chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => FileChunk.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: InspectedFileVersion): unknown {
+    const obj: any = {};
+    if (message.found !== false) {
+      obj.found = message.found;
+    }
+    if (message.file !== undefined) {
+      obj.file = File.toJSON(message.file);
+    }
+    if (message.version !== undefined) {
+      obj.version = FileVersion.toJSON(message.version);
+    }
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => FileChunk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InspectedFileVersion>, I>>(base?: I): InspectedFileVersion {
+    return InspectedFileVersion.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InspectedFileVersion>, I>>(object: I): InspectedFileVersion {
+    const message = createBaseInspectedFileVersion();
+    message.found = object.found ?? false;
+    message.file = (object.file !== undefined && object.file !== null) ? File.fromPartial(object.file) : undefined;
+    message.version = (object.version !== undefined && object.version !== null)
+      ? FileVersion.fromPartial(object.version)
+      : undefined;
+    message.chunks = object.chunks?.map((e) => FileChunk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCheckChunkReferencesRequest(): CheckChunkReferencesRequest {
   return { owner: "", sha256s: [] };
 }
@@ -3911,6 +4189,23 @@ export const MetadataServiceService = {
     responseDeserialize: (value: Buffer): InspectFileVersionResponse => InspectFileVersionResponse.decode(value),
   },
   /**
+   * Internal (sync verification, service identity): several file versions,
+   * each as InspectFileVersion answers it, in one call and one snapshot;
+   * at most 100 (lib/limits.ts MAX_VERSIONS_PER_INSPECTION). One not found
+   * is an entry with `found` false, not an error.
+   */
+  inspectFileVersions: {
+    path: "/cfs.metadata.v1.MetadataService/InspectFileVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectFileVersionsRequest): Buffer =>
+      Buffer.from(InspectFileVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectFileVersionsRequest => InspectFileVersionsRequest.decode(value),
+    responseSerialize: (value: InspectFileVersionsResponse): Buffer =>
+      Buffer.from(InspectFileVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectFileVersionsResponse => InspectFileVersionsResponse.decode(value),
+  },
+  /**
    * Internal (sync verification, service identity): which of the chunks the
    * owner's files still reference, and which are queued for collection.
    */
@@ -4006,6 +4301,13 @@ export interface MetadataServiceServer extends UntypedServiceImplementation {
    * named owner with its chunk list.
    */
   inspectFileVersion: handleUnaryCall<InspectFileVersionRequest, InspectFileVersionResponse>;
+  /**
+   * Internal (sync verification, service identity): several file versions,
+   * each as InspectFileVersion answers it, in one call and one snapshot;
+   * at most 100 (lib/limits.ts MAX_VERSIONS_PER_INSPECTION). One not found
+   * is an entry with `found` false, not an error.
+   */
+  inspectFileVersions: handleUnaryCall<InspectFileVersionsRequest, InspectFileVersionsResponse>;
   /**
    * Internal (sync verification, service identity): which of the chunks the
    * owner's files still reference, and which are queued for collection.
@@ -4315,6 +4617,27 @@ export interface MetadataServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InspectFileVersionResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Internal (sync verification, service identity): several file versions,
+   * each as InspectFileVersion answers it, in one call and one snapshot;
+   * at most 100 (lib/limits.ts MAX_VERSIONS_PER_INSPECTION). One not found
+   * is an entry with `found` false, not an error.
+   */
+  inspectFileVersions(
+    request: InspectFileVersionsRequest,
+    callback: (error: ServiceError | null, response: InspectFileVersionsResponse) => void,
+  ): ClientUnaryCall;
+  inspectFileVersions(
+    request: InspectFileVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectFileVersionsResponse) => void,
+  ): ClientUnaryCall;
+  inspectFileVersions(
+    request: InspectFileVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectFileVersionsResponse) => void,
   ): ClientUnaryCall;
   /**
    * Internal (sync verification, service identity): which of the chunks the

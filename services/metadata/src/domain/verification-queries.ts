@@ -1,5 +1,6 @@
 import type { Principal } from "#lib/auth.js";
-import { notFound } from "#lib/errors.js";
+import { inContext, invalidArgument, notFound } from "#lib/errors.js";
+import { MAX_VERSIONS_PER_INSPECTION } from "#lib/limits.js";
 import type { VerificationReads } from "../ports/verification-reads.js";
 import { checkFileId, checkHashes, checkOwner, checkVersion, versionNotFoundMessage } from "./request-fields.js";
 import type { ChunkReferences, InspectedVersion } from "./types.js";
@@ -18,6 +19,29 @@ export class VerificationQueries {
     const found = await this.reads.inspectFileVersion(owner, id, checkVersion(version));
     if (!found) throw notFound(versionNotFoundMessage(version));
     return found;
+  }
+
+  /**
+   * Several versions (InspectFileVersions), each checked as
+   * inspectFileVersion checks it (errors name it as versions[i]), read in one
+   * snapshot; undefined for one that does not exist.
+   */
+  async inspectFileVersions(
+    caller: Principal,
+    requests: ReadonlyArray<{ owner: string; fileId: string; version: number }>,
+  ): Promise<Array<InspectedVersion | undefined>> {
+    if (requests.length > MAX_VERSIONS_PER_INSPECTION) {
+      throw invalidArgument(`at most ${MAX_VERSIONS_PER_INSPECTION} versions per call, got ${requests.length}`);
+    }
+    const checked = requests.map((r, i) => {
+      try {
+        checkOwner(caller, r.owner);
+        return { owner: r.owner, fileId: checkFileId(r.fileId), version: checkVersion(r.version) };
+      } catch (err) {
+        throw inContext(err, `versions[${i}]`);
+      }
+    });
+    return this.reads.inspectFileVersions(checked);
   }
 
   /** Which of a named owner's chunk hashes its files still reference, and which are queued for the collector. */

@@ -1,5 +1,12 @@
 import type { ChunkReferences, InspectedVersion } from "../domain/types.js";
 
+/** One version to inspect: `version` undefined means the newest. */
+export interface VersionRequest {
+  owner: string;
+  fileId: string;
+  version: number | undefined;
+}
+
 /** The catalogue as the sync service's background verification reads it (service identity only). */
 export interface VerificationReads {
   /**
@@ -8,6 +15,8 @@ export interface VerificationReads {
    * file or version.
    */
   inspectFileVersion(owner: string, fileId: string, version: number | undefined): Promise<InspectedVersion | undefined>;
+  /** inspectFileVersion of each, in order, all read in one snapshot. */
+  inspectFileVersions(requests: readonly VersionRequest[]): Promise<Array<InspectedVersion | undefined>>;
   /** Of `hashes`, which the owner's files reference and which are queued for the collector (one snapshot). */
   chunkReferences(owner: string, hashes: readonly string[]): Promise<ChunkReferences>;
 }

@@ -1,11 +1,11 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { MetadataServiceClient } from "#gen/cfs/metadata/v1/metadata.js";
+import { MetadataServiceClient, type FileChunk } from "#gen/cfs/metadata/v1/metadata.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
-import type { CatalogueInspector, InspectedVersion } from "../ports/peers.js";
-import { isNotFound, withCallName } from "./peer-errors.js";
+import type { CatalogueInspector, InspectedVersion, VersionInspections, VersionRequest } from "../ports/peers.js";
+import { isNotFound, isUnimplemented, withCallName } from "./peer-errors.js";
 
 /** The metadata service's internal inspection RPCs, called with a service identity. */
-export class GrpcCatalogueInspector implements CatalogueInspector {
+export class GrpcCatalogueInspector implements CatalogueInspector, VersionInspections {
   readonly client: MetadataServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
@@ -16,17 +16,24 @@ export class GrpcCatalogueInspector implements CatalogueInspector {
     const what = "metadata InspectFileVersion";
     try {
       const response = await callUnary(this.client.inspectFileVersion.bind(this.client), { owner, fileId, version }, as, what);
-      if (!response.file || !response.version) throw new Error(`${what} answered without a file or version`);
-      return {
-        currentVersion: response.file.version,
-        version: response.version.version,
-        size: response.version.size,
-        sha256: response.version.sha256,
-        numChunks: response.version.numChunks,
-        chunks: response.chunks.map((c) => ({ index: c.index, sha256: c.sha256, size: c.size, offset: c.offset })),
-      };
+      return inspectedFrom(response, what);
     } catch (err) {
       if (isNotFound(err)) return undefined;
+      throw withCallName(err, what);
+    }
+  }
+
+  async inspectFileVersions(requests: readonly VersionRequest[], as: CallIdentity): Promise<Array<InspectedVersion | undefined>> {
+    const what = "metadata InspectFileVersions";
+    try {
+      const response = await callUnary(this.client.inspectFileVersions.bind(this.client), { versions: [...requests] }, as, what);
+      if (response.versions.length !== requests.length) throw new Error(`${what} answered ${response.versions.length} versions for ${requests.length}`);
+      return response.versions.map((v) => (v.found ? inspectedFrom(v, what) : undefined));
+    } catch (err) {
+      // A metadata service older than this one (during a rolling upgrade): one call each.
+      if (isUnimplemented(err)) {
+        return Promise.all(requests.map((r) => this.inspectFileVersion(r.owner, r.fileId, r.version, as)));
+      }
       throw withCallName(err, what);
     }
   }
@@ -44,4 +51,19 @@ export class GrpcCatalogueInspector implements CatalogueInspector {
   close(): void {
     this.client.close();
   }
+}
+
+function inspectedFrom(
+  answer: { file?: { version: number } | undefined; version?: { version: number; size: number; sha256: string; numChunks: number } | undefined; chunks: FileChunk[] },
+  what: string,
+): InspectedVersion {
+  if (!answer.file || !answer.version) throw new Error(`${what} answered without a file or version`);
+  return {
+    currentVersion: answer.file.version,
+    version: answer.version.version,
+    size: answer.version.size,
+    sha256: answer.version.sha256,
+    numChunks: answer.version.numChunks,
+    chunks: answer.chunks.map((c) => ({ index: c.index, sha256: c.sha256, size: c.size, offset: c.offset })),
+  };
 }

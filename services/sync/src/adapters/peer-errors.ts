@@ -1,4 +1,5 @@
-import { CfsError } from "#lib/errors.js";
+import { status } from "@grpc/grpc-js";
+import { CfsError, isServiceError } from "#lib/errors.js";
 
 /**
  * Names the call in a peer's error, keeping its kind (so "unavailable"
@@ -13,4 +14,10 @@ export function withCallName(err: unknown, what: string): unknown {
 
 export function isNotFound(err: unknown): boolean {
   return err instanceof CfsError && err.kind === "not-found";
+}
+
+/** The peer does not know the method: a service older than this one, during a rolling upgrade. */
+export function isUnimplemented(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return isServiceError(cause) && cause.code === status.UNIMPLEMENTED;
 }

@@ -30,6 +30,19 @@ export interface CatalogueInspector {
   chunkReferences(owner: string, hashes: readonly string[], as: CallIdentity): Promise<{ referenced: Set<string>; queued: Set<string> }>;
 }
 
+/** One version to inspect: `version` 0 means the newest. */
+export interface VersionRequest {
+  owner: string;
+  fileId: string;
+  version: number;
+}
+
+/** The metadata service's inspection of several versions in one call, as verification's batching needs it. */
+export interface VersionInspections {
+  /** inspectFileVersion of each (at most MAX_VERSIONS_PER_INSPECTION), in order, in one call and one snapshot. */
+  inspectFileVersions(requests: readonly VersionRequest[], as: CallIdentity): Promise<Array<InspectedVersion | undefined>>;
+}
+
 /**
  * Whether the metadata service has committed a file of the owner (trash
  * included), asked when sync has no event of it yet: the outbox relays a
