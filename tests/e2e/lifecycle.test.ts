@@ -214,7 +214,7 @@ describe("graceful shutdown and health", () => {
     await stopWhileCallingHungPeer({
       peer: "block-storage",
       stopping: "sync",
-      methods: ["/HasChunks", "/GetChunk"],
+      methods: ["/HasChunks", "/ReadChunks"],
       // Trash is verified as the content it keeps: sync asks block storage.
       trigger: () => call(c.metadata.deleteFile, c.metadata, { fileId: file.fileId }, alice).then(() => undefined),
       logged: "verification interrupted: the sync service is stopping",

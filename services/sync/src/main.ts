@@ -15,6 +15,7 @@ import { BackgroundLoop } from "#lib/background-loop.js";
 import { parseConfig } from "./config.js";
 import { SyncEvents } from "./domain/sync-events.js";
 import { DamageProbe } from "./domain/file-damage.js";
+import { BatchedChunkReads } from "./domain/chunk-read-batches.js";
 import { BatchedInspections } from "./domain/inspection-batches.js";
 import { Verifier, VerificationWorker } from "./domain/verifier.js";
 import { notifyOnInsert, startChangeFeed } from "./feed/index.js";
@@ -34,8 +35,8 @@ async function main(): Promise<void> {
   const serviceToken = createServiceTokenSource(config.serviceCredentials);
   // Each run gets its own request id, so peers' logs tie back to it.
   const serviceIdentity: ServiceIdentity = async (signal) => ({ token: await serviceToken(), requestId: randomUUID(), signal });
-  // The events of a run are inspected together, in one InspectFileVersions call.
-  const verifier = new Verifier(new BatchedInspections(catalogue), blocks, store, { sampleChunks: config.verification.sampleChunks });
+  // The events of a run are inspected together (one InspectFileVersions call) and their samples read together (one ReadChunks stream per owner).
+  const verifier = new Verifier(new BatchedInspections(catalogue), new BatchedChunkReads(blocks), store, { sampleChunks: config.verification.sampleChunks });
   const worker = new VerificationWorker(
     store,
     verifier,

@@ -1,14 +1,15 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { BlockStorageServiceClient, type GetChunkResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
-import { boundedDeadline, callUnary, collectBytes, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
-import type { ChunkStorage } from "../ports/peers.js";
-import { isNotFound, withCallName } from "./peer-errors.js";
+import { BlockStorageServiceClient, type ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { CfsError, dataLoss, fromGrpcError } from "#lib/errors.js";
+import { boundedDeadline, callUnary, cancelOnAbort, peerCallMetadata, type CallIdentity } from "#lib/grpc-client.js";
+import type { ChunkBatchReads, ChunkStorage, ChunkToRead } from "../ports/peers.js";
+import { withCallName } from "./peer-errors.js";
 
-/** Reading one chunk takes well under a second; this only bounds a stuck peer. */
-const CHUNK_CALL_TIMEOUT_MS = 60_000;
+/** Reading a verification run's chunks takes well under a second; this only bounds a stuck peer. */
+const READ_CALL_TIMEOUT_MS = 60_000;
 
 /** Block storage over gRPC, acting for a named owner with a service identity. */
-export class GrpcChunkStorage implements ChunkStorage {
+export class GrpcChunkStorage implements Pick<ChunkStorage, "storedSizes">, ChunkBatchReads {
   readonly client: BlockStorageServiceClient;
 
   constructor(address: string, options: ChannelOptions) {
@@ -25,15 +26,56 @@ export class GrpcChunkStorage implements ChunkStorage {
     }
   }
 
-  async read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined> {
-    const what = "block storage GetChunk";
-    const call = this.client.getChunk({ sha256, owner }, peerCallMetadata(as), { deadline: boundedDeadline(as, CHUNK_CALL_TIMEOUT_MS) });
+  async *readChunks(owner: string, chunks: readonly ChunkToRead[], as: CallIdentity): AsyncGenerator<Buffer> {
+    if (chunks.length === 0) return;
+    const what = "block storage ReadChunks";
+    const call = this.client.readChunks({ sha256s: chunks.map((c) => c.sha256), owner }, peerCallMetadata(as), {
+      deadline: boundedDeadline(as, READ_CALL_TIMEOUT_MS),
+    });
+    const stopWatching = cancelOnAbort(call, as.signal);
+    // A chunk's bytes come in one or more messages of its index, before the next chunk's.
+    let index = 0;
+    let parts: Buffer[] = [];
+    let received = 0;
+    const whole = () => (parts.length === 1 ? parts[0]! : Buffer.concat(parts, received));
+    let failure: unknown;
+    let chunkBegunIsWhole = false;
     try {
-      return await collectBytes(call, (message: GetChunkResponse) => message.data, maxBytes, what, as.signal);
+      for await (const message of call as AsyncIterable<ReadChunksResponse>) {
+        if (message.index === index + 1 && received > 0) {
+          yield whole();
+          index++;
+          parts = [];
+          received = 0;
+        }
+        const expected = chunks[index];
+        if (!expected || message.index !== index) {
+          failure = dataLoss(`chunk ${message.index} arrived where chunk ${index} was due`);
+          break;
+        }
+        received += message.data.length;
+        if (received > expected.maxBytes) {
+          failure = dataLoss(`chunk ${expected.sha256} is longer than ${expected.maxBytes} bytes`);
+          break;
+        }
+        parts.push(message.data);
+      }
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw withCallName(err, what);
+      failure = fromGrpcError(err, what);
+      // Block storage verifies a chunk before it sends any of it, so its
+      // NOT_FOUND or DATA_LOSS is about the chunk after the last one begun,
+      // and that one is whole. Any other end may have cut it short.
+      chunkBegunIsWhole = failure instanceof CfsError && (failure.kind === "not-found" || failure.kind === "data-loss");
+    } finally {
+      stopWatching();
+      call.cancel();
     }
+    if (received > 0 && (failure === undefined || chunkBegunIsWhole)) {
+      yield whole();
+      index++;
+    }
+    if (failure !== undefined) throw withCallName(failure, what);
+    if (index < chunks.length) throw withCallName(dataLoss(`the stream ended ${chunks.length - index} chunks early`), what);
   }
 
   close(): void {

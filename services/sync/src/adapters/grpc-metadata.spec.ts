@@ -3,15 +3,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MetadataServiceService, type InspectFileVersionRequest, type InspectFileVersionResponse } from "#gen/cfs/metadata/v1/metadata.js";
 import { channelOptions } from "#lib/grpc-client.js";
 import { GrpcCatalogueInspector } from "./grpc-metadata.js";
+import { serveOnLoopback } from "./loopback-server.spec-support.js";
 
 const FILE_ID = "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f";
 const as = { token: "t" };
 
-let server: grpc.Server | undefined;
+let stopServer: (() => void) | undefined;
 let inspector: GrpcCatalogueInspector | undefined;
 afterEach(() => {
   inspector?.close();
-  server?.forceShutdown();
+  stopServer?.();
 });
 
 function answer(request: InspectFileVersionRequest): InspectFileVersionResponse {
@@ -22,12 +23,11 @@ function answer(request: InspectFileVersionRequest): InspectFileVersionResponse 
   };
 }
 
-/** A metadata service on loopback that implements only `handlers` (the others answer UNIMPLEMENTED, as an older one's would). */
-async function serve(handlers: Partial<grpc.UntypedServiceImplementation>): Promise<GrpcCatalogueInspector> {
-  server = new grpc.Server();
-  server.addService(MetadataServiceService, handlers as grpc.UntypedServiceImplementation);
-  const port = await new Promise<number>((resolve, reject) => server!.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  inspector = new GrpcCatalogueInspector(`127.0.0.1:${port}`, channelOptions(4 * 1024 * 1024, 4 * 1024 * 1024));
+/** A metadata service on loopback that implements only `handlers`. */
+async function serve(handlers: Record<string, unknown>): Promise<GrpcCatalogueInspector> {
+  const server = await serveOnLoopback(MetadataServiceService, handlers);
+  stopServer = server.stop;
+  inspector = new GrpcCatalogueInspector(server.address, channelOptions(4 * 1024 * 1024, 4 * 1024 * 1024));
   return inspector;
 }
 

@@ -13,7 +13,7 @@ const UNKNOWN: Damage = { kind: "unknown" };
 export class DamageProbe implements FileDamage {
   constructor(
     private readonly catalogue: CatalogueInspector,
-    private readonly storage: ChunkStorage,
+    private readonly storage: Pick<ChunkStorage, "storedSizes">,
     private readonly identity: ServiceIdentity,
   ) {}
 

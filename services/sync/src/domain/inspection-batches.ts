@@ -1,6 +1,7 @@
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { MAX_VERSIONS_PER_INSPECTION } from "#lib/limits.js";
 import type { CatalogueInspector, InspectedVersion, VersionInspections, VersionRequest } from "../ports/peers.js";
+import { TurnBatches } from "./turn-batches.js";
 
 interface Asked {
   request: VersionRequest;
@@ -18,31 +19,19 @@ interface Asked {
  * (the worker retries those events, as it would have one by one).
  */
 export class BatchedInspections implements CatalogueInspector {
-  private readonly waiting = new Map<CallIdentity, Asked[]>();
+  private readonly asked = new TurnBatches<CallIdentity, Asked>((as, asked) => this.send(as, asked));
 
   constructor(private readonly inner: VersionInspections & Pick<CatalogueInspector, "chunkReferences">) {}
 
   inspectFileVersion(owner: string, fileId: string, version: number, as: CallIdentity): Promise<InspectedVersion | undefined> {
-    return new Promise((resolve, reject) => {
-      const asked = this.waiting.get(as);
-      const entry: Asked = { request: { owner, fileId, version }, resolve, reject };
-      if (asked) {
-        asked.push(entry);
-        return;
-      }
-      this.waiting.set(as, [entry]);
-      // After this turn's other inspections were asked.
-      setImmediate(() => this.send(as));
-    });
+    return new Promise((resolve, reject) => this.asked.add(as, { request: { owner, fileId, version }, resolve, reject }));
   }
 
   chunkReferences(owner: string, hashes: readonly string[], as: CallIdentity): Promise<{ referenced: Set<string>; queued: Set<string> }> {
     return this.inner.chunkReferences(owner, hashes, as);
   }
 
-  private send(as: CallIdentity): void {
-    const asked = this.waiting.get(as) ?? [];
-    this.waiting.delete(as);
+  private send(as: CallIdentity, asked: readonly Asked[]): void {
     for (let start = 0; start < asked.length; start += MAX_VERSIONS_PER_INSPECTION) {
       const call = asked.slice(start, start + MAX_VERSIONS_PER_INSPECTION);
       this.inner.inspectFileVersions(

@@ -39,7 +39,7 @@ class FakeStorage implements ChunkStorage {
   async read(owner: string, sha256: string, maxBytes: number): Promise<Buffer | undefined> {
     if (this.failWith) throw this.failWith;
     this.reads.push(sha256);
-    if (this.dataLoss.has(sha256)) throw new CfsError("data-loss", `block storage GetChunk: chunk ${sha256} does not match its hash`);
+    if (this.dataLoss.has(sha256)) throw new CfsError("data-loss", `block storage ReadChunks: chunk ${sha256} does not match its hash`);
     const data = this.chunks.get(owner)?.get(sha256);
     return data?.subarray(0, maxBytes);
   }

@@ -75,3 +75,20 @@ export interface ChunkStorage {
    */
   read(owner: string, sha256: string, maxBytes: number, as: CallIdentity): Promise<Buffer | undefined>;
 }
+
+/** One chunk to read: its hash, and the most bytes it may have. */
+export interface ChunkToRead {
+  sha256: string;
+  maxBytes: number;
+}
+
+/** Block storage's reading of many chunks on one stream, as verification's batching needs it. */
+export interface ChunkBatchReads {
+  /**
+   * The bytes of each chunk (at most MAX_HASHES_PER_CALL), in order. The
+   * first chunk that is not stored ends it with a "not-found" CfsError, one
+   * that is corrupt (or longer than its maxBytes) with "data-loss": the
+   * error is about the chunk after the last one yielded.
+   */
+  readChunks(owner: string, chunks: readonly ChunkToRead[], as: CallIdentity): AsyncIterable<Buffer>;
+}

@@ -1,0 +1,86 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { BlockStorageServiceService, type ReadChunksRequest, type ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
+import { CfsError } from "#lib/errors.js";
+import { channelOptions } from "#lib/grpc-client.js";
+import { GrpcChunkStorage } from "./grpc-block-storage.js";
+import { serveOnLoopback } from "./loopback-server.spec-support.js";
+
+const as = { token: "t" };
+let stopServer: (() => void) | undefined;
+let storage: GrpcChunkStorage | undefined;
+afterEach(() => {
+  storage?.close();
+  stopServer?.();
+});
+
+/**
+ * Block storage on loopback answering ReadChunks from `stored`: a chunk in
+ * messages of at most 3 bytes, NOT_FOUND at the first hash it lacks; the
+ * chunk "cut" ends the stream UNAVAILABLE after its first message.
+ */
+async function serve(stored: Record<string, string>): Promise<{ storage: GrpcChunkStorage; requests: ReadChunksRequest[] }> {
+  const requests: ReadChunksRequest[] = [];
+  const readChunks = (call: grpc.ServerWritableStream<ReadChunksRequest, ReadChunksResponse>) => {
+    requests.push(call.request);
+    for (const [index, hash] of call.request.sha256s.entries()) {
+      const data = stored[hash];
+      if (data === undefined) {
+        call.emit("error", { code: grpc.status.NOT_FOUND, details: `chunk ${hash} not found` });
+        return;
+      }
+      for (let at = 0; at < data.length; at += 3) {
+        call.write({ index, data: Buffer.from(data.slice(at, at + 3)) });
+        if (hash === "cut") {
+          call.emit("error", { code: grpc.status.UNAVAILABLE, details: "going away" });
+          return;
+        }
+      }
+    }
+    call.end();
+  };
+  const server = await serveOnLoopback(BlockStorageServiceService, { readChunks });
+  stopServer = server.stop;
+  storage = new GrpcChunkStorage(server.address, channelOptions(4 * 1024 * 1024, 4 * 1024 * 1024));
+  return { storage, requests };
+}
+
+async function readAll(reading: AsyncIterable<Buffer>): Promise<{ chunks: string[]; error?: CfsError }> {
+  const chunks: string[] = [];
+  try {
+    for await (const data of reading) chunks.push(data.toString());
+  } catch (err) {
+    return { chunks, error: err as CfsError };
+  }
+  return { chunks };
+}
+
+describe("GrpcChunkStorage.readChunks", () => {
+  it("joins each chunk's messages, in order, for the named owner", async () => {
+    const { storage, requests } = await serve({ a: "alpha", b: "be", c: "charlie" });
+    const read = await readAll(storage.readChunks("alice", [{ sha256: "a", maxBytes: 5 }, { sha256: "b", maxBytes: 5 }, { sha256: "c", maxBytes: 7 }], as));
+    expect(read).toEqual({ chunks: ["alpha", "be", "charlie"] });
+    expect(requests).toEqual([{ sha256s: ["a", "b", "c"], owner: "alice" }]);
+  });
+
+  it("ends with not-found at the first chunk not stored, after the ones before it", async () => {
+    const { storage } = await serve({ a: "alpha", c: "charlie" });
+    const read = await readAll(storage.readChunks("alice", [{ sha256: "a", maxBytes: 5 }, { sha256: "b", maxBytes: 5 }, { sha256: "c", maxBytes: 7 }], as));
+    expect(read.chunks).toEqual(["alpha"]);
+    expect(read.error).toMatchObject({ kind: "not-found", message: "block storage ReadChunks: chunk b not found" });
+  });
+
+  it("keeps no part of a chunk cut short by a failure other than block storage's verdict on the next", async () => {
+    const { storage } = await serve({ a: "alpha", cut: "charlie" });
+    const read = await readAll(storage.readChunks("alice", [{ sha256: "a", maxBytes: 5 }, { sha256: "cut", maxBytes: 7 }], as));
+    expect(read.chunks).toEqual(["alpha"]);
+    expect(read.error).toMatchObject({ kind: "unavailable" });
+  });
+
+  it("ends with data-loss at a chunk longer than its maxBytes", async () => {
+    const { storage } = await serve({ a: "alpha", b: "bravo" });
+    const read = await readAll(storage.readChunks("alice", [{ sha256: "a", maxBytes: 5 }, { sha256: "b", maxBytes: 4 }], as));
+    expect(read.chunks).toEqual(["alpha"]);
+    expect(read.error).toMatchObject({ kind: "data-loss", message: "block storage ReadChunks: chunk b is longer than 4 bytes" });
+  });
+});
