@@ -34,7 +34,7 @@ export interface SyncConfig {
  * to ./.data), CFS_METADATA_ADDR, CFS_BLOCKSTORE_ADDR, the service identity
  * (CFS_SERVICE_*), and verification: CFS_VERIFY_INTERVAL_MS (500),
  * CFS_VERIFY_SAMPLE_CHUNKS (2), CFS_VERIFY_MAX_ATTEMPTS (8),
- * CFS_VERIFY_RETRY_BASE_MS (1000), CFS_VERIFY_CONCURRENCY (4).
+ * CFS_VERIFY_RETRY_BASE_MS (1000), CFS_VERIFY_CONCURRENCY (16).
  */
 export function parseConfig(env: Env): Readonly<SyncConfig> {
   const dataDir = str(env, "CFS_DATA_DIR", "./.data");
@@ -54,7 +54,7 @@ export function parseConfig(env: Env): Readonly<SyncConfig> {
       maxAttempts: int(env, "CFS_VERIFY_MAX_ATTEMPTS", 8, 1, 1000),
       retryBaseMs: int(env, "CFS_VERIFY_RETRY_BASE_MS", 1000, 10),
       maxBackoffMs: 300_000,
-      concurrency: int(env, "CFS_VERIFY_CONCURRENCY", 4, 1, 64),
+      concurrency: int(env, "CFS_VERIFY_CONCURRENCY", 16, 1, 64),
     },
   });
 }

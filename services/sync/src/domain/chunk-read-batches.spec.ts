@@ -10,33 +10,46 @@ import { BatchedChunkReads } from "./chunk-read-batches.js";
  */
 function storage(chunks: Record<string, Record<string, string>>) {
   const streams: Array<{ owner: string; hashes: string[] }> = [];
+  let open = 0;
+  let mostOpen = 0;
   const readChunks = vi.fn(async function* (owner: string, wanted: readonly ChunkToRead[], _as: CallIdentity) {
     streams.push({ owner, hashes: wanted.map((c) => c.sha256) });
-    for (const { sha256 } of wanted) {
-      if (sha256 === "down") throw new CfsError("unavailable", "block storage went away");
-      if (sha256.startsWith("bad")) throw new CfsError("data-loss", `chunk ${sha256} does not match its hash`);
-      const data = chunks[owner]?.[sha256];
-      if (data === undefined) throw new CfsError("not-found", `chunk ${sha256} not found`);
-      yield Buffer.from(data);
+    mostOpen = Math.max(mostOpen, ++open);
+    try {
+      for (const { sha256 } of wanted) {
+        // Each chunk takes a turn of the event loop, as a network read does.
+        await new Promise((next) => setImmediate(next));
+        if (sha256 === "down") throw new CfsError("unavailable", "block storage went away");
+        if (sha256.startsWith("bad")) throw new CfsError("data-loss", `chunk ${sha256} does not match its hash`);
+        const data = chunks[owner]?.[sha256];
+        if (data === undefined) throw new CfsError("not-found", `chunk ${sha256} not found`);
+        yield Buffer.from(data);
+      }
+    } finally {
+      open--;
     }
   });
   const storedSizes = vi.fn(async () => new Map([["a", 1]]));
-  return { inner: { readChunks, storedSizes }, streams };
+  return { inner: { readChunks, storedSizes }, streams, mostOpen: () => mostOpen };
 }
 
 const settle = (reads: Array<Promise<Buffer | undefined>>) =>
   Promise.allSettled(reads).then((all) => all.map((o) => (o.status === "fulfilled" ? o.value?.toString() : `${(o.reason as CfsError).kind}`)));
 
 describe("BatchedChunkReads", () => {
-  it("reads the chunks asked in one turn on one stream per owner, each caller getting its own bytes", async () => {
+  it("reads the chunks asked in one turn on one stream per owner, one stream at a time, each caller getting its own bytes", async () => {
     const s = storage({ alice: { a: "A", b: "B" }, bob: { c: "C" } });
     const reads = new BatchedChunkReads(s.inner);
     const as = { token: "t" };
-    expect(await settle([reads.read("alice", "a", 10, as), reads.read("bob", "c", 10, as), reads.read("alice", "b", 10, as)])).toEqual(["A", "C", "B"]);
+    const later = { token: "t" };
+    const asked = [reads.read("alice", "a", 10, as), reads.read("bob", "c", 10, as), reads.read("alice", "b", 10, as), reads.read("bob", "c", 10, later)];
+    expect(await settle(asked)).toEqual(["A", "C", "B", "C"]);
     expect(s.streams).toEqual([
       { owner: "alice", hashes: ["a", "b"] },
       { owner: "bob", hashes: ["c"] },
+      { owner: "bob", hashes: ["c"] },
     ]);
+    expect(s.mostOpen()).toBe(1);
     expect(s.inner.readChunks.mock.calls[0]![1]).toEqual([
       { sha256: "a", maxBytes: 10 },
       { sha256: "b", maxBytes: 10 },

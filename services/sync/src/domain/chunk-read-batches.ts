@@ -19,9 +19,15 @@ interface Asked {
  * bytes, undefined for a chunk not stored, a "data-loss" error for a corrupt
  * one. A stream ends at the first chunk missing or corrupt; the reads after
  * it go on a new stream. Any other failure fails the reads not answered yet.
+ * One stream is open at a time, whatever the number of owners or runs in
+ * flight: block storage reads a few chunks ahead on each stream, so
+ * parallel streams would multiply the chunks it holds for verification
+ * (a background check that need not be fast).
  */
 export class BatchedChunkReads implements ChunkStorage {
   private readonly asked = new TurnBatches<CallIdentity, Asked>((as, asked) => this.sendAll(as, asked));
+  /** The end of the last stream queued. */
+  private streams: Promise<void> = Promise.resolve();
 
   constructor(private readonly inner: ChunkBatchReads & Pick<ChunkStorage, "storedSizes">) {}
 
@@ -41,7 +47,10 @@ export class BatchedChunkReads implements ChunkStorage {
       else byOwner.set(a.owner, [a]);
     }
     for (const [owner, reads] of byOwner) {
-      for (let start = 0; start < reads.length; start += MAX_HASHES_PER_CALL) void this.send(owner, reads.slice(start, start + MAX_HASHES_PER_CALL), as);
+      for (let start = 0; start < reads.length; start += MAX_HASHES_PER_CALL) {
+        const slice = reads.slice(start, start + MAX_HASHES_PER_CALL);
+        this.streams = this.streams.then(() => this.send(owner, slice, as));
+      }
     }
   }
 
