@@ -1,59 +1,10 @@
-import { EventEmitter } from "node:events";
 import type * as grpc from "@grpc/grpc-js";
-import { Metadata, status, type ClientReadableStream } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { CfsError } from "./errors.js";
-import { boundedDeadline, callUnary, collectBytes, type UnaryMethod } from "./grpc-client.js";
-
-/** A stand-in for a grpc-js server stream: emits what the test says. */
-function fakeStream() {
-  const emitter = new EventEmitter() as EventEmitter & { cancelled: boolean; cancel(): void };
-  emitter.cancelled = false;
-  emitter.cancel = () => {
-    emitter.cancelled = true;
-    emitter.emit("error", Object.assign(new Error("cancelled"), { code: status.CANCELLED, details: "cancelled", metadata: new Metadata() }));
-  };
-  return emitter;
-}
-const asStream = (s: ReturnType<typeof fakeStream>) => s as unknown as ClientReadableStream<{ data: Buffer }>;
-
-describe("collectBytes", () => {
-  it("concatenates the messages", async () => {
-    const s = fakeStream();
-    const bytes = collectBytes(asStream(s), (m) => m.data, 10, "GetChunk");
-    s.emit("data", { data: Buffer.from("abc") });
-    s.emit("data", { data: Buffer.from("de") });
-    s.emit("end");
-    expect((await bytes).toString()).toBe("abcde");
-  });
-
-  it("cancels a stream longer than the limit and reports DATA_LOSS, not the cancellation", async () => {
-    const s = fakeStream();
-    const bytes = collectBytes(asStream(s), (m) => m.data, 4, "GetChunk");
-    s.emit("data", { data: Buffer.from("abcde") });
-    await expect(bytes).rejects.toMatchObject({ kind: "data-loss", message: expect.stringContaining("longer than 4 bytes") });
-    expect(s.cancelled).toBe(true);
-  });
-
-  it("maps a downstream status to a domain error", async () => {
-    const s = fakeStream();
-    const bytes = collectBytes(asStream(s), (m) => m.data, 4, "GetChunk");
-    s.emit("error", Object.assign(new Error("nope"), { code: status.NOT_FOUND, details: "chunk not found", metadata: new Metadata() }));
-    await expect(bytes).rejects.toMatchObject({ kind: "not-found", message: "chunk not found" });
-  });
-});
+import { boundedDeadline, callUnary, type UnaryMethod } from "./grpc-client.js";
 
 describe("cancellation reaches downstream calls", () => {
-  it("collectBytes cancels the stream when the caller's signal aborts and rejects with its reason", async () => {
-    const s = fakeStream();
-    const abort = new AbortController();
-    const bytes = collectBytes(asStream(s), (m) => m.data, 10, "GetChunk", abort.signal);
-    s.emit("data", { data: Buffer.from("ab") });
-    abort.abort(new CfsError("cancelled", "call cancelled by the client"));
-    await expect(bytes).rejects.toMatchObject({ kind: "cancelled", message: "call cancelled by the client" });
-    expect(s.cancelled).toBe(true);
-  });
-
   /** A unary method that answers only when cancelled, as grpc-js does (CANCELLED). */
   function pendingMethod() {
     const state = { calls: 0, cancelled: 0, deadline: undefined as grpc.Deadline | undefined };

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { CfsError, fromGrpcError } from "./errors.js";
+import { fromGrpcError } from "./errors.js";
 
 /** Channel options for calls to cfs services from our clients (CLI, edge, tests). */
 export function channelOptions(maxMessageBytes: number, flowControlWindowBytes: number): grpc.ChannelOptions {
@@ -102,46 +102,6 @@ export function cancelOnAbort(call: { cancel(): void }, signal: AbortSignal | un
   }
   signal.addEventListener("abort", onAbort, { once: true });
   return () => signal.removeEventListener("abort", onAbort);
-}
-
-/**
- * Concatenates the bytes of a server stream (e.g. BlockStorage.GetChunk),
- * never buffering more than maxBytes: a longer stream is cancelled and
- * rejected as DATA_LOSS. Other failures become domain errors; when `signal`
- * aborts, the stream is cancelled and the promise rejects with its reason.
- */
-export function collectBytes<M>(
-  call: grpc.ClientReadableStream<M>,
-  bytesOf: (message: M) => Buffer,
-  maxBytes: number,
-  what: string,
-  signal?: AbortSignal,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let received = 0;
-    let tooLong = false;
-    const stopWatching = cancelOnAbort(call, signal);
-    call.on("data", (message: M) => {
-      const bytes = bytesOf(message);
-      received += bytes.length;
-      if (received > maxBytes) {
-        tooLong = true;
-        call.cancel();
-      } else {
-        parts.push(bytes);
-      }
-    });
-    call.on("error", (err) => {
-      stopWatching();
-      if (tooLong) reject(new CfsError("data-loss", `${what}: the stream is longer than ${maxBytes} bytes`));
-      else reject(signal?.aborted ? signal.reason : fromGrpcError(err, what));
-    });
-    call.on("end", () => {
-      stopWatching();
-      resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-    });
-  });
 }
 
 /** A unary method of a generated grpc-js client. */

@@ -30,11 +30,6 @@ interface Waiting {
   settle(): void;
 }
 
-/** The commits of one token: whether one is on its way, and those waiting for it. */
-interface Lane {
-  waiting: Waiting[];
-}
-
 /**
  * Group commit for single-file uploads. A commit made while another one with
  * the same token is on its way to metadata waits for it, and every commit
@@ -52,7 +47,8 @@ interface Lane {
  * had. A caller that cancels while waiting is dropped before its group goes.
  */
 export class GroupedCommits implements FileCommits {
-  private readonly lanes = new Map<string, Lane>();
+  /** Per token with a commit on its way: the commits waiting for it, in arrival order. */
+  private readonly lanes = new Map<string, Waiting[]>();
 
   constructor(private readonly inner: FileCommits) {}
 
@@ -61,7 +57,7 @@ export class GroupedCommits implements FileCommits {
     if (!fits(new BatchRules(), request)) return this.inner.commit(request, as);
     const lane = this.lanes.get(as.token);
     if (lane) return this.wait(lane, request, as);
-    const fresh: Lane = { waiting: [] };
+    const fresh: Waiting[] = [];
     this.lanes.set(as.token, fresh);
     const alone = this.inner.commit(request, as);
     const next = () => this.next(as.token, fresh);
@@ -77,7 +73,7 @@ export class GroupedCommits implements FileCommits {
     return this.inner.releaseChunks(sha256s, as);
   }
 
-  private wait(lane: Lane, request: CommitRequest, as: CallIdentity): Promise<StoredFile> {
+  private wait(lane: Waiting[], request: CommitRequest, as: CallIdentity): Promise<StoredFile> {
     return new Promise<StoredFile>((resolve, reject) => {
       const { signal } = as;
       if (signal?.aborted) {
@@ -85,8 +81,8 @@ export class GroupedCommits implements FileCommits {
         return;
       }
       const onAbort = () => {
-        const at = lane.waiting.indexOf(waiting);
-        if (at >= 0) lane.waiting.splice(at, 1);
+        const at = lane.indexOf(waiting);
+        if (at >= 0) lane.splice(at, 1);
         reject(cancelled("the upload was cancelled"));
       };
       const waiting: Waiting = {
@@ -97,13 +93,13 @@ export class GroupedCommits implements FileCommits {
         settle: () => signal?.removeEventListener("abort", onAbort),
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      lane.waiting.push(waiting);
+      lane.push(waiting);
     });
   }
 
   /** Sends the next group of the lane, or closes the lane when nobody waits. */
-  private next(token: string, lane: Lane): void {
-    const group = takeGroup(lane.waiting);
+  private next(token: string, lane: Waiting[]): void {
+    const group = takeGroup(lane);
     if (group.length === 0) {
       this.lanes.delete(token);
       return;

@@ -1,7 +1,7 @@
 import type { Principal } from "#lib/auth.js";
 import { inContext, invalidArgument, notFound } from "#lib/errors.js";
 import { MAX_VERSIONS_PER_INSPECTION } from "#lib/limits.js";
-import type { VerificationReads } from "../ports/verification-reads.js";
+import type { VerificationReads, VersionRequest } from "../ports/verification-reads.js";
 import { checkFileId, checkHashes, checkOwner, checkVersion, versionNotFoundMessage } from "./request-fields.js";
 import type { ChunkReferences, InspectedVersion } from "./types.js";
 
@@ -14,9 +14,8 @@ export class VerificationQueries {
 
   /** A version (0: the newest) of a named owner's file with its chunk list. */
   async inspectFileVersion(caller: Principal, owner: string, fileId: string, version: number): Promise<InspectedVersion> {
-    checkOwner(caller, owner);
-    const id = checkFileId(fileId);
-    const found = await this.reads.inspectFileVersion(owner, id, checkVersion(version));
+    const checked = checkedRequest(caller, { owner, fileId, version });
+    const found = await this.reads.inspectFileVersion(checked.owner, checked.fileId, checked.version);
     if (!found) throw notFound(versionNotFoundMessage(version));
     return found;
   }
@@ -35,8 +34,7 @@ export class VerificationQueries {
     }
     const checked = requests.map((r, i) => {
       try {
-        checkOwner(caller, r.owner);
-        return { owner: r.owner, fileId: checkFileId(r.fileId), version: checkVersion(r.version) };
+        return checkedRequest(caller, r);
       } catch (err) {
         throw inContext(err, `versions[${i}]`);
       }
@@ -51,4 +49,10 @@ export class VerificationQueries {
     if (hashes.length === 0) return { referenced: [], queued: [] };
     return this.reads.chunkReferences(owner, hashes);
   }
+}
+
+/** One version to inspect, checked: a service caller, an owner, a file id (lowercased), a version (0: undefined, the newest). */
+function checkedRequest(caller: Principal, request: { owner: string; fileId: string; version: number }): VersionRequest {
+  checkOwner(caller, request.owner);
+  return { owner: request.owner, fileId: checkFileId(request.fileId), version: checkVersion(request.version) };
 }

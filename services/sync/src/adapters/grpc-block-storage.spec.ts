@@ -17,16 +17,28 @@ afterEach(() => {
 /**
  * Block storage on loopback answering ReadChunks from `stored`: a chunk in
  * messages of at most 3 bytes, NOT_FOUND at the first hash it lacks; the
- * chunk "cut" ends the stream UNAVAILABLE after its first message.
+ * chunk "cut" ends the stream UNAVAILABLE after its first message; at
+ * "hang" it sends one message and then nothing (it reports when the caller
+ * cancels).
  */
-async function serve(stored: Record<string, string>): Promise<{ storage: GrpcChunkStorage; requests: ReadChunksRequest[] }> {
+async function serve(stored: Record<string, string>): Promise<{ storage: GrpcChunkStorage; requests: ReadChunksRequest[]; held: Promise<void>; cancelled: Promise<void> }> {
   const requests: ReadChunksRequest[] = [];
+  let onHold = () => {};
+  let onCancel = () => {};
+  const held = new Promise<void>((resolve) => (onHold = resolve));
+  const cancelled = new Promise<void>((resolve) => (onCancel = resolve));
   const readChunks = (call: grpc.ServerWritableStream<ReadChunksRequest, ReadChunksResponse>) => {
     requests.push(call.request);
     for (const [index, hash] of call.request.sha256s.entries()) {
       const data = stored[hash];
       if (data === undefined) {
         call.emit("error", { code: grpc.status.NOT_FOUND, details: `chunk ${hash} not found` });
+        return;
+      }
+      if (hash === "hang") {
+        call.once("cancelled", onCancel);
+        call.write({ index, data: Buffer.from(data.slice(0, 3)) });
+        onHold();
         return;
       }
       for (let at = 0; at < data.length; at += 3) {
@@ -42,7 +54,7 @@ async function serve(stored: Record<string, string>): Promise<{ storage: GrpcChu
   const server = await serveOnLoopback(BlockStorageServiceService, { readChunks });
   stopServer = server.stop;
   storage = new GrpcChunkStorage(server.address, channelOptions(4 * 1024 * 1024, 4 * 1024 * 1024));
-  return { storage, requests };
+  return { storage, requests, held, cancelled };
 }
 
 async function readAll(reading: AsyncIterable<Buffer>): Promise<{ chunks: string[]; error?: CfsError }> {
@@ -82,5 +94,15 @@ describe("GrpcChunkStorage.readChunks", () => {
     const read = await readAll(storage.readChunks("alice", [{ sha256: "a", maxBytes: 5 }, { sha256: "b", maxBytes: 4 }], as));
     expect(read.chunks).toEqual(["alpha"]);
     expect(read.error).toMatchObject({ kind: "data-loss", message: "block storage ReadChunks: chunk b is longer than 4 bytes" });
+  });
+
+  it("cancels the stream when the caller's signal aborts", async () => {
+    const { storage, held, cancelled } = await serve({ hang: "hanging" });
+    const abort = new AbortController();
+    const reading = readAll(storage.readChunks("alice", [{ sha256: "hang", maxBytes: 7 }], { token: "t", signal: abort.signal }));
+    await held;
+    abort.abort();
+    await cancelled;
+    expect((await reading).error).toMatchObject({ kind: "cancelled" });
   });
 });

@@ -1,5 +1,5 @@
 import { credentials, type ChannelOptions } from "@grpc/grpc-js";
-import { MetadataServiceClient, type FileChunk } from "#gen/cfs/metadata/v1/metadata.js";
+import { MetadataServiceClient, type InspectFileVersionResponse } from "#gen/cfs/metadata/v1/metadata.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
 import type { CatalogueInspector, InspectedVersion, VersionInspections, VersionRequest } from "../ports/peers.js";
 import { isNotFound, isUnimplemented, withCallName } from "./peer-errors.js";
@@ -53,10 +53,8 @@ export class GrpcCatalogueInspector implements CatalogueInspector, VersionInspec
   }
 }
 
-function inspectedFrom(
-  answer: { file?: { version: number } | undefined; version?: { version: number; size: number; sha256: string; numChunks: number } | undefined; chunks: FileChunk[] },
-  what: string,
-): InspectedVersion {
+/** An InspectFileVersion answer, or an entry of InspectFileVersions' (the same fields), as the port's shape. */
+function inspectedFrom(answer: Pick<InspectFileVersionResponse, "file" | "version" | "chunks">, what: string): InspectedVersion {
   if (!answer.file || !answer.version) throw new Error(`${what} answered without a file or version`);
   return {
     currentVersion: answer.file.version,
