@@ -13,6 +13,7 @@ import {
   type ListedChunk,
   type QuarantinedChunk,
 } from "../ports/chunk-store.js";
+import type { PackObjects, StoredPack } from "../ports/pack-objects.js";
 import { presentSizes } from "./bounded.js";
 import { S3Presigner } from "./s3-presigner.js";
 
@@ -74,8 +75,12 @@ const PRESIGNED_SECONDS = 60;
  * SHA-256 and one HMAC a request, the day's signing key kept). The calls
  * that move no chunk (bucket, listings, bulk delete, quarantine copies)
  * stay on minio-js.
+ *
+ * The same bucket holds packs (ports/pack-objects.ts) under `packs/`, when
+ * block storage packs chunks; objects of single chunks are then the loose
+ * chunks stored before packing was turned on.
  */
-export class MinioChunkStore implements ChunkStore {
+export class MinioChunkStore implements ChunkStore, PackObjects {
   private constructor(
     private readonly client: Client,
     private readonly agent: http.Agent,
@@ -129,13 +134,7 @@ export class MinioChunkStore implements ChunkStore {
     // A conditional write (If-None-Match: *) instead of a HEAD before the
     // PUT: one request per chunk, and an existing chunk is never rewritten,
     // even by two puts at once.
-    return guard(async () => {
-      const res = await this.send("PUT", chunkKey(ownerKey, hash), { "content-type": "application/octet-stream", "if-none-match": "*" }, parts);
-      const body = await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("object storage answered a PUT with an oversized body"));
-      if (res.statusCode === 200) return true;
-      if (res.statusCode === 412) return false;
-      throw s3Error("PUT", res.statusCode, body);
-    });
+    return (await this.putObject(chunkKey(ownerKey, hash), parts, { "if-none-match": "*" })) === 200;
   }
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
@@ -244,9 +243,9 @@ export class MinioChunkStore implements ChunkStore {
         if (!item.name) continue;
         startAfter = item.name;
         const match = CHUNK_KEY.exec(item.name);
-        // quarantine/ sorts after every hex owner key: nothing stored comes after it.
+        // packs/ and quarantine/ sort after every hex owner key: no loose chunk comes after them.
         if (!match) {
-          if (item.name.startsWith(QUARANTINE_PREFIX)) return out;
+          if (item.name.startsWith(PACK_PREFIX) || item.name.startsWith(QUARANTINE_PREFIX)) return out;
           continue;
         }
         const entry = { ownerKey: match[1]!, hash: match[2]!, size: item.size, storedAt: item.lastModified };
@@ -256,6 +255,76 @@ export class MinioChunkStore implements ChunkStore {
       }
       if (!page.isTruncated || page.objects.length === 0) return out;
     }
+  }
+
+  async putPack(pack: string, parts: readonly Buffer[]): Promise<void> {
+    await this.putObject(packKey(pack), parts);
+  }
+
+  readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined> {
+    return guard(async () => {
+      // A range cannot be empty: an empty chunk is a HEAD that the pack is there.
+      const res = await this.send(size === 0 ? "HEAD" : "GET", packKey(pack), size === 0 ? {} : { range: `bytes=${offset}-${offset + size - 1}` });
+      if (res.statusCode === 404) {
+        res.resume();
+        return undefined;
+      }
+      const short = () => dataLoss(`pack ${pack} holds fewer bytes than its index says (${size} from ${offset})`);
+      if (res.statusCode === 416) {
+        res.resume();
+        throw short();
+      }
+      const expected = size === 0 ? 200 : 206;
+      if (res.statusCode !== expected) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
+      if (size === 0) {
+        res.resume();
+        return Buffer.alloc(0);
+      }
+      if (Number(res.headers["content-length"]) !== size) {
+        res.destroy();
+        throw short();
+      }
+      return readExactly(res, this.allocate(size), () => new Error(`object storage sent more than the ${size} bytes asked of pack ${pack}`));
+    });
+  }
+
+  async deletePacks(packs: readonly string[]): Promise<void> {
+    if (packs.length === 0) return;
+    const failures = await guard(() => this.client.removeObjects(this.bucket, packs.map(packKey)));
+    if (failures.length > 0) throw new Error(`object storage refused to delete ${failures.length} of ${packs.length} packs: ${JSON.stringify(failures[0])}`);
+  }
+
+  async listPacks(after: string, limit: number): Promise<StoredPack[]> {
+    const out: StoredPack[] = [];
+    let startAfter = after === "" ? "" : packKey(after);
+    while (out.length < limit) {
+      const page = await guard(() => this.client.listObjectsV2Query(this.bucket, PACK_PREFIX, "", "", Math.min(1000, limit - out.length), startAfter));
+      for (const item of page.objects) {
+        if (!item.name) continue;
+        startAfter = item.name;
+        const match = PACK_KEY.exec(item.name);
+        if (match) out.push({ pack: match[1]!, storedAt: item.lastModified });
+      }
+      if (!page.isTruncated || page.objects.length === 0) break;
+    }
+    return out;
+  }
+
+  async quarantineBytes(ownerKey: string, hash: string, data: Buffer): Promise<void> {
+    await this.putObject(`${QUARANTINE_PREFIX}${quarantineStamp(new Date())}/${chunkKey(ownerKey, hash)}`, [data]);
+  }
+
+  /**
+   * A PUT of `parts` as one object over a presigned URL; resolves 200, or
+   * 412 when a conditional one (`if-none-match`) found the object there.
+   */
+  private putObject(key: string, parts: readonly Buffer[], conditions: Record<string, string> = {}): Promise<number> {
+    return guard(async () => {
+      const res = await this.send("PUT", key, { "content-type": "application/octet-stream", ...conditions }, parts);
+      const body = await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("object storage answered a PUT with an oversized body"));
+      if (res.statusCode === 200 || (res.statusCode === 412 && "if-none-match" in conditions)) return res.statusCode;
+      throw s3Error("PUT", res.statusCode, body);
+    });
   }
 
   async check(): Promise<void> {
@@ -296,6 +365,16 @@ async function ensureBucket(client: Client, bucket: string, region: string): Pro
  * they were quarantined.
  */
 const QUARANTINE_PREFIX = "quarantine/";
+
+/** Packs: `packs/<name[0:2]>/<name>`, the name 32 hex digits; between the loose chunks and quarantine/ in listing order. */
+const PACK_PREFIX = "packs/";
+const PACK_NAME = /^[0-9a-f]{32}$/;
+const PACK_KEY = /^packs\/[0-9a-f]{2}\/([0-9a-f]{32})$/;
+
+function packKey(pack: string): string {
+  if (!PACK_NAME.test(pack)) throw new Error("pack names are 32 lowercase hex digits");
+  return `${PACK_PREFIX}${pack.slice(0, 2)}/${pack}`;
+}
 const QUARANTINED_KEY = /^quarantine\/([0-9]{15})\/([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 const CHUNK_KEY = /^([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 

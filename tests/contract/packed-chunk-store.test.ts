@@ -1,0 +1,279 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { Client } from "minio";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MinioChunkStore } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
+import { PostgresPackIndex } from "../../services/block-storage/src/adapters/postgres-pack-index.js";
+import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
+import { PackedChunkStore } from "../../services/block-storage/src/domain/packed-chunk-store.js";
+import { Repacker, type RepackSettings } from "../../services/block-storage/src/domain/repacker.js";
+import type { PackIndex } from "../../services/block-storage/src/ports/pack-index.js";
+import { startMinio, type MinioServer } from "../support/minio.js";
+import { createTestDatabase } from "../support/postgres.js";
+import { describeChunkStoreContract } from "./chunk-store.contract.js";
+
+const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+const ALICE = ownerKeyOf("alice");
+const silent = pino({ level: "silent" });
+
+let minio: MinioServer;
+
+beforeAll(async () => {
+  minio = await startMinio();
+});
+
+afterAll(async () => {
+  await minio?.stop();
+});
+
+interface Packed {
+  store: PackedChunkStore;
+  bucket: MinioChunkStore;
+  index: PostgresPackIndex;
+  bucketName: string;
+  close(): Promise<void>;
+}
+
+/** A packed store over a fresh bucket and a fresh index database (a repack looks at every pack of its index). */
+async function openPacked(options: { packsInFlight?: number; index?: (index: PostgresPackIndex) => PackIndex } = {}): Promise<Packed> {
+  const bucketName = `cfs-packs-${randomUUID()}`;
+  const database = await createTestDatabase();
+  const bucket = await MinioChunkStore.open({
+    endpoint: minio.endpoint,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    bucket: bucketName,
+    region: "us-east-1",
+    maxChunkBytes: MAX_CHUNK_BYTES,
+  });
+  const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4 }, silent);
+  const store = new PackedChunkStore(options.index?.(index) ?? index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 });
+  return {
+    store,
+    bucket,
+    index,
+    bucketName,
+    close: async () => {
+      await store.close();
+      await index.close();
+      await database.drop();
+    },
+  };
+}
+
+/** The bucket as an operator sees it. */
+function inspector(): Client {
+  const url = new URL(minio.endpoint);
+  return new Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+}
+
+async function objectNames(bucket: string, prefix = ""): Promise<string[]> {
+  const names: string[] = [];
+  for await (const item of inspector().listObjectsV2(bucket, prefix, true)) if (item.name) names.push(item.name);
+  return names;
+}
+
+const settings = (overrides: Partial<RepackSettings> = {}): RepackSettings => ({
+  maxLiveRatio: 0.5,
+  minAgeMs: 0,
+  claimMs: 60_000,
+  packsPerRun: 1000,
+  orphanAgeMs: 60 * 60_000,
+  sweepPageSize: 1000,
+  ...overrides,
+});
+
+describeChunkStoreContract("MinIO, packed (PostgreSQL index)", async () => {
+  const packed = await openPacked();
+  return { store: packed.store, cleanup: () => packed.close() };
+});
+
+describe("PackedChunkStore", () => {
+  it("writes chunks put at the same time as one pack object, each read back by its range", async () => {
+    const packed = await openPacked({ packsInFlight: 1 });
+    try {
+      const chunks = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i));
+      expect(await Promise.all(chunks.map((c) => packed.store.put(ALICE, sha256(c), [c.subarray(0, 10), c.subarray(10)])))).toEqual(chunks.map(() => true));
+      // The first left alone at once; the other 19 waited for it and left together.
+      const packs = await objectNames(packed.bucketName, "packs/");
+      expect(packs).toHaveLength(2);
+      expect(await objectNames(packed.bucketName)).toEqual(packs);
+      for (const c of chunks) expect((await packed.store.get(ALICE, sha256(c)))!.equals(c)).toBe(true);
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("keeps the chunks stored one object each before packing readable, listed, counted and deletable", async () => {
+    const packed = await openPacked();
+    try {
+      const old = randomBytes(5000);
+      await packed.bucket.put(ALICE, sha256(old), [old]);
+      const fresh = randomBytes(3000);
+      await packed.store.put(ALICE, sha256(fresh), [fresh]);
+      expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(old), sha256(fresh)]))).toEqual({ [sha256(old)]: 5000, [sha256(fresh)]: 3000 });
+      expect((await packed.store.get(ALICE, sha256(old)))!.equals(old)).toBe(true);
+      const listed = await packed.store.list(undefined, 10);
+      expect(listed.map((c) => c.hash).sort()).toEqual([sha256(old), sha256(fresh)].sort());
+      // Put again, it is packed as well; deleting it removes both copies.
+      await packed.store.put(ALICE, sha256(old), [old]);
+      expect(await packed.store.list(undefined, 10)).toHaveLength(2);
+      expect(await packed.store.delete(ALICE, [sha256(old), sha256(fresh)])).toBe(2);
+      expect((await packed.store.has(ALICE, [sha256(old), sha256(fresh)])).size).toBe(0);
+      expect(await objectNames(packed.bucketName, `${ALICE}/`)).toEqual([]);
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("frees the space of deleted chunks: a mostly dead pack is rewritten, an empty one deleted", async () => {
+    const packed = await openPacked({ packsInFlight: 1 });
+    try {
+      const owner = ownerKeyOf(`repack-${randomUUID()}`);
+      const first = randomBytes(100);
+      const group = Array.from({ length: 10 }, () => randomBytes(10_000));
+      await Promise.all([first, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
+      const [alone, shared] = await packsBySize(packed.bucketName);
+      // The lone chunk's pack empties; 8 of the other 10 chunks go.
+      await packed.store.delete(owner, [sha256(first), ...group.slice(0, 8).map(sha256)]);
+      const repacker = new Repacker(packed.index, packed.bucket, settings());
+      const result = await repacker.runOnce(new AbortController().signal);
+      expect(result).toMatchObject({ packsDeleted: 2, chunksMoved: 2, bytesMoved: 20_000, chunksBad: 0 });
+      const after = await objectNames(packed.bucketName, "packs/");
+      expect(after).toHaveLength(1);
+      expect(after).not.toContain(alone);
+      expect(after).not.toContain(shared);
+      for (const c of group.slice(8)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+      expect(Object.fromEntries(await packed.store.has(owner, group.map(sha256)))).toEqual(Object.fromEntries(group.slice(8).map((c) => [sha256(c), 10_000])));
+      // Nothing left to do: the new pack is all live.
+      expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 0, chunksMoved: 0 });
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("leaves a pack that is still mostly live, and an emptied one younger than the minimum age", async () => {
+    const packed = await openPacked({ packsInFlight: 1 });
+    try {
+      const owner = ownerKeyOf(`repack-${randomUUID()}`);
+      const lead = randomBytes(100);
+      const group = Array.from({ length: 4 }, () => randomBytes(1000));
+      await Promise.all([lead, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
+      // The lead's pack empties, the group's keeps 3 of 4.
+      await packed.store.delete(owner, [sha256(lead), sha256(group[0]!)]);
+      const packs = await objectNames(packed.bucketName, "packs/");
+      expect(packs).toHaveLength(2);
+      const patient = new Repacker(packed.index, packed.bucket, settings({ minAgeMs: 60 * 60_000 }));
+      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 0, chunksMoved: 0 });
+      expect(await objectNames(packed.bucketName, "packs/")).toEqual(packs);
+      const eager = new Repacker(packed.index, packed.bucket, settings());
+      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 1, chunksMoved: 0 });
+      expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
+      for (const c of group.slice(1)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("deletes a pack object the index does not know once it is old enough, and no recorded one", async () => {
+    const packed = await openPacked();
+    try {
+      const kept = randomBytes(100);
+      await packed.store.put(ALICE, sha256(kept), [kept]);
+      const orphan = randomBytes(16).toString("hex");
+      await packed.bucket.putPack(orphan, [randomBytes(500)]);
+      const patient = new Repacker(packed.index, packed.bucket, settings());
+      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 0 });
+      const eager = new Repacker(packed.index, packed.bucket, settings({ orphanAgeMs: -1 }));
+      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 1 });
+      expect(await objectNames(packed.bucketName, `packs/${orphan.slice(0, 2)}/${orphan}`)).toEqual([]);
+      expect((await packed.store.get(ALICE, sha256(kept)))!.equals(kept)).toBe(true);
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("reads a chunk that a repack moved between its lookup and its read from the new pack", async () => {
+    let interleave: (() => Promise<void>) | undefined;
+    const packed = await openPacked({
+      packsInFlight: 1,
+      index: (index) => ({
+        ...bound(index),
+        locate: async (ownerKey, hash) => {
+          const at = await index.locate(ownerKey, hash);
+          const step = interleave;
+          interleave = undefined;
+          await step?.();
+          return at;
+        },
+      }),
+    });
+    try {
+      const owner = ownerKeyOf(`moved-${randomUUID()}`);
+      const [lead, keep, drop1, drop2] = [randomBytes(10), randomBytes(2000), randomBytes(2000), randomBytes(2000)];
+      await Promise.all([lead, keep, drop1, drop2].map((c) => packed.store.put(owner, sha256(c), [c])));
+      await packed.store.delete(owner, [sha256(drop1), sha256(drop2)]);
+      interleave = async () => {
+        await new Repacker(packed.index, packed.bucket, settings()).runOnce(new AbortController().signal);
+      };
+      expect((await packed.store.get(owner, sha256(keep)))!.equals(keep)).toBe(true);
+      expect(interleave).toBeUndefined();
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("answers DATA_LOSS when the pack an entry points into is gone", async () => {
+    const packed = await openPacked();
+    try {
+      const data = randomBytes(300);
+      await packed.store.put(ALICE, sha256(data), [data]);
+      const [pack] = await objectNames(packed.bucketName, "packs/");
+      await inspector().removeObject(packed.bucketName, pack!);
+      await expect(packed.store.get(ALICE, sha256(data))).rejects.toMatchObject({ kind: "data-loss" });
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("quarantines a packed chunk: kept aside with its bytes, no longer indexed", async () => {
+    const packed = await openPacked();
+    try {
+      const owner = ownerKeyOf(`quarantine-${randomUUID()}`);
+      const data = randomBytes(700);
+      await packed.store.put(owner, sha256(data), [data]);
+      const before = new Date(Date.now() - 1000);
+      expect(await packed.store.quarantine(owner, sha256(data))).toBe(true);
+      expect((await packed.store.has(owner, [sha256(data)])).size).toBe(0);
+      const listed = await packed.store.listQuarantined({ ownerKey: "", hash: "", quarantinedAt: before }, 10);
+      expect(listed.map((q) => q.hash)).toEqual([sha256(data)]);
+      const [name] = await objectNames(packed.bucketName, "quarantine/");
+      const kept = await inspector().getObject(packed.bucketName, name!);
+      const parts: Buffer[] = [];
+      for await (const part of kept) parts.push(part as Buffer);
+      expect(Buffer.concat(parts).equals(data)).toBe(true);
+    } finally {
+      await packed.close();
+    }
+  });
+});
+
+/** The index's methods bound to it, so that a test can replace one of them. */
+function bound(index: PostgresPackIndex): PackIndex {
+  return {
+    sizes: index.sizes.bind(index),
+    locate: index.locate.bind(index),
+    addPack: index.addPack.bind(index),
+    remove: index.remove.bind(index),
+    list: index.list.bind(index),
+    check: index.check.bind(index),
+  };
+}
+
+/** The bucket's pack objects, smallest first. */
+async function packsBySize(bucket: string): Promise<string[]> {
+  const sized: { name: string; size: number }[] = [];
+  for await (const item of inspector().listObjectsV2(bucket, "packs/", true)) if (item.name) sized.push({ name: item.name, size: item.size });
+  return sized.sort((a, b) => a.size - b.size).map((p) => p.name);
+}
