@@ -109,7 +109,12 @@ export interface StackOptions {
   databaseUrl?: string;
   /** Persist PGlite under dataDir (make run) or keep it in memory (tests). */
   persistPglite?: boolean;
-  /** S3/MinIO settings; unset means chunks on local disk under dataDir/blocks. */
+  /**
+   * S3/MinIO settings; unset means chunks on local disk under dataDir/blocks.
+   * With a PostgreSQL databaseUrl block storage packs chunks and keeps its
+   * pack index in that database (its own block_* tables); with PGlite, whose
+   * single session two services cannot share, every chunk is its own object.
+   */
   s3?: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
   /** A real issuer; unset means the dev issuer on loopback. */
   auth?: ExternalAuth;
@@ -277,6 +282,8 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
   env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax, CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort) };
   if (options.s3) {
     env["block-storage"] = {
+      // Before the services' environment, so that a caller's CFS_BLOCK_INDEX_URL="" turns packing off.
+      ...(options.databaseUrl ? { CFS_BLOCK_INDEX_URL: options.databaseUrl } : {}),
       ...env["block-storage"],
       CFS_S3_ENDPOINT: options.s3.endpoint,
       CFS_S3_ACCESS_KEY: options.s3.accessKey,

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
+import { Client as MinioClient } from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type RunningStack } from "../../dev/stack.js";
 import { EventStatus } from "#gen/cfs/sync/v1/sync.js";
@@ -48,6 +49,15 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
+/** Every object in the stack's bucket, as an operator lists them. */
+async function bucketObjects(): Promise<string[]> {
+  const url = new URL(minio.endpoint);
+  const client = new MinioClient({ endPoint: url.hostname, port: Number(url.port), useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
+  const names: string[] = [];
+  for await (const item of client.listObjectsV2("cfs-e2e", "", true)) if (item.name) names.push(item.name);
+  return names;
+}
+
 describe("upload and download", () => {
   it.each([
     ["0 B", 0],
@@ -64,6 +74,18 @@ describe("upload and download", () => {
     expect(got.file.fileId).toBe(file.fileId);
     expect(got.data.length).toBe(size);
     expect(sha256(got.data)).toBe(sha256(data));
+  });
+
+  it("stores the chunks of an upload in a few pack objects, not one object per chunk", async () => {
+    const data = randomBytes(24 * MiB);
+    const before = await bucketObjects();
+    const file = await upload(c, alice, data, { name: "packed.bin" });
+    const added = (await bucketObjects()).filter((name) => !before.includes(name));
+    expect(file.numChunks).toBeGreaterThan(12);
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((name) => name.startsWith("packs/"))).toBe(true);
+    expect(added.length).toBeLessThan(file.numChunks / 2);
+    expect((await download(c, alice, file.fileId)).data.equals(data)).toBe(true);
   });
 
   it("round-trips content with no cut point, cut at FastCDC's largest chunk size", async () => {

@@ -36,6 +36,23 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ ...base, CFS_MAX_CHUNK_BYTES: "1000" })).toThrow(/CFS_MAX_CHUNK_BYTES/);
   });
 
+  it("packs chunks with an S3 endpoint and a block index URL, holding more writes per stream; one object each without", () => {
+    const s3 = { ...base, CFS_S3_ENDPOINT: "http://127.0.0.1:9000", CFS_S3_ACCESS_KEY: "k", CFS_S3_SECRET_KEY: "s" };
+    const loose = parseConfig(s3);
+    expect(loose.storage.kind === "s3" && loose.storage.packs).toBeUndefined();
+    expect(loose.writesInFlight).toBe(4);
+    const packed = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://cfs@db/cfs", CFS_REPACK_MAX_LIVE_PERCENT: "30" });
+    expect(packed.writesInFlight).toBe(16);
+    expect(packed.storage.kind === "s3" && packed.storage.packs).toMatchObject({
+      index: { url: "postgres://cfs@db/cfs", poolMax: 10 },
+      limits: { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 2 },
+      repack: { maxLiveRatio: 0.3, minAgeMs: 60 * 60_000 },
+    });
+    expect(parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_STORE_WRITES_IN_FLIGHT: "6" }).writesInFlight).toBe(6);
+    expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_REPACK_MAX_LIVE_PERCENT: "100" })).toThrow(/CFS_REPACK_MAX_LIVE_PERCENT/);
+    expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_MAX_BYTES: "1000" })).toThrow(/CFS_PACK_MAX_BYTES/);
+  });
+
   it("freezes the result", () => {
     expect(Object.isFrozen(parseConfig(base).storage)).toBe(true);
   });

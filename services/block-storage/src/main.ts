@@ -10,27 +10,59 @@ import { DiskChunkStore } from "./adapters/disk-chunk-store.js";
 import { MinioChunkStore } from "./adapters/minio-chunk-store.js";
 import { parseConfig, type StorageConfig } from "./config.js";
 import { BlockMetrics } from "./adapters/prometheus-block-metrics.js";
+import { BackgroundLoop } from "#lib/background-loop.js";
+import { PostgresPackIndex } from "./adapters/postgres-pack-index.js";
 import { BlockService } from "./domain/block-service.js";
+import { PackedChunkStore } from "./domain/packed-chunk-store.js";
+import { Repacker } from "./domain/repacker.js";
 import { Quarantine } from "./domain/quarantine.js";
 import { Scrubber } from "./domain/scrubber.js";
 import type { ChunkStore } from "./ports/chunk-store.js";
 import { createHandlers } from "./server.js";
 
 
-async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<ChunkStore> {
+interface OpenedStore {
+  store: ChunkStore;
+  /** Background work and resources of the store beyond the store itself. */
+  closers: { name: string; close: () => Promise<void> }[];
+}
+
+async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<OpenedStore> {
   if (storage.kind === "disk") {
     log.info({ root: storage.root }, "chunks on local disk");
-    return DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate: withHeadroom });
+    return { store: await DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate: withHeadroom }), closers: [] };
   }
-  const store = await MinioChunkStore.open({ ...storage, maxChunkBytes, allocate: withHeadroom });
-  log.info({ endpoint: storage.endpoint, bucket: storage.bucket }, "chunks in object storage");
-  return store;
+  const bucket = await MinioChunkStore.open({ ...storage, maxChunkBytes, allocate: withHeadroom });
+  if (!storage.packs) {
+    log.info({ endpoint: storage.endpoint, bucket: storage.bucket }, "chunks in object storage, one object each");
+    return { store: bucket, closers: [] };
+  }
+  const { index: indexConfig, limits, repack } = storage.packs;
+  const index = await PostgresPackIndex.open(indexConfig, log);
+  const repacker = new Repacker(index, bucket, repack);
+  const repacking = new BackgroundLoop(
+    async (signal) => {
+      const done = await repacker.runOnce(signal);
+      if (done.packsDeleted + done.chunksMoved + done.orphansDeleted + done.chunksBad > 0) log.info(done, "repacked");
+      return done.more;
+    },
+    { name: "repack", intervalMs: repack.intervalMs, maxBackoffMs: 10 * repack.intervalMs, log },
+  );
+  repacking.start();
+  log.info({ endpoint: storage.endpoint, bucket: storage.bucket, maxPackBytes: limits.maxPackBytes }, "chunks in object storage, packed");
+  return {
+    store: new PackedChunkStore(index, bucket, bucket, limits),
+    closers: [
+      { name: "repacker", close: () => repacking.stop() },
+      { name: "pack index", close: () => index.close() },
+    ],
+  };
 }
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("block-storage", config.server.logLevel);
-  const store = await openStore(config.storage, config.maxChunkBytes, log);
+  const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, log);
   const metrics = new Metrics("block-storage");
   const observer = new BlockMetrics(metrics.registry, log);
   const quarantine = new Quarantine(store, observer);
@@ -54,6 +86,8 @@ async function main(): Promise<void> {
     checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],
     closers: [
       { name: "scrubber", close: () => (scrubbing.abort(), scrubRun) },
+      // The repacker stops before the bucket's sockets go.
+      ...storeClosers,
       { name: "chunk store", close: () => store.close() },
     ],
   });

@@ -57,14 +57,20 @@ describe("PackWriter", () => {
     expect(writes.packs.map((p) => p.names)).toEqual([["first"], ["a", "b"], ["c"], ["big"], ["d"]]);
   });
 
-  it("keeps packsInFlight writes going at once", async () => {
+  it("starts another pack while one is being written only once half a pack waits, up to packsInFlight", async () => {
     const writes = new HeldWrites();
-    const writer = new PackWriter(writes.write, { maxPackBytes: 100, packsInFlight: 2 });
-    for (const n of ["a", "b", "c", "d"]) void writer.put(chunk(n, 10));
-    expect(writes.packs.map((p) => p.names)).toEqual([["a"], ["b"]]);
+    const writer = new PackWriter(writes.write, { maxPackBytes: 40, packsInFlight: 2 });
+    void writer.put(chunk("a", 10));
+    void writer.put(chunk("b", 10));
+    expect(writes.packs.map((p) => p.names)).toEqual([["a"]]);
+    void writer.put(chunk("c", 10));
+    expect(writes.packs.map((p) => p.names)).toEqual([["a"], ["b", "c"]]);
+    for (const n of ["d", "e", "f"]) void writer.put(chunk(n, 10));
+    // Both slots busy: d, e and f wait although they are half a pack.
+    expect(writes.packs).toHaveLength(2);
     writes.packs[1]!.finish();
     await settle();
-    expect(writes.packs.map((p) => p.names)).toEqual([["a"], ["b"], ["c", "d"]]);
+    expect(writes.packs.map((p) => p.names)).toEqual([["a"], ["b", "c"], ["d", "e", "f"]]);
   });
 
   it("fails every put of a failed pack and goes on with the next", async () => {

@@ -15,7 +15,7 @@ export type WritePack = (chunks: readonly PendingChunk[]) => Promise<boolean[]>;
 export interface PackLimits {
   /** A pack is closed before it would pass this many bytes (a larger chunk goes alone). */
   maxPackBytes: number;
-  /** Packs being written at once. */
+  /** Packs being written at once (a second one only starts with half a pack waiting). */
   packsInFlight: number;
 }
 
@@ -26,10 +26,10 @@ interface Waiting {
 }
 
 /**
- * Groups the chunks put at the same time into packs. A chunk put while a
- * pack slot is free leaves at once, alone if nothing else waits, so an idle
- * store adds no delay; chunks put while every slot is busy wait and leave
- * together in the next pack. Under load packs grow by themselves to what
+ * Groups the chunks put at the same time into packs. A chunk put while no
+ * pack is being written leaves at once, alone if nothing else waits, so an
+ * idle store adds no delay; chunks put meanwhile wait and leave together in
+ * the next pack. Under load packs grow by themselves to what
  * arrives during one write, up to maxPackBytes; what is held is what the
  * callers hand over and wait for, so the callers' own limits (writes in
  * flight per stream) bound the memory, and a slow store slows them down.
@@ -58,8 +58,13 @@ export class PackWriter {
     return { chunks: this.waiting.length, bytes: this.waitingBytes };
   }
 
+  /**
+   * A write starts when none is running, or when another slot is free and
+   * half a pack waits: while one pack is being written, the next one fills
+   * up rather than leaving with the one or two chunks that came first.
+   */
   private pump(): void {
-    while (this.writing < this.limits.packsInFlight && this.waiting.length > 0) {
+    while (this.waiting.length > 0 && (this.writing === 0 || (this.writing < this.limits.packsInFlight && this.waitingBytes >= this.limits.maxPackBytes / 2))) {
       const pack = this.takePack();
       this.writing += 1;
       this.write(pack.map((w) => w.chunk)).then(
