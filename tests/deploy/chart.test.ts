@@ -376,8 +376,48 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
     expect(callers("chunker")).toEqual(values.webdav.enabled ? ["gateway", "webdav"] : ["gateway"]);
     if (values.webdav.enabled) expect(callers("webdav")).toEqual(["gateway"]);
     expect(callers("block-storage")).toEqual(["chunker", "metadata", "sync"]);
-    if (values.postgresql.enabled) expect(callers("postgresql")).toEqual(["metadata", "migrations"]);
+    if (values.postgresql.enabled) {
+      expect(callers("postgresql")).toEqual(values.blockStorage.packs.enabled ? ["block-storage", "metadata", "migrations"] : ["metadata", "migrations"]);
+    }
     if (values.minio.enabled) expect(callers("minio")).toEqual(["block-storage"]);
+  });
+
+  it("gives block storage the metadata database as its pack index when packs are on, and nothing of it when off", () => {
+    const { objects, values } = r();
+    const containerOf = (name: string) => workloads(objects).find((w) => component(w) === name && w.kind !== "Job")!.spec.template.spec.containers[0];
+    const database = (env: Json[]) => env.filter((e) => e.name.startsWith("CFS_DATABASE_"));
+    const metadata: Json[] = containerOf("metadata").env;
+    const blocks: Json[] = containerOf("block-storage").env;
+    // Metadata's own database environment, once each (helm would render a duplicate without complaint).
+    expect(database(metadata).map((e) => e.name)).toEqual(
+      !values.postgresql.enabled && values.externalDatabase.urlKey
+        ? ["CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"]
+        : ["CFS_DATABASE_PASSWORD", "CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"],
+    );
+    const packVars = ["CFS_BLOCK_INDEX_URL", "CFS_BLOCK_INDEX_POOL_MAX", "CFS_PACK_MAX_BYTES", "CFS_PACKS_IN_FLIGHT", "CFS_REPACK_MAX_LIVE_PERCENT", "CFS_REPACK_MIN_AGE_MINUTES"];
+    const packs = values.blockStorage.packs;
+    if (packs.enabled) {
+      // Metadata's URL and password, not its pool (block storage has CFS_BLOCK_INDEX_POOL_MAX).
+      expect(database(blocks)).toEqual(database(metadata).filter((e) => e.name !== "CFS_DATABASE_POOL_MAX"));
+      const env = envOf(containerOf("block-storage"));
+      expect(env.CFS_BLOCK_INDEX_URL).toEqual({ name: "CFS_BLOCK_INDEX_URL", value: "$(CFS_DATABASE_URL)" });
+      const at = (name: string) => blocks.findIndex((e) => e.name === name);
+      expect(at("CFS_DATABASE_URL"), "Kubernetes expands $(VAR) of earlier variables only").toBeLessThan(at("CFS_BLOCK_INDEX_URL"));
+      expect(env.CFS_BLOCK_INDEX_POOL_MAX.value).toBe(String(packs.indexPoolMax));
+      expect(env.CFS_PACK_MAX_BYTES.value).toBe(String(packs.maxPackBytes));
+      expect(env.CFS_PACKS_IN_FLIGHT.value).toBe(String(packs.packsInFlight));
+      expect(env.CFS_REPACK_MAX_LIVE_PERCENT.value).toBe(String(packs.repack.maxLivePercent));
+      expect(env.CFS_REPACK_MIN_AGE_MINUTES.value).toBe(String(packs.repack.minAgeMinutes));
+    } else {
+      expect(blocks.map((e) => e.name).filter((n) => packVars.includes(n) || n.startsWith("CFS_DATABASE_"))).toEqual([]);
+    }
+    if (!values.networkPolicy.enabled) return;
+    const policy = (name: string) => objects.find((o) => o.kind === "NetworkPolicy" && component(o) === name)!;
+    const port = values.postgresql.enabled ? 5432 : values.externalDatabase.port;
+    const toDatabase = policy("metadata").spec.egress.filter((rule: Json) => rule.ports.some((p: Json) => p.port === port));
+    expect(toDatabase, "metadata's one egress rule to PostgreSQL").toHaveLength(1);
+    if (packs.enabled) expect(policy("block-storage").spec.egress).toContainEqual(toDatabase[0]);
+    else expect(policy("block-storage").spec.egress.flatMap((rule: Json) => rule.ports.map((p: Json) => p.port))).not.toContain(port);
   });
 
   it("exposes every service's metrics to Prometheus: scrape annotations, and ServiceMonitors when asked", () => {
@@ -477,6 +517,40 @@ describe("values", () => {
     expect(blocks.CFS_S3_ENDPOINT, "the S3 settings stay beside them").toBeDefined();
   });
 
+  it("packs on by default, with the service's defaults: the index in the bundled PostgreSQL, which admits block storage", () => {
+    const { objects } = renders.get("default values")!;
+    const env = envOf(workloads(objects).find((w) => component(w) === "block-storage")!.spec.template.spec.containers[0]);
+    expect(env.CFS_DATABASE_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: "cfs-postgresql", key: "password" });
+    expect(env.CFS_DATABASE_URL.value).toBe("postgres://cfs:$(CFS_DATABASE_PASSWORD)@cfs-postgresql.cfs.svc.cluster.local:5432/cfs");
+    expect(env.CFS_BLOCK_INDEX_URL.value).toBe("$(CFS_DATABASE_URL)");
+    expect(env.CFS_DATABASE_POOL_MAX, "metadata's pool setting").toBeUndefined();
+    // services/block-storage/src/config.ts parsePacks defaults.
+    expect(env.CFS_BLOCK_INDEX_POOL_MAX.value).toBe("10");
+    expect(env.CFS_PACK_MAX_BYTES.value).toBe("16777216");
+    expect(env.CFS_PACKS_IN_FLIGHT.value).toBe("2");
+    expect(env.CFS_REPACK_MAX_LIVE_PERCENT.value).toBe("50");
+    expect(env.CFS_REPACK_MIN_AGE_MINUTES.value).toBe("60");
+    const policy = (name: string) => objects.find((o) => o.kind === "NetworkPolicy" && component(o) === name)!;
+    expect(policy("block-storage").spec.egress).toContainEqual({
+      to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "cfs", "app.kubernetes.io/instance": "cfs", "app.kubernetes.io/component": "postgresql" } } }],
+      ports: [{ protocol: "TCP", port: 5432 }],
+    });
+    expect(policy("postgresql").spec.ingress[0].from).toContainEqual({
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "cfs", "app.kubernetes.io/instance": "cfs", "app.kubernetes.io/component": "block-storage" } },
+    });
+  });
+
+  it("blockStorage.packs.enabled=false: one object per chunk, no database environment and no way to PostgreSQL", () => {
+    const { objects } = renders.get("ci/no-packs.yaml")!;
+    const env = envOf(workloads(objects).find((w) => component(w) === "block-storage")!.spec.template.spec.containers[0]);
+    expect(Object.keys(env).filter((n) => /^CFS_(DATABASE|BLOCK_INDEX|PACK|REPACK)_/.test(n))).toEqual([]);
+    expect(env.CFS_S3_ENDPOINT, "still on the object store").toBeDefined();
+    const policy = (name: string) => objects.find((o) => o.kind === "NetworkPolicy" && component(o) === name)!;
+    const peers = policy("block-storage").spec.egress.flatMap((rule: Json) => rule.to ?? []);
+    expect(peers.map((p: Json) => p.podSelector?.matchLabels?.["app.kubernetes.io/component"])).not.toContain("postgresql");
+    expect(policy("postgresql").spec.ingress[0].from.map((p: Json) => p.podSelector.matchLabels["app.kubernetes.io/component"])).toEqual(["metadata", "migrations"]);
+  });
+
   it("external PostgreSQL, MinIO/S3 and Auth0: nothing bundled, credentials only from the existing Secrets", () => {
     const { objects } = renders.get("ci/external.yaml")!;
     for (const name of ["postgresql", "minio", "dev-issuer"]) expect(objects.some((o) => component(o) === name), name).toBe(false);
@@ -490,6 +564,12 @@ describe("values", () => {
     expect(env.CFS_AUTH_JWKS_URI.value).toBe("https://cfs-example.eu.auth0.com/.well-known/jwks.json");
     const keyVolume = metadata.spec.template.spec.volumes.find((v: Json) => v.name === "app-token-key");
     expect(keyVolume.secret.secretName, "the app-token key from its existing Secret").toBe("cfs-app-token-key");
+    const blocks = envOf(workloads(objects).find((w) => component(w) === "block-storage")!.spec.template.spec.containers[0]);
+    expect(blocks.CFS_DATABASE_PASSWORD.valueFrom.secretKeyRef, "the pack index in the same database").toEqual({ name: "cfs-db", key: "db-password" });
+    expect(blocks.CFS_DATABASE_URL.value).toBe(env.CFS_DATABASE_URL.value);
+    expect(blocks.CFS_BLOCK_INDEX_URL.value).toBe("$(CFS_DATABASE_URL)");
+    const policy = objects.find((o) => o.kind === "NetworkPolicy" && component(o) === "block-storage")!;
+    expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: "10.20.0.0/16" } }], ports: [{ protocol: "TCP", port: 5433 }] });
   });
 
   it("postgresql.enabled=false with a whole URL in an existing Secret", () => {
@@ -538,6 +618,8 @@ describe("values", () => {
     ["a symmetric JWT algorithm", ["--set", "auth.algorithms=HS256"], /auth\/algorithms/],
     ["resources without limits", ["--set", "chunker.resources.limits=null"], /chunker\/resources/],
     ["an issuer that is not a URL", ["--set", "devIssuer.enabled=false", "--set", "auth.issuer=tenant.auth0.com"], /auth\/issuer/],
+    ["a pack larger than block storage accepts", ["--set", "blockStorage.packs.maxPackBytes=536870912"], /blockStorage\/packs\/maxPackBytes/],
+    ["a repack threshold of 100 percent (every pack, always)", ["--set", "blockStorage.packs.repack.maxLivePercent=100"], /blockStorage\/packs\/repack\/maxLivePercent/],
   ];
   it.each(rejected)("values.schema.json rejects %s at install time", async (_what, flags, message) => {
     const { code, stderr } = await template(t, [], flags);

@@ -142,8 +142,11 @@ app.kubernetes.io/part-of: cfs
 {{- end -}}
 {{- end -}}
 
-{{/* The metadata container's database environment: the password from its Secret, the URL composed from it. */}}
-{{- define "cfs.database.env" -}}
+{{/*
+CFS_DATABASE_URL (and CFS_DATABASE_PASSWORD it is composed from): metadata's database, and the one
+block storage keeps its pack index in, as $(CFS_DATABASE_URL).
+*/}}
+{{- define "cfs.database.urlEnv" -}}
 {{- if and (not .Values.postgresql.enabled) .Values.externalDatabase.urlKey }}
 - name: CFS_DATABASE_URL
   valueFrom:
@@ -176,6 +179,11 @@ app.kubernetes.io/part-of: cfs
 - name: CFS_DATABASE_URL
   value: {{ printf "postgres://%s:$(CFS_DATABASE_PASSWORD)@%s:%v/%s%s" $user $host $port $name (ternary (printf "?%s" $params) "" (ne $params "")) | quote }}
 {{- end }}
+{{- end -}}
+
+{{/* The metadata container's database environment: the URL and its pool. */}}
+{{- define "cfs.database.env" -}}
+{{- include "cfs.database.urlEnv" . }}
 - name: CFS_DATABASE_POOL_MAX
   value: {{ .Values.databasePoolMax | quote }}
 {{- end -}}
@@ -563,6 +571,18 @@ spec:
     - {protocol: TCP, port: {{ . }}}
     {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* Egress to PostgreSQL: the chart's pod, or externalDatabase.networkPolicyPeers. */}}
+{{- define "cfs.np.databaseEgress" -}}
+- to:
+    {{- if .Values.postgresql.enabled }}
+    {{- include "cfs.np.peer" (dict "root" . "component" "postgresql") | nindent 4 }}
+    {{- else }}
+    {{- toYaml .Values.externalDatabase.networkPolicyPeers | nindent 4 }}
+    {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ ternary 5432 .Values.externalDatabase.port .Values.postgresql.enabled }}}
 {{- end -}}
 
 {{/* Ingress to a metrics port from whoever scrapes. dict "root" "port". */}}
