@@ -1,14 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { runner } from "node-pg-migrate";
 import pg from "pg";
 import type { Logger } from "pino";
 import { unavailable } from "#lib/errors.js";
+import { applyMigrations } from "#lib/pg-migrations.js";
 import type { ChunkPosition, ListedChunk } from "../ports/chunk-store.js";
 import type { PackedLocation, PackEntry, PackIndex, PackMaintenance, SparsePack } from "../ports/pack-index.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.meta.url));
-/** Only `*.sql` files are migrations (node-pg-migrate would load anything else as a JS module). */
-const NOT_A_MIGRATION = "(?:\\..*|(?!.*\\.sql$).*)";
 
 /**
  * The next pack id, drawn before the pack's row is written: its chunks'
@@ -197,6 +195,19 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
     return row && { pack: row.pack, offset: Number(row.offset), size: row.size };
   }
 
+  async locateRun(ownerKey: string, hash: string, following: number): Promise<(PackEntry & PackedLocation)[]> {
+    const { rows } = await this.query<{ pack: string; hash: string; offset: string; size: number }>(
+      `SELECT p.pack, encode(n.hash, 'hex') AS hash, n."offset", n.size
+       FROM block_chunks AS c
+       JOIN block_packs AS p ON p.id = c.pack_id
+       JOIN block_chunks AS n ON n.pack_id = c.pack_id AND n.owner_key = c.owner_key AND n."offset" >= c."offset"
+       WHERE c.owner_key = decode($1, 'hex') AND c.hash = decode($2, 'hex')
+       ORDER BY n."offset" LIMIT $3`,
+      [ownerKey, hash, following + 1],
+    );
+    return rows.map((r) => ({ pack: r.pack, ownerKey, hash: r.hash, offset: Number(r.offset), size: r.size }));
+  }
+
   async addPack(pack: string, bytes: number, entries: readonly PackEntry[]): Promise<boolean[]> {
     const { rows } = await this.query<{ n: string }>(ADD_PACK, [
       pack,
@@ -296,40 +307,9 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
     await this.pool.end();
   }
 
-  /**
-   * Applies the pending migrations, as metadata does with its own (a table
-   * of their own, so the two services may share one database).
-   */
+  /** Block storage's own migrations table, so that it may share metadata's database. */
   private async migrate(): Promise<void> {
-    const client = await this.connect();
-    const log = this.log.child({ component: "block-index-migrations" });
-    let failure: Error | undefined;
-    try {
-      await runner({
-        dbClient: client,
-        dir: MIGRATIONS_DIR,
-        ignorePattern: NOT_A_MIGRATION,
-        migrationsTable: "block_index_migrations",
-        direction: "up",
-        // Each file in its own transaction: a failure keeps the earlier ones.
-        singleTransaction: false,
-        // A second replica starting at the same time waits, then finds nothing to do.
-        advisoryLockMode: "wait",
-        checkOrder: true,
-        logger: {
-          info: (msg) => log.info(msg.trim()),
-          warn: (msg) => log.warn(msg.trim()),
-          error: (msg) => log.error(msg.trim()),
-        },
-      });
-    } catch (err) {
-      failure = err instanceof Error ? err : new Error(String(err));
-      throw failure;
-    } finally {
-      // After a failure the session may sit in an aborted transaction or still
-      // hold the advisory lock: destroy it rather than return it to the pool.
-      client.release(failure);
-    }
+    await applyMigrations(await this.connect(), { dir: MIGRATIONS_DIR, table: "block_index_migrations" }, this.log.child({ component: "block-index-migrations" }));
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {

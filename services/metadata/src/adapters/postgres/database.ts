@@ -1,12 +1,10 @@
 import { fileURLToPath } from "node:url";
-import { runner } from "node-pg-migrate";
 import pg from "pg";
 import type { Logger } from "pino";
 import { CfsError, unavailable } from "#lib/errors.js";
+import { applyMigrations } from "#lib/pg-migrations.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations", import.meta.url));
-/** Only `*.sql` files are migrations (node-pg-migrate would load anything else as a JS module). */
-const NOT_A_MIGRATION = "(?:\\..*|(?!.*\\.sql$).*)";
 
 export interface PoolOptions {
   url: string;
@@ -69,35 +67,7 @@ export class PostgresDatabase {
 
   /** Applies pending schema migrations; safe to repeat and to run from several replicas at once. */
   async migrate(): Promise<void> {
-    const client = await this.connect();
-    const log = this.log.child({ component: "migrations" });
-    let failure: Error | undefined;
-    try {
-      await runner({
-        dbClient: client,
-        dir: MIGRATIONS_DIR,
-        ignorePattern: NOT_A_MIGRATION,
-        migrationsTable: "schema_migrations",
-        direction: "up",
-        // Each file in its own transaction: a failure keeps the earlier ones.
-        singleTransaction: false,
-        // A second replica starting at the same time waits, then finds nothing to do.
-        advisoryLockMode: "wait",
-        checkOrder: true,
-        logger: {
-          info: (msg) => log.info(msg.trim()),
-          warn: (msg) => log.warn(msg.trim()),
-          error: (msg) => log.error(msg.trim()),
-        },
-      });
-    } catch (err) {
-      failure = err instanceof Error ? err : new Error(String(err));
-      throw failure;
-    } finally {
-      // After a failure the session may sit in an aborted transaction or still
-      // hold the advisory lock: destroy it rather than return it to the pool.
-      client.release(failure);
-    }
+    await applyMigrations(await this.connect(), { dir: MIGRATIONS_DIR, table: "schema_migrations" }, this.log.child({ component: "migrations" }));
   }
 
   /** Resolves when the database answers (the readiness check). */
