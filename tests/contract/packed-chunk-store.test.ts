@@ -16,6 +16,7 @@ const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 const ALICE = ownerKeyOf("alice");
 const silent = pino({ level: "silent" });
+const unobserved = { packWritten: () => undefined, repacked: () => undefined };
 
 let minio: MinioServer;
 
@@ -48,7 +49,7 @@ async function openPacked(options: { packsInFlight?: number; index?: (index: Pos
     maxChunkBytes: MAX_CHUNK_BYTES,
   });
   const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4 }, silent);
-  const store = new PackedChunkStore(options.index?.(index) ?? index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 });
+  const store = new PackedChunkStore(options.index?.(index) ?? index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 }, unobserved);
   return {
     store,
     bucket,
@@ -137,9 +138,9 @@ describe("PackedChunkStore", () => {
       const [alone, shared] = await packsBySize(packed.bucketName);
       // The lone chunk's pack empties; 8 of the other 10 chunks go.
       await packed.store.delete(owner, [sha256(first), ...group.slice(0, 8).map(sha256)]);
-      const repacker = new Repacker(packed.index, packed.bucket, settings());
+      const repacker = new Repacker(packed.index, packed.bucket, settings(), unobserved);
       const result = await repacker.runOnce(new AbortController().signal);
-      expect(result).toMatchObject({ packsDeleted: 2, chunksMoved: 2, bytesMoved: 20_000, chunksBad: 0 });
+      expect(result).toMatchObject({ packsRepacked: 1, packsEmptied: 1, chunksMoved: 2, bytesMoved: 20_000, chunksBad: 0 });
       const after = await objectNames(packed.bucketName, "packs/");
       expect(after).toHaveLength(1);
       expect(after).not.toContain(alone);
@@ -147,7 +148,7 @@ describe("PackedChunkStore", () => {
       for (const c of group.slice(8)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
       expect(Object.fromEntries(await packed.store.has(owner, group.map(sha256)))).toEqual(Object.fromEntries(group.slice(8).map((c) => [sha256(c), 10_000])));
       // Nothing left to do: the new pack is all live.
-      expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 0, chunksMoved: 0 });
+      expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
     } finally {
       await packed.close();
     }
@@ -164,11 +165,11 @@ describe("PackedChunkStore", () => {
       await packed.store.delete(owner, [sha256(lead), sha256(group[0]!)]);
       const packs = await objectNames(packed.bucketName, "packs/");
       expect(packs).toHaveLength(2);
-      const patient = new Repacker(packed.index, packed.bucket, settings({ minAgeMs: 60 * 60_000 }));
-      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 0, chunksMoved: 0 });
+      const patient = new Repacker(packed.index, packed.bucket, settings({ minAgeMs: 60 * 60_000 }), unobserved);
+      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
       expect(await objectNames(packed.bucketName, "packs/")).toEqual(packs);
-      const eager = new Repacker(packed.index, packed.bucket, settings());
-      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ packsDeleted: 1, chunksMoved: 0 });
+      const eager = new Repacker(packed.index, packed.bucket, settings(), unobserved);
+      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 1, chunksMoved: 0 });
       expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
       for (const c of group.slice(1)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
     } finally {
@@ -183,9 +184,9 @@ describe("PackedChunkStore", () => {
       await packed.store.put(ALICE, sha256(kept), [kept]);
       const orphan = randomBytes(16).toString("hex");
       await packed.bucket.putPack(orphan, [randomBytes(500)]);
-      const patient = new Repacker(packed.index, packed.bucket, settings());
+      const patient = new Repacker(packed.index, packed.bucket, settings(), unobserved);
       expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 0 });
-      const eager = new Repacker(packed.index, packed.bucket, settings({ orphanAgeMs: -1 }));
+      const eager = new Repacker(packed.index, packed.bucket, settings({ orphanAgeMs: -1 }), unobserved);
       expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 1 });
       expect(await objectNames(packed.bucketName, `packs/${orphan.slice(0, 2)}/${orphan}`)).toEqual([]);
       expect((await packed.store.get(ALICE, sha256(kept)))!.equals(kept)).toBe(true);
@@ -200,12 +201,12 @@ describe("PackedChunkStore", () => {
       packsInFlight: 1,
       index: (index) => ({
         ...bound(index),
-        locate: async (ownerKey, hash) => {
-          const at = await index.locate(ownerKey, hash);
+        locateRun: async (ownerKey, hash, following) => {
+          const run = await index.locateRun(ownerKey, hash, following);
           const step = interleave;
           interleave = undefined;
           await step?.();
-          return at;
+          return run;
         },
       }),
     });
@@ -215,10 +216,54 @@ describe("PackedChunkStore", () => {
       await Promise.all([lead, keep, drop1, drop2].map((c) => packed.store.put(owner, sha256(c), [c])));
       await packed.store.delete(owner, [sha256(drop1), sha256(drop2)]);
       interleave = async () => {
-        await new Repacker(packed.index, packed.bucket, settings()).runOnce(new AbortController().signal);
+        await new Repacker(packed.index, packed.bucket, settings(), unobserved).runOnce(new AbortController().signal);
       };
       expect((await packed.store.get(owner, sha256(keep)))!.equals(keep)).toBe(true);
       expect(interleave).toBeUndefined();
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("fails a put whose pack cannot be recorded, and takes the pack object back", async () => {
+    const packed = await openPacked({
+      index: (index) => ({ ...bound(index), addPack: () => Promise.reject(Object.assign(new Error("block index unavailable (ECONNREFUSED)"), { kind: "unavailable" })) }),
+    });
+    try {
+      const data = randomBytes(400);
+      await expect(packed.store.put(ALICE, sha256(data), [data])).rejects.toMatchObject({ kind: "unavailable" });
+      expect(await objectNames(packed.bucketName)).toEqual([]);
+      expect((await packed.store.has(ALICE, [sha256(data)])).size).toBe(0);
+    } finally {
+      await packed.close();
+    }
+  });
+
+  it("reads a run of a pack's chunks with one index lookup, and a stale location found gone is looked up again", async () => {
+    let lookups = 0;
+    const packed = await openPacked({
+      packsInFlight: 1,
+      index: (index) => ({
+        ...bound(index),
+        locateRun: (ownerKey, hash, following) => ((lookups += 1), index.locateRun(ownerKey, hash, following)),
+        locate: (ownerKey, hash) => ((lookups += 1), index.locate(ownerKey, hash)),
+      }),
+    });
+    try {
+      const owner = ownerKeyOf(`run-${randomUUID()}`);
+      const [lead, ...run] = Array.from({ length: 7 }, () => randomBytes(3000));
+      await Promise.all([lead!, ...run].map((c) => packed.store.put(owner, sha256(c), [c])));
+      for (const c of run) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+      expect(lookups).toBe(1);
+      // Read again after a repack moved them: the first read looks up anew, the kept
+      // locations of the others point into the deleted pack and are looked up once more.
+      for (const c of run) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+      await packed.store.delete(owner, run.slice(0, 4).map(sha256));
+      lookups = 0;
+      expect((await packed.store.get(owner, sha256(run[4]!)))!.equals(run[4]!)).toBe(true);
+      await new Repacker(packed.index, packed.bucket, settings(), unobserved).runOnce(new AbortController().signal);
+      expect((await packed.store.get(owner, sha256(run[5]!)))!.equals(run[5]!)).toBe(true);
+      expect(lookups).toBe(2);
     } finally {
       await packed.close();
     }
@@ -264,6 +309,7 @@ function bound(index: PostgresPackIndex): PackIndex {
   return {
     sizes: index.sizes.bind(index),
     locate: index.locate.bind(index),
+    locateRun: index.locateRun.bind(index),
     addPack: index.addPack.bind(index),
     remove: index.remove.bind(index),
     list: index.list.bind(index),

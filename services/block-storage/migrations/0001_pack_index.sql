@@ -34,5 +34,6 @@ CREATE TABLE block_chunks (
   stored_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (owner_key, hash)
 );
--- A pack's live entries (repacking, and whether it can be dropped).
-CREATE INDEX block_chunks_pack_id ON block_chunks (pack_id);
+-- A pack's live entries in offset order: repacking, whether it can be
+-- dropped, and the chunks a download reads next (locateRun).
+CREATE INDEX block_chunks_pack_offset ON block_chunks (pack_id, "offset");

@@ -27,7 +27,7 @@ interface OpenedStore {
   closers: { name: string; close: () => Promise<void> }[];
 }
 
-async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Logger): Promise<OpenedStore> {
+async function openStore(storage: StorageConfig, maxChunkBytes: number, observer: BlockMetrics, log: Logger): Promise<OpenedStore> {
   if (storage.kind === "disk") {
     log.info({ root: storage.root }, "chunks on local disk");
     return { store: await DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate: withHeadroom }), closers: [] };
@@ -39,19 +39,15 @@ async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Log
   }
   const { index: indexConfig, limits, repack } = storage.packs;
   const index = await PostgresPackIndex.open(indexConfig, log);
-  const repacker = new Repacker(index, bucket, repack);
+  const repacker = new Repacker(index, bucket, repack, observer);
   const repacking = new BackgroundLoop(
-    async (signal) => {
-      const done = await repacker.runOnce(signal);
-      if (done.packsDeleted + done.chunksMoved + done.orphansDeleted + done.chunksBad > 0) log.info(done, "repacked");
-      return done.more;
-    },
+    async (signal) => (await repacker.runOnce(signal)).more,
     { name: "repack", intervalMs: repack.intervalMs, maxBackoffMs: 10 * repack.intervalMs, log },
   );
   repacking.start();
   log.info({ endpoint: storage.endpoint, bucket: storage.bucket, maxPackBytes: limits.maxPackBytes }, "chunks in object storage, packed");
   return {
-    store: new PackedChunkStore(index, bucket, bucket, limits),
+    store: new PackedChunkStore(index, bucket, bucket, limits, observer),
     closers: [
       { name: "repacker", close: () => repacking.stop() },
       { name: "pack index", close: () => index.close() },
@@ -62,9 +58,9 @@ async function openStore(storage: StorageConfig, maxChunkBytes: number, log: Log
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("block-storage", config.server.logLevel);
-  const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, log);
   const metrics = new Metrics("block-storage");
   const observer = new BlockMetrics(metrics.registry, log);
+  const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, observer, log);
   const quarantine = new Quarantine(store, observer);
   const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead });
   const scrubbing = new AbortController();

@@ -1,11 +1,18 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "pino";
+import type { PackObserver } from "../domain/packed-chunk-store.js";
 import type { FoundBy, QuarantineObserver } from "../domain/quarantine.js";
+import type { RepackObserver, RepackResult } from "../domain/repacker.js";
 import type { PassResult, ScrubObserver } from "../domain/scrubber.js";
 
-/** Block storage's own metrics and log lines: quarantined chunks and the scrubber's progress. */
-export class BlockMetrics implements QuarantineObserver, ScrubObserver {
+/** Block storage's own metrics and log lines: quarantined chunks, the scrubber's progress, packs and repacks. */
+export class BlockMetrics implements QuarantineObserver, ScrubObserver, PackObserver, RepackObserver {
   private readonly quarantinedTotal: Counter<"found_by">;
+  private readonly packsWritten: Counter;
+  private readonly packedChunks: Counter;
+  private readonly packBytes: Counter;
+  private readonly packsDeleted: Counter<"reason">;
+  private readonly repackedBytes: Counter;
   private readonly scrubbedBytes: Counter;
   private readonly scrubbedPassChunks: Gauge;
   private readonly lastPass: Gauge;
@@ -21,6 +28,21 @@ export class BlockMetrics implements QuarantineObserver, ScrubObserver {
       registers: [registry],
     });
     for (const foundBy of ["read", "scrub"]) this.quarantinedTotal.inc({ found_by: foundBy }, 0);
+    this.packsWritten = new Counter({
+      name: "cfs_blockstore_packs_written_total",
+      help: "Packs written for puts (repacks not counted); cfs_blockstore_packed_chunks_total over this is the chunks per pack.",
+      registers: [registry],
+    });
+    this.packedChunks = new Counter({ name: "cfs_blockstore_packed_chunks_total", help: "Chunks written in packs for puts.", registers: [registry] });
+    this.packBytes = new Counter({ name: "cfs_blockstore_pack_bytes_written_total", help: "Bytes of the packs written for puts.", registers: [registry] });
+    this.packsDeleted = new Counter({
+      name: "cfs_blockstore_packs_deleted_total",
+      help: "Pack objects deleted by the repacker: repacked (mostly dead space, live chunks copied), emptied, or orphaned (never recorded).",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+    for (const reason of ["repacked", "emptied", "orphaned"]) this.packsDeleted.inc({ reason }, 0);
+    this.repackedBytes = new Counter({ name: "cfs_blockstore_repacked_bytes_total", help: "Live bytes copied into new packs by the repacker.", registers: [registry] });
     this.scrubbedBytes = new Counter({
       name: "cfs_blockstore_scrubbed_bytes_total",
       help: "Bytes re-read and re-hashed by the scrubber.",
@@ -45,6 +67,21 @@ export class BlockMetrics implements QuarantineObserver, ScrubObserver {
 
   quarantineFailed(ownerKey: string, hash: string, err: unknown): void {
     this.log.warn({ err, ownerKey, chunk: hash }, "could not quarantine a corrupt chunk (it stays unserved: reads verify it)");
+  }
+
+  packWritten(chunks: number, bytes: number): void {
+    this.packsWritten.inc();
+    this.packedChunks.inc(chunks);
+    this.packBytes.inc(bytes);
+  }
+
+  repacked(result: RepackResult): void {
+    this.packsDeleted.inc({ reason: "repacked" }, result.packsRepacked);
+    this.packsDeleted.inc({ reason: "emptied" }, result.packsEmptied);
+    this.packsDeleted.inc({ reason: "orphaned" }, result.orphansDeleted);
+    this.repackedBytes.inc(result.bytesMoved);
+    if (result.packsRepacked + result.packsEmptied + result.orphansDeleted + result.chunksBad > 0) this.log.info(result, "repacked");
+    if (result.chunksBad > 0) this.log.warn({ chunksBad: result.chunksBad }, "repack left chunks that no longer match their hash where they were (the scrubber quarantines them)");
   }
 
   scrubbed(bytes: number): void {

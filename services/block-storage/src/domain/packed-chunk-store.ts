@@ -1,13 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { dataLoss } from "#lib/errors.js";
 import { isAfter, type ChunkPosition, type ChunkStore, type ListedChunk, type QuarantinedChunk } from "../ports/chunk-store.js";
-import type { PackIndex } from "../ports/pack-index.js";
+import type { PackedLocation, PackIndex } from "../ports/pack-index.js";
 import type { PackObjects } from "../ports/pack-objects.js";
 import { PackWriter, type PackLimits, type PendingChunk } from "./pack-writer.js";
 
 /** A new pack's name: 128 random bits in hex, never reused. */
 export function newPackName(): string {
   return randomBytes(16).toString("hex");
+}
+
+/** What the packed store reports (metrics). */
+export interface PackObserver {
+  packWritten(chunks: number, bytes: number): void;
 }
 
 /**
@@ -19,12 +24,14 @@ export function newPackName(): string {
  */
 export class PackedChunkStore implements ChunkStore {
   private readonly writer: PackWriter;
+  private readonly ahead = new LocationsAhead();
 
   constructor(
     private readonly index: PackIndex,
     private readonly objects: PackObjects,
     private readonly loose: ChunkStore,
     limits: PackLimits,
+    private readonly observer: PackObserver,
   ) {
     this.writer = new PackWriter((chunks) => this.writePack(chunks), limits);
   }
@@ -53,7 +60,7 @@ export class PackedChunkStore implements ChunkStore {
    * it is looked up once more. Still gone is data loss.
    */
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
-    let at = await this.index.locate(ownerKey, hash);
+    let at = this.ahead.take(ownerKey, hash) ?? (await this.locateRun(ownerKey, hash));
     if (!at) return this.loose.get(ownerKey, hash);
     for (;;) {
       const data = await this.objects.readPack(at.pack, at.offset, at.size);
@@ -63,6 +70,17 @@ export class PackedChunkStore implements ChunkStore {
       if (again.pack === at.pack) throw dataLoss(`chunk ${hash} is indexed in pack ${at.pack}, which is missing from object storage`);
       at = again;
     }
+  }
+
+  /**
+   * The chunk's location, and those of the chunks after it in its pack kept
+   * for the reads that follow: one index query for a run of a download's
+   * chunks instead of one each.
+   */
+  private async locateRun(ownerKey: string, hash: string): Promise<PackedLocation | undefined> {
+    const [first, ...next] = await this.index.locateRun(ownerKey, hash, LOCATIONS_AHEAD);
+    this.ahead.keep(next);
+    return first;
   }
 
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
@@ -139,10 +157,44 @@ export class PackedChunkStore implements ChunkStore {
     }
     await this.objects.putPack(pack, parts);
     try {
-      return await this.index.addPack(pack, offset, entries);
+      const recorded = await this.index.addPack(pack, offset, entries);
+      this.observer.packWritten(entries.length, offset);
+      return recorded;
     } catch (err) {
       await this.objects.deletePacks([pack]).catch(() => undefined);
       throw err;
     }
+  }
+}
+
+/** Locations looked up ahead per run, and at most kept at once (a few hundred bytes each). */
+const LOCATIONS_AHEAD = 32;
+const MAX_LOCATIONS_KEPT = 4096;
+/** A location kept longer is looked up again: a download reads the chunks of a run within moments. */
+const LOCATION_KEPT_MS = 10_000;
+
+/**
+ * Locations of chunks a download is likely to read next, each used once.
+ * One gone stale (moved by a repack, removed) costs nothing wrong: a moved
+ * chunk's old pack is gone and get() looks it up again, and a removed one's
+ * bytes are still what its hash names.
+ */
+class LocationsAhead {
+  private readonly kept = new Map<string, { at: PackedLocation; until: number }>();
+
+  keep(entries: readonly (PackedLocation & { ownerKey: string; hash: string })[]): void {
+    const until = Date.now() + LOCATION_KEPT_MS;
+    for (const e of entries) {
+      if (this.kept.size >= MAX_LOCATIONS_KEPT) this.kept.delete(this.kept.keys().next().value!);
+      this.kept.set(`${e.ownerKey}/${e.hash}`, { at: { pack: e.pack, offset: e.offset, size: e.size }, until });
+    }
+  }
+
+  take(ownerKey: string, hash: string): PackedLocation | undefined {
+    const key = `${ownerKey}/${hash}`;
+    const kept = this.kept.get(key);
+    if (!kept) return undefined;
+    this.kept.delete(key);
+    return kept.until >= Date.now() ? kept.at : undefined;
   }
 }

@@ -19,8 +19,10 @@ export interface RepackSettings {
 }
 
 export interface RepackResult {
-  /** Packs deleted (emptied by deletes, or rewritten). */
-  packsDeleted: number;
+  /** Packs rewritten (their live chunks copied into a new one) and deleted. */
+  packsRepacked: number;
+  /** Packs deleted with nothing left in them. */
+  packsEmptied: number;
   /** Live chunks copied into new packs. */
   chunksMoved: number;
   /** Live bytes copied. */
@@ -29,6 +31,11 @@ export interface RepackResult {
   chunksBad: number;
   /** Pack objects deleted that no index entry pointed into. */
   orphansDeleted: number;
+}
+
+/** What the repacker reports (metrics, logs): every run's result. */
+export interface RepackObserver {
+  repacked(result: RepackResult): void;
 }
 
 const sha256 = (data: Buffer): string => createHash("sha256").update(data).digest("hex");
@@ -49,6 +56,7 @@ export class Repacker {
     private readonly index: PackMaintenance,
     private readonly objects: PackObjects,
     private readonly settings: RepackSettings,
+    private readonly observer: RepackObserver,
   ) {}
 
   /**
@@ -59,12 +67,13 @@ export class Repacker {
   async runOnce(signal: AbortSignal, now = new Date()): Promise<RepackResult & { more: boolean }> {
     const { maxLiveRatio, minAgeMs, claimMs, packsPerRun, sweepPageSize } = this.settings;
     const due = await this.index.claimSparsePacks(maxLiveRatio, new Date(now.getTime() - minAgeMs), claimMs, packsPerRun);
-    const result: RepackResult = { packsDeleted: 0, chunksMoved: 0, bytesMoved: 0, chunksBad: 0, orphansDeleted: 0 };
+    const result: RepackResult = { packsRepacked: 0, packsEmptied: 0, chunksMoved: 0, bytesMoved: 0, chunksBad: 0, orphansDeleted: 0 };
     for (const sparse of due) {
       if (signal.aborted) break;
       await this.repack(sparse, result);
     }
     if (!signal.aborted) await this.sweepOrphans(sweepPageSize, now, result);
+    this.observer.repacked(result);
     return { ...result, more: due.length === packsPerRun };
   }
 
@@ -73,7 +82,7 @@ export class Repacker {
     if (live.length === 0) {
       if (await this.index.dropEmptyPack(sparse.pack)) {
         await this.objects.deletePacks([sparse.pack]);
-        result.packsDeleted += 1;
+        result.packsEmptied += 1;
       }
       return;
     }
@@ -105,7 +114,7 @@ export class Repacker {
     result.bytesMoved += offset;
     if (dropped) {
       await this.objects.deletePacks([sparse.pack]);
-      result.packsDeleted += 1;
+      result.packsRepacked += 1;
     }
   }
 

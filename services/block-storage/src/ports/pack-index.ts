@@ -30,6 +30,13 @@ export interface PackIndex {
   /** Where the chunk is, or undefined when it is not indexed. */
   locate(ownerKey: string, hash: string): Promise<PackedLocation | undefined>;
   /**
+   * The chunk's entry (first; none when it is not indexed) and up to
+   * `following` entries of the same owner after it in the same pack, in
+   * offset order: a file's chunks are put in order, so they are what a
+   * download reads next.
+   */
+  locateRun(ownerKey: string, hash: string, following: number): Promise<(PackEntry & PackedLocation)[]>;
+  /**
    * Records a pack whose object (`bytes` long) is stored whole, with its
    * entries, in one transaction. An entry whose ownerKey and hash are
    * indexed already (in this call or before) is not recorded: the earlier
