@@ -9,8 +9,10 @@ import { createLogger } from "#lib/logger.js";
 import { startStack, type RunningStack, type ServiceName } from "../../dev/stack.js";
 import type { SupervisionEvent } from "../../dev/supervisor.js";
 import { MinioChunkStore } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
+import { PostgresPackIndex } from "../../services/block-storage/src/adapters/postgres-pack-index.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
-import { chunkKey } from "../../services/block-storage/src/ports/chunk-store.js";
+import { PackedChunkStore } from "../../services/block-storage/src/domain/packed-chunk-store.js";
+import type { ChunkStore } from "../../services/block-storage/src/ports/chunk-store.js";
 import { createPool, PostgresDatabase } from "../../services/metadata/src/adapters/postgres/database.js";
 import { PostgresSweepReferences } from "../../services/metadata/src/adapters/postgres/sweep-references.js";
 import { chunksOf } from "../support/chunks.js";
@@ -125,7 +127,7 @@ export async function runSoak(options: SoakOptions): Promise<Check[]> {
       // Corruption: every flipped chunk is found by the scrubber (a pass at start) unless a download found it first.
       await running.kill("block-storage", "SIGKILL");
       await running.start("block-storage");
-      const store = await MinioChunkStore.open({ endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: BUCKET, region: "us-east-1", maxChunkBytes: 16 * 1024 * 1024 });
+      const { store, close: closeStore } = await openStore(minio, postgres.url);
       const quarantinedAll = async () => {
         for (const f of chaos.flipped) if ((await store.has(f.ownerKey, [f.hash])).size > 0) return false;
         return true;
@@ -158,7 +160,7 @@ export async function runSoak(options: SoakOptions): Promise<Check[]> {
       const settledAt = Date.now() / 1000 + GRACE_SECONDS;
       await waitFor(async () => (await metric(running, "metadata", "cfs_gc_sweep_last_completed_timestamp_seconds")) > settledAt + 1, 120_000, "a sweep after the grace period");
       const orphans = await countOrphans(store, postgres.url);
-      await store.close();
+      await closeStore();
       // The feeds: every acknowledged operation once, nothing twice.
       await waitFor(async () => [...feeds].every(([u, f]) => missingChanges(ledger, u, f).length === 0), 60_000, "the feeds to show every operation").catch(() => undefined);
       const missing = [...feeds].flatMap(([u, f]) => missingChanges(ledger, u, f).map((m) => `${u}: ${m}`));
@@ -337,7 +339,7 @@ function runChaos(stack: RunningStack, postgres: PostgresServer, minio: MinioSer
       }
       if (flips < 3 && now >= at(0.2 + flips * 0.2)) {
         flips++;
-        const f = await flipOne(minio).catch(() => undefined);
+        const f = await flipOne(minio, postgres.url).catch(() => undefined);
         if (f) {
           flipped.push(f);
           say(`soak: flipped a byte of chunk ${f.hash.slice(0, 12)}…`);
@@ -348,31 +350,47 @@ function runChaos(stack: RunningStack, postgres: PostgresServer, minio: MinioSer
   return { done, flipped };
 }
 
-/** Overwrites one stored chunk of a soak user with one byte flipped, behind block storage's back (bit rot). */
-async function flipOne(minio: MinioServer): Promise<Flipped | undefined> {
+/** The stack's chunk store as block storage sees it: packs through their index in the stack's database, over the bucket. */
+async function openStore(minio: MinioServer, databaseUrl: string): Promise<{ store: ChunkStore; index: PostgresPackIndex; close: () => Promise<void> }> {
+  const index = await PostgresPackIndex.open({ url: databaseUrl, poolMax: 2 }, createLogger("soak", "silent"));
+  const bucket = await MinioChunkStore.open({ endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: BUCKET, region: "us-east-1", maxChunkBytes: 16 * 1024 * 1024 });
+  const store = new PackedChunkStore(index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 1 }, { packWritten: () => undefined });
+  return {
+    store,
+    index,
+    close: async () => {
+      await store.close();
+      await index.close();
+    },
+  };
+}
+
+/** Flips one byte of a stored chunk of a soak user inside its pack object, behind block storage's back (bit rot). */
+async function flipOne(minio: MinioServer, databaseUrl: string): Promise<Flipped | undefined> {
   const endpoint = new URL(minio.endpoint);
   const client = new MinioClient({ endPoint: endpoint.hostname, port: Number(endpoint.port), useSSL: false, accessKey: minio.accessKey, secretKey: minio.secretKey });
-  const keys: string[] = [];
-  const stream = client.listObjectsV2(BUCKET, "", true);
-  for await (const item of stream as AsyncIterable<{ name?: string; size: number }>) {
-    if (item.name && !item.name.startsWith("quarantine/") && item.size > 1000) keys.push(item.name);
-    if (keys.length >= 200) break;
+  const { index, close } = await openStore(minio, databaseUrl);
+  try {
+    const users = ["soak-user-0", "soak-user-1", "soak-user-2", "soak-user-3", "soak-user-4"];
+    const candidates = (await index.list(undefined, 1000)).filter((c) => c.size > 1000 && users.some((u) => ownerKeyOf(u) === c.ownerKey));
+    if (candidates.length === 0) return undefined;
+    const { ownerKey, hash } = candidates[randomInt(candidates.length)]!;
+    const at = await index.locate(ownerKey, hash);
+    if (!at) return undefined;
+    const key = `packs/${at.pack.slice(0, 2)}/${at.pack}`;
+    const parts: Buffer[] = [];
+    for await (const part of (await client.getObject(BUCKET, key)) as AsyncIterable<Buffer>) parts.push(part);
+    const data = Buffer.concat(parts);
+    data[at.offset + randomInt(at.size)]! ^= 0x01;
+    await client.putObject(BUCKET, key, data, data.length);
+    return { user: users.find((u) => ownerKeyOf(u) === ownerKey)!, ownerKey, hash };
+  } finally {
+    await close();
   }
-  if (keys.length === 0) return undefined;
-  const key = keys[randomInt(keys.length)]!;
-  const [ownerKey, , hash] = key.split("/") as [string, string, string];
-  const user = ["soak-user-0", "soak-user-1", "soak-user-2", "soak-user-3", "soak-user-4"].find((u) => ownerKeyOf(u) === ownerKey);
-  if (!user) return undefined;
-  const parts: Buffer[] = [];
-  for await (const part of (await client.getObject(BUCKET, key)) as AsyncIterable<Buffer>) parts.push(part);
-  const data = Buffer.concat(parts);
-  data[randomInt(data.length)]! ^= 0x01;
-  await client.putObject(BUCKET, chunkKey(ownerKey, hash), data, data.length);
-  return { user, ownerKey, hash };
 }
 
 /** Chunks in the store that nothing in the catalogue refers to. */
-async function countOrphans(store: MinioChunkStore, databaseUrl: string): Promise<string[]> {
+async function countOrphans(store: ChunkStore, databaseUrl: string): Promise<string[]> {
   const log = createLogger("soak", "silent");
   const pool = createPool({ url: databaseUrl, max: 1 }, log);
   const references = new PostgresSweepReferences(new PostgresDatabase(pool, log));
