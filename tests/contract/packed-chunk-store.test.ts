@@ -63,6 +63,16 @@ async function openPacked(options: { packsInFlight?: number; index?: (index: Pos
   };
 }
 
+/** Runs `test` on a packed store of its own, closed (and its database dropped) after it whatever happens. */
+async function withPacked(options: Parameters<typeof openPacked>[0], test: (packed: Packed) => Promise<void>): Promise<void> {
+  const packed = await openPacked(options);
+  try {
+    await test(packed);
+  } finally {
+    await packed.close();
+  }
+}
+
 /** The bucket as an operator sees it. */
 function inspector(): Client {
   const url = new URL(minio.endpoint);
@@ -92,112 +102,97 @@ describeChunkStoreContract("MinIO, packed (PostgreSQL index)", async () => {
 
 describe("PackedChunkStore", () => {
   it("writes chunks put at the same time as one pack object, each read back by its range", async () => {
-    const packed = await openPacked({ packsInFlight: 1 });
-    try {
-      const chunks = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i));
-      expect(await Promise.all(chunks.map((c) => packed.store.put(ALICE, sha256(c), [c.subarray(0, 10), c.subarray(10)])))).toEqual(chunks.map(() => true));
-      // The first left alone at once; the other 19 waited for it and left together.
-      const packs = await objectNames(packed.bucketName, "packs/");
-      expect(packs).toHaveLength(2);
-      expect(await objectNames(packed.bucketName)).toEqual(packs);
-      for (const c of chunks) expect((await packed.store.get(ALICE, sha256(c)))!.equals(c)).toBe(true);
-    } finally {
-      await packed.close();
-    }
+    await withPacked({ packsInFlight: 1 }, async (packed) => {
+    const chunks = Array.from({ length: 20 }, (_, i) => randomBytes(1000 + i));
+    expect(await Promise.all(chunks.map((c) => packed.store.put(ALICE, sha256(c), [c.subarray(0, 10), c.subarray(10)])))).toEqual(chunks.map(() => true));
+    // The first left alone at once; the other 19 waited for it and left together.
+    const packs = await objectNames(packed.bucketName, "packs/");
+    expect(packs).toHaveLength(2);
+    expect(await objectNames(packed.bucketName)).toEqual(packs);
+    for (const c of chunks) expect((await packed.store.get(ALICE, sha256(c)))!.equals(c)).toBe(true);
+    });
   });
 
   it("keeps the chunks stored one object each before packing readable, listed, counted and deletable", async () => {
-    const packed = await openPacked();
-    try {
-      const old = randomBytes(5000);
-      await packed.bucket.put(ALICE, sha256(old), [old]);
-      const fresh = randomBytes(3000);
-      await packed.store.put(ALICE, sha256(fresh), [fresh]);
-      expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(old), sha256(fresh)]))).toEqual({ [sha256(old)]: 5000, [sha256(fresh)]: 3000 });
-      expect((await packed.store.get(ALICE, sha256(old)))!.equals(old)).toBe(true);
-      const listed = await packed.store.list(undefined, 10);
-      expect(listed.map((c) => c.hash).sort()).toEqual([sha256(old), sha256(fresh)].sort());
-      // Put again, it is packed as well; deleting it removes both copies.
-      await packed.store.put(ALICE, sha256(old), [old]);
-      expect(await packed.store.list(undefined, 10)).toHaveLength(2);
-      expect(await packed.store.delete(ALICE, [sha256(old), sha256(fresh)])).toBe(2);
-      expect((await packed.store.has(ALICE, [sha256(old), sha256(fresh)])).size).toBe(0);
-      expect(await objectNames(packed.bucketName, `${ALICE}/`)).toEqual([]);
-    } finally {
-      await packed.close();
-    }
+    await withPacked({}, async (packed) => {
+    const old = randomBytes(5000);
+    await packed.bucket.put(ALICE, sha256(old), [old]);
+    const fresh = randomBytes(3000);
+    await packed.store.put(ALICE, sha256(fresh), [fresh]);
+    expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(old), sha256(fresh)]))).toEqual({ [sha256(old)]: 5000, [sha256(fresh)]: 3000 });
+    expect((await packed.store.get(ALICE, sha256(old)))!.equals(old)).toBe(true);
+    const listed = await packed.store.list(undefined, 10);
+    expect(listed.map((c) => c.hash).sort()).toEqual([sha256(old), sha256(fresh)].sort());
+    // Put again, it is packed as well; deleting it removes both copies.
+    await packed.store.put(ALICE, sha256(old), [old]);
+    expect(await packed.store.list(undefined, 10)).toHaveLength(2);
+    expect(await packed.store.delete(ALICE, [sha256(old), sha256(fresh)])).toBe(2);
+    expect((await packed.store.has(ALICE, [sha256(old), sha256(fresh)])).size).toBe(0);
+    expect(await objectNames(packed.bucketName, `${ALICE}/`)).toEqual([]);
+    });
   });
 
   it("frees the space of deleted chunks: a mostly dead pack is rewritten, an empty one deleted", async () => {
-    const packed = await openPacked({ packsInFlight: 1 });
-    try {
-      const owner = ownerKeyOf(`repack-${randomUUID()}`);
-      const first = randomBytes(100);
-      const group = Array.from({ length: 10 }, () => randomBytes(10_000));
-      await Promise.all([first, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
-      const [alone, shared] = await packsBySize(packed.bucketName);
-      // The lone chunk's pack empties; 8 of the other 10 chunks go.
-      await packed.store.delete(owner, [sha256(first), ...group.slice(0, 8).map(sha256)]);
-      const repacker = new Repacker(packed.index, packed.bucket, settings(), unobserved);
-      const result = await repacker.runOnce(new AbortController().signal);
-      expect(result).toMatchObject({ packsRepacked: 1, packsEmptied: 1, chunksMoved: 2, bytesMoved: 20_000, chunksBad: 0 });
-      const after = await objectNames(packed.bucketName, "packs/");
-      expect(after).toHaveLength(1);
-      expect(after).not.toContain(alone);
-      expect(after).not.toContain(shared);
-      for (const c of group.slice(8)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
-      expect(Object.fromEntries(await packed.store.has(owner, group.map(sha256)))).toEqual(Object.fromEntries(group.slice(8).map((c) => [sha256(c), 10_000])));
-      // Nothing left to do: the new pack is all live.
-      expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
-    } finally {
-      await packed.close();
-    }
+    await withPacked({ packsInFlight: 1 }, async (packed) => {
+    const owner = ownerKeyOf(`repack-${randomUUID()}`);
+    const first = randomBytes(100);
+    const group = Array.from({ length: 10 }, () => randomBytes(10_000));
+    await Promise.all([first, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
+    const [alone, shared] = await packsBySize(packed.bucketName);
+    // The lone chunk's pack empties; 8 of the other 10 chunks go.
+    await packed.store.delete(owner, [sha256(first), ...group.slice(0, 8).map(sha256)]);
+    const repacker = new Repacker(packed.index, packed.bucket, settings(), unobserved);
+    const result = await repacker.runOnce(new AbortController().signal);
+    expect(result).toMatchObject({ packsRepacked: 1, packsEmptied: 1, chunksMoved: 2, bytesMoved: 20_000, chunksBad: 0 });
+    const after = await objectNames(packed.bucketName, "packs/");
+    expect(after).toHaveLength(1);
+    expect(after).not.toContain(alone);
+    expect(after).not.toContain(shared);
+    for (const c of group.slice(8)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+    expect(Object.fromEntries(await packed.store.has(owner, group.map(sha256)))).toEqual(Object.fromEntries(group.slice(8).map((c) => [sha256(c), 10_000])));
+    // Nothing left to do: the new pack is all live.
+    expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
+    });
   });
 
   it("leaves a pack that is still mostly live, and an emptied one younger than the minimum age", async () => {
-    const packed = await openPacked({ packsInFlight: 1 });
-    try {
-      const owner = ownerKeyOf(`repack-${randomUUID()}`);
-      const lead = randomBytes(100);
-      const group = Array.from({ length: 4 }, () => randomBytes(1000));
-      await Promise.all([lead, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
-      // The lead's pack empties, the group's keeps 3 of 4.
-      await packed.store.delete(owner, [sha256(lead), sha256(group[0]!)]);
-      const packs = await objectNames(packed.bucketName, "packs/");
-      expect(packs).toHaveLength(2);
-      const patient = new Repacker(packed.index, packed.bucket, settings({ minAgeMs: 60 * 60_000 }), unobserved);
-      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
-      expect(await objectNames(packed.bucketName, "packs/")).toEqual(packs);
-      const eager = new Repacker(packed.index, packed.bucket, settings(), unobserved);
-      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 1, chunksMoved: 0 });
-      expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
-      for (const c of group.slice(1)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
-    } finally {
-      await packed.close();
-    }
+    await withPacked({ packsInFlight: 1 }, async (packed) => {
+    const owner = ownerKeyOf(`repack-${randomUUID()}`);
+    const lead = randomBytes(100);
+    const group = Array.from({ length: 4 }, () => randomBytes(1000));
+    await Promise.all([lead, ...group].map((c) => packed.store.put(owner, sha256(c), [c])));
+    // The lead's pack empties, the group's keeps 3 of 4.
+    await packed.store.delete(owner, [sha256(lead), sha256(group[0]!)]);
+    const packs = await objectNames(packed.bucketName, "packs/");
+    expect(packs).toHaveLength(2);
+    const patient = new Repacker(packed.index, packed.bucket, settings({ minAgeMs: 60 * 60_000 }), unobserved);
+    expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 0, chunksMoved: 0 });
+    expect(await objectNames(packed.bucketName, "packs/")).toEqual(packs);
+    const eager = new Repacker(packed.index, packed.bucket, settings(), unobserved);
+    expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 1, chunksMoved: 0 });
+    expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
+    for (const c of group.slice(1)) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+    });
   });
 
   it("deletes a pack object the index does not know once it is old enough, and no recorded one", async () => {
-    const packed = await openPacked();
-    try {
-      const kept = randomBytes(100);
-      await packed.store.put(ALICE, sha256(kept), [kept]);
-      const orphan = randomBytes(16).toString("hex");
-      await packed.bucket.putPack(orphan, [randomBytes(500)]);
-      const patient = new Repacker(packed.index, packed.bucket, settings(), unobserved);
-      expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 0 });
-      const eager = new Repacker(packed.index, packed.bucket, settings({ orphanAgeMs: -1 }), unobserved);
-      expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 1 });
-      expect(await objectNames(packed.bucketName, `packs/${orphan.slice(0, 2)}/${orphan}`)).toEqual([]);
-      expect((await packed.store.get(ALICE, sha256(kept)))!.equals(kept)).toBe(true);
-    } finally {
-      await packed.close();
-    }
+    await withPacked({}, async (packed) => {
+    const kept = randomBytes(100);
+    await packed.store.put(ALICE, sha256(kept), [kept]);
+    const orphan = randomBytes(16).toString("hex");
+    await packed.bucket.putPack(orphan, [randomBytes(500)]);
+    const patient = new Repacker(packed.index, packed.bucket, settings(), unobserved);
+    expect(await patient.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 0 });
+    const eager = new Repacker(packed.index, packed.bucket, settings({ orphanAgeMs: -1 }), unobserved);
+    expect(await eager.runOnce(new AbortController().signal)).toMatchObject({ orphansDeleted: 1 });
+    expect(await objectNames(packed.bucketName, `packs/${orphan.slice(0, 2)}/${orphan}`)).toEqual([]);
+    expect((await packed.store.get(ALICE, sha256(kept)))!.equals(kept)).toBe(true);
+    });
   });
 
   it("reads a chunk that a repack moved between its lookup and its read from the new pack", async () => {
     let interleave: (() => Promise<void>) | undefined;
-    const packed = await openPacked({
+    await withPacked({
       packsInFlight: 1,
       index: (index) => ({
         ...bound(index),
@@ -209,8 +204,7 @@ describe("PackedChunkStore", () => {
           return run;
         },
       }),
-    });
-    try {
+    }, async (packed) => {
       const owner = ownerKeyOf(`moved-${randomUUID()}`);
       const [lead, keep, drop1, drop2] = [randomBytes(10), randomBytes(2000), randomBytes(2000), randomBytes(2000)];
       await Promise.all([lead, keep, drop1, drop2].map((c) => packed.store.put(owner, sha256(c), [c])));
@@ -220,36 +214,30 @@ describe("PackedChunkStore", () => {
       };
       expect((await packed.store.get(owner, sha256(keep)))!.equals(keep)).toBe(true);
       expect(interleave).toBeUndefined();
-    } finally {
-      await packed.close();
-    }
+    });
   });
 
   it("fails a put whose pack cannot be recorded, and takes the pack object back", async () => {
-    const packed = await openPacked({
+    await withPacked({
       index: (index) => ({ ...bound(index), addPack: () => Promise.reject(Object.assign(new Error("block index unavailable (ECONNREFUSED)"), { kind: "unavailable" })) }),
-    });
-    try {
+    }, async (packed) => {
       const data = randomBytes(400);
       await expect(packed.store.put(ALICE, sha256(data), [data])).rejects.toMatchObject({ kind: "unavailable" });
       expect(await objectNames(packed.bucketName)).toEqual([]);
       expect((await packed.store.has(ALICE, [sha256(data)])).size).toBe(0);
-    } finally {
-      await packed.close();
-    }
+    });
   });
 
   it("reads a run of a pack's chunks with one index lookup, and a stale location found gone is looked up again", async () => {
     let lookups = 0;
-    const packed = await openPacked({
+    await withPacked({
       packsInFlight: 1,
       index: (index) => ({
         ...bound(index),
         locateRun: (ownerKey, hash, following) => ((lookups += 1), index.locateRun(ownerKey, hash, following)),
         locate: (ownerKey, hash) => ((lookups += 1), index.locate(ownerKey, hash)),
       }),
-    });
-    try {
+    }, async (packed) => {
       const owner = ownerKeyOf(`run-${randomUUID()}`);
       const [lead, ...run] = Array.from({ length: 7 }, () => randomBytes(3000));
       await Promise.all([lead!, ...run].map((c) => packed.store.put(owner, sha256(c), [c])));
@@ -264,43 +252,35 @@ describe("PackedChunkStore", () => {
       await new Repacker(packed.index, packed.bucket, settings(), unobserved).runOnce(new AbortController().signal);
       expect((await packed.store.get(owner, sha256(run[5]!)))!.equals(run[5]!)).toBe(true);
       expect(lookups).toBe(2);
-    } finally {
-      await packed.close();
-    }
+    });
   });
 
   it("answers DATA_LOSS when the pack an entry points into is gone", async () => {
-    const packed = await openPacked();
-    try {
-      const data = randomBytes(300);
-      await packed.store.put(ALICE, sha256(data), [data]);
-      const [pack] = await objectNames(packed.bucketName, "packs/");
-      await inspector().removeObject(packed.bucketName, pack!);
-      await expect(packed.store.get(ALICE, sha256(data))).rejects.toMatchObject({ kind: "data-loss" });
-    } finally {
-      await packed.close();
-    }
+    await withPacked({}, async (packed) => {
+    const data = randomBytes(300);
+    await packed.store.put(ALICE, sha256(data), [data]);
+    const [pack] = await objectNames(packed.bucketName, "packs/");
+    await inspector().removeObject(packed.bucketName, pack!);
+    await expect(packed.store.get(ALICE, sha256(data))).rejects.toMatchObject({ kind: "data-loss" });
+    });
   });
 
   it("quarantines a packed chunk: kept aside with its bytes, no longer indexed", async () => {
-    const packed = await openPacked();
-    try {
-      const owner = ownerKeyOf(`quarantine-${randomUUID()}`);
-      const data = randomBytes(700);
-      await packed.store.put(owner, sha256(data), [data]);
-      const before = new Date(Date.now() - 1000);
-      expect(await packed.store.quarantine(owner, sha256(data))).toBe(true);
-      expect((await packed.store.has(owner, [sha256(data)])).size).toBe(0);
-      const listed = await packed.store.listQuarantined({ ownerKey: "", hash: "", quarantinedAt: before }, 10);
-      expect(listed.map((q) => q.hash)).toEqual([sha256(data)]);
-      const [name] = await objectNames(packed.bucketName, "quarantine/");
-      const kept = await inspector().getObject(packed.bucketName, name!);
-      const parts: Buffer[] = [];
-      for await (const part of kept) parts.push(part as Buffer);
-      expect(Buffer.concat(parts).equals(data)).toBe(true);
-    } finally {
-      await packed.close();
-    }
+    await withPacked({}, async (packed) => {
+    const owner = ownerKeyOf(`quarantine-${randomUUID()}`);
+    const data = randomBytes(700);
+    await packed.store.put(owner, sha256(data), [data]);
+    const before = new Date(Date.now() - 1000);
+    expect(await packed.store.quarantine(owner, sha256(data))).toBe(true);
+    expect((await packed.store.has(owner, [sha256(data)])).size).toBe(0);
+    const listed = await packed.store.listQuarantined({ ownerKey: "", hash: "", quarantinedAt: before }, 10);
+    expect(listed.map((q) => q.hash)).toEqual([sha256(data)]);
+    const [name] = await objectNames(packed.bucketName, "quarantine/");
+    const kept = await inspector().getObject(packed.bucketName, name!);
+    const parts: Buffer[] = [];
+    for await (const part of kept) parts.push(part as Buffer);
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    });
   });
 });
 
