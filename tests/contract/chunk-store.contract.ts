@@ -36,6 +36,28 @@ export function describeChunkStoreContract(name: string, create: () => Promise<C
       expect(await store.get(ALICE, sha256(data))).toEqual(data);
     });
 
+    it("reads many chunks in their order: repeats read twice, an absent one undefined, none for no hashes", async () => {
+      const chunks = [randomBytes(5000), randomBytes(1), Buffer.alloc(0), randomBytes(70_000)];
+      await Promise.all(chunks.map((c) => store.put(ALICE, sha256(c), [c])));
+      const absent = sha256(randomBytes(10));
+      const wanted = [chunks[3]!, chunks[0]!, chunks[2]!, chunks[0]!, chunks[1]!];
+      const got: Array<Buffer | undefined> = [];
+      for await (const chunk of store.getMany(ALICE, [...wanted.map(sha256), absent], 2)) got.push(chunk);
+      expect(got).toEqual([...wanted, undefined]);
+      for await (const chunk of store.getMany(BOB, [sha256(chunks[0]!)], 2)) expect(chunk).toBeUndefined();
+      for await (const chunk of store.getMany(ALICE, [], 2)) throw new Error(`read ${chunk?.length} bytes of no hash`);
+    });
+
+    it("stops reading many when the caller stops, and reads again after", async () => {
+      const chunks = Array.from({ length: 6 }, () => randomBytes(3000));
+      await Promise.all(chunks.map((c) => store.put(ALICE, sha256(c), [c])));
+      for await (const chunk of store.getMany(ALICE, chunks.map(sha256), 2)) {
+        expect(chunk).toEqual(chunks[0]);
+        break;
+      }
+      expect(await store.get(ALICE, sha256(chunks[5]!))).toEqual(chunks[5]);
+    });
+
     it("answers created=false for a second put and keeps the first bytes", async () => {
       const data = randomBytes(1000);
       expect(await store.put(ALICE, sha256(data), [data])).toBe(true);

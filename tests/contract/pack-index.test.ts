@@ -46,18 +46,21 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       database = undefined;
     });
 
-    it("locates a run: the chunk, then the owner's next entries of its pack in offset order, up to the limit", async () => {
+    it("locates many chunks at once: those of the owner only, in any pack, absent ones left out", async () => {
       const index = await open();
       const [owner, other] = [key(), key()];
-      const [a, b, c, d, x] = [key(), key(), key(), key(), key()];
-      const pack = key();
-      await index.addPack(pack, 500, [entry(owner, a, 0, 100), entry(other, x, 100, 100), entry(owner, b, 200, 100), entry(owner, c, 300, 100), entry(owner, d, 400, 100)]);
-      const located = (run: { hash: string; offset: number }[]) => run.map((e) => [e.hash, e.offset]);
-      expect(located(await index.locateRun(owner, b, 1))).toEqual([[b, 200], [c, 300]]);
-      expect(located(await index.locateRun(owner, a, 10))).toEqual([[a, 0], [b, 200], [c, 300], [d, 400]]);
-      expect((await index.locateRun(owner, d, 10))[0]).toEqual({ pack, ownerKey: owner, hash: d, offset: 400, size: 100 });
-      expect(await index.locateRun(owner, x, 10)).toEqual([]);
-      expect(located(await index.locateRun(other, x, 10))).toEqual([[x, 100]]);
+      const [a, b, c, x] = [key(), key(), key(), key()];
+      const [first, second] = [key(), key()];
+      await index.addPack(first, 300, [entry(owner, a, 0, 100), entry(other, x, 100, 100), entry(owner, b, 200, 100)]);
+      await index.addPack(second, 50, [entry(owner, c, 0, 50)]);
+      const located = await index.locateMany(owner, [c, x, a, b, key(), a]);
+      expect(Object.fromEntries(located)).toEqual({
+        [a]: { pack: first, offset: 0, size: 100 },
+        [b]: { pack: first, offset: 200, size: 100 },
+        [c]: { pack: second, offset: 0, size: 50 },
+      });
+      expect([...(await index.locateMany(other, [a, x])).keys()]).toEqual([x]);
+      expect((await index.locateMany(owner, [])).size).toBe(0);
     });
 
     it("records a pack and answers sizes and locate for its entries only, under their owner only", async () => {

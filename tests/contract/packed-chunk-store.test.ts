@@ -8,6 +8,7 @@ import { ownerKeyOf } from "../../services/block-storage/src/domain/block-servic
 import { PackedChunkStore } from "../../services/block-storage/src/domain/packed-chunk-store.js";
 import { Repacker, type RepackSettings } from "../../services/block-storage/src/domain/repacker.js";
 import type { PackIndex } from "../../services/block-storage/src/ports/pack-index.js";
+import type { PackObjects } from "../../services/block-storage/src/ports/pack-objects.js";
 import { startMinio, type MinioServer } from "../support/minio.js";
 import { createTestDatabase } from "../support/postgres.js";
 import { describeChunkStoreContract } from "./chunk-store.contract.js";
@@ -37,7 +38,9 @@ interface Packed {
 }
 
 /** A packed store over a fresh bucket and a fresh index database (a repack looks at every pack of its index). */
-async function openPacked(options: { packsInFlight?: number; index?: (index: PostgresPackIndex) => PackIndex } = {}): Promise<Packed> {
+async function openPacked(
+  options: { packsInFlight?: number; index?: (index: PostgresPackIndex) => PackIndex; objects?: (bucket: MinioChunkStore) => PackObjects } = {},
+): Promise<Packed> {
   const bucketName = `cfs-packs-${randomUUID()}`;
   const database = await createTestDatabase();
   const bucket = await MinioChunkStore.open({
@@ -49,7 +52,7 @@ async function openPacked(options: { packsInFlight?: number; index?: (index: Pos
     maxChunkBytes: MAX_CHUNK_BYTES,
   });
   const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4 }, silent);
-  const store = new PackedChunkStore(options.index?.(index) ?? index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 }, unobserved);
+  const store = new PackedChunkStore(options.index?.(index) ?? index, options.objects?.(bucket) ?? bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 }, unobserved);
   return {
     store,
     bucket,
@@ -190,29 +193,43 @@ describe("PackedChunkStore", () => {
     });
   });
 
-  it("reads a chunk that a repack moved between its lookup and its read from the new pack", async () => {
+  it("reads chunks that a repack moved between their lookup and their read from the new pack", async () => {
     let interleave: (() => Promise<void>) | undefined;
+    const runStep = async () => {
+      const step = interleave;
+      interleave = undefined;
+      await step?.();
+    };
     await withPacked({
       packsInFlight: 1,
       index: (index) => ({
         ...bound(index),
-        locateRun: async (ownerKey, hash, following) => {
-          const run = await index.locateRun(ownerKey, hash, following);
-          const step = interleave;
-          interleave = undefined;
-          await step?.();
-          return run;
+        locate: async (ownerKey, hash) => {
+          const at = await index.locate(ownerKey, hash);
+          await runStep();
+          return at;
+        },
+        locateMany: async (ownerKey, hashes) => {
+          const located = await index.locateMany(ownerKey, hashes);
+          await runStep();
+          return located;
         },
       }),
     }, async (packed) => {
       const owner = ownerKeyOf(`moved-${randomUUID()}`);
-      const [lead, keep, drop1, drop2] = [randomBytes(10), randomBytes(2000), randomBytes(2000), randomBytes(2000)];
-      await Promise.all([lead, keep, drop1, drop2].map((c) => packed.store.put(owner, sha256(c), [c])));
-      await packed.store.delete(owner, [sha256(drop1), sha256(drop2)]);
-      interleave = async () => {
+      const [lead, keep1, keep2, ...drop] = Array.from({ length: 7 }, () => randomBytes(2000));
+      await Promise.all([lead!, keep1!, keep2!, ...drop].map((c) => packed.store.put(owner, sha256(c), [c])));
+      const repack = async () => {
         await new Repacker(packed.index, packed.bucket, settings(), unobserved).runOnce(new AbortController().signal);
       };
-      expect((await packed.store.get(owner, sha256(keep)))!.equals(keep)).toBe(true);
+      // A pack at most half live is repacked: 3 of its 6 chunks go.
+      await packed.store.delete(owner, drop.slice(0, 3).map(sha256));
+      interleave = repack;
+      expect(await collect(packed.store.getMany(owner, [sha256(keep1!), sha256(keep2!)], 4))).toEqual([keep1, keep2]);
+      expect(interleave).toBeUndefined();
+      await packed.store.delete(owner, [sha256(keep2!), ...drop.slice(3).map(sha256)]);
+      interleave = repack;
+      expect((await packed.store.get(owner, sha256(keep1!)))!.equals(keep1!)).toBe(true);
       expect(interleave).toBeUndefined();
     });
   });
@@ -228,30 +245,50 @@ describe("PackedChunkStore", () => {
     });
   });
 
-  it("reads a run of a pack's chunks with one index lookup, and a stale location found gone is looked up again", async () => {
+  it("reads a download's chunks with one index lookup and one GET for each run that lies back to back in a pack", async () => {
     let lookups = 0;
+    const reads: number[] = [];
     await withPacked({
       packsInFlight: 1,
-      index: (index) => ({
-        ...bound(index),
-        locateRun: (ownerKey, hash, following) => ((lookups += 1), index.locateRun(ownerKey, hash, following)),
-        locate: (ownerKey, hash) => ((lookups += 1), index.locate(ownerKey, hash)),
+      index: (index) => ({ ...bound(index), locateMany: (ownerKey, hashes) => ((lookups += 1), index.locateMany(ownerKey, hashes)) }),
+      objects: (bucket) => ({
+        ...boundObjects(bucket),
+        readChunks: (pack, offset, sizes) => (reads.push(sizes.length), bucket.readChunks(pack, offset, sizes)),
       }),
     }, async (packed) => {
       const owner = ownerKeyOf(`run-${randomUUID()}`);
-      const [lead, ...run] = Array.from({ length: 7 }, () => randomBytes(3000));
+      const [lead, ...run] = Array.from({ length: 7 }, (_, i) => randomBytes(3000 + i));
       await Promise.all([lead!, ...run].map((c) => packed.store.put(owner, sha256(c), [c])));
-      for (const c of run) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
-      expect(lookups).toBe(1);
-      // Read again after a repack moved them: the first read looks up anew, the kept
-      // locations of the others point into the deleted pack and are looked up once more.
-      for (const c of run) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
-      await packed.store.delete(owner, run.slice(0, 4).map(sha256));
+      const old = randomBytes(500);
+      await packed.bucket.put(owner, sha256(old), [old]);
+      const empty = Buffer.alloc(0);
+      await packed.store.put(owner, sha256(empty), []);
+      expect(await collect(packed.store.getMany(owner, run.map(sha256), 2))).toEqual(run);
+      expect([lookups, reads]).toEqual([1, [6]]);
+      // Out of order, a repeat, a loose chunk, an absent one, the empty chunk: each run as it comes.
       lookups = 0;
-      expect((await packed.store.get(owner, sha256(run[4]!)))!.equals(run[4]!)).toBe(true);
-      await new Repacker(packed.index, packed.bucket, settings(), unobserved).runOnce(new AbortController().signal);
-      expect((await packed.store.get(owner, sha256(run[5]!)))!.equals(run[5]!)).toBe(true);
-      expect(lookups).toBe(2);
+      reads.length = 0;
+      const absent = sha256(randomBytes(8));
+      const order = [run[3]!, run[4]!, run[0]!, old, run[0]!, lead!];
+      const got = await collect(packed.store.getMany(owner, [...order.map(sha256), absent, sha256(empty)], 2));
+      expect(got).toEqual([...order, undefined, empty]);
+      expect([lookups, reads]).toEqual([1, [2, 1, 1, 1, 1]]);
+    });
+  });
+
+  it("answers DATA_LOSS for a run whose pack holds fewer bytes than its index says", async () => {
+    await withPacked({ packsInFlight: 1 }, async (packed) => {
+      const [lead, a, b] = [randomBytes(10), randomBytes(4000), randomBytes(4000)];
+      await Promise.all([lead, a, b].map((c) => packed.store.put(ALICE, sha256(c), [c])));
+      const [, pack] = await packsBySize(packed.bucketName);
+      await inspector().putObject(packed.bucketName, pack!, Buffer.concat([a, b.subarray(0, 100)]));
+      const got: Buffer[] = [];
+      const reading = (async () => {
+        for await (const chunk of packed.store.getMany(ALICE, [sha256(a), sha256(b)], 4)) got.push(chunk!);
+      })();
+      await expect(reading).rejects.toMatchObject({ kind: "data-loss" });
+      expect(got).toEqual([a]);
+      await expect(packed.store.get(ALICE, sha256(b))).rejects.toMatchObject({ kind: "data-loss" });
     });
   });
 
@@ -262,6 +299,7 @@ describe("PackedChunkStore", () => {
     const [pack] = await objectNames(packed.bucketName, "packs/");
     await inspector().removeObject(packed.bucketName, pack!);
     await expect(packed.store.get(ALICE, sha256(data))).rejects.toMatchObject({ kind: "data-loss" });
+    await expect(collect(packed.store.getMany(ALICE, [sha256(data)], 4))).rejects.toMatchObject({ kind: "data-loss" });
     });
   });
 
@@ -289,12 +327,30 @@ function bound(index: PostgresPackIndex): PackIndex {
   return {
     sizes: index.sizes.bind(index),
     locate: index.locate.bind(index),
-    locateRun: index.locateRun.bind(index),
+    locateMany: index.locateMany.bind(index),
     addPack: index.addPack.bind(index),
     remove: index.remove.bind(index),
     list: index.list.bind(index),
     check: index.check.bind(index),
   };
+}
+
+/** The bucket's pack methods bound to it, so that a test can replace one of them. */
+function boundObjects(bucket: MinioChunkStore): PackObjects {
+  return {
+    putPack: bucket.putPack.bind(bucket),
+    readPack: bucket.readPack.bind(bucket),
+    readChunks: bucket.readChunks.bind(bucket),
+    deletePacks: bucket.deletePacks.bind(bucket),
+    listPacks: bucket.listPacks.bind(bucket),
+    quarantineBytes: bucket.quarantineBytes.bind(bucket),
+  };
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }
 
 /** The bucket's pack objects, smallest first. */

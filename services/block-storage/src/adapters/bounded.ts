@@ -40,3 +40,31 @@ export async function presentSizes(
   });
   return present;
 }
+
+/**
+ * `get` of each of `hashes`, in order, with up to `ahead` of them in flight:
+ * ChunkStore.getMany for a store that reads one chunk at a time. A failure
+ * surfaces in order, when its chunk is due.
+ */
+export async function* readAhead(
+  hashes: readonly string[],
+  ahead: number,
+  get: (hash: string) => Promise<Buffer | undefined>,
+): AsyncGenerator<Buffer | undefined> {
+  const pending: Array<Promise<Buffer | undefined>> = [];
+  let next = 0;
+  const refill = () => {
+    while (pending.length < Math.max(1, ahead) && next < hashes.length) {
+      const reading = get(hashes[next++]!);
+      // Its error surfaces when it is awaited, or not at all once the caller stopped.
+      reading.catch(() => undefined);
+      pending.push(reading);
+    }
+  };
+  refill();
+  while (pending.length > 0) {
+    const data = await pending.shift()!;
+    refill();
+    yield data;
+  }
+}

@@ -15,7 +15,7 @@ import {
   type ListedChunk,
   type QuarantinedChunk,
 } from "../ports/chunk-store.js";
-import { mapBounded, presentSizes } from "./bounded.js";
+import { mapBounded, presentSizes, readAhead } from "./bounded.js";
 
 export interface DiskChunkStoreOptions {
   /** `$CFS_DATA_DIR/blocks`. */
@@ -103,6 +103,10 @@ export class DiskChunkStore implements ChunkStore {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
+    return readAhead(hashes, ahead, (hash) => this.get(ownerKey, hash));
   }
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {

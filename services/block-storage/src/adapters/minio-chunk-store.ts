@@ -14,7 +14,7 @@ import {
   type QuarantinedChunk,
 } from "../ports/chunk-store.js";
 import type { PackObjects, StoredPack } from "../ports/pack-objects.js";
-import { presentSizes } from "./bounded.js";
+import { presentSizes, readAhead } from "./bounded.js";
 import { S3Presigner } from "./s3-presigner.js";
 
 export interface MinioChunkStoreOptions {
@@ -152,8 +152,13 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
         throw tooLarge();
       }
       if (!Number.isSafeInteger(declared) || declared < 0) return readBody(res, this.maxChunkBytes, tooLarge);
-      return readExactly(res, this.allocate(declared), () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
+      const cut = cutInto(res, [declared], this.allocate, () => dataLoss(`object storage ended chunk ${hash} before its Content-Length`), () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
+      return (await cut.next()).value as Buffer;
     });
+  }
+
+  getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
+    return readAhead(hashes, ahead, (hash) => this.get(ownerKey, hash));
   }
 
   /**
@@ -261,30 +266,36 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     await this.putObject(packKey(pack), parts);
   }
 
-  readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined> {
+  async readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined> {
+    const chunks = await this.readChunks(pack, offset, [size]);
+    return chunks && ((await chunks.next()).value as Buffer);
+  }
+
+  /**
+   * One ranged GET for the whole run, cut into its chunks as the bytes
+   * arrive (each copied once, into a buffer of the allocator's): a run of
+   * eight 1 MiB chunks cost MinIO a third of the CPU of eight GETs of one
+   * chunk each. The last chunk is handed over only once the body has ended,
+   * so the connection goes back to the pool.
+   */
+  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<AsyncGenerator<Buffer> | undefined> {
     return guard(async () => {
-      // A range cannot be empty: an empty chunk is a HEAD that the pack is there.
-      const res = await this.send(size === 0 ? "HEAD" : "GET", packKey(pack), size === 0 ? {} : { range: `bytes=${offset}-${offset + size - 1}` });
+      const total = totalOf(sizes);
+      // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
+      const res = await this.send(total === 0 ? "HEAD" : "GET", packKey(pack), total === 0 ? {} : { range: `bytes=${offset}-${offset + total - 1}` });
       if (res.statusCode === 404) {
         res.resume();
         return undefined;
       }
-      const short = () => dataLoss(`pack ${pack} holds fewer bytes than its index says (${size} from ${offset})`);
+      // A body that ends early fails at the first chunk it cannot fill; those before it are whole.
+      const short = () => dataLoss(`pack ${pack} holds fewer bytes than its index says (${total} from ${offset})`);
       if (res.statusCode === 416) {
         res.resume();
         throw short();
       }
-      const expected = size === 0 ? 200 : 206;
+      const expected = total === 0 ? 200 : 206;
       if (res.statusCode !== expected) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
-      if (size === 0) {
-        res.resume();
-        return Buffer.alloc(0);
-      }
-      if (Number(res.headers["content-length"]) !== size) {
-        res.destroy();
-        throw short();
-      }
-      return readExactly(res, this.allocate(size), () => new Error(`object storage sent more than the ${size} bytes asked of pack ${pack}`));
+      return guardEach(cutInto(res, sizes, this.allocate, short, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`)));
     });
   }
 
@@ -395,24 +406,55 @@ async function readBody(res: http.IncomingMessage, maxBytes: number, tooLarge: (
 }
 
 function totalLength(parts: readonly Buffer[]): number {
+  return totalOf(parts.map((p) => p.length));
+}
+
+function totalOf(sizes: readonly number[]): number {
   let total = 0;
-  for (const part of parts) total += part.length;
+  for (const size of sizes) total += size;
   return total;
 }
 
 /**
- * A body of known length read straight into `target` (one copy, no list of
- * parts joined afterwards); one that ends short resolves with what came,
- * which the caller's verification refuses.
+ * A body that holds `sizes` bytes back to back, as one buffer per size. A
+ * body that ends short fails with `short()`, one that goes on with
+ * `tooLong()`; leaving early destroys the response.
  */
-async function readExactly(res: http.IncomingMessage, target: Buffer, tooLong: () => Error): Promise<Buffer> {
+async function* cutInto(
+  res: http.IncomingMessage,
+  sizes: readonly number[],
+  allocate: ChunkAllocator,
+  short: () => Error,
+  tooLong: () => Error,
+): AsyncGenerator<Buffer> {
+  let index = 0;
+  let target = allocate(sizes[0] ?? 0);
   let filled = 0;
+  // Chunks filled by the bytes so far; the last waits for the body's end.
+  const ready: Buffer[] = [];
+  const advance = () => {
+    while (index < sizes.length && filled === target.length) {
+      ready.push(target);
+      index += 1;
+      filled = 0;
+      if (index < sizes.length) target = allocate(sizes[index]!);
+    }
+  };
+  advance();
   for await (const part of res as AsyncIterable<Buffer>) {
-    if (part.length > target.length - filled) throw tooLong();
-    part.copy(target, filled);
-    filled += part.length;
+    let at = 0;
+    while (at < part.length) {
+      if (index >= sizes.length) throw tooLong();
+      const n = Math.min(part.length - at, target.length - filled);
+      part.copy(target, filled, at, at + n);
+      filled += n;
+      at += n;
+      advance();
+    }
+    while (ready.length > (index < sizes.length ? 0 : 1)) yield ready.shift()!;
   }
-  return filled === target.length ? target : target.subarray(0, filled);
+  if (index < sizes.length) throw short();
+  yield* ready;
 }
 
 /** An S3 error answer as an Error whose `code` is the S3 code (<Code>SlowDown</Code>), which guard() maps. */
@@ -440,8 +482,20 @@ async function guard<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    const code = codeOf(err);
-    if (code !== undefined && TRANSIENT.has(code)) throw unavailable(`object storage unavailable (${code})`, err);
-    throw err;
+    throw translate(err);
   }
+}
+
+/** guard() for a body read after its request settled. */
+async function* guardEach<T>(items: AsyncGenerator<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (err) {
+    throw translate(err);
+  }
+}
+
+function translate(err: unknown): unknown {
+  const code = codeOf(err);
+  return code !== undefined && TRANSIENT.has(code) ? unavailable(`object storage unavailable (${code})`, err) : err;
 }

@@ -195,17 +195,13 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
     return row && { pack: row.pack, offset: Number(row.offset), size: row.size };
   }
 
-  async locateRun(ownerKey: string, hash: string, following: number): Promise<(PackEntry & PackedLocation)[]> {
-    const { rows } = await this.query<{ pack: string; hash: string; offset: string; size: number }>(
-      `SELECT p.pack, encode(n.hash, 'hex') AS hash, n."offset", n.size
-       FROM block_chunks AS c
-       JOIN block_packs AS p ON p.id = c.pack_id
-       JOIN block_chunks AS n ON n.pack_id = c.pack_id AND n.owner_key = c.owner_key AND n."offset" >= c."offset"
-       WHERE c.owner_key = decode($1, 'hex') AND c.hash = decode($2, 'hex')
-       ORDER BY n."offset" LIMIT $3`,
-      [ownerKey, hash, following + 1],
+  async locateMany(ownerKey: string, hashes: readonly string[]): Promise<Map<string, PackedLocation>> {
+    const { rows } = await this.query<{ hash: string; pack: string; offset: string; size: number }>(
+      `SELECT encode(c.hash, 'hex') AS hash, p.pack, c."offset", c.size FROM block_chunks AS c JOIN block_packs AS p ON p.id = c.pack_id
+       WHERE c.owner_key = decode($1, 'hex') AND c.hash IN (SELECT decode(h, 'hex') FROM unnest($2::text[]) AS h)`,
+      [ownerKey, hashes],
     );
-    return rows.map((r) => ({ pack: r.pack, ownerKey, hash: r.hash, offset: Number(r.offset), size: r.size }));
+    return new Map(rows.map((r) => [r.hash, { pack: r.pack, offset: Number(r.offset), size: r.size }]));
   }
 
   async addPack(pack: string, bytes: number, entries: readonly PackEntry[]): Promise<boolean[]> {

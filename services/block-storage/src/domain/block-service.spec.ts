@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { isAfter, isQuarantinedAfter, type ChunkPosition, type ChunkStore, type ListedChunk, type QuarantinedChunk } from "../ports/chunk-store.js";
+import { dataLoss } from "#lib/errors.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
 import { BlockService, ownerKeyOf } from "./block-service.js";
 import { Quarantine, type FoundBy, type QuarantineObserver } from "./quarantine.js";
@@ -54,6 +55,10 @@ export class MemoryStore implements ChunkStore {
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
     return this.chunks.get(`${ownerKey}/${hash}`);
+  }
+
+  async *getMany(ownerKey: string, hashes: readonly string[]): AsyncGenerator<Buffer | undefined> {
+    for (const hash of hashes) yield this.get(ownerKey, hash);
   }
 
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
@@ -480,6 +485,51 @@ describe("BlockService.readMany", () => {
       for await (const chunk of blocks.readMany(alice, [sha256(a)], "")) void chunk;
     })();
     await expect(reading).rejects.toMatchObject({ kind: "data-loss" });
+  });
+
+  it("quarantines the chunk whose read failed with DATA_LOSS, the one the store's iteration was at", async () => {
+    const { store } = setup();
+    const findings = new Findings();
+    const [a, b] = [randomBytes(100), randomBytes(100)];
+    for (const d of [a, b]) await store.put(ownerKeyOf("alice"), sha256(d), [d]);
+    // Quarantine reads a chunk once more before it moves it: b is bad there too.
+    store.chunks.get(`${ownerKeyOf("alice")}/${sha256(b)}`)![0]! ^= 1;
+    const failing = Object.assign(Object.create(store) as MemoryStore, {
+      async *getMany(ownerKey: string, hashes: readonly string[]): AsyncGenerator<Buffer | undefined> {
+        yield store.get(ownerKey, hashes[0]!);
+        throw dataLoss("pack shorter than its index says");
+      },
+    });
+    const blocks = new BlockService(failing, MAX, new Quarantine(failing, findings));
+    const got: Buffer[] = [];
+    const reading = (async () => {
+      for await (const chunk of blocks.readMany(alice, [sha256(a), sha256(b)], "")) got.push(chunk);
+    })();
+    await expect(reading).rejects.toMatchObject({ kind: "data-loss" });
+    expect(got).toEqual([a]);
+    expect(findings.found).toEqual([{ hash: sha256(b), foundBy: "read" }]);
+  });
+
+  it("stops the store's reads when the caller stops taking chunks", async () => {
+    const { store } = setup();
+    let stopped = false;
+    const data = Array.from({ length: 4 }, () => randomBytes(10));
+    for (const d of data) await store.put(ownerKeyOf("alice"), sha256(d), [d]);
+    const watched = Object.assign(Object.create(store) as MemoryStore, {
+      async *getMany(ownerKey: string, hashes: readonly string[]): AsyncGenerator<Buffer | undefined> {
+        try {
+          for (const hash of hashes) yield store.get(ownerKey, hash);
+        } finally {
+          stopped = true;
+        }
+      },
+    });
+    const blocks = new BlockService(watched, MAX, new Quarantine(watched, new Findings()));
+    for await (const chunk of blocks.readMany(alice, data.map(sha256), "")) {
+      expect(chunk).toEqual(data[0]);
+      break;
+    }
+    expect(stopped).toBe(true);
   });
 
   it("refuses more than MAX_HASHES_PER_CALL hashes and malformed ones", async () => {

@@ -117,21 +117,17 @@ export class BlockService {
     }
     sha256s.forEach((hash, i) => checkHash(hash, `sha256s[${i}]`));
     const ownerKey = ownerKeyOf(owner);
-    const pending: Array<Promise<Buffer>> = [];
-    let next = 0;
-    const refill = () => {
-      while (pending.length < this.concurrency.readsAhead && next < sha256s.length) {
-        const reading = this.readVerified(ownerKey, sha256s[next++]!);
-        // Its error surfaces, in order, when it is awaited.
-        reading.catch(() => undefined);
-        pending.push(reading);
+    const chunks = this.store.getMany(ownerKey, sha256s, this.concurrency.readsAhead);
+    try {
+      for (const hash of sha256s) {
+        yield await this.readVerified(ownerKey, hash, async () => {
+          const next = await chunks.next();
+          if (next.done) throw new Error(`the chunk store ended a read of ${sha256s.length} chunks early`);
+          return next.value;
+        });
       }
-    };
-    refill();
-    while (pending.length > 0) {
-      const data = await pending.shift()!;
-      refill();
-      yield data;
+    } finally {
+      await chunks.return(undefined);
     }
   }
 
@@ -180,7 +176,9 @@ export class BlockService {
   /** The chunk's bytes, verified: bytes that no longer match their hash are DATA_LOSS, never returned. */
   async get(principal: Principal, sha256: string, requestedOwner: string): Promise<Buffer> {
     const owner = resolveOwner(principal, requestedOwner);
-    return this.readVerified(ownerKeyOf(owner), checkHash(sha256, "sha256"));
+    const ownerKey = ownerKeyOf(owner);
+    const hash = checkHash(sha256, "sha256");
+    return this.readVerified(ownerKey, hash, () => this.store.get(ownerKey, hash));
   }
 
   /**
@@ -188,10 +186,10 @@ export class BlockService {
    * chunk) are quarantined before the call fails with DATA_LOSS: from then
    * on has() leaves the chunk out, so the next upload of it stores it again.
    */
-  private async readVerified(ownerKey: string, hash: string): Promise<Buffer> {
+  private async readVerified(ownerKey: string, hash: string, read: () => Promise<Buffer | undefined>): Promise<Buffer> {
     let data: Buffer | undefined;
     try {
-      data = await this.store.get(ownerKey, hash);
+      data = await read();
     } catch (err) {
       if (err instanceof CfsError && err.kind === "data-loss") await this.quarantine.isolate(ownerKey, hash, "read");
       throw err;

@@ -24,7 +24,6 @@ export interface PackObserver {
  */
 export class PackedChunkStore implements ChunkStore {
   private readonly writer: PackWriter;
-  private readonly ahead = new LocationsAhead();
 
   constructor(
     private readonly index: PackIndex,
@@ -60,7 +59,7 @@ export class PackedChunkStore implements ChunkStore {
    * it is looked up once more. Still gone is data loss.
    */
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
-    let at = this.ahead.take(ownerKey, hash) ?? (await this.locateRun(ownerKey, hash));
+    let at = await this.index.locate(ownerKey, hash);
     if (!at) return this.loose.get(ownerKey, hash);
     for (;;) {
       const data = await this.objects.readPack(at.pack, at.offset, at.size);
@@ -73,14 +72,24 @@ export class PackedChunkStore implements ChunkStore {
   }
 
   /**
-   * The chunk's location, and those of the chunks after it in its pack kept
-   * for the reads that follow: one index query for a run of a download's
-   * chunks instead of one each.
+   * One index lookup for all of them, then one read for each run of chunks
+   * that lie back to back in one pack (a file's chunks are put in order, so
+   * a download's are mostly such runs). The run's bytes stream through one
+   * at a time, so `ahead` bounds only the reads of loose chunks. A run whose
+   * pack a repack deleted since the lookup is read chunk by chunk, as get()
+   * reads one.
    */
-  private async locateRun(ownerKey: string, hash: string): Promise<PackedLocation | undefined> {
-    const [first, ...next] = await this.index.locateRun(ownerKey, hash, LOCATIONS_AHEAD);
-    this.ahead.keep(next);
-    return first;
+  async *getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
+    const located = await this.index.locateMany(ownerKey, hashes);
+    for (const run of runsOf(hashes, located)) {
+      if (run.pack === undefined) {
+        yield* this.loose.getMany(ownerKey, run.hashes, ahead);
+        continue;
+      }
+      const chunks = await this.objects.readChunks(run.pack, run.offset, run.sizes);
+      if (chunks) yield* chunks;
+      else for (const hash of run.hashes) yield await this.get(ownerKey, hash);
+    }
   }
 
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
@@ -167,34 +176,31 @@ export class PackedChunkStore implements ChunkStore {
   }
 }
 
-/** Locations looked up ahead per run, and at most kept at once (a few hundred bytes each). */
-const LOCATIONS_AHEAD = 32;
-const MAX_LOCATIONS_KEPT = 4096;
-/** A location kept longer is looked up again: a download reads the chunks of a run within moments. */
-const LOCATION_KEPT_MS = 10_000;
+/** Hashes to read together: back to back in one pack from `offset`, or (no pack) not indexed, so loose or absent. */
+interface ReadRun {
+  pack: string | undefined;
+  offset: number;
+  hashes: string[];
+  sizes: number[];
+}
 
-/**
- * Locations of chunks a download is likely to read next, each used once.
- * One gone stale (moved by a repack, removed) costs nothing wrong: a moved
- * chunk's old pack is gone and get() looks it up again, and a removed one's
- * bytes are still what its hash names.
- */
-class LocationsAhead {
-  private readonly kept = new Map<string, { at: PackedLocation; until: number }>();
-
-  keep(entries: readonly (PackedLocation & { ownerKey: string; hash: string })[]): void {
-    const until = Date.now() + LOCATION_KEPT_MS;
-    for (const e of entries) {
-      if (this.kept.size >= MAX_LOCATIONS_KEPT) this.kept.delete(this.kept.keys().next().value!);
-      this.kept.set(`${e.ownerKey}/${e.hash}`, { at: { pack: e.pack, offset: e.offset, size: e.size }, until });
+/** `hashes` in order, cut into runs: a run of a pack ends where the next chunk is elsewhere, or not right after it. */
+export function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLocation>): ReadRun[] {
+  const runs: ReadRun[] = [];
+  let run: ReadRun | undefined;
+  let end = 0;
+  for (const hash of hashes) {
+    const at = located.get(hash);
+    const continues = run !== undefined && (at ? run.pack === at.pack && at.offset === end : run.pack === undefined);
+    if (!continues) {
+      run = { pack: at?.pack, offset: at?.offset ?? 0, hashes: [], sizes: [] };
+      runs.push(run);
+    }
+    run!.hashes.push(hash);
+    if (at) {
+      run!.sizes.push(at.size);
+      end = at.offset + at.size;
     }
   }
-
-  take(ownerKey: string, hash: string): PackedLocation | undefined {
-    const key = `${ownerKey}/${hash}`;
-    const kept = this.kept.get(key);
-    if (!kept) return undefined;
-    this.kept.delete(key);
-    return kept.until >= Date.now() ? kept.at : undefined;
-  }
+  return runs;
 }

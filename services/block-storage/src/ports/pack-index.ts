@@ -29,13 +29,8 @@ export interface PackIndex {
   sizes(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>>;
   /** Where the chunk is, or undefined when it is not indexed. */
   locate(ownerKey: string, hash: string): Promise<PackedLocation | undefined>;
-  /**
-   * The chunk's entry (first; none when it is not indexed) and up to
-   * `following` entries of the same owner after it in the same pack, in
-   * offset order: a file's chunks are put in order, so they are what a
-   * download reads next.
-   */
-  locateRun(ownerKey: string, hash: string, following: number): Promise<(PackEntry & PackedLocation)[]>;
+  /** Where each of those `hashes` indexed under ownerKey is (one lookup for a download's page of chunks); absent ones are left out. */
+  locateMany(ownerKey: string, hashes: readonly string[]): Promise<Map<string, PackedLocation>>;
   /**
    * Records a pack whose object (`bytes` long) is stored whole, with its
    * entries, in one transaction. An entry whose ownerKey and hash are

@@ -10,6 +10,14 @@ export interface PackObjects {
    * pack object is not there (deleted by a repack since it was located).
    */
   readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined>;
+  /**
+   * Chunks stored back to back in the pack from `offset`, `sizes` bytes
+   * each, in order and unverified, read with one request and handed over as
+   * their bytes arrive; undefined when the pack object is not there. A pack
+   * that ends before them fails with DATA_LOSS. The caller iterates the
+   * chunks at once, to their end or until it returns the iterator.
+   */
+  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<AsyncGenerator<Buffer> | undefined>;
   /** Deletes the pack objects; absent ones are no error. */
   deletePacks(packs: readonly string[]): Promise<void>;
   /** Up to `limit` pack objects in name order from just after `after` ("" from the start), each with when it was stored. */
