@@ -78,12 +78,14 @@ const PRESIGNED_SECONDS = 60;
  * presigned request signs only the method, key and time (its payload is
  * UNSIGNED-PAYLOAD); the payload's integrity is ours to check, and is: every
  * chunk is verified against its SHA-256 before it is written and after it is
- * read (domain/block-service.ts). Reads go over undici, writes over
- * node:http, each where it costs less (one client process, MinIO, 8 MiB
- * objects): node:http's parser copies every piece of a body it receives into
- * a fresh buffer, so its GETs cost ~1.9 CPU-s per GiB against undici's ~1.2;
- * undici writes a body of several parts one write at a time, where node:http
- * corks them into one writev, ~0.6 against ~0.4 per GiB. The URLs are
+ * read (domain/block-service.ts). GETs go over undici, PUTs and HEADs over
+ * node:http, each where it costs less (measured from one client process on
+ * MinIO): node:http's parser copies every piece of a body it receives into
+ * a fresh buffer, so its GETs of 8 MiB cost ~1.9 CPU-s per GiB against
+ * undici's ~1.2; undici writes a body of several parts one write at a time,
+ * where node:http corks them into one writev (~0.6 against ~0.4 CPU-s per
+ * GiB of 8 MiB PUTs), and its HEADs cost ~2× node:http's in both the client
+ * and MinIO. The URLs are
  * signed by S3Presigner (one SHA-256 and one HMAC a request, the day's
  * signing key kept). The calls
  * that move no chunk (bucket, listings, bulk delete, quarantine copies)
@@ -138,7 +140,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
-    return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
+    return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(chunkKey(ownerKey, hash)));
   }
 
   async put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean> {
@@ -150,7 +152,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
     return guard(async () => {
-      const res = await this.fetch("GET", chunkKey(ownerKey, hash), {});
+      const res = await this.fetch(chunkKey(ownerKey, hash), {});
       if (res.statusCode === 404) {
         await res.body.dump();
         return undefined;
@@ -173,12 +175,39 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   /**
-   * A GET or HEAD over a presigned URL. Resolves with the response once its
-   * head has arrived; the caller reads the body to its end (or destroys it),
-   * so that the connection goes back to the pool.
+   * A GET over a presigned URL. Resolves with the response once its head has
+   * arrived; the caller reads the body to its end (or destroys it), so that
+   * the connection goes back to the pool.
    */
-  private fetch(method: "GET" | "HEAD", key: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    return this.reads.request({ method, path: this.presigner.presign(method, key, PRESIGNED_SECONDS), headers });
+  private fetch(key: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+    return this.reads.request({ method: "GET", path: this.presigner.presign("GET", key, PRESIGNED_SECONDS), headers });
+  }
+
+  /**
+   * A PUT or HEAD over a presigned URL. Resolves with the response once its
+   * head has arrived; the caller reads the body to its end. A body is
+   * written part by part under its total length (node:http corks the socket
+   * meanwhile, so the parts leave in one writev, never joined).
+   */
+  private send(method: "PUT" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
+    const { request, hostname, port } = this.writeTo;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          method,
+          hostname,
+          port,
+          path: this.presigner.presign(method, key, PRESIGNED_SECONDS),
+          agent: this.writes,
+          headers: body ? { ...headers, "content-length": String(totalLength(body)) } : headers,
+        },
+        resolve,
+      );
+      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`object storage idle for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
+      req.on("error", reject);
+      for (const part of body ?? []) req.write(part);
+      req.end();
+    });
   }
 
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
@@ -277,7 +306,8 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     return guard(async () => {
       const total = totalOf(sizes);
       // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
-      const res = await this.fetch(total === 0 ? "HEAD" : "GET", packKey(pack), total === 0 ? {} : { range: `bytes=${offset}-${offset + total - 1}` });
+      if (total === 0) return (await this.sizeOf(packKey(pack))) === undefined ? undefined : emptyChunks(sizes.length);
+      const res = await this.fetch(packKey(pack), { range: `bytes=${offset}-${offset + total - 1}` });
       if (res.statusCode === 404) {
         await res.body.dump();
         return undefined;
@@ -288,8 +318,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
         await res.body.dump();
         throw short();
       }
-      const expected = total === 0 ? 200 : 206;
-      if (res.statusCode !== expected) throw s3Error("GET", res.statusCode, await readBody(res.body, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
+      if (res.statusCode !== 206) throw s3Error("GET", res.statusCode, await readBody(res.body, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
       return guardEach(cutInto(res.body, sizes, this.allocate, short, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`)));
     });
   }
@@ -321,31 +350,12 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   /**
-   * A PUT of `parts` as one object over a presigned URL, written part by
-   * part under their total length (node:http corks the socket meanwhile, so
-   * the parts leave in one writev, never joined); resolves 200, or 412 when
-   * a conditional one (`if-none-match`) found the object there.
+   * A PUT of `parts` as one object over a presigned URL; resolves 200, or
+   * 412 when a conditional one (`if-none-match`) found the object there.
    */
   private putObject(key: string, parts: readonly Buffer[], conditions: Record<string, string> = {}): Promise<number> {
     return guard(async () => {
-      const { request, hostname, port } = this.writeTo;
-      const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-        const req = request(
-          {
-            method: "PUT",
-            hostname,
-            port,
-            path: this.presigner.presign("PUT", key, PRESIGNED_SECONDS),
-            agent: this.writes,
-            headers: { "content-type": "application/octet-stream", "content-length": String(totalLength(parts)), ...conditions },
-          },
-          resolve,
-        );
-        req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`object storage idle for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
-        req.on("error", reject);
-        for (const part of parts) req.write(part);
-        req.end();
-      });
+      const res = await this.send("PUT", key, { "content-type": "application/octet-stream", ...conditions }, parts);
       const body = await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("object storage answered a PUT with an oversized body"));
       if (res.statusCode === 200 || (res.statusCode === 412 && "if-none-match" in conditions)) return res.statusCode;
       throw s3Error("PUT", res.statusCode, body);
@@ -362,10 +372,10 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   /** A HEAD over a presigned URL, like put and get: a stat costs one light request, not minio-js's signing of an empty payload. */
-  private sizeOf(ownerKey: string, hash: string): Promise<number | undefined> {
+  private sizeOf(key: string): Promise<number | undefined> {
     return guard(async () => {
-      const res = await this.fetch("HEAD", chunkKey(ownerKey, hash), {});
-      await res.body.dump();
+      const res = await this.send("HEAD", key, {});
+      res.resume();
       if (res.statusCode === 404) return undefined;
       if (res.statusCode !== 200) throw s3Error("HEAD", res.statusCode, Buffer.alloc(0));
       const size = Number(res.headers["content-length"]);
@@ -422,6 +432,11 @@ async function readBody(body: AsyncIterable<Buffer>, maxBytes: number, tooLarge:
 
 function totalLength(parts: readonly Buffer[]): number {
   return totalOf(parts.map((p) => p.length));
+}
+
+/** A run of empty chunks: nothing to read once the pack is known to be there. */
+async function* emptyChunks(count: number): AsyncGenerator<Buffer> {
+  for (let i = 0; i < count; i++) yield Buffer.alloc(0);
 }
 
 function totalOf(sizes: readonly number[]): number {
