@@ -263,8 +263,12 @@ describe("PackedChunkStore", () => {
       await packed.bucket.put(owner, sha256(old), [old]);
       const empty = Buffer.alloc(0);
       await packed.store.put(owner, sha256(empty), []);
-      expect(await collect(packed.store.getMany(owner, run.map(sha256), 2))).toEqual(run);
+      expect(await collect(packed.store.getMany(owner, run.map(sha256), 8))).toEqual(run);
       expect([lookups, reads]).toEqual([1, [6]]);
+      // A run is at most as many chunks as are read ahead.
+      reads.length = 0;
+      expect(await collect(packed.store.getMany(owner, run.map(sha256), 4))).toEqual(run);
+      expect(reads).toEqual([4, 2]);
       // Out of order, a repeat, a loose chunk, an absent one, the empty chunk: each run as it comes.
       lookups = 0;
       reads.length = 0;

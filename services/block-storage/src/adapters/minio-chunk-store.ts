@@ -165,8 +165,9 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
         throw tooLarge();
       }
       if (!Number.isSafeInteger(declared) || declared < 0) return readBody(res.body, this.maxChunkBytes, tooLarge);
-      const cut = cutInto(res.body, [declared], this.allocate, () => dataLoss(`object storage ended chunk ${hash} before its Content-Length`), () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
-      return (await cut.next()).value as Buffer;
+      const [data] = await readInto(res.body, [declared], this.allocate, () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
+      if (!data) throw dataLoss(`object storage ended chunk ${hash} before its Content-Length`);
+      return data;
     });
   }
 
@@ -292,34 +293,33 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   async readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined> {
     const chunks = await this.readChunks(pack, offset, [size]);
-    return chunks && ((await chunks.next()).value as Buffer);
+    if (chunks && chunks.length === 0) throw dataLoss(`pack ${pack} holds fewer bytes than its index says (${size} from ${offset})`);
+    return chunks?.[0];
   }
 
   /**
    * One ranged GET for the whole run, cut into its chunks as the bytes
    * arrive (each copied once, into a buffer of the allocator's): a run of
    * eight 1 MiB chunks cost MinIO a third of the CPU of eight GETs of one
-   * chunk each. The last chunk is handed over only once the body has ended,
-   * so the connection goes back to the pool.
+   * chunk each.
    */
-  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<AsyncGenerator<Buffer> | undefined> {
+  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<Buffer[] | undefined> {
     return guard(async () => {
       const total = totalOf(sizes);
       // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
-      if (total === 0) return (await this.sizeOf(packKey(pack))) === undefined ? undefined : emptyChunks(sizes.length);
+      if (total === 0) return (await this.sizeOf(packKey(pack))) === undefined ? undefined : sizes.map(() => Buffer.alloc(0));
       const res = await this.fetch(packKey(pack), { range: `bytes=${offset}-${offset + total - 1}` });
       if (res.statusCode === 404) {
         await res.body.dump();
         return undefined;
       }
-      // A body that ends early fails at the first chunk it cannot fill; those before it are whole.
-      const short = () => dataLoss(`pack ${pack} holds fewer bytes than its index says (${total} from ${offset})`);
       if (res.statusCode === 416) {
+        // The range starts past the pack's end: none of the run is there.
         await res.body.dump();
-        throw short();
+        return [];
       }
       if (res.statusCode !== 206) throw s3Error("GET", res.statusCode, await readBody(res.body, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
-      return guardEach(cutInto(res.body, sizes, this.allocate, short, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`)));
+      return readInto(res.body, sizes, this.allocate, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`));
     });
   }
 
@@ -434,11 +434,6 @@ function totalLength(parts: readonly Buffer[]): number {
   return totalOf(parts.map((p) => p.length));
 }
 
-/** A run of empty chunks: nothing to read once the pack is known to be there. */
-async function* emptyChunks(count: number): AsyncGenerator<Buffer> {
-  for (let i = 0; i < count; i++) yield Buffer.alloc(0);
-}
-
 function totalOf(sizes: readonly number[]): number {
   let total = 0;
   for (const size of sizes) total += size;
@@ -446,45 +441,34 @@ function totalOf(sizes: readonly number[]): number {
 }
 
 /**
- * A body that holds `sizes` bytes back to back, as one buffer per size. A
- * body that ends short fails with `short()`, one that goes on with
- * `tooLong()`; leaving early destroys the response.
+ * A body that holds `sizes` bytes back to back, read into one buffer per
+ * size (each byte copied once); a body that ends short resolves with the
+ * chunks it filled, one that goes on fails with `tooLong()`.
  */
-async function* cutInto(
-  body: AsyncIterable<Buffer>,
-  sizes: readonly number[],
-  allocate: ChunkAllocator,
-  short: () => Error,
-  tooLong: () => Error,
-): AsyncGenerator<Buffer> {
-  let index = 0;
+async function readInto(body: AsyncIterable<Buffer>, sizes: readonly number[], allocate: ChunkAllocator, tooLong: () => Error): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
   let target = allocate(sizes[0] ?? 0);
   let filled = 0;
-  // Chunks filled by the bytes so far; the last waits for the body's end.
-  const ready: Buffer[] = [];
   const advance = () => {
-    while (index < sizes.length && filled === target.length) {
-      ready.push(target);
-      index += 1;
+    while (chunks.length < sizes.length && filled === target.length) {
+      chunks.push(target);
       filled = 0;
-      if (index < sizes.length) target = allocate(sizes[index]!);
+      if (chunks.length < sizes.length) target = allocate(sizes[chunks.length]!);
     }
   };
   advance();
+  // Leaving the loop early (the throw) destroys the response stream.
   for await (const part of body) {
-    let at = 0;
-    while (at < part.length) {
-      if (index >= sizes.length) throw tooLong();
+    for (let at = 0; at < part.length; ) {
+      if (chunks.length >= sizes.length) throw tooLong();
       const n = Math.min(part.length - at, target.length - filled);
       part.copy(target, filled, at, at + n);
       filled += n;
       at += n;
       advance();
     }
-    while (ready.length > (index < sizes.length ? 0 : 1)) yield ready.shift()!;
   }
-  if (index < sizes.length) throw short();
-  yield* ready;
+  return chunks;
 }
 
 /** An S3 error answer as an Error whose `code` is the S3 code (<Code>SlowDown</Code>), which guard() maps. */
@@ -511,15 +495,6 @@ function isNotFound(err: unknown): boolean {
 async function guard<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
-  } catch (err) {
-    throw translate(err);
-  }
-}
-
-/** guard() for a body read after its request settled. */
-async function* guardEach<T>(items: AsyncGenerator<T>): AsyncGenerator<T> {
-  try {
-    yield* items;
   } catch (err) {
     throw translate(err);
   }

@@ -72,24 +72,45 @@ export class PackedChunkStore implements ChunkStore {
   }
 
   /**
-   * One index lookup for all of them, then one read for each run of chunks
-   * that lie back to back in one pack (a file's chunks are put in order, so
-   * a download's are mostly such runs). The run's bytes stream through one
-   * at a time, so `ahead` bounds only the reads of loose chunks. A run whose
-   * pack a repack deleted since the lookup is read chunk by chunk, as get()
-   * reads one.
+   * One index lookup for all of them, then one read for each run of up to
+   * `ahead` chunks that lie back to back in one pack (a file's chunks are
+   * put in order, so a download's are mostly such runs). Each run is read
+   * whole, the next one while the caller takes this one's chunks: at most
+   * two runs are held, and no request to the object store waits on a slow
+   * reader. A run whose pack a repack deleted since the lookup is read chunk
+   * by chunk, as get() reads one.
    */
   async *getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
-    const located = await this.index.locateMany(ownerKey, hashes);
-    for (const run of runsOf(hashes, located)) {
+    const runs = runsOf(hashes, await this.index.locateMany(ownerKey, hashes), Math.max(1, ahead));
+    let next: Promise<Array<Buffer | undefined>> | undefined;
+    const readAhead = (run: ReadRun | undefined) => {
+      next = run?.pack === undefined ? undefined : this.readRun(ownerKey, run, run.pack);
+      // Its error surfaces when its run is due, or not at all once the caller stopped.
+      next?.catch(() => undefined);
+    };
+    readAhead(runs[0]);
+    for (let i = 0; i < runs.length; i++) {
+      const run = runs[i]!;
       if (run.pack === undefined) {
         yield* this.loose.getMany(ownerKey, run.hashes, ahead);
+        readAhead(runs[i + 1]);
         continue;
       }
-      const chunks = await this.objects.readChunks(run.pack, run.offset, run.sizes);
-      if (chunks) yield* chunks;
-      else for (const hash of run.hashes) yield await this.get(ownerKey, hash);
+      const chunks = await next!;
+      readAhead(runs[i + 1]);
+      yield* chunks;
+      if (chunks.length < run.hashes.length) {
+        throw dataLoss(`pack ${run.pack} holds fewer bytes than its index says (chunk ${run.hashes[chunks.length]} is past its end)`);
+      }
     }
+  }
+
+  private async readRun(ownerKey: string, run: ReadRun, pack: string): Promise<Array<Buffer | undefined>> {
+    const chunks = await this.objects.readChunks(pack, run.offset, run.sizes);
+    if (chunks) return chunks;
+    const again: Array<Buffer | undefined> = [];
+    for (const hash of run.hashes) again.push(await this.get(ownerKey, hash));
+    return again;
   }
 
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
@@ -184,14 +205,18 @@ interface ReadRun {
   sizes: number[];
 }
 
-/** `hashes` in order, cut into runs: a run of a pack ends where the next chunk is elsewhere, or not right after it. */
-export function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLocation>): ReadRun[] {
+/**
+ * `hashes` in order, cut into runs: a run of a pack ends where the next
+ * chunk is elsewhere or not right after it, or at `maxChunks`.
+ */
+export function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLocation>, maxChunks: number): ReadRun[] {
   const runs: ReadRun[] = [];
   let run: ReadRun | undefined;
   let end = 0;
   for (const hash of hashes) {
     const at = located.get(hash);
-    const continues = run !== undefined && (at ? run.pack === at.pack && at.offset === end : run.pack === undefined);
+    const continues =
+      run !== undefined && (at ? run.pack === at.pack && at.offset === end && run.hashes.length < maxChunks : run.pack === undefined);
     if (!continues) {
       run = { pack: at?.pack, offset: at?.offset ?? 0, hashes: [], sizes: [] };
       runs.push(run);

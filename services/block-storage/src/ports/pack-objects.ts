@@ -11,13 +11,12 @@ export interface PackObjects {
    */
   readPack(pack: string, offset: number, size: number): Promise<Buffer | undefined>;
   /**
-   * Chunks stored back to back in the pack from `offset`, `sizes` bytes
-   * each, in order and unverified, read with one request and handed over as
-   * their bytes arrive; undefined when the pack object is not there. A pack
-   * that ends before them fails with DATA_LOSS. The caller iterates the
-   * chunks at once, to their end or until it returns the iterator.
+   * The chunks stored back to back in the pack from `offset`, `sizes` bytes
+   * each, in order and unverified, read with one request; undefined when the
+   * pack object is not there. A pack that ends before them resolves with
+   * those it holds whole (fewer than `sizes`).
    */
-  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<AsyncGenerator<Buffer> | undefined>;
+  readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<Buffer[] | undefined>;
   /** Deletes the pack objects; absent ones are no error. */
   deletePacks(packs: readonly string[]): Promise<void>;
   /** Up to `limit` pack objects in name order from just after `after` ("" from the start), each with when it was stored. */
