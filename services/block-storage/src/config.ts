@@ -26,7 +26,10 @@ export interface BlockStorageConfig {
   maxChunkBytes: number;
   /** Chunks of one PutChunks stream being written while the next arrive. */
   writesInFlight: number;
-  /** Chunks of one ReadChunks stream read ahead of the one being sent. */
+  /**
+   * Chunks of one ReadChunks stream read ahead of the one being sent; with
+   * packs, the longest run of them read by one GET (two runs are held).
+   */
   readsAhead: number;
   storage: StorageConfig;
   scrub: ScrubSettings;

@@ -209,7 +209,7 @@ interface ReadRun {
  * `hashes` in order, cut into runs: a run of a pack ends where the next
  * chunk is elsewhere or not right after it, or at `maxChunks`.
  */
-export function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLocation>, maxChunks: number): ReadRun[] {
+function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLocation>, maxChunks: number): ReadRun[] {
   const runs: ReadRun[] = [];
   let run: ReadRun | undefined;
   let end = 0;
