@@ -1,7 +1,6 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import { Client } from "minio";
-import { Pool, type Dispatcher } from "undici";
 import { dataLoss, unavailable } from "#lib/errors.js";
 import {
   chunkKey,
@@ -32,11 +31,11 @@ export interface MinioChunkStoreOptions {
 
 /** HEAD requests in flight for one HasChunks or DeleteChunks. */
 const STAT_CONCURRENCY = 16;
-/** Connections to the object store for chunk bytes, shared by all calls (as many again for writes). */
-const MAX_CONNECTIONS = 64;
+/** Sockets to the object store, shared by all calls. */
+const MAX_SOCKETS = 64;
 /**
- * A server that stops answering must not hold a call (and its chunk in
- * memory) forever: a request whose answer or body stalls this long fails.
+ * minio-js sets no timeout: a server that stops answering would hold a call
+ * (and its chunk in memory) forever. An idle socket for this long aborts it.
  */
 const IDLE_TIMEOUT_MS = 30_000;
 
@@ -50,12 +49,6 @@ const TRANSIENT = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
   "EPIPE",
-  // undici's: the connection closed or stalled.
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
   "SlowDown",
   "ServiceUnavailable",
   "InternalError",
@@ -71,23 +64,15 @@ const PRESIGNED_SECONDS = 60;
  * PUT with its length is atomic in S3: an object is visible whole or not at
  * all.
  *
- * Chunk bytes go out and come in over presigned URLs on undici rather than
- * through minio-js's putObject/getObject: those hash every
+ * Chunk bytes go out and come in over presigned URLs on plain node:http
+ * rather than through minio-js's putObject/getObject: those hash every
  * payload (MD5, plus SHA-256 to sign it over plain HTTP), which cost block
  * storage more CPU than the SHA-256 it must do itself to verify the chunk. A
  * presigned request signs only the method, key and time (its payload is
  * UNSIGNED-PAYLOAD); the payload's integrity is ours to check, and is: every
  * chunk is verified against its SHA-256 before it is written and after it is
- * read (domain/block-service.ts). GETs go over undici, PUTs and HEADs over
- * node:http, each where it costs less (measured from one client process on
- * MinIO): node:http's parser copies every piece of a body it receives into
- * a fresh buffer, so its GETs of 8 MiB cost ~1.9 CPU-s per GiB against
- * undici's ~1.2; undici writes a body of several parts one write at a time,
- * where node:http corks them into one writev (~0.6 against ~0.4 CPU-s per
- * GiB of 8 MiB PUTs), and its HEADs cost ~2× node:http's in both the client
- * and MinIO. The URLs are
- * signed by S3Presigner (one SHA-256 and one HMAC a request, the day's
- * signing key kept). The calls
+ * read (domain/block-service.ts). The URLs are signed by S3Presigner (one
+ * SHA-256 and one HMAC a request, the day's signing key kept). The calls
  * that move no chunk (bucket, listings, bulk delete, quarantine copies)
  * stay on minio-js.
  *
@@ -96,51 +81,53 @@ const PRESIGNED_SECONDS = 60;
  * chunks stored before packing was turned on.
  */
 export class MinioChunkStore implements ChunkStore, PackObjects {
-  /** Where a PUT connects (the presigner's origin) and how. */
-  private readonly writeTo: { request: typeof http.request; hostname: string; port: string };
-
   private constructor(
     private readonly client: Client,
-    private readonly reads: Pool,
-    private readonly writes: http.Agent,
+    private readonly agent: http.Agent,
+    private readonly request: typeof http.request,
     private readonly bucket: string,
     private readonly maxChunkBytes: number,
     private readonly allocate: ChunkAllocator,
     private readonly presigner: S3Presigner,
-  ) {
-    const { protocol, hostname, port } = new URL(presigner.origin);
-    this.writeTo = { request: protocol === "https:" ? https.request : http.request, hostname, port };
-  }
+  ) {}
 
   /** Connects and creates the bucket when it is missing. */
   static async open(options: MinioChunkStoreOptions): Promise<MinioChunkStore> {
     const endpoint = new URL(options.endpoint);
+    const useSSL = endpoint.protocol === "https:";
+    const base = useSSL ? https : http;
+    const agent = new base.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+    const request = (opts: http.RequestOptions, callback?: (res: http.IncomingMessage) => void): http.ClientRequest => {
+      const req = base.request(opts, callback);
+      req.setTimeout(IDLE_TIMEOUT_MS, () =>
+        req.destroy(Object.assign(new Error(`object storage idle for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })),
+      );
+      return req;
+    };
     const client = new Client({
       endPoint: endpoint.hostname,
       port: endpoint.port ? Number(endpoint.port) : undefined,
-      useSSL: endpoint.protocol === "https:",
+      useSSL,
       accessKey: options.accessKey,
       secretKey: options.secretKey,
       region: options.region,
+      transport: { request: request as typeof http.request },
+      transportAgent: agent,
       // Its retry logs with console.warn; our callers retry UNAVAILABLE instead.
       retryOptions: { disableRetry: true },
     });
-    const writes = new (endpoint.protocol === "https:" ? https : http).Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
-    let reads: Pool | undefined;
     try {
       await guard(() => ensureBucket(client, options.bucket, options.region));
       const presigner = await S3Presigner.forBucket(client, options.bucket, options);
-      reads = new Pool(presigner.origin, { connections: MAX_CONNECTIONS, headersTimeout: IDLE_TIMEOUT_MS, bodyTimeout: IDLE_TIMEOUT_MS });
-      return new MinioChunkStore(client, reads, writes, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe, presigner);
+      return new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe, presigner);
     } catch (err) {
-      writes.destroy();
-      await reads?.close();
+      agent.destroy();
       throw err;
     }
   }
 
   has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
-    return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(chunkKey(ownerKey, hash)));
+    return presentSizes(hashes, STAT_CONCURRENCY, (hash) => this.sizeOf(ownerKey, hash));
   }
 
   async put(ownerKey: string, hash: string, parts: readonly Buffer[]): Promise<boolean> {
@@ -152,20 +139,20 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
     return guard(async () => {
-      const res = await this.fetch(chunkKey(ownerKey, hash), {});
+      const res = await this.send("GET", chunkKey(ownerKey, hash), {});
       if (res.statusCode === 404) {
-        await res.body.dump();
+        res.resume();
         return undefined;
       }
-      if (res.statusCode !== 200) throw s3Error("GET", res.statusCode, await readBody(res.body, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
+      if (res.statusCode !== 200) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
       const declared = Number(res.headers["content-length"]);
       const tooLarge = () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
       if (declared > this.maxChunkBytes) {
-        res.body.destroy();
+        res.destroy();
         throw tooLarge();
       }
-      if (!Number.isSafeInteger(declared) || declared < 0) return readBody(res.body, this.maxChunkBytes, tooLarge);
-      const [data] = await readInto(res.body, [declared], this.allocate, () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
+      if (!Number.isSafeInteger(declared) || declared < 0) return readBody(res, this.maxChunkBytes, tooLarge);
+      const [data] = await readInto(res, [declared], this.allocate, () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`));
       if (!data) throw dataLoss(`object storage ended chunk ${hash} before its Content-Length`);
       return data;
     });
@@ -176,35 +163,24 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   /**
-   * A GET over a presigned URL. Resolves with the response once its head has
-   * arrived; the caller reads the body to its end (or destroys it), so that
-   * the connection goes back to the pool.
+   * One request over a presigned URL. Resolves with the response once its
+   * head has arrived; the caller reads the body to its end (or destroys it),
+   * so that the socket goes back to the pool. A body is written part by
+   * part under its total length (node:http corks the socket meanwhile, so
+   * the parts still leave in one writev).
    */
-  private fetch(key: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
-    return this.reads.request({ method: "GET", path: this.presigner.presign("GET", key, PRESIGNED_SECONDS), headers });
-  }
-
-  /**
-   * A PUT or HEAD over a presigned URL. Resolves with the response once its
-   * head has arrived; the caller reads the body to its end. A body is
-   * written part by part under its total length (node:http corks the socket
-   * meanwhile, so the parts leave in one writev, never joined).
-   */
-  private send(method: "PUT" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
-    const { request, hostname, port } = this.writeTo;
+  private send(method: "PUT" | "GET" | "HEAD", key: string, headers: Record<string, string>, body?: readonly Buffer[]): Promise<http.IncomingMessage> {
+    const target = this.presigner.presign(method, key, PRESIGNED_SECONDS);
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = this.request(
         {
           method,
-          hostname,
-          port,
-          path: this.presigner.presign(method, key, PRESIGNED_SECONDS),
-          agent: this.writes,
+          ...target,
+          agent: this.agent,
           headers: body ? { ...headers, "content-length": String(totalLength(body)) } : headers,
         },
         resolve,
       );
-      req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`object storage idle for ${IDLE_TIMEOUT_MS} ms`), { code: "ETIMEDOUT" })));
       req.on("error", reject);
       for (const part of body ?? []) req.write(part);
       req.end();
@@ -307,19 +283,23 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     return guard(async () => {
       const total = totalOf(sizes);
       // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
-      if (total === 0) return (await this.sizeOf(packKey(pack))) === undefined ? undefined : sizes.map(() => Buffer.alloc(0));
-      const res = await this.fetch(packKey(pack), { range: `bytes=${offset}-${offset + total - 1}` });
+      const res = await this.send(total === 0 ? "HEAD" : "GET", packKey(pack), total === 0 ? {} : { range: `bytes=${offset}-${offset + total - 1}` });
       if (res.statusCode === 404) {
-        await res.body.dump();
+        res.resume();
         return undefined;
       }
       if (res.statusCode === 416) {
         // The range starts past the pack's end: none of the run is there.
-        await res.body.dump();
+        res.resume();
         return [];
       }
-      if (res.statusCode !== 206) throw s3Error("GET", res.statusCode, await readBody(res.body, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
-      return readInto(res.body, sizes, this.allocate, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`));
+      const expected = total === 0 ? 200 : 206;
+      if (res.statusCode !== expected) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
+      if (total === 0) {
+        res.resume();
+        return sizes.map(() => Buffer.alloc(0));
+      }
+      return readInto(res, sizes, this.allocate, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`));
     });
   }
 
@@ -367,14 +347,13 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   }
 
   async close(): Promise<void> {
-    this.writes.destroy();
-    await this.reads.close();
+    this.agent.destroy();
   }
 
   /** A HEAD over a presigned URL, like put and get: a stat costs one light request, not minio-js's signing of an empty payload. */
-  private sizeOf(key: string): Promise<number | undefined> {
+  private sizeOf(ownerKey: string, hash: string): Promise<number | undefined> {
     return guard(async () => {
-      const res = await this.send("HEAD", key, {});
+      const res = await this.send("HEAD", chunkKey(ownerKey, hash), {});
       res.resume();
       if (res.statusCode === 404) return undefined;
       if (res.statusCode !== 200) throw s3Error("HEAD", res.statusCode, Buffer.alloc(0));
@@ -418,11 +397,11 @@ const CHUNK_KEY = /^([0-9a-f]{64})\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** The whole body of `res`, or `tooLarge()` (the response destroyed) past `maxBytes`. */
-async function readBody(body: AsyncIterable<Buffer>, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+async function readBody(res: http.IncomingMessage, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
   const parts: Buffer[] = [];
   let total = 0;
   // Leaving the loop early (the throw) destroys the response stream.
-  for await (const part of body) {
+  for await (const part of res as AsyncIterable<Buffer>) {
     total += part.length;
     if (total > maxBytes) throw tooLarge();
     parts.push(part);
@@ -442,10 +421,11 @@ function totalOf(sizes: readonly number[]): number {
 
 /**
  * A body that holds `sizes` bytes back to back, read into one buffer per
- * size (each byte copied once); a body that ends short resolves with the
- * chunks it filled, one that goes on fails with `tooLong()`.
+ * size (each byte copied once, no list of parts joined afterwards); a body
+ * that ends short resolves with the chunks it filled, one that goes on fails
+ * with `tooLong()`.
  */
-async function readInto(body: AsyncIterable<Buffer>, sizes: readonly number[], allocate: ChunkAllocator, tooLong: () => Error): Promise<Buffer[]> {
+async function readInto(res: http.IncomingMessage, sizes: readonly number[], allocate: ChunkAllocator, tooLong: () => Error): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
   let target = allocate(sizes[0] ?? 0);
   let filled = 0;
@@ -458,7 +438,7 @@ async function readInto(body: AsyncIterable<Buffer>, sizes: readonly number[], a
   };
   advance();
   // Leaving the loop early (the throw) destroys the response stream.
-  for await (const part of body) {
+  for await (const part of res as AsyncIterable<Buffer>) {
     for (let at = 0; at < part.length; ) {
       if (chunks.length >= sizes.length) throw tooLong();
       const n = Math.min(part.length - at, target.length - filled);

@@ -10,8 +10,8 @@ async function reference(client: Client, bucket: string, method: string, key: st
   return client.presignedUrl(method, bucket, key, expires, {}, at);
 }
 
-function urlOf(presigner: S3Presigner, method: "GET" | "PUT" | "HEAD", key: string, expires: number, at: Date): string {
-  return `${presigner.origin}${presigner.presign(method, key, expires, at)}`;
+function urlOf(request: { protocol: string; hostname: string; port: string; path: string }): string {
+  return `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ""}${request.path}`;
 }
 
 describe("S3Presigner", () => {
@@ -28,7 +28,7 @@ describe("S3Presigner", () => {
         for (const at of [new Date("2013-05-24T00:00:00Z"), new Date("2026-12-02T23:59:59.999Z"), new Date("2026-12-03T00:00:01Z"), new Date("2013-05-24T10:11:12Z")]) {
           for (const method of ["GET", "PUT", "HEAD"] as const) {
             for (const key of [chunk, `quarantine/001764633600000/${chunk}`]) {
-              expect(urlOf(presigner, method, key, 60, at)).toBe(await reference(client, "cfs-chunks", method, key, 60, at));
+              expect(urlOf(presigner.presign(method, key, 60, at))).toBe(await reference(client, "cfs-chunks", method, key, 60, at));
             }
           }
         }
@@ -39,7 +39,7 @@ describe("S3Presigner", () => {
   it("matches AWS's published example of a presigned GET", async () => {
     // docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
     const presigner = S3Presigner.at(new URL("https://examplebucket.s3.amazonaws.com/"), credentials);
-    const url = new URL(urlOf(presigner, "GET", "test.txt", 86400, new Date("2013-05-24T00:00:00Z")));
+    const url = new URL(urlOf(presigner.presign("GET", "test.txt", 86400, new Date("2013-05-24T00:00:00Z"))));
     expect(url.searchParams.get("X-Amz-Signature")).toBe("aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
   });
 

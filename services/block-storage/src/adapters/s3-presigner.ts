@@ -7,6 +7,15 @@ export interface Credentials {
   region: string;
 }
 
+/** A presigned request's target: where to connect and what to send as path and Host. */
+export interface PresignedRequest {
+  protocol: string;
+  hostname: string;
+  port: string;
+  /** The path with its query (the signature in it). */
+  path: string;
+}
+
 /**
  * AWS Signature V4 query signing (UNSIGNED-PAYLOAD, the Host header signed)
  * for the objects of one bucket, with the signing key kept for its day.
@@ -26,15 +35,10 @@ export class S3Presigner {
   private signingDay = "";
   private signingKey = Buffer.alloc(0);
 
-  /** Where the requests go: scheme, host and port (the Host header signed is this host). */
-  readonly origin: string;
-
   private constructor(
-    private readonly target: { origin: string; host: string; pathPrefix: string },
+    private readonly target: { protocol: string; hostname: string; port: string; host: string; pathPrefix: string },
     private readonly credentials: Credentials,
-  ) {
-    this.origin = target.origin;
-  }
+  ) {}
 
   /** The bucket's URL layout from minio-js, for requests signed with these credentials. */
   static async forBucket(client: Client, bucket: string, credentials: Credentials): Promise<S3Presigner> {
@@ -46,8 +50,8 @@ export class S3Presigner {
   /** Objects are named by appending their key to `bucketUrl` (which ends with `/`). */
   static at(bucketUrl: URL, credentials: Credentials): S3Presigner {
     if (!bucketUrl.pathname.endsWith("/") || bucketUrl.search !== "") throw new Error(`not a bucket URL: ${bucketUrl.href}`);
-    const { origin, host, pathname } = bucketUrl;
-    return new S3Presigner({ origin, host, pathPrefix: pathname }, credentials);
+    const { protocol, hostname, port, host, pathname } = bucketUrl;
+    return new S3Presigner({ protocol, hostname, port, host, pathPrefix: pathname }, credentials);
   }
 
   /**
@@ -57,8 +61,7 @@ export class S3Presigner {
    * segment a server might resolve, is refused rather than signed
    * differently from what the server sees.
    */
-  /** The request's path with its query (the signature in it), to send to `origin`. */
-  presign(method: "GET" | "PUT" | "HEAD", key: string, expiresSeconds: number, now = new Date()): string {
+  presign(method: "GET" | "PUT" | "HEAD", key: string, expiresSeconds: number, now = new Date()): PresignedRequest {
     if (!PLAIN_KEY.test(key)) throw new Error(`object key needs escaping: ${key}`);
     const stamp = now.toISOString();
     const day = `${stamp.slice(0, 4)}${stamp.slice(5, 7)}${stamp.slice(8, 10)}`;
@@ -79,7 +82,8 @@ export class S3Presigner {
     const canonicalRequest = `${method}\n${path}\n${query}\nhost:${this.target.host}\n\nhost\nUNSIGNED-PAYLOAD`;
     const stringToSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonicalRequest).digest("hex")}`;
     const signature = createHmac("sha256", this.signingKey).update(stringToSign).digest("hex");
-    return `${path}?${query}&X-Amz-Signature=${signature}`;
+    const { protocol, hostname, port } = this.target;
+    return { protocol, hostname, port, path: `${path}?${query}&X-Amz-Signature=${signature}` };
   }
 }
 
