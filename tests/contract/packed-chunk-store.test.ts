@@ -203,7 +203,7 @@ describe("PackedChunkStore", () => {
     await withPacked({
       packsInFlight: 1,
       index: (index) => ({
-        ...bound(index),
+        ...bound(index, INDEX_METHODS),
         locate: async (ownerKey, hash) => {
           const at = await index.locate(ownerKey, hash);
           await runStep();
@@ -236,7 +236,7 @@ describe("PackedChunkStore", () => {
 
   it("fails a put whose pack cannot be recorded, and takes the pack object back", async () => {
     await withPacked({
-      index: (index) => ({ ...bound(index), addPack: () => Promise.reject(Object.assign(new Error("block index unavailable (ECONNREFUSED)"), { kind: "unavailable" })) }),
+      index: (index) => ({ ...bound(index, INDEX_METHODS), addPack: () => Promise.reject(Object.assign(new Error("block index unavailable (ECONNREFUSED)"), { kind: "unavailable" })) }),
     }, async (packed) => {
       const data = randomBytes(400);
       await expect(packed.store.put(ALICE, sha256(data), [data])).rejects.toMatchObject({ kind: "unavailable" });
@@ -250,9 +250,9 @@ describe("PackedChunkStore", () => {
     const reads: number[] = [];
     await withPacked({
       packsInFlight: 1,
-      index: (index) => ({ ...bound(index), locateMany: (ownerKey, hashes) => ((lookups += 1), index.locateMany(ownerKey, hashes)) }),
+      index: (index) => ({ ...bound(index, INDEX_METHODS), locateMany: (ownerKey, hashes) => ((lookups += 1), index.locateMany(ownerKey, hashes)) }),
       objects: (bucket) => ({
-        ...boundObjects(bucket),
+        ...bound(bucket, PACK_OBJECT_METHODS),
         readChunks: (pack, offset, sizes) => (reads.push(sizes.length), bucket.readChunks(pack, offset, sizes)),
       }),
     }, async (packed) => {
@@ -326,30 +326,13 @@ describe("PackedChunkStore", () => {
   });
 });
 
-/** The index's methods bound to it, so that a test can replace one of them. */
-function bound(index: PostgresPackIndex): PackIndex {
-  return {
-    sizes: index.sizes.bind(index),
-    locate: index.locate.bind(index),
-    locateMany: index.locateMany.bind(index),
-    addPack: index.addPack.bind(index),
-    remove: index.remove.bind(index),
-    list: index.list.bind(index),
-    check: index.check.bind(index),
-  };
+/** The named methods of `target` bound to it, so that a test can replace one of them. */
+function bound<T extends object, K extends keyof T>(target: T, methods: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(methods.map((m) => [m, (target[m] as (...args: unknown[]) => unknown).bind(target)])) as Pick<T, K>;
 }
 
-/** The bucket's pack methods bound to it, so that a test can replace one of them. */
-function boundObjects(bucket: MinioChunkStore): PackObjects {
-  return {
-    putPack: bucket.putPack.bind(bucket),
-    readPack: bucket.readPack.bind(bucket),
-    readChunks: bucket.readChunks.bind(bucket),
-    deletePacks: bucket.deletePacks.bind(bucket),
-    listPacks: bucket.listPacks.bind(bucket),
-    quarantineBytes: bucket.quarantineBytes.bind(bucket),
-  };
-}
+const INDEX_METHODS = ["sizes", "locate", "locateMany", "addPack", "remove", "list", "check"] as const satisfies readonly (keyof PackIndex)[];
+const PACK_OBJECT_METHODS = ["putPack", "readPack", "readChunks", "deletePacks", "listPacks", "quarantineBytes"] as const satisfies readonly (keyof PackObjects)[];
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
