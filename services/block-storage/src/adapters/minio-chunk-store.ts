@@ -476,11 +476,8 @@ async function guard<T>(op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (err) {
-    throw translate(err);
+    const code = codeOf(err);
+    if (code !== undefined && TRANSIENT.has(code)) throw unavailable(`object storage unavailable (${code})`, err);
+    throw err;
   }
-}
-
-function translate(err: unknown): unknown {
-  const code = codeOf(err);
-  return code !== undefined && TRANSIENT.has(code) ? unavailable(`object storage unavailable (${code})`, err) : err;
 }

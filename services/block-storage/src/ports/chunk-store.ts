@@ -27,10 +27,10 @@ export interface ChunkStore {
   get(ownerKey: string, hash: string): Promise<Buffer | undefined>;
   /**
    * What get() answers for each of `hashes`, in their order (a hash named
-   * twice is read twice), holding at most about `ahead` chunks read ahead of
-   * the one the caller takes. A failed read ends the iteration there, so the
-   * error belongs to the next hash the caller expected. A caller that stops
-   * early returns the iterator, and its reads stop.
+   * twice is read twice), with about `ahead` chunks (at most twice as many)
+   * read ahead of the one the caller takes. A failed read ends the iteration
+   * there, so the error belongs to the next hash the caller expected. A
+   * caller that stops early returns the iterator, and its reads stop.
    */
   getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined>;
   /** Removes those of `hashes` that are stored; resolves how many it removed. */
