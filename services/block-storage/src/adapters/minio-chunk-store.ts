@@ -410,13 +410,11 @@ async function readBody(res: http.IncomingMessage, maxBytes: number, tooLarge: (
 }
 
 function totalLength(parts: readonly Buffer[]): number {
-  return totalOf(parts.map((p) => p.length));
+  return parts.reduce((total, part) => total + part.length, 0);
 }
 
 function totalOf(sizes: readonly number[]): number {
-  let total = 0;
-  for (const size of sizes) total += size;
-  return total;
+  return sizes.reduce((total, size) => total + size, 0);
 }
 
 /**

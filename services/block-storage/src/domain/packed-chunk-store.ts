@@ -83,21 +83,21 @@ export class PackedChunkStore implements ChunkStore {
   async *getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
     const runs = runsOf(hashes, await this.index.locateMany(ownerKey, hashes), Math.max(1, ahead));
     let next: Promise<Array<Buffer | undefined>> | undefined;
-    const readAhead = (run: ReadRun | undefined) => {
-      next = run?.pack === undefined ? undefined : this.readRun(ownerKey, run, run.pack);
+    const startReading = (run: ReadRun | undefined) => {
+      next = run && isPackRun(run) ? this.readRun(ownerKey, run) : undefined;
       // Its error surfaces when its run is due, or not at all once the caller stopped.
       next?.catch(() => undefined);
     };
-    readAhead(runs[0]);
+    startReading(runs[0]);
     for (let i = 0; i < runs.length; i++) {
       const run = runs[i]!;
-      if (run.pack === undefined) {
+      if (!isPackRun(run)) {
         yield* this.loose.getMany(ownerKey, run.hashes, ahead);
-        readAhead(runs[i + 1]);
+        startReading(runs[i + 1]);
         continue;
       }
       const chunks = await next!;
-      readAhead(runs[i + 1]);
+      startReading(runs[i + 1]);
       yield* chunks;
       if (chunks.length < run.hashes.length) {
         throw dataLoss(`pack ${run.pack} holds fewer bytes than its index says (chunk ${run.hashes[chunks.length]} is past its end)`);
@@ -105,8 +105,8 @@ export class PackedChunkStore implements ChunkStore {
     }
   }
 
-  private async readRun(ownerKey: string, run: ReadRun, pack: string): Promise<Array<Buffer | undefined>> {
-    const chunks = await this.objects.readChunks(pack, run.offset, run.sizes);
+  private async readRun(ownerKey: string, run: PackRun): Promise<Array<Buffer | undefined>> {
+    const chunks = await this.objects.readChunks(run.pack, run.offset, run.sizes);
     if (chunks) return chunks;
     const again: Array<Buffer | undefined> = [];
     for (const hash of run.hashes) again.push(await this.get(ownerKey, hash));
@@ -203,6 +203,12 @@ interface ReadRun {
   offset: number;
   hashes: string[];
   sizes: number[];
+}
+
+type PackRun = ReadRun & { pack: string };
+
+function isPackRun(run: ReadRun): run is PackRun {
+  return run.pack !== undefined;
 }
 
 /**
