@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MinioChunkStore } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
 import { PostgresPackIndex } from "../../services/block-storage/src/adapters/postgres-pack-index.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
-import { PackedChunkStore } from "../../services/block-storage/src/domain/packed-chunk-store.js";
+import { PackedChunkStore, type PackedStoreOptions } from "../../services/block-storage/src/domain/packed-chunk-store.js";
 import { Repacker, type RepackSettings } from "../../services/block-storage/src/domain/repacker.js";
+import type { ChunkStore } from "../../services/block-storage/src/ports/chunk-store.js";
 import type { PackIndex } from "../../services/block-storage/src/ports/pack-index.js";
 import type { PackObjects } from "../../services/block-storage/src/ports/pack-objects.js";
 import { startMinio, type MinioServer } from "../support/minio.js";
@@ -39,7 +40,13 @@ interface Packed {
 
 /** A packed store over a fresh bucket and a fresh index database (a repack looks at every pack of its index). */
 async function openPacked(
-  options: { packsInFlight?: number; index?: (index: PostgresPackIndex) => PackIndex; objects?: (bucket: MinioChunkStore) => PackObjects } = {},
+  options: {
+    packsInFlight?: number;
+    index?: (index: PostgresPackIndex) => PackIndex;
+    objects?: (bucket: MinioChunkStore) => PackObjects;
+    loose?: (bucket: MinioChunkStore) => ChunkStore;
+    store?: PackedStoreOptions;
+  } = {},
 ): Promise<Packed> {
   const bucketName = `cfs-packs-${randomUUID()}`;
   const database = await createTestDatabase();
@@ -52,7 +59,14 @@ async function openPacked(
     maxChunkBytes: MAX_CHUNK_BYTES,
   });
   const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4 }, silent);
-  const store = new PackedChunkStore(options.index?.(index) ?? index, options.objects?.(bucket) ?? bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 }, unobserved);
+  const store = new PackedChunkStore(
+    options.index?.(index) ?? index,
+    options.objects?.(bucket) ?? bucket,
+    options.loose?.(bucket) ?? bucket,
+    { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 },
+    unobserved,
+    options.store,
+  );
   return {
     store,
     bucket,
@@ -132,6 +146,40 @@ describe("PackedChunkStore", () => {
     expect(await packed.store.delete(ALICE, [sha256(old), sha256(fresh)])).toBe(2);
     expect((await packed.store.has(ALICE, [sha256(old), sha256(fresh)])).size).toBe(0);
     expect(await objectNames(packed.bucketName, `${ALICE}/`)).toEqual([]);
+    });
+  });
+
+  it("asks a loose store that holds no chunk nothing, and looks again for loose chunks after the recheck interval", async () => {
+    let now = 0;
+    const asked: string[] = [];
+    const counted = (bucket: MinioChunkStore): ChunkStore => ({
+      ...bound(bucket, LOOSE_METHODS),
+      has: (ownerKey, hashes) => {
+        asked.push(...hashes);
+        return bucket.has(ownerKey, hashes);
+      },
+      list: (after, limit) => {
+        asked.push("list");
+        return bucket.list(after, limit);
+      },
+    });
+    await withPacked({ loose: counted, store: { looseRecheckMs: 60_000, clock: () => now } }, async (packed) => {
+      const fresh = randomBytes(3000);
+      const absent = sha256(randomBytes(10));
+      await packed.store.put(ALICE, sha256(fresh), [fresh]);
+      // One listing of the loose store, then neither has() nor delete() asks it about a chunk.
+      expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(fresh), absent]))).toEqual({ [sha256(fresh)]: 3000 });
+      expect((await packed.store.has(ALICE, [absent])).size).toBe(0);
+      expect(await packed.store.delete(ALICE, [absent])).toBe(0);
+      expect(asked).toEqual(["list"]);
+      // A replica that does not pack yet stores a chunk loose: seen once the interval is over.
+      const old = randomBytes(5000);
+      await packed.bucket.put(ALICE, sha256(old), [old]);
+      now += 60_000;
+      expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(old), absent]))).toEqual({ [sha256(old)]: 5000 });
+      expect(asked).toEqual(["list", "list", sha256(old), absent]);
+      expect(await packed.store.delete(ALICE, [sha256(old)])).toBe(1);
+      expect(await objectNames(packed.bucketName, `${ALICE}/`)).toEqual([]);
     });
   });
 
@@ -332,6 +380,7 @@ function bound<T extends object, K extends keyof T>(target: T, methods: readonly
 }
 
 const INDEX_METHODS = ["sizes", "locate", "locateMany", "addPack", "remove", "list", "check"] as const satisfies readonly (keyof PackIndex)[];
+const LOOSE_METHODS = ["has", "put", "get", "getMany", "delete", "quarantine", "listQuarantined", "list", "check", "close"] as const satisfies readonly (keyof ChunkStore)[];
 const PACK_OBJECT_METHODS = ["putPack", "readPack", "readChunks", "deletePacks", "listPacks", "quarantineBytes"] as const satisfies readonly (keyof PackObjects)[];
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {

@@ -16,6 +16,25 @@ export interface PackObserver {
 }
 
 /**
+ * How long the packed store trusts what it last saw of the loose store:
+ * whether it holds any chunk at all. The loose store gets new chunks only from
+ * a replica that does not pack yet (a rolling change to packing), so for this
+ * long after its first such chunk a packing replica may answer has() without
+ * it: the chunker then sends that chunk again (packed) and a commit that
+ * counted on it fails with FAILED_PRECONDITION, to be retried; a delete may
+ * leave its loose copy, which the sweep (it lists the loose store itself)
+ * removes later. Nothing is lost.
+ */
+export const LOOSE_RECHECK_MS = 60_000;
+
+export interface PackedStoreOptions {
+  /** Default LOOSE_RECHECK_MS. */
+  looseRecheckMs?: number;
+  /** Milliseconds, default Date.now (tests move it). */
+  clock?: () => number;
+}
+
+/**
  * Chunks in packs (ports/pack-index.ts): the chunks put at the same time go
  * to the object store as one object, and the index says where each one is.
  * Chunks stored as objects of their own before packing was turned on (the
@@ -24,6 +43,10 @@ export interface PackObserver {
  */
 export class PackedChunkStore implements ChunkStore {
   private readonly writer: PackWriter;
+  private readonly looseRecheckMs: number;
+  private readonly clock: () => number;
+  /** The last look at the loose store (started at `at`): does it hold any chunk? */
+  private looseLook: { at: number; holdsChunks: Promise<boolean> } | undefined;
 
   constructor(
     private readonly index: PackIndex,
@@ -31,14 +54,22 @@ export class PackedChunkStore implements ChunkStore {
     private readonly loose: ChunkStore,
     limits: PackLimits,
     private readonly observer: PackObserver,
+    options: PackedStoreOptions = {},
   ) {
     this.writer = new PackWriter((chunks) => this.writePack(chunks), limits);
+    this.looseRecheckMs = options.looseRecheckMs ?? LOOSE_RECHECK_MS;
+    this.clock = options.clock ?? Date.now;
   }
 
+  /**
+   * What the index does not know is looked for loose only while the loose
+   * store holds chunks at all: a bucket that was packed from the start is
+   * never asked (that was one HEAD per new chunk of every upload).
+   */
   async has(ownerKey: string, hashes: readonly string[]): Promise<Map<string, number>> {
     const sizes = await this.index.sizes(ownerKey, hashes);
     const rest = hashes.filter((h) => !sizes.has(h));
-    if (rest.length > 0) for (const [hash, size] of await this.loose.has(ownerKey, rest)) sizes.set(hash, size);
+    if (rest.length > 0 && (await this.looseHoldsChunks())) for (const [hash, size] of await this.loose.has(ownerKey, rest)) sizes.set(hash, size);
     return sizes;
   }
 
@@ -116,7 +147,7 @@ export class PackedChunkStore implements ChunkStore {
   async delete(ownerKey: string, hashes: readonly string[]): Promise<number> {
     const removed = new Set(await this.index.remove(ownerKey, hashes));
     // A loose copy may be left of a packed chunk too (stored loose, packed again): it goes as well.
-    const loose = [...(await this.loose.has(ownerKey, hashes)).keys()];
+    const loose = (await this.looseHoldsChunks()) ? [...(await this.loose.has(ownerKey, hashes)).keys()] : [];
     if (loose.length > 0) await this.loose.delete(ownerKey, loose);
     for (const hash of loose) removed.add(hash);
     return removed.size;
@@ -163,6 +194,18 @@ export class PackedChunkStore implements ChunkStore {
 
   async check(): Promise<void> {
     await Promise.all([this.index.check(), this.loose.check()]);
+  }
+
+  /** One listing of a single key at most every looseRecheckMs (a failed one is not kept). */
+  private looseHoldsChunks(): Promise<boolean> {
+    const now = this.clock();
+    if (this.looseLook && now - this.looseLook.at < this.looseRecheckMs) return this.looseLook.holdsChunks;
+    const look = { at: now, holdsChunks: this.loose.list(undefined, 1).then((first) => first.length > 0) };
+    look.holdsChunks.catch(() => {
+      if (this.looseLook === look) this.looseLook = undefined;
+    });
+    this.looseLook = look;
+    return look.holdsChunks;
   }
 
   async close(): Promise<void> {
