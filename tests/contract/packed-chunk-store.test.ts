@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MinioChunkStore } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
 import { PostgresPackIndex } from "../../services/block-storage/src/adapters/postgres-pack-index.js";
 import { ownerKeyOf } from "../../services/block-storage/src/domain/block-service.js";
-import { PackedChunkStore, type PackedStoreOptions } from "../../services/block-storage/src/domain/packed-chunk-store.js";
+import { LOOSE_RECHECK_MS, PackedChunkStore, type PackedStoreOptions } from "../../services/block-storage/src/domain/packed-chunk-store.js";
 import { Repacker, type RepackSettings } from "../../services/block-storage/src/domain/repacker.js";
 import type { ChunkStore } from "../../services/block-storage/src/ports/chunk-store.js";
 import type { PackIndex } from "../../services/block-storage/src/ports/pack-index.js";
@@ -163,7 +163,7 @@ describe("PackedChunkStore", () => {
         return bucket.list(after, limit);
       },
     });
-    await withPacked({ loose: counted, store: { looseRecheckMs: 60_000, clock: () => now } }, async (packed) => {
+    await withPacked({ loose: counted, store: { clock: () => now } }, async (packed) => {
       const fresh = randomBytes(3000);
       const absent = sha256(randomBytes(10));
       await packed.store.put(ALICE, sha256(fresh), [fresh]);
@@ -175,7 +175,7 @@ describe("PackedChunkStore", () => {
       // A replica that does not pack yet stores a chunk loose: seen once the interval is over.
       const old = randomBytes(5000);
       await packed.bucket.put(ALICE, sha256(old), [old]);
-      now += 60_000;
+      now += LOOSE_RECHECK_MS;
       expect(Object.fromEntries(await packed.store.has(ALICE, [sha256(old), absent]))).toEqual({ [sha256(old)]: 5000 });
       expect(asked).toEqual(["list", "list", sha256(old), absent]);
       expect(await packed.store.delete(ALICE, [sha256(old)])).toBe(1);

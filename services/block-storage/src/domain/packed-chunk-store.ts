@@ -28,9 +28,7 @@ export interface PackObserver {
 export const LOOSE_RECHECK_MS = 60_000;
 
 export interface PackedStoreOptions {
-  /** Default LOOSE_RECHECK_MS. */
-  looseRecheckMs?: number;
-  /** Milliseconds, default Date.now (tests move it). */
+  /** Milliseconds, default Date.now (tests move it past LOOSE_RECHECK_MS). */
   clock?: () => number;
 }
 
@@ -43,7 +41,6 @@ export interface PackedStoreOptions {
  */
 export class PackedChunkStore implements ChunkStore {
   private readonly writer: PackWriter;
-  private readonly looseRecheckMs: number;
   private readonly clock: () => number;
   /** The last look at the loose store (started at `at`): does it hold any chunk? */
   private looseLook: { at: number; holdsChunks: Promise<boolean> } | undefined;
@@ -57,7 +54,6 @@ export class PackedChunkStore implements ChunkStore {
     options: PackedStoreOptions = {},
   ) {
     this.writer = new PackWriter((chunks) => this.writePack(chunks), limits);
-    this.looseRecheckMs = options.looseRecheckMs ?? LOOSE_RECHECK_MS;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -196,10 +192,10 @@ export class PackedChunkStore implements ChunkStore {
     await Promise.all([this.index.check(), this.loose.check()]);
   }
 
-  /** One listing of a single key at most every looseRecheckMs (a failed one is not kept). */
+  /** One listing of a single key at most every LOOSE_RECHECK_MS (a failed one is not kept). */
   private looseHoldsChunks(): Promise<boolean> {
     const now = this.clock();
-    if (this.looseLook && now - this.looseLook.at < this.looseRecheckMs) return this.looseLook.holdsChunks;
+    if (this.looseLook && now - this.looseLook.at < LOOSE_RECHECK_MS) return this.looseLook.holdsChunks;
     const look = { at: now, holdsChunks: this.loose.list(undefined, 1).then((first) => first.length > 0) };
     look.holdsChunks.catch(() => {
       if (this.looseLook === look) this.looseLook = undefined;
