@@ -55,9 +55,9 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       await index.addPack(second, 50, [entry(owner, c, 0, 50)]);
       const located = await index.locateMany(owner, [c, x, a, b, key(), a]);
       expect(Object.fromEntries(located)).toEqual({
-        [a]: { pack: first, offset: 0, size: 100 },
-        [b]: { pack: first, offset: 200, size: 100 },
-        [c]: { pack: second, offset: 0, size: 50 },
+        [a]: { pack: first, offset: 0, size: 100, inline: false },
+        [b]: { pack: first, offset: 200, size: 100, inline: false },
+        [c]: { pack: second, offset: 0, size: 50, inline: false },
       });
       expect([...(await index.locateMany(other, [a, x])).keys()]).toEqual([x]);
       expect((await index.locateMany(owner, [])).size).toBe(0);
@@ -70,7 +70,7 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       expect(await index.addPack(pack, 300, [entry(owner, a, 0, 100), entry(owner, b, 100, 200)])).toEqual([true, true]);
       expect(await index.sizes(owner, [a, key(), b, a])).toEqual(new Map([[a, 100], [b, 200]]));
       expect(await index.sizes(other, [a, b])).toEqual(new Map());
-      expect(await index.locate(owner, b)).toEqual({ pack, offset: 100, size: 200 });
+      expect(await index.locate(owner, b)).toEqual({ pack, offset: 100, size: 200, inline: false });
       expect(await index.locate(owner, key())).toBeUndefined();
       expect(await index.locate(other, a)).toBeUndefined();
     });
@@ -85,10 +85,10 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
         true,
       ]);
       expect(await index.addPack(second, 130, [entry(owner, a, 0, 100), entry(owner, c, 100, 30)])).toEqual([false, true]);
-      expect(await index.locate(owner, a)).toEqual({ pack: first, offset: 0, size: 100 });
+      expect(await index.locate(owner, a)).toEqual({ pack: first, offset: 0, size: 100, inline: false });
       expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([
-        { pack: second, bytes: 130, liveBytes: 30 },
-        { pack: first, bytes: 300, liveBytes: 150 },
+        { pack: second, bytes: 130, liveBytes: 30, inline: false },
+        { pack: first, bytes: 300, liveBytes: 150, inline: false },
       ]);
     });
 
@@ -111,8 +111,8 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       expect(await index.sizes(alice, [h1, h2])).toEqual(new Map([[h2, 40]]));
       expect(await index.sizes(bob, [h1])).toEqual(new Map([[h1, 60]]));
       expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([
-        { pack: alicePack, bytes: 100, liveBytes: 40 },
-        { pack: bobPack, bytes: 100, liveBytes: 60 },
+        { pack: alicePack, bytes: 100, liveBytes: 40, inline: false },
+        { pack: bobPack, bytes: 100, liveBytes: 60, inline: false },
       ]);
     });
 
@@ -155,18 +155,45 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       await index.remove(owner, [gone, last]);
 
       expect(await index.claimSparsePacks(1, new Date(Date.now() - 60_000), 0, 10)).toEqual([]);
-      expect(await index.claimSparsePacks(0.5, later(), 60_000, 1)).toEqual([{ pack: empty, bytes: 100, liveBytes: 0 }]);
-      expect(await index.claimSparsePacks(0.5, later(), 60_000, 10)).toEqual([{ pack: half, bytes: 100, liveBytes: 50 }]);
+      expect(await index.claimSparsePacks(0.5, later(), 60_000, 1)).toEqual([{ pack: empty, bytes: 100, liveBytes: 0, inline: false }]);
+      expect(await index.claimSparsePacks(0.5, later(), 60_000, 10)).toEqual([{ pack: half, bytes: 100, liveBytes: 50, inline: false }]);
       // All claimed within the last minute.
       expect(await index.claimSparsePacks(0.5, later(), 60_000, 10)).toEqual([]);
       // Claims older than claimMs (0) have expired.
       expect(await index.claimSparsePacks(0.5, later(), 0, 10)).toEqual([
-        { pack: empty, bytes: 100, liveBytes: 0 },
-        { pack: half, bytes: 100, liveBytes: 50 },
+        { pack: empty, bytes: 100, liveBytes: 0, inline: false },
+        { pack: half, bytes: 100, liveBytes: 50, inline: false },
       ]);
       expect((await index.claimSparsePacks(0.99, later(), 0, 10)).map((p) => p.pack)).toEqual([empty, half]);
       // The full pack was never claimed, so a long claimMs does not hide it.
-      expect(await index.claimSparsePacks(1, later(), 60_000, 10)).toEqual([{ pack: full, bytes: 100, liveBytes: 100 }]);
+      expect(await index.claimSparsePacks(1, later(), 60_000, 10)).toEqual([{ pack: full, bytes: 100, liveBytes: 100, inline: false }]);
+    });
+
+    it("keeps an inline pack's bytes: read back by range, claimed only once empty, gone with its row", async () => {
+      const index = await open();
+      const [owner, a, b, c] = [key(), key(), key(), key()];
+      const [inline, object] = [key(), key()];
+      const data = randomBytes(300);
+      expect(await index.addPack(inline, 300, [entry(owner, a, 0, 100), entry(owner, b, 100, 150), entry(owner, c, 250, 50)], data)).toEqual([true, true, true]);
+      await index.addPack(object, 100, [entry(owner, key(), 0, 100)]);
+      expect(await index.locate(owner, b)).toEqual({ pack: inline, offset: 100, size: 150, inline: true });
+      expect((await index.locateMany(owner, [a, c])).get(c)).toEqual({ pack: inline, offset: 250, size: 50, inline: true });
+      expect(await index.readInline(inline, 100, [150, 50])).toEqual([data.subarray(100, 250), data.subarray(250)]);
+      expect(await index.readInline(inline, 0, [100])).toEqual([data.subarray(0, 100)]);
+      // Past its end: the chunks it holds whole; an object's pack or an unknown one: not kept here.
+      expect(await index.readInline(inline, 250, [50, 10])).toEqual([data.subarray(250)]);
+      expect(await index.readInline(object, 0, [100])).toBeUndefined();
+      expect(await index.readInline(key(), 0, [100])).toBeUndefined();
+      await expect(index.addPack(key(), 10, [entry(owner, key(), 0, 10)], randomBytes(9))).rejects.toThrow(RangeError);
+
+      // Two of three chunks gone: sparse, but an inline pack is not rewritten.
+      await index.remove(owner, [a, b]);
+      expect((await index.claimSparsePacks(0.5, later(), 0, 10)).map((p) => p.pack)).toEqual([]);
+      await index.remove(owner, [c]);
+      expect(await index.claimSparsePacks(0.5, later(), 0, 10)).toEqual([{ pack: inline, bytes: 300, liveBytes: 0, inline: true }]);
+      expect(await index.dropEmptyPack(inline)).toBe(true);
+      expect(await index.readInline(inline, 0, [100])).toBeUndefined();
+      expect(await index.knownPacks([inline, object])).toEqual(new Set([object]));
     });
 
     it("lists a pack's live entries in offset order", async () => {
@@ -191,21 +218,21 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
         moved: 1,
         dropped: false,
       });
-      expect(await index.locate(owner, a)).toEqual({ pack: to1, offset: 0, size: 100 });
+      expect(await index.locate(owner, a)).toEqual({ pack: to1, offset: 0, size: 100, inline: false });
       expect(await index.locate(owner, b)).toBeUndefined();
-      expect(await index.locate(owner, c)).toEqual({ pack: from, offset: 300, size: 300 });
+      expect(await index.locate(owner, c)).toEqual({ pack: from, offset: 300, size: 300, inline: false });
       expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([
-        { pack: to1, bytes: 300, liveBytes: 100 },
-        { pack: from, bytes: 600, liveBytes: 300 },
+        { pack: to1, bytes: 300, liveBytes: 100, inline: false },
+        { pack: from, bytes: 600, liveBytes: 300, inline: false },
       ]);
 
       expect(await index.movePack(from, { pack: to2, bytes: 300, entries: [entry(owner, c, 0, 300)] })).toEqual({ moved: 1, dropped: true });
-      expect(await index.locate(owner, c)).toEqual({ pack: to2, offset: 0, size: 300 });
+      expect(await index.locate(owner, c)).toEqual({ pack: to2, offset: 0, size: 300, inline: false });
       expect(await index.knownPacks([from, to1, to2])).toEqual(new Set([to1, to2]));
       expect(await index.liveEntries(to2)).toEqual([entry(owner, c, 0, 300)]);
       expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([
-        { pack: to1, bytes: 300, liveBytes: 100 },
-        { pack: to2, bytes: 300, liveBytes: 300 },
+        { pack: to1, bytes: 300, liveBytes: 100, inline: false },
+        { pack: to2, bytes: 300, liveBytes: 300, inline: false },
       ]);
     });
 
@@ -346,7 +373,7 @@ describe("PostgresPackIndex", () => {
       await blocker.query("COMMIT");
       expect(await moving).toEqual({ moved: 1, dropped: true });
       expect(await removing).toEqual([a]);
-      expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([{ pack: to, bytes: 100, liveBytes: 0 }]);
+      expect(await index.claimSparsePacks(1, later(), 0, 10)).toEqual([{ pack: to, bytes: 100, liveBytes: 0, inline: false }]);
       expect(await index.dropEmptyPack(to)).toBe(true);
     } finally {
       await Promise.all([blocker.end(), watcher.end()]);

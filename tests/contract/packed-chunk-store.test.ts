@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { Client } from "minio";
+import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MinioChunkStore } from "../../services/block-storage/src/adapters/minio-chunk-store.js";
@@ -35,13 +36,19 @@ interface Packed {
   bucket: MinioChunkStore;
   index: PostgresPackIndex;
   bucketName: string;
+  databaseUrl: string;
   close(): Promise<void>;
 }
 
-/** A packed store over a fresh bucket and a fresh index database (a repack looks at every pack of its index). */
+/**
+ * A packed store over a fresh bucket and a fresh index database (a repack
+ * looks at every pack of its index). Every pack is an object unless
+ * `inlinePackBytes` says otherwise.
+ */
 async function openPacked(
   options: {
     packsInFlight?: number;
+    inlinePackBytes?: number;
     index?: (index: PostgresPackIndex) => PackIndex;
     objects?: (bucket: MinioChunkStore) => PackObjects;
     loose?: (bucket: MinioChunkStore) => ChunkStore;
@@ -63,7 +70,7 @@ async function openPacked(
     options.index?.(index) ?? index,
     options.objects?.(bucket) ?? bucket,
     options.loose?.(bucket) ?? bucket,
-    { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2 },
+    { maxPackBytes: 16 * 1024 * 1024, packsInFlight: options.packsInFlight ?? 2, inlinePackBytes: options.inlinePackBytes ?? 0 },
     unobserved,
     options.store,
   );
@@ -72,6 +79,7 @@ async function openPacked(
     bucket,
     index,
     bucketName,
+    databaseUrl: database.url,
     close: async () => {
       await store.close();
       await index.close();
@@ -114,6 +122,11 @@ const settings = (overrides: Partial<RepackSettings> = {}): RepackSettings => ({
 
 describeChunkStoreContract("MinIO, packed (PostgreSQL index)", async () => {
   const packed = await openPacked();
+  return { store: packed.store, cleanup: () => packed.close() };
+});
+
+describeChunkStoreContract("MinIO, packed, packs up to 64 KiB kept in the index", async () => {
+  const packed = await openPacked({ inlinePackBytes: 64 * 1024 });
   return { store: packed.store, cleanup: () => packed.close() };
 });
 
@@ -355,6 +368,75 @@ describe("PackedChunkStore", () => {
     });
   });
 
+  it("keeps a pack of at most inlinePackBytes in the index: no object written, read, listed, and its row dropped once emptied", async () => {
+    const reads: string[] = [];
+    await withPacked({
+      packsInFlight: 1,
+      inlinePackBytes: 8192,
+      index: (index) => ({ ...bound(index, INDEX_METHODS), readInline: (pack, offset, sizes) => (reads.push(`inline ${sizes.length}`), index.readInline(pack, offset, sizes)) }),
+      objects: (bucket) => ({ ...bound(bucket, PACK_OBJECT_METHODS), readChunks: (pack, offset, sizes) => (reads.push(`object ${sizes.length}`), bucket.readChunks(pack, offset, sizes)) }),
+    }, async (packed) => {
+      const owner = ownerKeyOf(`inline-${randomUUID()}`);
+      const lone = randomBytes(4000);
+      await packed.store.put(owner, sha256(lone), [lone.subarray(0, 1000), lone.subarray(1000)]);
+      expect(await objectNames(packed.bucketName)).toEqual([]);
+      // Put while the lead's pack is written, three small ones leave together: 6 KiB, inline too.
+      const [lead, ...small] = [randomBytes(2000), randomBytes(2000), randomBytes(2000), randomBytes(2000)];
+      await Promise.all([lead!, ...small].map((c) => packed.store.put(owner, sha256(c), [c])));
+      expect(await objectNames(packed.bucketName)).toEqual([]);
+      // A pack over the limit is an object.
+      const large = randomBytes(9000);
+      await packed.store.put(owner, sha256(large), [large]);
+      expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
+
+      const all = [lone, lead!, ...small, large];
+      expect(Object.fromEntries(await packed.store.has(owner, all.map(sha256)))).toEqual(Object.fromEntries(all.map((c) => [sha256(c), c.length])));
+      for (const c of all) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+      reads.length = 0;
+      expect(await collect(packed.store.getMany(owner, [...small, lone, large].map(sha256), 4))).toEqual([...small, lone, large]);
+      // The three back to back in one inline pack in one read, as a run of an object is.
+      expect(reads).toEqual(["inline 3", "inline 1", "object 1"]);
+      expect((await packed.store.list(undefined, 10)).map((c) => c.hash).sort()).toEqual(all.map(sha256).sort());
+
+      // Emptied, the inline packs' rows go (no object to delete); a sparse one stays as it is.
+      expect(await packed.store.delete(owner, [lone, lead!, small[0]!].map(sha256))).toBe(3);
+      const repacker = new Repacker(packed.index, packed.bucket, settings(), unobserved);
+      expect(await repacker.runOnce(new AbortController().signal)).toMatchObject({ packsRepacked: 0, packsEmptied: 2, chunksMoved: 0 });
+      expect(await objectNames(packed.bucketName, "packs/")).toHaveLength(1);
+      for (const c of [...small.slice(1), large]) expect((await packed.store.get(owner, sha256(c)))!.equals(c)).toBe(true);
+      expect(await packed.store.get(owner, sha256(lone))).toBeUndefined();
+    });
+  });
+
+  it("quarantines a chunk of an inline pack and answers DATA_LOSS for one whose pack holds fewer bytes than its index says", async () => {
+    await withPacked({ inlinePackBytes: 8192 }, async (packed) => {
+      const owner = ownerKeyOf(`inline-${randomUUID()}`);
+      const [bad, cut] = [randomBytes(700), randomBytes(800)];
+      await packed.store.put(owner, sha256(bad), [bad]);
+      await packed.store.put(owner, sha256(cut), [cut]);
+      const before = new Date(Date.now() - 1000);
+      expect(await packed.store.quarantine(owner, sha256(bad))).toBe(true);
+      expect((await packed.store.has(owner, [sha256(bad)])).size).toBe(0);
+      expect((await packed.store.listQuarantined({ ownerKey: "", hash: "", quarantinedAt: before }, 10)).map((q) => q.hash)).toEqual([sha256(bad)]);
+      const [name] = await objectNames(packed.bucketName, "quarantine/");
+      const parts: Buffer[] = [];
+      for await (const part of await inspector().getObject(packed.bucketName, name!)) parts.push(part as Buffer);
+      expect(Buffer.concat(parts).equals(bad)).toBe(true);
+
+      const at = await packed.index.locate(owner, sha256(cut));
+      expect(at?.inline).toBe(true);
+      const db = new pg.Client({ connectionString: packed.databaseUrl });
+      await db.connect();
+      try {
+        await db.query("UPDATE block_packs SET data = substring(data from 1 for 100) WHERE pack = $1", [at!.pack]);
+      } finally {
+        await db.end();
+      }
+      await expect(packed.store.get(owner, sha256(cut))).rejects.toMatchObject({ kind: "data-loss" });
+      await expect(collect(packed.store.getMany(owner, [sha256(cut)], 4))).rejects.toMatchObject({ kind: "data-loss" });
+    });
+  });
+
   it("quarantines a packed chunk: kept aside with its bytes, no longer indexed", async () => {
     await withPacked({}, async (packed) => {
     const owner = ownerKeyOf(`quarantine-${randomUUID()}`);
@@ -379,7 +461,7 @@ function bound<T extends object, K extends keyof T>(target: T, methods: readonly
   return Object.fromEntries(methods.map((m) => [m, (target[m] as (...args: unknown[]) => unknown).bind(target)])) as Pick<T, K>;
 }
 
-const INDEX_METHODS = ["sizes", "locate", "locateMany", "addPack", "remove", "list", "check"] as const satisfies readonly (keyof PackIndex)[];
+const INDEX_METHODS = ["sizes", "locate", "locateMany", "addPack", "readInline", "remove", "list", "check"] as const satisfies readonly (keyof PackIndex)[];
 const LOOSE_METHODS = ["has", "put", "get", "getMany", "delete", "quarantine", "listQuarantined", "list", "check", "close"] as const satisfies readonly (keyof ChunkStore)[];
 const PACK_OBJECT_METHODS = ["putPack", "readPack", "readChunks", "deletePacks", "listPacks", "quarantineBytes"] as const satisfies readonly (keyof PackObjects)[];
 

@@ -394,7 +394,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
         ? ["CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"]
         : ["CFS_DATABASE_PASSWORD", "CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"],
     );
-    const packVars = ["CFS_BLOCK_INDEX_URL", "CFS_BLOCK_INDEX_POOL_MAX", "CFS_PACK_MAX_BYTES", "CFS_PACKS_IN_FLIGHT", "CFS_REPACK_MAX_LIVE_PERCENT", "CFS_REPACK_MIN_AGE_MINUTES"];
+    const packVars = ["CFS_BLOCK_INDEX_URL", "CFS_BLOCK_INDEX_POOL_MAX", "CFS_PACK_MAX_BYTES", "CFS_PACKS_IN_FLIGHT", "CFS_PACK_INLINE_BYTES", "CFS_REPACK_MAX_LIVE_PERCENT", "CFS_REPACK_MIN_AGE_MINUTES"];
     const packs = values.blockStorage.packs;
     if (packs.enabled) {
       // Metadata's URL and password, not its pool (block storage has CFS_BLOCK_INDEX_POOL_MAX).
@@ -406,6 +406,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
       expect(env.CFS_BLOCK_INDEX_POOL_MAX.value).toBe(String(packs.indexPoolMax));
       expect(env.CFS_PACK_MAX_BYTES.value).toBe(String(packs.maxPackBytes));
       expect(env.CFS_PACKS_IN_FLIGHT.value).toBe(String(packs.packsInFlight));
+      expect(env.CFS_PACK_INLINE_BYTES.value).toBe(String(packs.inlinePackBytes));
       expect(env.CFS_REPACK_MAX_LIVE_PERCENT.value).toBe(String(packs.repack.maxLivePercent));
       expect(env.CFS_REPACK_MIN_AGE_MINUTES.value).toBe(String(packs.repack.minAgeMinutes));
     } else {
@@ -528,6 +529,7 @@ describe("values", () => {
     expect(env.CFS_BLOCK_INDEX_POOL_MAX.value).toBe("10");
     expect(env.CFS_PACK_MAX_BYTES.value).toBe("16777216");
     expect(env.CFS_PACKS_IN_FLIGHT.value).toBe("2");
+    expect(env.CFS_PACK_INLINE_BYTES.value).toBe("131072");
     expect(env.CFS_REPACK_MAX_LIVE_PERCENT.value).toBe("50");
     expect(env.CFS_REPACK_MIN_AGE_MINUTES.value).toBe("60");
     const policy = (name: string) => objects.find((o) => o.kind === "NetworkPolicy" && component(o) === name)!;
@@ -619,6 +621,7 @@ describe("values", () => {
     ["resources without limits", ["--set", "chunker.resources.limits=null"], /chunker\/resources/],
     ["an issuer that is not a URL", ["--set", "devIssuer.enabled=false", "--set", "auth.issuer=tenant.auth0.com"], /auth\/issuer/],
     ["a pack larger than block storage accepts", ["--set", "blockStorage.packs.maxPackBytes=536870912"], /blockStorage\/packs\/maxPackBytes/],
+    ["an inline pack larger than block storage keeps in its index", ["--set", "blockStorage.packs.inlinePackBytes=2097152"], /blockStorage\/packs\/inlinePackBytes/],
     ["a repack threshold of 100 percent (every pack, always)", ["--set", "blockStorage.packs.repack.maxLivePercent=100"], /blockStorage\/packs\/repack\/maxLivePercent/],
   ];
   it.each(rejected)("values.schema.json rejects %s at install time", async (_what, flags, message) => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Client as MinioClient } from "minio";
+import pg from "pg";
 import { EventType, type WatchChangesResponse } from "#gen/cfs/sync/v1/sync.js";
 import { createLogger } from "#lib/logger.js";
 import { startStack, type RunningStack, type ServiceName } from "../../dev/stack.js";
@@ -354,7 +355,7 @@ function runChaos(stack: RunningStack, postgres: PostgresServer, minio: MinioSer
 async function openStore(minio: MinioServer, databaseUrl: string): Promise<{ store: ChunkStore; index: PostgresPackIndex; close: () => Promise<void> }> {
   const index = await PostgresPackIndex.open({ url: databaseUrl, poolMax: 2 }, createLogger("soak", "silent"));
   const bucket = await MinioChunkStore.open({ endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: BUCKET, region: "us-east-1", maxChunkBytes: 16 * 1024 * 1024 });
-  const store = new PackedChunkStore(index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 1 }, { packWritten: () => undefined });
+  const store = new PackedChunkStore(index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 1, inlinePackBytes: 0 }, { packWritten: () => undefined });
   return {
     store,
     index,
@@ -377,13 +378,25 @@ async function flipOne(minio: MinioServer, databaseUrl: string): Promise<Flipped
     const { ownerKey, hash } = candidates[randomInt(candidates.length)]!;
     const at = await index.locate(ownerKey, hash);
     if (!at) return undefined;
+    const user = users.find((u) => ownerKeyOf(u) === ownerKey)!;
+    if (at.inline) {
+      // A small pack kept in the index: the byte is flipped in its row.
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      try {
+        await db.query("UPDATE block_packs SET data = set_byte(data, $2, get_byte(data, $2) # 1) WHERE pack = $1", [at.pack, at.offset + randomInt(at.size)]);
+      } finally {
+        await db.end();
+      }
+      return { user, ownerKey, hash };
+    }
     const key = `packs/${at.pack.slice(0, 2)}/${at.pack}`;
     const parts: Buffer[] = [];
     for await (const part of (await client.getObject(BUCKET, key)) as AsyncIterable<Buffer>) parts.push(part);
     const data = Buffer.concat(parts);
     data[at.offset + randomInt(at.size)]! ^= 0x01;
     await client.putObject(BUCKET, key, data, data.length);
-    return { user: users.find((u) => ownerKeyOf(u) === ownerKey)!, ownerKey, hash };
+    return { user, ownerKey, hash };
   } finally {
     await close();
   }

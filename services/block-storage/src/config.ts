@@ -3,7 +3,7 @@ import { parseAuthConfig, type AuthConfig } from "#lib/auth.js";
 import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "#lib/config.js";
 import { MAX_CHUNK_BYTES } from "#lib/limits.js";
 import { parseServerConfig, type ServerConfig } from "#lib/service.js";
-import type { PackLimits } from "./domain/pack-writer.js";
+import type { PackedStoreLimits } from "./domain/packed-chunk-store.js";
 import type { RepackSettings } from "./domain/repacker.js";
 import type { ScrubSettings } from "./domain/scrubber.js";
 
@@ -15,7 +15,7 @@ export type StorageConfig =
 /** Chunks packed into larger objects, with their index in PostgreSQL (ports/pack-index.ts). */
 export interface PackConfig {
   index: { url: string; poolMax: number };
-  limits: PackLimits;
+  limits: PackedStoreLimits;
   repack: RepackSettings & { intervalMs: number };
 }
 
@@ -51,7 +51,8 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * With S3, CFS_BLOCK_INDEX_URL (a PostgreSQL URL; CFS_BLOCK_INDEX_POOL_MAX
  * connections, 10) turns packing on: chunks put at the same time are
  * written as one object of at most CFS_PACK_MAX_BYTES (16 MiB),
- * CFS_PACKS_IN_FLIGHT (2) at once, and a pack with at most
+ * CFS_PACKS_IN_FLIGHT (2) at once; a pack of at most CFS_PACK_INLINE_BYTES
+ * (128 KiB; 0 never) is kept in the index instead of as an object; a pack with at most
  * CFS_REPACK_MAX_LIVE_PERCENT (50) of its bytes still in use, and older than
  * CFS_REPACK_MIN_AGE_MINUTES (60), is rewritten to free the rest.
  */
@@ -110,6 +111,8 @@ function parsePacks(env: Env): PackConfig | undefined {
     limits: {
       maxPackBytes: int(env, "CFS_PACK_MAX_BYTES", 16 * MiB, MiB, 256 * MiB),
       packsInFlight: int(env, "CFS_PACKS_IN_FLIGHT", 2, 1, 64),
+      // MinIO keeps objects up to 128 KiB inside their metadata file for the same reason.
+      inlinePackBytes: int(env, "CFS_PACK_INLINE_BYTES", 128 * 1024, 0, MiB),
     },
     repack: {
       maxLiveRatio: int(env, "CFS_REPACK_MAX_LIVE_PERCENT", 50, 0, 99) / 100,

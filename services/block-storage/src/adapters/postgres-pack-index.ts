@@ -43,8 +43,8 @@ const ADD_PACK = `
     RETURNING owner_key, hash, size
   ),
   recorded AS (
-    INSERT INTO block_packs (id, pack, bytes, live_bytes, live_chunks)
-    SELECT new_pack.id, $1::text, $2::bigint, (SELECT coalesce(sum(size), 0) FROM added), (SELECT count(*) FROM added) FROM new_pack
+    INSERT INTO block_packs (id, pack, bytes, live_bytes, live_chunks, data)
+    SELECT new_pack.id, $1::text, $2::bigint, (SELECT coalesce(sum(size), 0) FROM added), (SELECT count(*) FROM added), $7::bytea FROM new_pack
   )
   SELECT n FROM firsts JOIN added USING (owner_key, hash)`;
 
@@ -74,7 +74,8 @@ const REMOVE = `
   SELECT encode(hash, 'hex') AS hash FROM gone`;
 
 /**
- * Claims the emptiest unclaimed packs. SKIP LOCKED: a pack another
+ * Claims the emptiest unclaimed packs (an inline one only when empty: it is
+ * dropped, never rewritten). SKIP LOCKED: a pack another
  * repacker is claiming right now is left to it rather than waited for.
  * Claim times are the database's clock, the one all replicas share.
  * RETURNING has no order, hence the outer sort.
@@ -84,16 +85,16 @@ const CLAIM_SPARSE_PACKS = `
     UPDATE block_packs AS p SET claimed_at = now()
     FROM (
       SELECT id FROM block_packs
-      WHERE ${FULLNESS} <= $1::float8 AND recorded_at < $2::timestamptz
+      WHERE ${FULLNESS} <= $1::float8 AND recorded_at < $2::timestamptz AND (data IS NULL OR live_chunks = 0)
         AND (claimed_at IS NULL OR claimed_at <= now() - $3::float8 * interval '1 millisecond')
       ORDER BY ${FULLNESS}, id
       LIMIT $4
       FOR UPDATE SKIP LOCKED
     ) AS sparse
     WHERE p.id = sparse.id
-    RETURNING p.id, p.pack, p.bytes, p.live_bytes
+    RETURNING p.id, p.pack, p.bytes, p.live_bytes, p.data IS NOT NULL AS inline
   )
-  SELECT pack, bytes, live_bytes FROM claimed ORDER BY ${FULLNESS}, id`;
+  SELECT pack, bytes, live_bytes, inline FROM claimed ORDER BY ${FULLNESS}, id`;
 
 /**
  * Re-points those of `to`'s entries still in `from` (an entry removed
@@ -186,25 +187,27 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
   }
 
   async locate(ownerKey: string, hash: string): Promise<PackedLocation | undefined> {
-    const { rows } = await this.query<{ pack: string; offset: string; size: number }>(
-      `SELECT p.pack, c."offset", c.size FROM block_chunks AS c JOIN block_packs AS p ON p.id = c.pack_id
+    const { rows } = await this.query<{ pack: string; offset: string; size: number; inline: boolean }>(
+      `SELECT p.pack, c."offset", c.size, p.data IS NOT NULL AS inline FROM block_chunks AS c JOIN block_packs AS p ON p.id = c.pack_id
        WHERE c.owner_key = decode($1, 'hex') AND c.hash = decode($2, 'hex')`,
       [ownerKey, hash],
     );
     const row = rows[0];
-    return row && { pack: row.pack, offset: Number(row.offset), size: row.size };
+    return row && { pack: row.pack, offset: Number(row.offset), size: row.size, inline: row.inline };
   }
 
   async locateMany(ownerKey: string, hashes: readonly string[]): Promise<Map<string, PackedLocation>> {
-    const { rows } = await this.query<{ hash: string; pack: string; offset: string; size: number }>(
-      `SELECT encode(c.hash, 'hex') AS hash, p.pack, c."offset", c.size FROM block_chunks AS c JOIN block_packs AS p ON p.id = c.pack_id
+    const { rows } = await this.query<{ hash: string; pack: string; offset: string; size: number; inline: boolean }>(
+      `SELECT encode(c.hash, 'hex') AS hash, p.pack, c."offset", c.size, p.data IS NOT NULL AS inline
+       FROM block_chunks AS c JOIN block_packs AS p ON p.id = c.pack_id
        WHERE c.owner_key = decode($1, 'hex') AND c.hash IN (SELECT decode(h, 'hex') FROM unnest($2::text[]) AS h)`,
       [ownerKey, hashes],
     );
-    return new Map(rows.map((r) => [r.hash, { pack: r.pack, offset: Number(r.offset), size: r.size }]));
+    return new Map(rows.map((r) => [r.hash, { pack: r.pack, offset: Number(r.offset), size: r.size, inline: r.inline }]));
   }
 
-  async addPack(pack: string, bytes: number, entries: readonly PackEntry[]): Promise<boolean[]> {
+  async addPack(pack: string, bytes: number, entries: readonly PackEntry[], data?: Buffer): Promise<boolean[]> {
+    if (data && data.length !== bytes) throw new RangeError(`inline pack ${pack}: ${data.length} bytes given for a pack of ${bytes}`);
     const { rows } = await this.query<{ n: string }>(ADD_PACK, [
       pack,
       bytes,
@@ -212,10 +215,30 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
       entries.map((e) => e.hash),
       entries.map((e) => e.offset),
       entries.map((e) => e.size),
+      data ?? null,
     ]);
     const recorded = entries.map(() => false);
     for (const { n } of rows) recorded[Number(n) - 1] = true;
     return recorded;
+  }
+
+  async readInline(pack: string, offset: number, sizes: readonly number[]): Promise<Buffer[] | undefined> {
+    const length = sizes.reduce((total, size) => total + size, 0);
+    // substring() counts from 1; past the end it returns what there is.
+    const { rows } = await this.query<{ span: Buffer }>(
+      "SELECT substring(data from $2::integer + 1 for $3::integer) AS span FROM block_packs WHERE pack = $1 AND data IS NOT NULL",
+      [pack, offset, length],
+    );
+    const span = rows[0]?.span;
+    if (!span) return undefined;
+    const chunks: Buffer[] = [];
+    let at = 0;
+    for (const size of sizes) {
+      if (at + size > span.length) break;
+      chunks.push(span.subarray(at, at + size));
+      at += size;
+    }
+    return chunks;
   }
 
   async remove(ownerKey: string, hashes: readonly string[]): Promise<string[]> {
@@ -240,13 +263,13 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
   }
 
   async claimSparsePacks(maxLiveRatio: number, writtenBefore: Date, claimMs: number, limit: number): Promise<SparsePack[]> {
-    const { rows } = await this.query<{ pack: string; bytes: string; live_bytes: string }>(CLAIM_SPARSE_PACKS, [
+    const { rows } = await this.query<{ pack: string; bytes: string; live_bytes: string; inline: boolean }>(CLAIM_SPARSE_PACKS, [
       maxLiveRatio,
       writtenBefore,
       claimMs,
       limit,
     ]);
-    return rows.map((r) => ({ pack: r.pack, bytes: Number(r.bytes), liveBytes: Number(r.live_bytes) }));
+    return rows.map((r) => ({ pack: r.pack, bytes: Number(r.bytes), liveBytes: Number(r.live_bytes), inline: r.inline }));
   }
 
   async liveEntries(pack: string): Promise<PackEntry[]> {

@@ -8,9 +8,9 @@ import type { PassResult, ScrubObserver } from "../domain/scrubber.js";
 /** Block storage's own metrics and log lines: quarantined chunks, the scrubber's progress, packs and repacks. */
 export class BlockMetrics implements QuarantineObserver, ScrubObserver, PackObserver, RepackObserver {
   private readonly quarantinedTotal: Counter<"found_by">;
-  private readonly packsWritten: Counter;
-  private readonly packedChunks: Counter;
-  private readonly packBytes: Counter;
+  private readonly packsWritten: Counter<"kept_in">;
+  private readonly packedChunks: Counter<"kept_in">;
+  private readonly packBytes: Counter<"kept_in">;
   private readonly packsDeleted: Counter<"reason">;
   private readonly repackedBytes: Counter;
   private readonly scrubbedBytes: Counter;
@@ -28,13 +28,16 @@ export class BlockMetrics implements QuarantineObserver, ScrubObserver, PackObse
       registers: [registry],
     });
     for (const foundBy of ["read", "scrub"]) this.quarantinedTotal.inc({ found_by: foundBy }, 0);
+    // kept_in: "objects" (a pack object) or "index" (a small pack kept in the index, CFS_PACK_INLINE_BYTES).
     this.packsWritten = new Counter({
       name: "cfs_blockstore_packs_written_total",
-      help: "Packs written for puts (repacks not counted); cfs_blockstore_packed_chunks_total over this is the chunks per pack.",
+      help: "Packs written for puts (repacks not counted), by where they are kept (objects, or index for small packs); cfs_blockstore_packed_chunks_total over this is the chunks per pack.",
+      labelNames: ["kept_in"],
       registers: [registry],
     });
-    this.packedChunks = new Counter({ name: "cfs_blockstore_packed_chunks_total", help: "Chunks written in packs for puts.", registers: [registry] });
-    this.packBytes = new Counter({ name: "cfs_blockstore_pack_bytes_written_total", help: "Bytes of the packs written for puts.", registers: [registry] });
+    this.packedChunks = new Counter({ name: "cfs_blockstore_packed_chunks_total", help: "Chunks written in packs for puts, by where the pack is kept.", labelNames: ["kept_in"], registers: [registry] });
+    this.packBytes = new Counter({ name: "cfs_blockstore_pack_bytes_written_total", help: "Bytes of the packs written for puts, by where the pack is kept.", labelNames: ["kept_in"], registers: [registry] });
+    for (const keptIn of ["objects", "index"]) for (const counter of [this.packsWritten, this.packedChunks, this.packBytes]) counter.inc({ kept_in: keptIn }, 0);
     this.packsDeleted = new Counter({
       name: "cfs_blockstore_packs_deleted_total",
       help: "Pack objects deleted by the repacker: repacked (mostly dead space, live chunks copied), emptied, or orphaned (never recorded).",
@@ -69,10 +72,11 @@ export class BlockMetrics implements QuarantineObserver, ScrubObserver, PackObse
     this.log.warn({ err, ownerKey, chunk: hash }, "could not quarantine a corrupt chunk (it stays unserved: reads verify it)");
   }
 
-  packWritten(chunks: number, bytes: number): void {
-    this.packsWritten.inc();
-    this.packedChunks.inc(chunks);
-    this.packBytes.inc(bytes);
+  packWritten(chunks: number, bytes: number, inline: boolean): void {
+    const labels = { kept_in: inline ? "index" : "objects" };
+    this.packsWritten.inc(labels);
+    this.packedChunks.inc(labels, chunks);
+    this.packBytes.inc(labels, bytes);
   }
 
   repacked(result: RepackResult): void {

@@ -12,7 +12,17 @@ export function newPackName(): string {
 
 /** What the packed store reports (metrics). */
 export interface PackObserver {
-  packWritten(chunks: number, bytes: number): void;
+  /** A pack written for puts: kept by the index (`inline`) or as an object. */
+  packWritten(chunks: number, bytes: number, inline: boolean): void;
+}
+
+export interface PackedStoreLimits extends PackLimits {
+  /**
+   * A pack of at most this many bytes is kept by the index itself instead of
+   * as an object (0: never): a small upload then costs one index statement
+   * instead of an object PUT and then that statement.
+   */
+  inlinePackBytes: number;
 }
 
 /**
@@ -35,12 +45,16 @@ export interface PackedStoreOptions {
 /**
  * Chunks in packs (ports/pack-index.ts): the chunks put at the same time go
  * to the object store as one object, and the index says where each one is.
+ * A pack of at most `inlinePackBytes` is kept by the index instead (small
+ * files: what arrives while no pack is being written leaves alone, and an
+ * object PUT of a few KiB costs more than the index statement it comes with).
  * Chunks stored as objects of their own before packing was turned on (the
  * `loose` store) stay readable, countable and deletable, so packing can be
  * turned on over an existing bucket; new chunks are only ever packed.
  */
 export class PackedChunkStore implements ChunkStore {
   private readonly writer: PackWriter;
+  private readonly inlinePackBytes: number;
   private readonly clock: () => number;
   /** The last look at the loose store (started at `at`): does it hold any chunk? */
   private looseLook: { at: number; holdsChunks: Promise<boolean> } | undefined;
@@ -49,11 +63,12 @@ export class PackedChunkStore implements ChunkStore {
     private readonly index: PackIndex,
     private readonly objects: PackObjects,
     private readonly loose: ChunkStore,
-    limits: PackLimits,
+    limits: PackedStoreLimits,
     private readonly observer: PackObserver,
     options: PackedStoreOptions = {},
   ) {
     this.writer = new PackWriter((chunks) => this.writePack(chunks), limits);
+    this.inlinePackBytes = limits.inlinePackBytes;
     this.clock = options.clock ?? Date.now;
   }
 
@@ -89,11 +104,17 @@ export class PackedChunkStore implements ChunkStore {
     let at = await this.index.locate(ownerKey, hash);
     if (!at) return this.loose.get(ownerKey, hash);
     for (;;) {
-      const data = await this.objects.readPack(at.pack, at.offset, at.size);
+      const data = await this.readOne(at);
       if (data) return data;
       const again = await this.index.locate(ownerKey, hash);
       if (!again) return undefined;
-      if (again.pack === at.pack) throw dataLoss(`chunk ${hash} is indexed in pack ${at.pack}, which is missing from object storage`);
+      if (again.pack === at.pack) {
+        throw dataLoss(
+          at.inline
+            ? `chunk ${hash} lies past the end of its pack ${at.pack}, kept in the index`
+            : `chunk ${hash} is indexed in pack ${at.pack}, which is missing from object storage`,
+        );
+      }
       at = again;
     }
   }
@@ -133,7 +154,7 @@ export class PackedChunkStore implements ChunkStore {
   }
 
   private async readRun(ownerKey: string, run: PackRun): Promise<Array<Buffer | undefined>> {
-    const chunks = await this.objects.readChunks(run.pack, run.offset, run.sizes);
+    const chunks = run.inline ? await this.index.readInline(run.pack, run.offset, run.sizes) : await this.objects.readChunks(run.pack, run.offset, run.sizes);
     if (chunks) return chunks;
     const again: Array<Buffer | undefined> = [];
     for (const hash of run.hashes) again.push(await this.get(ownerKey, hash));
@@ -152,7 +173,7 @@ export class PackedChunkStore implements ChunkStore {
   async quarantine(ownerKey: string, hash: string): Promise<boolean> {
     const at = await this.index.locate(ownerKey, hash);
     if (!at) return this.loose.quarantine(ownerKey, hash);
-    const data = await this.objects.readPack(at.pack, at.offset, at.size);
+    const data = await this.readOne(at);
     if (data) await this.objects.quarantineBytes(ownerKey, hash, data);
     const removed = (await this.index.remove(ownerKey, [hash])).length > 0;
     // Its loose copy, if any, was read as well: whichever was bad, neither is served again.
@@ -208,11 +229,18 @@ export class PackedChunkStore implements ChunkStore {
     await this.loose.close();
   }
 
+  /** A located chunk's bytes, unverified; undefined when its pack is gone. */
+  private async readOne(at: PackedLocation): Promise<Buffer | undefined> {
+    if (!at.inline) return this.objects.readPack(at.pack, at.offset, at.size);
+    return (await this.index.readInline(at.pack, at.offset, [at.size]))?.[0];
+  }
+
   /**
    * The pack is stored whole before any of it is recorded, so the index
    * never points at bytes that are not there. A pack whose recording fails
    * is deleted again; one left behind by a crash is found by the repacker
-   * (an object the index does not know).
+   * (an object the index does not know). A small one is recorded with its
+   * bytes, in the same statement.
    */
   private async writePack(chunks: readonly PendingChunk[]): Promise<boolean[]> {
     const pack = newPackName();
@@ -224,10 +252,15 @@ export class PackedChunkStore implements ChunkStore {
       parts.push(...c.parts);
       offset += c.size;
     }
+    if (this.inlinePackBytes > 0 && offset <= this.inlinePackBytes) {
+      const recorded = await this.index.addPack(pack, offset, entries, Buffer.concat(parts, offset));
+      this.observer.packWritten(entries.length, offset, true);
+      return recorded;
+    }
     await this.objects.putPack(pack, parts);
     try {
       const recorded = await this.index.addPack(pack, offset, entries);
-      this.observer.packWritten(entries.length, offset);
+      this.observer.packWritten(entries.length, offset, false);
       return recorded;
     } catch (err) {
       await this.objects.deletePacks([pack]).catch(() => undefined);
@@ -239,6 +272,8 @@ export class PackedChunkStore implements ChunkStore {
 /** Hashes to read together: back to back in one pack from `offset`, or (no pack) not indexed, so loose or absent. */
 interface ReadRun {
   pack: string | undefined;
+  /** The pack is kept by the index. */
+  inline: boolean;
   offset: number;
   hashes: string[];
   sizes: number[];
@@ -263,7 +298,7 @@ function runsOf(hashes: readonly string[], located: ReadonlyMap<string, PackedLo
     const continues =
       run !== undefined && (at ? run.pack === at.pack && at.offset === end && run.hashes.length < maxChunks : run.pack === undefined);
     if (!continues) {
-      run = { pack: at?.pack, offset: at?.offset ?? 0, hashes: [], sizes: [] };
+      run = { pack: at?.pack, inline: at?.inline ?? false, offset: at?.offset ?? 0, hashes: [], sizes: [] };
       runs.push(run);
     }
     run!.hashes.push(hash);

@@ -46,7 +46,9 @@ const sha256 = (data: Buffer): string => createHash("sha256").update(data).diges
  * (at most maxLiveRatio live), when the live chunks are copied into a new
  * pack, verified on the way, the index pointed at it in one transaction,
  * and the old pack deleted. A reader that located a chunk in the old pack
- * just before finds it gone and looks again (PackedChunkStore.get).
+ * just before finds it gone and looks again (PackedChunkStore.get). A pack
+ * kept by the index (inline) is claimed only once empty, and only its row
+ * is dropped.
  */
 export class Repacker {
   /** Where the orphan sweep goes on from ("" from the start). */
@@ -81,7 +83,8 @@ export class Repacker {
     const live = await this.index.liveEntries(sparse.pack);
     if (live.length === 0) {
       if (await this.index.dropEmptyPack(sparse.pack)) {
-        await this.objects.deletePacks([sparse.pack]);
+        // An inline pack's bytes went with its row.
+        if (!sparse.inline) await this.objects.deletePacks([sparse.pack]);
         result.packsEmptied += 1;
       }
       return;

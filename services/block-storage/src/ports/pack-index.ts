@@ -16,11 +16,15 @@ export interface PackEntry {
   size: number;
 }
 
-/** Where an indexed chunk's bytes are. */
+/**
+ * Where an indexed chunk's bytes are: in a pack object, or (`inline`) in a
+ * small pack kept by the index itself (addPack's `data`).
+ */
 export interface PackedLocation {
   pack: string;
   offset: number;
   size: number;
+  inline: boolean;
 }
 
 /** What the packed chunk store asks of the index. */
@@ -33,12 +37,22 @@ export interface PackIndex {
   locateMany(ownerKey: string, hashes: readonly string[]): Promise<Map<string, PackedLocation>>;
   /**
    * Records a pack whose object (`bytes` long) is stored whole, with its
-   * entries, in one transaction. An entry whose ownerKey and hash are
-   * indexed already (in this call or before) is not recorded: the earlier
-   * location stays and these bytes are dead space in the new pack. Resolves,
-   * entry by entry, whether it was recorded.
+   * entries, in one transaction; with `data` (the whole pack, `bytes` long)
+   * the pack is kept by the index itself instead of an object (an inline
+   * pack: a small one, so that a small upload costs no object write). An
+   * entry whose ownerKey and hash are indexed already (in this call or
+   * before) is not recorded: the earlier location stays and these bytes are
+   * dead space in the new pack. Resolves, entry by entry, whether it was
+   * recorded.
    */
-  addPack(pack: string, bytes: number, entries: readonly PackEntry[]): Promise<boolean[]>;
+  addPack(pack: string, bytes: number, entries: readonly PackEntry[], data?: Buffer): Promise<boolean[]>;
+  /**
+   * The chunks stored back to back in an inline pack from `offset`, `sizes`
+   * bytes each, in order and unverified (PackObjects.readChunks for the
+   * packs the index keeps); undefined when the pack is not recorded. A pack
+   * that ends before them resolves with those it holds whole.
+   */
+  readInline(pack: string, offset: number, sizes: readonly number[]): Promise<Buffer[] | undefined>;
   /** Drops those of `hashes` indexed under ownerKey (their bytes become dead space); resolves the hashes dropped. */
   remove(ownerKey: string, hashes: readonly string[]): Promise<string[]>;
   /** Up to `limit` indexed chunks in (ownerKey, hash) order from just after `after`. */
@@ -52,6 +66,8 @@ export interface SparsePack {
   pack: string;
   bytes: number;
   liveBytes: number;
+  /** Kept by the index (no object to delete); claimed only once empty. */
+  inline: boolean;
 }
 
 /** What the repacker asks of the index. */
@@ -60,7 +76,9 @@ export interface PackMaintenance {
    * Claims up to `limit` packs recorded before `writtenBefore` whose live
    * bytes are at most `maxLiveRatio` of their size (emptiest first), and
    * that no repacker claimed in the last `claimMs`: two replicas never
-   * repack the same pack at once.
+   * repack the same pack at once. An inline pack is claimed only when
+   * nothing is left in it (its row goes with its bytes; rewriting a small
+   * pack would free little).
    */
   claimSparsePacks(maxLiveRatio: number, writtenBefore: Date, claimMs: number, limit: number): Promise<SparsePack[]>;
   /** The entries still indexed in `pack`, in offset order. */
