@@ -40,7 +40,8 @@ import { printProfileSummary } from "./profile-summary.js";
  * flag, say); CFS_BENCH_NODE_ARGS adds arguments to every service's node
  * command line (flags NODE_OPTIONS refuses, like --trace-gc, whose lines go to
  * the logs); CFS_BENCH_KEEP_LOGS=1 keeps the services' logs (otherwise kept
- * only when something failed).
+ * only when something failed); CFS_BENCH_LOG_LEVEL sets their level (warn by
+ * default; info writes every call's access line, with its duration).
  *
  * A phase is an entry in `phases` below: a name, optionally the direction
  * whose tusd and MinIO rows it is compared with, and a `run` that moves
@@ -54,10 +55,12 @@ const diskBlocks = process.env.CFS_BENCH_BLOCKS === "disk";
 const profiling = process.env.CFS_BENCH_PROFILE === "1";
 const only = process.env.CFS_BENCH_ONLY ? new RegExp(process.env.CFS_BENCH_ONLY, "i") : undefined;
 const nodeOptions = process.env.CFS_BENCH_NODE_OPTIONS;
+const serviceLogLevel = process.env.CFS_BENCH_LOG_LEVEL ?? "warn";
 const extraNodeArgs = (process.env.CFS_BENCH_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
 const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
+const IDLE_UPLOADS = 15;
 /** Files per UploadFiles call in the batched small-files phase (40 calls of 2000 files, 16 at a time). */
 const SMALL_FILES_PER_BATCH = 50;
 
@@ -98,6 +101,8 @@ export interface Phase {
   baseline?: "tusd" | "minio";
   /** Many small operations, reported as operations/s and latency percentiles instead of MB/s. */
   operations?: true;
+  /** At least this many runs whatever CFS_BENCH_RUNS says: for a phase whose run is one sample. */
+  minRuns?: number;
   /** Untimed set-up before each run (content to send, say). */
   prepare?(run: number): Promise<void>;
   /** One run; each must do new work (an upload sends content no earlier run stored). */
@@ -129,7 +134,8 @@ async function measure(phase: Phase, { cpu: meters, pids, quiet, postgres }: Met
   const metered = [...meters.keys()];
   const readAll = () => Promise.all(metered.map((m) => meters.get(m)!()));
   const server = "unmetered" in postgres ? undefined : postgres;
-  for (let run = 0; run < runs; run++) {
+  const phaseRuns = Math.max(runs, phase.minRuns ?? 0);
+  for (let run = 0; run < phaseRuns; run++) {
     await phase.prepare?.(run);
     await quiet.wait();
     await Promise.all(PROCESSES.map((m) => resetPeakRss(pids[m])));
@@ -141,7 +147,7 @@ async function measure(phase: Phase, { cpu: meters, pids, quiet, postgres }: Met
       moved = await phase.run(run);
     } catch (err) {
       result.failure = (err as Error).message;
-      process.stdout.write(`  ${phase.name} run ${run + 1}/${runs} failed: ${result.failure}\n`);
+      process.stdout.write(`  ${phase.name} run ${run + 1}/${phaseRuns} failed: ${result.failure}\n`);
       return result;
     }
     const ms = performance.now() - start;
@@ -158,7 +164,7 @@ async function measure(phase: Phase, { cpu: meters, pids, quiet, postgres }: Met
     // What a meter burns idle (a profiler's sampling, timers) over the counted time is not the phase's.
     const cpu = Object.fromEntries(metered.map((m, i) => [m, Math.max(0, after[i]! - before[i]! - quiet.idleCpuSeconds(m, counted))]));
     result.runs.push({ ...moved, ms, cpu });
-    process.stdout.write(`  ${phase.name} run ${run + 1}/${runs}: ${(ms / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`  ${phase.name} run ${run + 1}/${phaseRuns}: ${(ms / 1000).toFixed(1)} s\n`);
   }
   return result;
 }
@@ -421,6 +427,8 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
     {
       name: "one 4 KiB upload on an idle stack",
       operations: true,
+      // One upload a run, each after the stack went quiet: its p50 is the median of the runs, and 3 are too few on a shared machine.
+      minRuns: IDLE_UPLOADS,
       prepare: async () => {
         smallFiles = [benchBytes(SMALL_FILE_BYTES, nextVariant())];
       },
@@ -477,7 +485,7 @@ function report(results: PhaseResult[], postgres: Metering["postgres"]): string 
       ? []
       : [
         "",
-        "small files: latency of each upload; CPU-milliseconds per upload, by process",
+        `small files: latency of each upload (on an idle stack: the median of at least ${IDLE_UPLOADS} runs of one upload); CPU-milliseconds per upload, by process`,
         `  ${cell("phase", nameWidth, true)}${cell("uploads/s", 10)}${cell("p50 ms", 8)}${cell("p99 ms", 8)}${cell("errors", 7)}${meterHeader}`,
         ...small.map((r) => {
           if (!done(r)) return failed(r);
@@ -541,7 +549,7 @@ async function main(): Promise<void> {
       defaultPorts: false,
       logs: "files",
       runtime: "dist",
-      env: { CFS_LOG_LEVEL: "warn", ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
+      env: { CFS_LOG_LEVEL: serviceLogLevel, ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
       // REST through the TypeScript edge of make run (in this process).
       edge: {},
       nodeArgs: Object.fromEntries(
