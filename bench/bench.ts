@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Client as MinioClient } from "minio";
 import { startStack, SERVICE_NAMES, type RunningStack } from "../dev/stack.js";
+import { passedThrough } from "../dev/supervisor.js";
 import * as grpc from "@grpc/grpc-js";
 import { auth } from "../tests/support/clients.js";
 import { ChunkerClient } from "#lib/bulk-codecs.js";
@@ -549,6 +550,8 @@ async function main(): Promise<void> {
       defaultPorts: false,
       logs: "files",
       runtime: "dist",
+      // The caller's CFS_* settings reach the services, as with make run (CFS_STORE_WRITES_IN_FLIGHT=32 make bench weighs one).
+      inheritedEnv: Object.fromEntries(Object.entries(passedThrough(process.env)).filter(([name]) => !name.startsWith("CFS_BENCH_"))),
       env: { CFS_LOG_LEVEL: serviceLogLevel, ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
       // REST through the TypeScript edge of make run (in this process).
       edge: {},
