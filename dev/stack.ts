@@ -284,6 +284,9 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
     env["block-storage"] = {
       // Before the services' environment, so that a caller's CFS_BLOCK_INDEX_URL="" turns packing off.
       ...(options.databaseUrl ? { CFS_BLOCK_INDEX_URL: options.databaseUrl } : {}),
+      // Small packs in the index: off by default for rolling upgrades (services/block-storage/src/config.ts);
+      // a stack started here has no replica of an older release.
+      CFS_PACK_INLINE_BYTES: String(128 * 1024),
       ...env["block-storage"],
       CFS_S3_ENDPOINT: options.s3.endpoint,
       CFS_S3_ACCESS_KEY: options.s3.accessKey,

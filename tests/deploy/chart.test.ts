@@ -529,7 +529,7 @@ describe("values", () => {
     expect(env.CFS_BLOCK_INDEX_POOL_MAX.value).toBe("10");
     expect(env.CFS_PACK_MAX_BYTES.value).toBe("16777216");
     expect(env.CFS_PACKS_IN_FLIGHT.value).toBe("2");
-    expect(env.CFS_PACK_INLINE_BYTES.value).toBe("131072");
+    expect(env.CFS_PACK_INLINE_BYTES.value, "off until every pod reads inline packs").toBe("0");
     expect(env.CFS_REPACK_MAX_LIVE_PERCENT.value).toBe("50");
     expect(env.CFS_REPACK_MIN_AGE_MINUTES.value).toBe("60");
     const policy = (name: string) => objects.find((o) => o.kind === "NetworkPolicy" && component(o) === name)!;

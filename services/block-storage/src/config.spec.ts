@@ -45,14 +45,14 @@ describe("parseConfig", () => {
     expect(packed.writesInFlight).toBe(16);
     expect(packed.storage.kind === "s3" && packed.storage.packs).toMatchObject({
       index: { url: "postgres://cfs@db/cfs", poolMax: 10 },
-      limits: { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 2, inlinePackBytes: 128 * 1024 },
+      limits: { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 2, inlinePackBytes: 0 },
       repack: { maxLiveRatio: 0.3, minAgeMs: 60 * 60_000 },
     });
     expect(parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_STORE_WRITES_IN_FLIGHT: "6" }).writesInFlight).toBe(6);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_REPACK_MAX_LIVE_PERCENT: "100" })).toThrow(/CFS_REPACK_MAX_LIVE_PERCENT/);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_MAX_BYTES: "1000" })).toThrow(/CFS_PACK_MAX_BYTES/);
-    const never = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_INLINE_BYTES: "0" });
-    expect(never.storage.kind === "s3" && never.storage.packs?.limits.inlinePackBytes).toBe(0);
+    const inline = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_INLINE_BYTES: "131072" });
+    expect(inline.storage.kind === "s3" && inline.storage.packs?.limits.inlinePackBytes).toBe(131072);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_INLINE_BYTES: String(2 * 1024 * 1024) })).toThrow(/CFS_PACK_INLINE_BYTES/);
   });
 

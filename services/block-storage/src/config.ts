@@ -52,7 +52,11 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
  * connections, 10) turns packing on: chunks put at the same time are
  * written as one object of at most CFS_PACK_MAX_BYTES (16 MiB),
  * CFS_PACKS_IN_FLIGHT (2) at once; a pack of at most CFS_PACK_INLINE_BYTES
- * (128 KiB; 0 never) is kept in the index instead of as an object; a pack with at most
+ * (0, never, by default; 131072 is the measured choice) is kept in the index
+ * instead of as an object. Off by default because a replica of a release
+ * before inline packs, still running during a rolling upgrade, finds no
+ * object for such a pack, takes its chunks for lost and quarantines them
+ * (drops them from the index): turn it on once every replica reads them. A pack with at most
  * CFS_REPACK_MAX_LIVE_PERCENT (50) of its bytes still in use, and older than
  * CFS_REPACK_MIN_AGE_MINUTES (60), is rewritten to free the rest.
  */
@@ -112,7 +116,7 @@ function parsePacks(env: Env): PackConfig | undefined {
       maxPackBytes: int(env, "CFS_PACK_MAX_BYTES", 16 * MiB, MiB, 256 * MiB),
       packsInFlight: int(env, "CFS_PACKS_IN_FLIGHT", 2, 1, 64),
       // MinIO keeps objects up to 128 KiB inside their metadata file for the same reason.
-      inlinePackBytes: int(env, "CFS_PACK_INLINE_BYTES", 128 * 1024, 0, MiB),
+      inlinePackBytes: int(env, "CFS_PACK_INLINE_BYTES", 0, 0, MiB),
     },
     repack: {
       maxLiveRatio: int(env, "CFS_REPACK_MAX_LIVE_PERCENT", 50, 0, 99) / 100,
