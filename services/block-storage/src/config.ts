@@ -115,7 +115,9 @@ function parsePacks(env: Env): PackConfig | undefined {
     limits: {
       maxPackBytes: int(env, "CFS_PACK_MAX_BYTES", 16 * MiB, MiB, 256 * MiB),
       packsInFlight: int(env, "CFS_PACKS_IN_FLIGHT", 2, 1, 64),
-      // MinIO keeps objects up to 128 KiB inside their metadata file for the same reason.
+      // 0 until every replica reads inline packs (above). 131072 was measured: a small upload's
+      // pack then needs no object write (MinIO itself keeps objects up to 128 KiB inside their
+      // metadata file for the same reason).
       inlinePackBytes: int(env, "CFS_PACK_INLINE_BYTES", 0, 0, MiB),
     },
     repack: {
