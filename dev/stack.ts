@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
@@ -279,6 +280,10 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
   }
   // Only the edge calls it here: its X-Forwarded-For names the client (the failed-login limits count by it).
   env.webdav = { ...env.webdav, CFS_WEBDAV_TRUST_FORWARDED_FOR: "true" };
+  // The key block storage signs its chunk receipts with and metadata checks them with (lib/chunk-receipts.ts), this stack's own.
+  const receiptKeyFile = join(options.dataDir, "chunk-receipt.key");
+  await writeFile(receiptKeyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
+  for (const name of ["metadata", "block-storage"] as const) env[name] = { CFS_CHUNK_RECEIPT_KEY_FILE: receiptKeyFile, ...env[name] };
   env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax, CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort) };
   if (options.s3) {
     env["block-storage"] = {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PutChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { EventStatus, EventType, type SyncEvent } from "#gen/cfs/sync/v1/sync.js";
 import { createServiceTokenSource } from "#lib/auth.js";
 import { startStack, type RunningStack } from "../../dev/stack.js";
@@ -184,6 +185,63 @@ describe("group commit", () => {
       else expect(o).toMatchObject({ status: "fulfilled", value: { name: `g-${i}.bin`, size: 500 } });
     });
     expect(await usage(dave)).toMatchObject({ usedBytes: 15 * 1000 + 15 * 500, fileCount: 30 });
+  });
+});
+
+/** A counter's value in a service's metrics (summed over the lines that hold every one of `labels`). */
+async function counter(serviceName: "metadata" | "block-storage", name: string, labels: string[]): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${stack.metricsPorts[serviceName]}/metrics`)).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(`${name}{`) && labels.every((label) => l.includes(label)))
+    .reduce((total, l) => total + Number(l.split(" ").at(-1)), 0);
+}
+
+/** Stores `parts` on one PutChunks stream as `token`, and returns block storage's receipt. */
+function putChunks(token: string, parts: readonly Buffer[]): Promise<PutChunksResponse> {
+  return new Promise((resolve, reject) => {
+    const stream = c.blocks.putChunks(auth(token), (err, response) => (err ? reject(err) : resolve(response!)));
+    for (const part of parts) {
+      stream.write({ payload: { $case: "header", value: { sha256: sha256(part), size: part.length, owner: "" } } });
+      stream.write({ payload: { $case: "data", value: part } });
+    }
+    stream.end();
+  });
+}
+
+describe("block storage's chunk receipts", () => {
+  const hasChunksCalls = () => counter("block-storage", "cfs_grpc_server_handled_total", ['method="BlockStorageService/HasChunks"']);
+  const accepted = () => counter("metadata", "cfs_metadata_chunk_receipts_total", ['outcome="accepted"']);
+
+  it("spare a small upload's commit the question to block storage", async () => {
+    const [asked, taken] = [await hasChunksCalls(), await accepted()];
+    const data = randomBytes(3000);
+    const file = await upload(c, alice, data, { name: "receipted.bin" });
+    expect(await accepted()).toBe(taken + 1);
+    expect(await hasChunksCalls()).toBe(asked);
+    expect((await download(c, alice, file.fileId)).data).toEqual(data);
+  });
+
+  it("cannot be made up, moved to another owner or stretched to a chunk the stream did not carry", async () => {
+    const data = randomBytes(2000);
+    const chunk = { index: 0, offset: 0, size: data.length, sha256: sha256(data) };
+    const commit = (token: string, name: string, receipt: { issuedAtUnixMs: number; mac: Buffer; chunks: { sha256: string; size: number }[] }) =>
+      call(c.metadata.commitFileVersion, c.metadata, { name, contentType: "", size: data.length, sha256: sha256(data), chunks: [chunk], chunkReceipts: [receipt] }, token);
+    const claim = [{ sha256: chunk.sha256, size: chunk.size }];
+    // Never stored: a receipt of random bytes is ignored and the commit refused.
+    await expectStatus(commit(alice, "forged.bin", { issuedAtUnixMs: Date.now(), mac: randomBytes(32), chunks: claim }), status.FAILED_PRECONDITION);
+    // Alice's receipt for another chunk does not vouch for this one.
+    const other = randomBytes(100);
+    const { receipt: otherReceipt } = await putChunks(alice, [other]);
+    await expectStatus(commit(alice, "stretched.bin", { ...otherReceipt!, chunks: claim }), status.FAILED_PRECONDITION);
+    // Stored for alice: her receipt does nothing for bob, who has no such chunk.
+    const { receipt } = await putChunks(alice, [data]);
+    await expectStatus(commit(bob, "borrowed.bin", { ...receipt!, chunks: claim }), status.FAILED_PRECONDITION);
+    const asked = await hasChunksCalls();
+    const { file } = await commit(alice, "own.bin", { ...receipt!, chunks: claim });
+    expect(await hasChunksCalls()).toBe(asked);
+    expect((await download(c, alice, file!.fileId)).data).toEqual(data);
+    expect(await names(bob)).not.toContain("borrowed.bin");
   });
 });
 

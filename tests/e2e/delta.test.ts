@@ -331,7 +331,7 @@ describe("files of fixed 1 MiB chunks, from before FastCDC", () => {
     const { file: old } = await call(
       c.metadata.commitFileVersion,
       c.metadata,
-      { name: "legacy.bin", contentType: "", size: data.length, sha256: sha256(data), chunks: fixed.map(({ part: _part, ...k }) => k) },
+      { name: "legacy.bin", contentType: "", size: data.length, sha256: sha256(data), chunks: fixed.map(({ part: _part, ...k }) => k), chunkReceipts: [] },
       token,
     );
     const fresh = await upload(c, token, data, { name: "fresh.bin", size: data.length });

@@ -11,6 +11,9 @@ describe("parseConfig", () => {
     expect(config.storage).toEqual({ kind: "disk", root: join("/srv/cfs", "blocks") });
     expect(config.server).toMatchObject({ port: 8003, metricsPort: 9103 });
     expect(config.maxChunkBytes).toBe(MAX_CHUNK_BYTES);
+    // No receipt key unless a file is named: PutChunks then gives no receipt.
+    expect(config.chunkReceiptKeyFile).toBeUndefined();
+    expect(parseConfig({ ...base, CFS_CHUNK_RECEIPT_KEY_FILE: "/etc/cfs/receipts/key" }).chunkReceiptKeyFile).toBe("/etc/cfs/receipts/key");
     const relative = parseConfig(base).storage;
     expect(relative.kind === "disk" && isAbsolute(relative.root)).toBe(true);
   });

@@ -33,6 +33,11 @@ export interface BlockStorageConfig {
   readsAhead: number;
   storage: StorageConfig;
   scrub: ScrubSettings;
+  /**
+   * The key chunk receipts are signed with (lib/chunk-receipts.ts), in a
+   * file metadata reads too; unset: PutChunks gives no receipt.
+   */
+  chunkReceiptKeyFile: string | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -75,6 +80,7 @@ export function parseConfig(env: Env): Readonly<BlockStorageConfig> {
     // ~2 chunks a pack with 8), for 16 chunks held per stream at most.
     writesInFlight: int(env, "CFS_STORE_WRITES_IN_FLIGHT", packed ? 16 : 4, 1, 64),
     readsAhead: int(env, "CFS_STORE_READS_AHEAD", 4, 1, 64),
+    chunkReceiptKeyFile: optionalStr(env, "CFS_CHUNK_RECEIPT_KEY_FILE"),
     storage,
     scrub: {
       bytesPerSecond: int(env, "CFS_SCRUB_BYTES_PER_SECOND", 10 * MiB),

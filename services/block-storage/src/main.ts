@@ -1,3 +1,4 @@
+import { loadReceiptKey } from "#lib/chunk-receipts.js";
 import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
 import { withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   const observer = new BlockMetrics(metrics.registry, log);
   const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, observer, log);
   const quarantine = new Quarantine(store, observer);
-  const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead });
+  const receiptKey = await loadReceiptKey(config.chunkReceiptKeyFile);
+  const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead }, receiptKey);
   const scrubbing = new AbortController();
   // A pass at start, then one per period, paced (CFS_SCRUB_*).
   const scrubRun = new Scrubber(store, quarantine, config.scrub, observer).run(scrubbing.signal);

@@ -22,9 +22,9 @@ export interface HandlerOptions {
 export function createHandlers(blocks: BlockService, options: HandlerOptions): ServiceHandlers<typeof BlockStorageServiceService> {
   return {
     async putChunks(requests, ctx) {
-      const { created, stored } = await blocks.putStream(ctx.principal, incomingChunks(requests));
+      const { created, stored, receipt } = await blocks.putStream(ctx.principal, incomingChunks(requests));
       ctx.log.debug({ created, stored }, "chunks stored");
-      return { created, stored };
+      return { created, stored, receipt: receipt && { issuedAtUnixMs: receipt.issuedAtMs, mac: receipt.mac } };
     },
 
     async *getChunk(request, ctx) {

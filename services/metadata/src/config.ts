@@ -60,6 +60,12 @@ export interface MetadataConfig {
     /** HTTP port of the issuer's JWKS (GET /.well-known/jwks.json). */
     jwksPort: number;
   };
+  /**
+   * The key block storage signs its chunk receipts with
+   * (lib/chunk-receipts.ts), in a file; unset: receipts are not taken and
+   * every commit asks block storage.
+   */
+  chunkReceiptKeyFile: string | undefined;
 }
 
 /**
@@ -130,6 +136,7 @@ export function parseConfig(env: Env): Readonly<MetadataConfig> {
       keyFile: optionalStr(env, "CFS_APP_TOKEN_KEY_FILE"),
       jwksPort: port(env, "CFS_APP_TOKEN_JWKS_PORT", 8004),
     },
+    chunkReceiptKeyFile: optionalStr(env, "CFS_CHUNK_RECEIPT_KEY_FILE"),
   });
 }
 

@@ -25,6 +25,9 @@ import { createPool, PostgresDatabase } from "./adapters/postgres/database.js";
 import { PostgresOutboxStore } from "./adapters/postgres/outbox-store.js";
 import { OutboxMetrics } from "./adapters/prometheus-outbox-metrics.js";
 import { SweepMetrics } from "./adapters/prometheus-sweep-metrics.js";
+import { ReceiptMetrics } from "./adapters/prometheus-receipt-metrics.js";
+import { ReceiptCheck } from "./domain/chunk-receipts.js";
+import { loadReceiptKey } from "#lib/chunk-receipts.js";
 import { PostgresSweepReferences } from "./adapters/postgres/sweep-references.js";
 import { ChunkSweep } from "./domain/sweep.js";
 import { PostgresDamageLedger } from "./adapters/postgres/damage-ledger.js";
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
 
   // The app-token issuer: its keys are served before the gRPC server starts,
   // so that this process can verify its own tokens from the first call.
+  const receiptKey = await loadReceiptKey(config.chunkReceiptKeyFile);
   const appTokenKey = await loadAppTokenKey(config.appTokens.keyFile);
   if (!config.appTokens.keyFile) log.warn("CFS_APP_TOKEN_KEY_FILE is not set: app-password sessions are signed with a key of this process (one replica only)");
   const jwksServer = await serveJwks(config.server.host, config.appTokens.jwksPort, [appTokenKey.publicJwk]);
@@ -155,7 +159,7 @@ async function main(): Promise<void> {
         "cfs.metadata.v1.MetadataService",
         MetadataServiceService,
         createHandlers({
-          catalogue: new Catalogue(catalogueStore, blocks, config.catalogue.rules),
+          catalogue: new Catalogue(catalogueStore, blocks, config.catalogue.rules, new ReceiptCheck(receiptKey, new ReceiptMetrics(metrics.registry, log))),
           release: new ChunkRelease(gcQueue),
           verification: new VerificationQueries(new PostgresVerificationReads(db)),
         }),

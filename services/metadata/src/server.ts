@@ -1,8 +1,9 @@
-import type { File, FileVersion, MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
+import type { CommitFileVersionRequest, File, FileVersion, MetadataServiceService } from "#gen/cfs/metadata/v1/metadata.js";
 import type { UploadSession, UploadSessionServiceService } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
 import type { Catalogue } from "./domain/catalogue.js";
+import type { CommitRequest } from "./domain/commit-validation.js";
 import type { ChunkRelease } from "./domain/chunk-release.js";
 import type { VerificationQueries } from "./domain/verification-queries.js";
 import type { FileRecord, FileVersionRecord } from "./domain/types.js";
@@ -90,13 +91,13 @@ export function createHandlers({ catalogue, release, verification }: MetadataDom
     },
 
     async commitFileVersion(request, ctx) {
-      const file = await catalogue.commitFileVersion(ctx.principal.subject, request, identityOf(ctx));
+      const file = await catalogue.commitFileVersion(ctx.principal.subject, toCommitRequest(request), identityOf(ctx));
       ctx.log.info({ fileId: file.fileId, version: file.version, size: file.size, chunks: file.numChunks }, "version committed");
       return { file: toFile(file) };
     },
 
     async commitFileVersions(request, ctx) {
-      const files = await catalogue.commitFileVersions(ctx.principal.subject, request.files, identityOf(ctx));
+      const files = await catalogue.commitFileVersions(ctx.principal.subject, request.files.map(toCommitRequest), identityOf(ctx));
       ctx.log.info({ files: files.length, bytes: files.reduce((sum, f) => sum + f.size, 0) }, "versions committed");
       return { files: files.map(toFile) };
     },
@@ -155,6 +156,10 @@ export function createUploadSessionHandlers(sessions: UploadSessions): ServiceHa
       return {};
     },
   };
+}
+
+function toCommitRequest({ chunkReceipts, ...request }: CommitFileVersionRequest): CommitRequest {
+  return { ...request, chunkReceipts: chunkReceipts.map((r) => ({ issuedAtMs: r.issuedAtUnixMs, mac: r.mac, chunks: r.chunks })) };
 }
 
 function toSession({ session, knownSha256 }: SessionView): UploadSession {

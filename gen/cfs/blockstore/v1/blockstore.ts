@@ -59,6 +59,28 @@ export interface PutChunksResponse {
   created: number;
   /** Every chunk the stream carried, written or found stored. */
   stored: number;
+  /**
+   * Block storage's word that every chunk the stream carried, in the order it
+   * carried them, is stored: the chunker hands it to metadata with the
+   * commit (CommitFileVersionRequest.chunk_receipts), which then need not
+   * ask HasChunks about them. Unset when block storage has no receipt key
+   * (CFS_CHUNK_RECEIPT_KEY_FILE) or the stream carried no chunk or more than
+   * 1000 (lib/chunk-receipts.ts RECEIPT_MAX_CHUNKS).
+   */
+  receipt?: PutChunksReceipt | undefined;
+}
+
+/**
+ * An HMAC-SHA256 under the key block storage and metadata share, over the
+ * owner, issued_at_unix_ms and the chunks (lib/chunk-receipts.ts).
+ */
+export interface PutChunksReceipt {
+  /**
+   * When the stream began (block storage's clock, milliseconds since the
+   * epoch): each chunk was stored at some moment after it.
+   */
+  issuedAtUnixMs: number;
+  mac: Buffer;
 }
 
 export interface GetChunkRequest {
@@ -361,7 +383,7 @@ export const PutChunksRequest: MessageFns<PutChunksRequest> = {
 };
 
 function createBasePutChunksResponse(): PutChunksResponse {
-  return { created: 0, stored: 0 };
+  return { created: 0, stored: 0, receipt: undefined };
 }
 
 export const PutChunksResponse: MessageFns<PutChunksResponse> = {
@@ -371,6 +393,9 @@ export const PutChunksResponse: MessageFns<PutChunksResponse> = {
     }
     if (message.stored !== 0) {
       writer.uint32(16).int32(message.stored);
+    }
+    if (message.receipt !== undefined) {
+      PutChunksReceipt.encode(message.receipt, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -404,6 +429,14 @@ export const PutChunksResponse: MessageFns<PutChunksResponse> = {
             message.stored = reader.int32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.receipt = PutChunksReceipt.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -420,6 +453,7 @@ export const PutChunksResponse: MessageFns<PutChunksResponse> = {
     return {
       created: isSet(object.created) ? globalThis.Number(object.created) : 0,
       stored: isSet(object.stored) ? globalThis.Number(object.stored) : 0,
+      receipt: isSet(object.receipt) ? PutChunksReceipt.fromJSON(object.receipt) : undefined,
     };
   },
 
@@ -431,6 +465,9 @@ export const PutChunksResponse: MessageFns<PutChunksResponse> = {
     if (message.stored !== 0) {
       obj.stored = Math.round(message.stored);
     }
+    if (message.receipt !== undefined) {
+      obj.receipt = PutChunksReceipt.toJSON(message.receipt);
+    }
     return obj;
   },
 
@@ -441,6 +478,98 @@ export const PutChunksResponse: MessageFns<PutChunksResponse> = {
     const message = createBasePutChunksResponse();
     message.created = object.created ?? 0;
     message.stored = object.stored ?? 0;
+    message.receipt = (object.receipt !== undefined && object.receipt !== null)
+      ? PutChunksReceipt.fromPartial(object.receipt)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePutChunksReceipt(): PutChunksReceipt {
+  return { issuedAtUnixMs: 0, mac: Buffer.alloc(0) };
+}
+
+export const PutChunksReceipt: MessageFns<PutChunksReceipt> = {
+  encode(message: PutChunksReceipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuedAtUnixMs !== 0) {
+      writer.uint32(8).int64(message.issuedAtUnixMs);
+    }
+    if (message.mac.length !== 0) {
+      writer.uint32(18).bytes(message.mac);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PutChunksReceipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePutChunksReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.issuedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PutChunksReceipt {
+    return {
+      issuedAtUnixMs: isSet(object.issuedAtUnixMs)
+        ? globalThis.Number(object.issuedAtUnixMs)
+        : isSet(object.issued_at_unix_ms)
+        ? globalThis.Number(object.issued_at_unix_ms)
+        : 0,
+      mac: isSet(object.mac) ? Buffer.from(bytesFromBase64(object.mac)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PutChunksReceipt): unknown {
+    const obj: any = {};
+    if (message.issuedAtUnixMs !== 0) {
+      obj.issuedAtUnixMs = Math.round(message.issuedAtUnixMs);
+    }
+    if (message.mac.length !== 0) {
+      obj.mac = base64FromBytes(message.mac);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PutChunksReceipt>, I>>(base?: I): PutChunksReceipt {
+    return PutChunksReceipt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PutChunksReceipt>, I>>(object: I): PutChunksReceipt {
+    const message = createBasePutChunksReceipt();
+    message.issuedAtUnixMs = object.issuedAtUnixMs ?? 0;
+    message.mac = object.mac ?? Buffer.alloc(0);
     return message;
   },
 };

@@ -224,7 +224,35 @@ export interface CommitFileVersionRequest {
    * UploadMetadata.idempotency_key: a commit with a key this owner used in
    * the last 24 hours returns that commit's file and version.
    */
-  idempotencyKey?: string | undefined;
+  idempotencyKey?:
+    | string
+    | undefined;
+  /**
+   * Receipts of the PutChunks streams that stored this file's chunks (in a
+   * CommitFileVersions, a receipt given with any file counts for all). A
+   * chunk covered by one that verifies and is at most 5 s old
+   * (lib/chunk-receipts.ts RECEIPT_MAX_AGE_MS) is taken as stored; block
+   * storage is asked about every other one. Set by the chunker.
+   */
+  chunkReceipts: ChunkReceipt[];
+}
+
+/**
+ * A receipt block storage gave at the end of a PutChunks stream
+ * (cfs.blockstore.v1.PutChunksReceipt), with the chunks that stream carried.
+ */
+export interface ChunkReceipt {
+  issuedAtUnixMs: number;
+  mac: Buffer;
+  /** In the order the stream carried them; at most 1000. */
+  chunks: ReceiptChunk[];
+}
+
+export interface ReceiptChunk {
+  /** Lowercase hex SHA-256 of the chunk's bytes. */
+  sha256: string;
+  /** At most 16 MiB (lib/limits.ts MAX_CHUNK_BYTES). */
+  size: number;
 }
 
 export interface CommitFileVersionResponse {
@@ -2833,7 +2861,7 @@ export const ListFileVersionsResponse: MessageFns<ListFileVersionsResponse> = {
 };
 
 function createBaseCommitFileVersionRequest(): CommitFileVersionRequest {
-  return { name: "", contentType: "", size: 0, sha256: "", chunks: [], idempotencyKey: undefined };
+  return { name: "", contentType: "", size: 0, sha256: "", chunks: [], idempotencyKey: undefined, chunkReceipts: [] };
 }
 
 export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
@@ -2855,6 +2883,9 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     }
     if (message.idempotencyKey !== undefined) {
       writer.uint32(50).string(message.idempotencyKey);
+    }
+    for (const v of message.chunkReceipts) {
+      ChunkReceipt.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -2920,6 +2951,14 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.chunkReceipts.push(ChunkReceipt.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2948,6 +2987,11 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : undefined,
+      chunkReceipts: globalThis.Array.isArray(object?.chunkReceipts)
+        ? object.chunkReceipts.map((e: any) => ChunkReceipt.fromJSON(e))
+        : globalThis.Array.isArray(object?.chunk_receipts)
+        ? object.chunk_receipts.map((e: any) => ChunkReceipt.fromJSON(e))
+        : [],
     };
   },
 
@@ -2971,6 +3015,9 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     if (message.idempotencyKey !== undefined) {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.chunkReceipts?.length) {
+      obj.chunkReceipts = message.chunkReceipts.map((e) => ChunkReceipt.toJSON(e));
+    }
     return obj;
   },
 
@@ -2985,6 +3032,197 @@ export const CommitFileVersionRequest: MessageFns<CommitFileVersionRequest> = {
     message.sha256 = object.sha256 ?? "";
     message.chunks = object.chunks?.map((e) => FileChunk.fromPartial(e)) || [];
     message.idempotencyKey = object.idempotencyKey ?? undefined;
+    message.chunkReceipts = object.chunkReceipts?.map((e) => ChunkReceipt.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseChunkReceipt(): ChunkReceipt {
+  return { issuedAtUnixMs: 0, mac: Buffer.alloc(0), chunks: [] };
+}
+
+export const ChunkReceipt: MessageFns<ChunkReceipt> = {
+  encode(message: ChunkReceipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.issuedAtUnixMs !== 0) {
+      writer.uint32(8).int64(message.issuedAtUnixMs);
+    }
+    if (message.mac.length !== 0) {
+      writer.uint32(18).bytes(message.mac);
+    }
+    for (const v of message.chunks) {
+      ReceiptChunk.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChunkReceipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChunkReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.issuedAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mac = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.chunks.push(ReceiptChunk.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChunkReceipt {
+    return {
+      issuedAtUnixMs: isSet(object.issuedAtUnixMs)
+        ? globalThis.Number(object.issuedAtUnixMs)
+        : isSet(object.issued_at_unix_ms)
+        ? globalThis.Number(object.issued_at_unix_ms)
+        : 0,
+      mac: isSet(object.mac) ? Buffer.from(bytesFromBase64(object.mac)) : Buffer.alloc(0),
+      chunks: globalThis.Array.isArray(object?.chunks) ? object.chunks.map((e: any) => ReceiptChunk.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ChunkReceipt): unknown {
+    const obj: any = {};
+    if (message.issuedAtUnixMs !== 0) {
+      obj.issuedAtUnixMs = Math.round(message.issuedAtUnixMs);
+    }
+    if (message.mac.length !== 0) {
+      obj.mac = base64FromBytes(message.mac);
+    }
+    if (message.chunks?.length) {
+      obj.chunks = message.chunks.map((e) => ReceiptChunk.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ChunkReceipt>, I>>(base?: I): ChunkReceipt {
+    return ChunkReceipt.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ChunkReceipt>, I>>(object: I): ChunkReceipt {
+    const message = createBaseChunkReceipt();
+    message.issuedAtUnixMs = object.issuedAtUnixMs ?? 0;
+    message.mac = object.mac ?? Buffer.alloc(0);
+    message.chunks = object.chunks?.map((e) => ReceiptChunk.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReceiptChunk(): ReceiptChunk {
+  return { sha256: "", size: 0 };
+}
+
+export const ReceiptChunk: MessageFns<ReceiptChunk> = {
+  encode(message: ReceiptChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int32(message.size);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.size = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReceiptChunk {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      size: isSet(object.size) ? globalThis.Number(object.size) : 0,
+    };
+  },
+
+  toJSON(message: ReceiptChunk): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.size !== 0) {
+      obj.size = Math.round(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReceiptChunk>, I>>(base?: I): ReceiptChunk {
+    return ReceiptChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReceiptChunk>, I>>(object: I): ReceiptChunk {
+    const message = createBaseReceiptChunk();
+    message.sha256 = object.sha256 ?? "";
+    message.size = object.size ?? 0;
     return message;
   },
 };
@@ -4668,6 +4906,14 @@ export const MetadataServiceClient = makeGenericClientConstructor(
   service: typeof MetadataServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

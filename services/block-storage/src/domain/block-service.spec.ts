@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { isAfter, isQuarantinedAfter, type ChunkPosition, type ChunkStore, type ListedChunk, type QuarantinedChunk } from "../ports/chunk-store.js";
 import { dataLoss } from "#lib/errors.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
+import { ReceiptKey } from "#lib/chunk-receipts.js";
 import { BlockService, ownerKeyOf } from "./block-service.js";
 import { Quarantine, type FoundBy, type QuarantineObserver } from "./quarantine.js";
 import { Scrubber, type PassResult } from "./scrubber.js";
@@ -416,6 +417,37 @@ describe("BlockService.putStream", () => {
     await blocks.put(alice, { sha256: sha256(a), size: a.length, owner: "" }, partsOf(a));
     expect(await blocks.putStream(alice, chunks({ data: a }, { data: b, parts: 3 }))).toEqual({ created: 1, stored: 2 });
     expect(store.chunks.get(`${ownerKeyOf("alice")}/${sha256(b)}`)).toEqual(b);
+  });
+
+  it("gives a receipt, dated when the stream began, for every chunk it carried in order, under its key only", async () => {
+    const store = new MemoryStore();
+    const key = new ReceiptKey("s".repeat(32));
+    const blocks = new BlockService(store, MAX, new Quarantine(store, new Findings()), undefined, key);
+    const [a, b] = [randomBytes(3000), randomBytes(5000)];
+    await blocks.put(alice, { sha256: sha256(a), size: a.length, owner: "" }, partsOf(a));
+    const before = Date.now();
+    const { receipt } = await blocks.putStream(alice, chunks({ data: b, parts: 2 }, { data: a }));
+    expect(receipt!.issuedAtMs).toBeGreaterThanOrEqual(before);
+    expect(receipt!.issuedAtMs).toBeLessThanOrEqual(Date.now());
+    const carried = [
+      { sha256: sha256(b), size: b.length },
+      { sha256: sha256(a), size: a.length },
+    ];
+    expect(key.verifies("alice", carried, receipt!)).toBe(true);
+    expect(key.verifies("bob", carried, receipt!)).toBe(false);
+    expect(key.verifies("alice", [...carried].reverse(), receipt!)).toBe(false);
+    // A stream for another owner (a service's) is that owner's receipt.
+    const forAlice = (await blocks.putStream(gc, chunks({ data: a, owner: "alice" }))).receipt!;
+    expect(key.verifies("alice", [carried[1]!], forAlice)).toBe(true);
+  });
+
+  it("gives no receipt without a key, for an empty stream, or for a failed one", async () => {
+    const data = randomBytes(100);
+    expect((await setup().blocks.putStream(alice, chunks({ data }))).receipt).toBeUndefined();
+    const store = new MemoryStore();
+    const blocks = new BlockService(store, MAX, new Quarantine(store, new Findings()), undefined, new ReceiptKey("s".repeat(32)));
+    expect(await blocks.putStream(alice, chunks())).toEqual({ created: 0, stored: 0 });
+    await expect(blocks.putStream(alice, chunks({ data }, { data, sha256: sha256(randomBytes(1)) }))).rejects.toMatchObject({ kind: "invalid-argument" });
   });
 
   it("keeps the chunks before a bad one, and refuses the bad one", async () => {

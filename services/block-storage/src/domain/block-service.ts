@@ -3,6 +3,7 @@ import type { Principal } from "#lib/auth.js";
 import { CfsError, dataLoss, invalidArgument, notFound, permissionDenied } from "#lib/errors.js";
 import type { ChunkStore, ListedChunk, QuarantinedChunk } from "../ports/chunk-store.js";
 import { MAX_HASHES_PER_CALL, MAX_OWNER_LENGTH, SHA256_HEX } from "#lib/limits.js";
+import type { ChunkReceipt, ReceiptKey, ReceiptMac } from "#lib/chunk-receipts.js";
 import { isIntact, type Quarantine } from "./quarantine.js";
 
 /** What a PutChunk declares before its bytes. */
@@ -29,6 +30,12 @@ export interface StreamResult {
   created: number;
   /** Chunks the stream carried. */
   stored: number;
+  /**
+   * That every chunk the stream carried, in the order it carried them, is
+   * stored (lib/chunk-receipts.ts); absent without a receipt key, for a
+   * stream of no chunk and for one of more than RECEIPT_MAX_CHUNKS.
+   */
+  receipt?: ChunkReceipt;
 }
 
 export interface Concurrency {
@@ -63,6 +70,7 @@ export class BlockService {
     private readonly maxChunkBytes: number,
     private readonly quarantine: Quarantine,
     private readonly concurrency: Concurrency = { writesInFlight: 4, readsAhead: 4 },
+    private readonly receiptKey?: ReceiptKey,
   ) {}
 
   /**
@@ -70,14 +78,18 @@ export class BlockService {
    * as soon as its last byte arrives, with a few writes overlapping the
    * receipt of the next chunks (when they are all busy, reading stops: a slow
    * store slows the sender). Chunks before a failure stay stored; no write is
-   * still running when this settles.
+   * still running when this settles. A stream that stored all it carried
+   * gets a receipt for them, dated when it began (before any of them was
+   * written or found).
    */
   async putStream(principal: Principal, chunks: AsyncIterable<IncomingChunk>): Promise<StreamResult> {
+    const began = Date.now();
     let created = 0;
     const writing = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
     let stored = 0;
     let owner: string | undefined;
+    let mac: ReceiptMac | undefined;
     try {
       for await (const { header, parts } of chunks) {
         if (failure) break;
@@ -85,6 +97,8 @@ export class BlockService {
         if (owner !== undefined && chunkOwner !== owner) throw invalidArgument("every chunk of one PutChunks stream must have the same owner");
         owner = chunkOwner;
         const chunk = await this.receive(header, parts);
+        mac ??= this.receiptKey?.begin(chunkOwner, began);
+        mac?.add({ sha256: chunk.sha256, size: header.size });
         const write: Promise<void> = this.store
           .put(ownerKeyOf(chunkOwner), chunk.sha256, chunk.parts)
           .then((wrote) => {
@@ -102,7 +116,8 @@ export class BlockService {
       await Promise.all(writing);
     }
     if (failure) throw failure.err;
-    return { created, stored };
+    const receiptMac = mac?.digest();
+    return { created, stored, ...(receiptMac && { receipt: { issuedAtMs: began, mac: receiptMac } }) };
   }
 
   /**

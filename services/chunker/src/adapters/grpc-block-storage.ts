@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { ChannelOptions, ClientWritableStream } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
+import type { ChunkReceipt } from "#lib/chunk-receipts.js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
 import { withHeadroom } from "#lib/grpc-framing.js";
@@ -121,11 +122,11 @@ class GrpcChunkWriter implements ChunkWriter {
     }
   }
 
-  async finish(): Promise<{ created: number; stored: number }> {
+  async finish(): Promise<{ created: number; stored: number; receipt?: ChunkReceipt | undefined }> {
     if (this.failure === undefined) this.call.end();
     try {
-      const { created, stored } = await this.response;
-      return { created, stored };
+      const { created, stored, receipt } = await this.response;
+      return { created, stored, receipt: receipt && { issuedAtMs: receipt.issuedAtUnixMs, mac: receipt.mac } };
     } finally {
       this.stopWatching();
     }

@@ -1,6 +1,6 @@
 import type { ChannelOptions } from "@grpc/grpc-js";
 import { credentials } from "@grpc/grpc-js";
-import { MetadataServiceClient, type File } from "#gen/cfs/metadata/v1/metadata.js";
+import { MetadataServiceClient, type CommitFileVersionRequest, type File } from "#gen/cfs/metadata/v1/metadata.js";
 import { UploadSessionServiceClient, type UploadSession } from "#gen/cfs/metadata/v1/upload_sessions.js";
 import { notFound } from "#lib/errors.js";
 import { callUnary, type CallIdentity } from "#lib/grpc-client.js";
@@ -21,14 +21,14 @@ export class GrpcCatalogue implements FileCommits, FileReads, UploadSessionStore
   }
 
   async commit(request: CommitRequest, as: CallIdentity): Promise<StoredFile> {
-    const response = await callUnary(this.client.commitFileVersion.bind(this.client), { ...request, chunks: [...request.chunks] }, as, "metadata CommitFileVersion");
+    const response = await callUnary(this.client.commitFileVersion.bind(this.client), toCommitMessage(request), as, "metadata CommitFileVersion");
     return toStoredFile(response.file);
   }
 
   async commitMany(requests: readonly CommitRequest[], as: CallIdentity): Promise<StoredFile[]> {
     const response = await callUnary(
       this.client.commitFileVersions.bind(this.client),
-      { files: requests.map((r) => ({ ...r, chunks: [...r.chunks] })) },
+      { files: requests.map(toCommitMessage) },
       as,
       "metadata CommitFileVersions",
     );
@@ -108,6 +108,15 @@ export class GrpcCatalogue implements FileCommits, FileReads, UploadSessionStore
     this.sessions.close();
     this.client.close();
   }
+}
+
+function toCommitMessage(request: CommitRequest): CommitFileVersionRequest {
+  const { chunkReceipts = [], chunks, ...rest } = request;
+  return {
+    ...rest,
+    chunks: [...chunks],
+    chunkReceipts: chunkReceipts.map((r) => ({ issuedAtUnixMs: r.issuedAtMs, mac: r.mac, chunks: [...r.chunks] })),
+  };
 }
 
 function toStoredFile(file: File | undefined): StoredFile {

@@ -12,7 +12,7 @@ const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("h
  * domain logic only (the real adapters are tested against real services).
  * Block storage verifies hashes on write like the real one.
  */
-export function fakes(options: { pageSize?: number } = {}) {
+export function fakes(options: { pageSize?: number; receipts?: boolean } = {}) {
   const stored = new Map<string, Buffer>();
   const commits: CommitRequest[] = [];
   /** The requests of each commitMany call. */
@@ -35,6 +35,8 @@ export function fakes(options: { pageSize?: number } = {}) {
       writersOpened++;
       let current: { sha256: string; size: number; parts: Buffer[] } | undefined;
       let failure: unknown;
+      /** What this stream carried, in order: the fake receipt's MAC spells it out. */
+      const carried: string[] = [];
       const complete = () => {
         if (!current) return;
         const data = Buffer.concat(current.parts);
@@ -49,6 +51,7 @@ export function fakes(options: { pageSize?: number } = {}) {
         begin: async (hash, size) => {
           complete();
           sends.push(hash);
+          carried.push(`${hash} ${size}`);
           current = { sha256: hash, size, parts: [] };
         },
         data: async (part) => {
@@ -57,7 +60,7 @@ export function fakes(options: { pageSize?: number } = {}) {
         finish: async () => {
           complete();
           if (failure) throw failure;
-          return { created: 0, stored: 0 };
+          return { created: 0, stored: 0, ...(options.receipts && { receipt: { issuedAtMs: 42, mac: Buffer.from(carried.join("\n")) } }) };
         },
         abort: () => {
           current = undefined;

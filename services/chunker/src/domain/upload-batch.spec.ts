@@ -50,6 +50,20 @@ function expectNothingCommitted(f: Fakes) {
 }
 
 describe("Uploader.uploadBatch", () => {
+  it("hands the stream's one receipt to the batch's commit with its first file, covering every file's chunks", async () => {
+    const f = fakes({ receipts: true });
+    const [a, b] = [randomBytes(5 * KiB), randomBytes(6 * KiB)];
+    await uploadBatch(f, [file("a.bin", a), file("b.bin", b)]);
+    const [first, second] = f.batchCommits[0]!;
+    expect(first!.chunkReceipts!.map((r) => r.chunks)).toEqual([
+      [
+        { sha256: sha256Hex(a), size: a.length },
+        { sha256: sha256Hex(b), size: b.length },
+      ],
+    ]);
+    expect(second!.chunkReceipts).toBeUndefined();
+  });
+
   it("stores the files on one stream, sends a chunk they share once, and commits them together in order", async () => {
     const f = fakes();
     const shared = randomBytes(300 * KiB);

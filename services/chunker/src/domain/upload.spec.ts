@@ -100,6 +100,28 @@ describe("Uploader", () => {
     expect(new Set(f.released)).toEqual(new Set(f.stored.keys()));
   });
 
+  it("hands block storage's receipt to the commit with the chunks the stream carried, in order", async () => {
+    const f = fakes({ receipts: true });
+    const block = randomBytes(300 * KiB);
+    // Asked first (over 256 KiB): chunks block storage has are not sent, nor a repeated one.
+    await upload(f, block);
+    await upload(f, Buffer.concat([randomBytes(200 * KiB), block, block]));
+    const [first, second] = f.commits;
+    for (const commit of [first!, second!]) {
+      const [receipt] = commit.chunkReceipts!;
+      const listed = receipt!.chunks.map((c) => `${c.sha256} ${c.size}`);
+      expect(receipt!.mac.toString()).toBe(listed.join("\n"));
+      expect(receipt!.issuedAtMs).toBe(42);
+      expect(new Set(listed).size).toBe(listed.length);
+      expect(receipt!.chunks.every((c) => commit.chunks.some((k) => k.sha256 === c.sha256 && k.size === c.size))).toBe(true);
+    }
+    expect(second!.chunkReceipts![0]!.chunks.length).toBeLessThan(second!.chunks.length);
+    // No receipt from block storage, none passed on.
+    const plain = fakes();
+    await upload(plain, randomBytes(10 * KiB));
+    expect(plain.commits[0]!.chunkReceipts).toBeUndefined();
+  });
+
   it("releases nothing on success, and passes the idempotency key to the commit", async () => {
     const f = fakes();
     await upload(f, randomBytes(40 * KiB), { idempotencyKey: "retry-1" });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { fastCdcChunks } from "#lib/fastcdc.js";
+import type { ReceiptWithChunks } from "#lib/chunk-receipts.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { Logger } from "#lib/logger.js";
 import { CfsError, cancelled, inContext, invalidArgument } from "#lib/errors.js";
@@ -38,10 +39,10 @@ export interface BatchFile {
   data: AsyncIterable<Uint8Array>;
 }
 
-/** The one PutChunks stream of a call (opened with its first batch of chunks) and every chunk sent on it. */
+/** The one PutChunks stream of a call (opened with its first batch of chunks) and every chunk sent on it, in order, with its size. */
 interface ChunkStream {
   writer: ChunkWriter | undefined;
-  readonly sent: Set<string>;
+  readonly sent: Map<string, number>;
 }
 
 /**
@@ -72,7 +73,7 @@ export class Uploader {
       as,
       log,
       (stream) => this.receive(header, data, stream, as),
-      (request) => this.catalogue.commit(request, as),
+      (request, receipt) => this.catalogue.commit(receipt ? { ...request, chunkReceipts: [receipt] } : request, as),
     );
   }
 
@@ -100,36 +101,42 @@ export class Uploader {
         }
         return requests;
       },
-      async (requests) => (requests.length === 0 ? [] : this.catalogue.commitMany(requests, as)),
+      async (requests, receipt) => {
+        if (requests.length === 0) return [];
+        // One receipt for the stream; given with the first file, it counts for the whole batch.
+        const [first, ...rest] = requests;
+        return this.catalogue.commitMany(receipt ? [{ ...first!, chunkReceipts: [receipt] }, ...rest] : requests, as);
+      },
     );
   }
 
   /**
    * `send` streams the chunks, then (once block storage has every one of
-   * them) `commit` makes them visible. On any failure the stream is aborted
-   * and what was sent is handed to the collector.
+   * them) `commit` makes them visible, with block storage's receipt for what
+   * the stream carried when it gave one. On any failure the stream is
+   * aborted and what was sent is handed to the collector.
    */
   private async sendThenCommit<Received, Committed>(
     as: CallIdentity,
     log: Logger,
     send: (stream: ChunkStream) => Promise<Received>,
-    commit: (received: Received) => Promise<Committed>,
+    commit: (received: Received, receipt: ReceiptWithChunks | undefined) => Promise<Committed>,
   ): Promise<Committed> {
-    const stream: ChunkStream = { writer: undefined, sent: new Set() };
+    const stream: ChunkStream = { writer: undefined, sent: new Map() };
     try {
       const received = await send(stream);
-      if (stream.writer) await stream.writer.finish();
+      const receipt = stream.writer && (await stream.writer.finish()).receipt;
       // A client that cancels may half-close its stream first (Node's HTTP/2
       // client ends the stream before it resets it), so a complete-looking
       // stream is committed only if the call is still wanted.
       if (as.signal?.aborted) throw cancelled("the upload was cancelled");
-      return await commit(received);
+      return await commit(received, receipt && { ...receipt, chunks: [...stream.sent].map(([sha256, size]) => ({ sha256, size })) });
     } catch (err) {
       stream.writer?.abort();
       const { sent } = stream;
       if (sent.size > 0) {
         // Also when the call was cancelled: the release is clean-up, not work for the caller.
-        await this.catalogue.releaseChunks([...sent], { ...as, signal: undefined }).catch((releaseErr: unknown) => {
+        await this.catalogue.releaseChunks([...sent.keys()], { ...as, signal: undefined }).catch((releaseErr: unknown) => {
           log.warn({ err: releaseErr, chunks: sent.size }, "could not release the chunks of a failed upload");
         });
       }
@@ -186,7 +193,7 @@ export class Uploader {
       if (missing && !missing.has(chunk.sha256)) continue;
       await writer.begin(chunk.sha256, chunk.size);
       await writer.data(chunk.data);
-      sent.add(chunk.sha256);
+      sent.set(chunk.sha256, chunk.size);
     }
   }
 

@@ -1,3 +1,4 @@
+import type { ChunkReceipt } from "#lib/chunk-receipts.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 
 /**
@@ -11,8 +12,11 @@ export interface ChunkWriter {
    */
   begin(sha256: string, size: number): Promise<void>;
   data(part: Buffer): Promise<void>;
-  /** Ends the stream and resolves once block storage verified and stored every chunk. */
-  finish(): Promise<{ created: number; stored: number }>;
+  /**
+   * Ends the stream and resolves once block storage verified and stored
+   * every chunk, with its receipt for them when it gives one.
+   */
+  finish(): Promise<{ created: number; stored: number; receipt?: ChunkReceipt | undefined }>;
   /** Cancels the stream; chunks sent whole may be stored already. */
   abort(): void;
 }

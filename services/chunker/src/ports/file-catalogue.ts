@@ -1,3 +1,4 @@
+import type { ReceiptWithChunks } from "#lib/chunk-receipts.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import type { ChunkRef, StoredFile } from "../domain/types.js";
 
@@ -8,6 +9,11 @@ export interface CommitRequest {
   sha256: string;
   chunks: readonly ChunkRef[];
   idempotencyKey?: string | undefined;
+  /**
+   * Block storage's receipts for chunks this upload stored (in a batch, one
+   * given with any file counts for all): metadata need not ask about those.
+   */
+  chunkReceipts?: readonly ReceiptWithChunks[] | undefined;
 }
 
 /** The metadata service as a streamed upload needs it; every call acts for `as`. */

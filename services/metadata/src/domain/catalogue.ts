@@ -7,6 +7,7 @@ import { NAME_TAKEN, type CatalogueStore } from "../ports/catalogue-store.js";
 import { validateBatch, validateCommit, type CommitRequest } from "./commit-validation.js";
 import { normalizeName, normalizePrefix } from "#lib/file-names.js";
 import { withinQuota } from "./quota.js";
+import type { ReceiptCheck } from "./chunk-receipts.js";
 import { requireStored } from "./stored-chunks.js";
 import {
   chunkPageSize,
@@ -57,26 +58,30 @@ export class Catalogue {
     private readonly store: CatalogueStore,
     private readonly inventory: ChunkInventory,
     private readonly rules: CatalogueRules,
+    private readonly receipts: ReceiptCheck,
   ) {}
 
   /**
    * Validates the chunk list, makes sure block storage holds every chunk
-   * with the declared size (requireStored), then commits.
+   * with the declared size (requireStored: its receipts, or asking it), then
+   * commits.
    */
   async commitFileVersion(owner: string, request: CommitRequest, as: CallIdentity): Promise<FileRecord> {
     const version = validateCommit(owner, request);
-    await requireStored(this.inventory, version.chunks, as);
+    await requireStored(this.inventory, version.chunks, as, this.receipts.vouchedFor(owner, request.chunkReceipts ?? []));
     return withinQuota(await this.store.commitFileVersion(version, this.rules));
   }
 
   /**
    * Several files in one transaction, all or none (validateBatch): one
-   * block-storage check for all their chunks, one commit.
+   * block-storage check for all their chunks (a receipt given with any file
+   * counts for all), one commit.
    */
   async commitFileVersions(owner: string, requests: readonly CommitRequest[], as: CallIdentity): Promise<FileRecord[]> {
     const versions = validateBatch(owner, requests);
     if (versions.length === 0) return [];
-    await requireStored(this.inventory, versions.flatMap((v) => v.chunks), as);
+    const vouched = this.receipts.vouchedFor(owner, requests.flatMap((r) => r.chunkReceipts ?? []));
+    await requireStored(this.inventory, versions.flatMap((v) => v.chunks), as, vouched);
     return withinQuota(await this.store.commitFileVersions(versions, this.rules));
   }
 

@@ -1,4 +1,5 @@
 import { BatchRules } from "#lib/batch-rules.js";
+import type { ReceiptWithChunks } from "#lib/chunk-receipts.js";
 import { inContext, invalidArgument } from "#lib/errors.js";
 import { normalizeName } from "#lib/file-names.js";
 import type { ChunkRecord, NewFileVersion } from "./types.js";
@@ -13,6 +14,8 @@ export interface CommitRequest {
   sha256: string;
   chunks: readonly ChunkRecord[];
   idempotencyKey?: string | undefined;
+  /** Block storage's receipts for chunks of this commit (in a batch: of any of its files). */
+  chunkReceipts?: readonly ReceiptWithChunks[] | undefined;
 }
 
 /**

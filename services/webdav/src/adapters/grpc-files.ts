@@ -64,7 +64,7 @@ export class GrpcFileCatalogue implements FileCatalogue {
     } while (pageToken !== "");
     const response = await callUnary(
       this.client.commitFileVersion.bind(this.client),
-      { name, contentType: file.contentType, size: file.size, sha256: file.sha256, chunks },
+      { name, contentType: file.contentType, size: file.size, sha256: file.sha256, chunks, chunkReceipts: [] },
       as,
       "metadata CommitFileVersion",
     );
