@@ -214,6 +214,7 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
           values.minio.existingSecret,
           values.externalS3.existingSecret,
           values.metadata.appTokens.existingSecret,
+          values.chunkReceipts.existingSecret,
         ].filter(Boolean),
       ),
       ConfigMap: new Set<string>([values.gateway.descriptorSet.existingConfigMap].filter(Boolean)),
@@ -540,6 +541,30 @@ describe("values", () => {
     expect(policy("postgresql").spec.ingress[0].from).toContainEqual({
       podSelector: { matchLabels: { "app.kubernetes.io/name": "cfs", "app.kubernetes.io/instance": "cfs", "app.kubernetes.io/component": "block-storage" } },
     });
+  });
+
+  it("chunk receipts: block storage and metadata read one key from one Secret, made once; none when off", () => {
+    const keyOf = (objects: K8sObject[]) =>
+      ["block-storage", "metadata"].map((name) => {
+        const pod = workloads(objects).find((w) => component(w) === name)!.spec.template.spec;
+        const file = envOf(pod.containers[0]).CFS_CHUNK_RECEIPT_KEY_FILE?.value;
+        const volume = pod.volumes.find((v: Json) => v.name === "chunk-receipt-key");
+        const mount = pod.containers[0].volumeMounts.find((m: Json) => m.name === "chunk-receipt-key");
+        return { file, secret: volume?.secret.secretName, mountPath: mount?.mountPath, readOnly: mount?.readOnly };
+      });
+    const { objects } = renders.get("default values")!;
+    const expected = { file: "/etc/cfs/chunk-receipts/key", secret: "cfs-chunk-receipt-key", mountPath: "/etc/cfs/chunk-receipts", readOnly: true };
+    expect(keyOf(objects)).toEqual([expected, expected]);
+    const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === "cfs-chunk-receipt-key")!;
+    expect(Buffer.from(secret.data.key, "base64").toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+    // The other services never see it.
+    for (const w of workloads(objects).filter((o) => !["block-storage", "metadata"].includes(component(o)))) {
+      expect(envOf(podSpecOf(w).containers[0]).CFS_CHUNK_RECEIPT_KEY_FILE, w.metadata.name).toBeUndefined();
+    }
+    expect(keyOf(renders.get("ci/external.yaml")!.objects).map((k) => k.secret)).toEqual(["cfs-chunk-receipts", "cfs-chunk-receipts"]);
+    const off = renders.get("ci/minimal.yaml")!.objects;
+    expect(keyOf(off)).toEqual([{}, {}].map(() => ({ file: undefined, secret: undefined, mountPath: undefined, readOnly: undefined })));
+    expect(off.some((o) => o.kind === "Secret" && component(o) === "chunk-receipt-key")).toBe(false);
   });
 
   it("blockStorage.packs.enabled=false: one object per chunk, no database environment and no way to PostgreSQL", () => {

@@ -27,8 +27,10 @@ export interface CollectorOptions {
  * if one was collected. Candidates are re-checked against the chunk lists
  * when read, so one that a commit made live again is dropped, not deleted.
  * What remains unguarded is a collection landing between a commit's
- * presence check and its transaction (milliseconds), for a chunk whose grace
- * period ran out at that very moment.
+ * presence check and its transaction, for a chunk whose grace period ran
+ * out at that very moment: milliseconds, or up to RECEIPT_MAX_AGE_MS (5 s)
+ * when block storage's receipt for the chunks stands in for the check
+ * (lib/chunk-receipts.ts).
  */
 export class ChunkCollector {
   constructor(
