@@ -225,12 +225,16 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
 
   let databaseUrl = options.databaseUrl;
   let poolMax = "10";
+  /** Set only on PGlite, where it must be off; on PostgreSQL the service's default (on) or the caller's CFS_DATABASE_PREPARED_STATEMENTS. */
+  let preparedStatements: Record<string, string> = {};
   if (!databaseUrl) {
     const pglite = await startPglite(options.persistPglite ? join(options.dataDir, "pglite") : undefined);
     closers.push(pglite.stop);
     databaseUrl = pglite.url;
     // PGlite executes one query at a time: one connection keeps transactions whole.
     poolMax = "1";
+    // And its connections share one session: a statement one prepared, the next would prepare again.
+    preparedStatements = { CFS_DATABASE_PREPARED_STATEMENTS: "false" };
   }
 
   const replicaCount = (name: ServiceName) => (isHttp(name) ? 1 : (options.replicas?.[name] ?? 1));
@@ -284,7 +288,13 @@ async function startStackOnce(options: StackOptions, { services: ports, metrics:
   const receiptKeyFile = join(options.dataDir, "chunk-receipt.key");
   await writeFile(receiptKeyFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
   for (const name of ["metadata", "block-storage"] as const) env[name] = { CFS_CHUNK_RECEIPT_KEY_FILE: receiptKeyFile, ...env[name] };
-  env.metadata = { ...env.metadata, CFS_DATABASE_URL: databaseUrl, CFS_DATABASE_POOL_MAX: poolMax, CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort) };
+  env.metadata = {
+    ...env.metadata,
+    CFS_DATABASE_URL: databaseUrl,
+    CFS_DATABASE_POOL_MAX: poolMax,
+    ...preparedStatements,
+    CFS_APP_TOKEN_JWKS_PORT: String(appTokenJwksPort),
+  };
   if (options.s3) {
     env["block-storage"] = {
       // Before the services' environment, so that a caller's CFS_BLOCK_INDEX_URL="" turns packing off.

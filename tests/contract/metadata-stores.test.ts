@@ -8,6 +8,7 @@ import { PostgresDamageLedger } from "../../services/metadata/src/adapters/postg
 import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters/postgres/upload-session-store.js";
 import { PostgresVerificationReads } from "../../services/metadata/src/adapters/postgres/verification-reads.js";
 import { createLogger } from "#lib/logger.js";
+import { StatementNames } from "#lib/pg-statements.js";
 import { startPglite } from "../support/pglite.js";
 import { createTestDatabase } from "../support/postgres.js";
 import type { StoresUnderTest } from "./metadata-store-fixtures.js";
@@ -16,9 +17,9 @@ import { describeMetadataStoreContracts } from "./metadata-stores.contract.js";
 const log = createLogger("metadata-contract", "silent");
 
 /** The adapter set main.ts wires, over one pool of `max` connections to `url`; `drop` removes the database after the pool. */
-function postgresStores(url: string, max: number, drop: () => Promise<void>): StoresUnderTest {
+function postgresStores(url: string, max: number, drop: () => Promise<void>, names?: StatementNames): StoresUnderTest {
   const pool = createPool({ url, max }, log);
-  const db = new PostgresDatabase(pool, log);
+  const db = new PostgresDatabase(pool, log, names);
   return {
     stores: {
       database: db,
@@ -40,7 +41,8 @@ function postgresStores(url: string, max: number, drop: () => Promise<void>): St
 
 describeMetadataStoreContracts("PostgreSQL", async () => {
   const db = await createTestDatabase();
-  return postgresStores(db.url, 4, () => db.drop());
+  // Prepared statements, as main.ts sends them to PostgreSQL.
+  return postgresStores(db.url, 4, () => db.drop(), new StatementNames());
 });
 
 describeMetadataStoreContracts("PGlite", async () => {

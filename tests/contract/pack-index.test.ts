@@ -19,6 +19,8 @@ interface Database {
   url: string;
   /** 1 on PGlite, which serves one session. */
   poolMax: number;
+  /** Off on PGlite, whose connections share its one session. */
+  preparedStatements: boolean;
   drop(): Promise<void>;
 }
 
@@ -34,7 +36,7 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
 
     async function open(url?: string): Promise<PostgresPackIndex> {
       database ??= await createDatabase();
-      const index = await PostgresPackIndex.open({ url: url ?? database.url, poolMax: database.poolMax }, log);
+      const index = await PostgresPackIndex.open({ url: url ?? database.url, poolMax: database.poolMax, preparedStatements: database.preparedStatements }, log);
       opened.push(index);
       return index;
     }
@@ -275,7 +277,7 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
       cleanups.push(() => proxy.stop());
       const warnings: string[] = [];
       const index = await PostgresPackIndex.open(
-        { url: proxy.url, poolMax: database.poolMax },
+        { url: proxy.url, poolMax: database.poolMax, preparedStatements: database.preparedStatements },
         createLogger("pack-index-contract", "warn", { write: (line: string) => void warnings.push(line) }),
       );
       opened.push(index);
@@ -289,7 +291,7 @@ function describePackIndexContract(name: string, createDatabase: () => Promise<D
 
 describePackIndexContract("PostgreSQL", async () => {
   const db = await createTestDatabase();
-  return { url: db.url, poolMax: 4, drop: db.drop };
+  return { url: db.url, poolMax: 4, preparedStatements: true, drop: db.drop };
 });
 
 /** One PGlite for the file (it takes seconds to start); each case gets an empty schema in it instead. */
@@ -305,6 +307,7 @@ describePackIndexContract("PGlite", async () => {
   return {
     url,
     poolMax: 1,
+    preparedStatements: false,
     drop: async () => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -320,7 +323,7 @@ describePackIndexContract("PGlite", async () => {
 describe("PostgresPackIndex", () => {
   it("does not open on a server nothing listens at, as UNAVAILABLE", async () => {
     const url = `postgres://cfs_test:cfs_test@127.0.0.1:${await freePort()}/postgres`;
-    await expect(PostgresPackIndex.open({ url, poolMax: 1 }, log)).rejects.toMatchObject({
+    await expect(PostgresPackIndex.open({ url, poolMax: 1, preparedStatements: true }, log)).rejects.toMatchObject({
       kind: "unavailable",
       message: "block index unavailable (ECONNREFUSED)",
     });
@@ -328,7 +331,7 @@ describe("PostgresPackIndex", () => {
 
   it("opens from several replicas at once on a fresh database (the migrations wait for each other)", async () => {
     const db = await createTestDatabase();
-    const indexes = await Promise.all([1, 2, 3].map(() => PostgresPackIndex.open({ url: db.url, poolMax: 2 }, log)));
+    const indexes = await Promise.all([1, 2, 3].map(() => PostgresPackIndex.open({ url: db.url, poolMax: 2, preparedStatements: true }, log)));
     try {
       await Promise.all(indexes.map((index) => index.check()));
     } finally {
@@ -346,7 +349,7 @@ describe("PostgresPackIndex", () => {
    */
   it("takes a chunk removed during its move off the pack it was moved into", async () => {
     const db = await createTestDatabase();
-    const index = await PostgresPackIndex.open({ url: db.url, poolMax: 4 }, log);
+    const index = await PostgresPackIndex.open({ url: db.url, poolMax: 4, preparedStatements: true }, log);
     // One session holds a lock, the other watches (outside any transaction,
     // where pg_stat_activity would stay as it was when first read).
     const [blocker, watcher] = [new pg.Client({ connectionString: db.url }), new pg.Client({ connectionString: db.url })];

@@ -65,7 +65,7 @@ async function openPacked(
     region: "us-east-1",
     maxChunkBytes: MAX_CHUNK_BYTES,
   });
-  const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4 }, silent);
+  const index = await PostgresPackIndex.open({ url: database.url, poolMax: 4, preparedStatements: true }, silent);
   const store = new PackedChunkStore(
     options.index?.(index) ?? index,
     options.objects?.(bucket) ?? bucket,

@@ -392,13 +392,13 @@ describe.each(VALUE_SETS.map(([label]) => label))("helm template (%s)", (label) 
     // Metadata's own database environment, once each (helm would render a duplicate without complaint).
     expect(database(metadata).map((e) => e.name)).toEqual(
       !values.postgresql.enabled && values.externalDatabase.urlKey
-        ? ["CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"]
-        : ["CFS_DATABASE_PASSWORD", "CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX"],
+        ? ["CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX", "CFS_DATABASE_PREPARED_STATEMENTS"]
+        : ["CFS_DATABASE_PASSWORD", "CFS_DATABASE_URL", "CFS_DATABASE_POOL_MAX", "CFS_DATABASE_PREPARED_STATEMENTS"],
     );
     const packVars = ["CFS_BLOCK_INDEX_URL", "CFS_BLOCK_INDEX_POOL_MAX", "CFS_PACK_MAX_BYTES", "CFS_PACKS_IN_FLIGHT", "CFS_PACK_INLINE_BYTES", "CFS_REPACK_MAX_LIVE_PERCENT", "CFS_REPACK_MIN_AGE_MINUTES"];
     const packs = values.blockStorage.packs;
     if (packs.enabled) {
-      // Metadata's URL and password, not its pool (block storage has CFS_BLOCK_INDEX_POOL_MAX).
+      // Metadata's URL, password and prepared statements, not its pool (block storage has CFS_BLOCK_INDEX_POOL_MAX).
       expect(database(blocks)).toEqual(database(metadata).filter((e) => e.name !== "CFS_DATABASE_POOL_MAX"));
       const env = envOf(containerOf("block-storage"));
       expect(env.CFS_BLOCK_INDEX_URL).toEqual({ name: "CFS_BLOCK_INDEX_URL", value: "$(CFS_DATABASE_URL)" });
@@ -541,6 +541,16 @@ describe("values", () => {
     expect(policy("postgresql").spec.ingress[0].from).toContainEqual({
       podSelector: { matchLabels: { "app.kubernetes.io/name": "cfs", "app.kubernetes.io/instance": "cfs", "app.kubernetes.io/component": "block-storage" } },
     });
+  });
+
+  it("prepared statements: on for metadata and block storage's pack index, off by one value", () => {
+    for (const name of ["metadata", "block-storage"]) {
+      const env = envOf(workloads(renders.get("default values")!.objects).find((w) => component(w) === name)!.spec.template.spec.containers[0]);
+      expect(env.CFS_DATABASE_PREPARED_STATEMENTS?.value, name).toBe("true");
+    }
+    const off = renders.get("ci/external-db-secret-url.yaml")!.objects;
+    const metadata = envOf(workloads(off).find((w) => component(w) === "metadata")!.spec.template.spec.containers[0]);
+    expect(metadata.CFS_DATABASE_PREPARED_STATEMENTS.value, "behind a pooler that does not keep them").toBe("false");
   });
 
   it("chunk receipts: block storage and metadata read one key from one Secret, made once; none when off", () => {

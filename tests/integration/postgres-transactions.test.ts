@@ -7,6 +7,7 @@ import { PostgresUploadSessionStore } from "../../services/metadata/src/adapters
 import { chunkListDigest } from "../../services/metadata/src/domain/chunk-list-digest.js";
 import type { CatalogueRules } from "../../services/metadata/src/domain/types.js";
 import { createLogger } from "#lib/logger.js";
+import { StatementNames } from "#lib/pg-statements.js";
 import { commit as commitVersion, RULES, sha, version } from "../contract/metadata-store-fixtures.js";
 import { waitFor } from "../support/net.js";
 import { startPglite } from "../support/pglite.js";
@@ -18,6 +19,8 @@ interface Backend {
   url: string;
   /** 1 on PGlite, which runs one session. */
   max: number;
+  /** As main.ts sends them: prepared on PostgreSQL, unnamed on PGlite (one session for every connection). */
+  names: StatementNames | undefined;
   stop: () => Promise<void>;
 }
 
@@ -26,10 +29,10 @@ const backends: [string, () => Promise<Backend>][] = [
     "PostgreSQL",
     async () => {
       const db = await createTestDatabase();
-      return { url: db.url, max: 4, stop: db.drop };
+      return { url: db.url, max: 4, names: new StatementNames(), stop: db.drop };
     },
   ],
-  ["PGlite", async () => ({ ...(await startPglite()), max: 1 })],
+  ["PGlite", async () => ({ ...(await startPglite()), max: 1, names: undefined })],
 ];
 
 /**
@@ -82,7 +85,7 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
   beforeAll(async () => {
     backend = await start();
     counted = countedPool(backend);
-    db = new PostgresDatabase(counted.pool, log);
+    db = new PostgresDatabase(counted.pool, log, backend.names);
     await db.migrate();
     await db.query(`CREATE TABLE tx_probe (k text PRIMARY KEY)`);
   });
@@ -205,6 +208,31 @@ describe.each(backends)("PostgresDatabase transactions on %s", (_name, start) =>
       expect(await roundTrips(() => catalogue.purgeFile(owner, fileId))).toBe(2);
       expect(await catalogue.listFiles(owner, { prefix: "", after: "", limit: 10 })).toEqual([]);
     });
+  });
+});
+
+describe("PostgresDatabase prepared statements on PostgreSQL", () => {
+  it("prepares each statement once per connection, in a transaction too, and sends BEGIN and COMMIT unnamed", async () => {
+    const backend = await backends[0]![1]();
+    const pool = createPool({ url: backend.url, max: 1 }, log);
+    try {
+      const names = new StatementNames();
+      const db = new PostgresDatabase(pool, log, names);
+      await db.query(`CREATE TABLE prep_probe (k text PRIMARY KEY)`);
+      const insert = `INSERT INTO prep_probe (k) VALUES ($1)`;
+      const count = `SELECT count(*)::int AS n FROM prep_probe WHERE k <> $1`;
+      for (const k of ["a", "b"]) await db.transaction(async (tx) => void (await tx.query(insert, [k])));
+      for (let i = 0; i < 3; i++) expect((await db.query<{ n: number }>(count, [""])).rows[0]!.n).toBe(2);
+      // One session (a pool of one): what it prepared.
+      const listing = `SELECT name FROM pg_prepared_statements`;
+      const prepared = (await db.query<{ name: string }>(listing)).rows.map((r) => r.name).filter((n) => n.startsWith("cfs_"));
+      const expected = [`CREATE TABLE prep_probe (k text PRIMARY KEY)`, insert, count, listing].map((text) => names.nameOf(text));
+      expect(prepared.sort()).toEqual(expected.sort());
+      expect(names.nameOf("BEGIN")).toBeUndefined();
+    } finally {
+      await pool.end();
+      await backend.stop();
+    }
   });
 });
 

@@ -353,7 +353,7 @@ function runChaos(stack: RunningStack, postgres: PostgresServer, minio: MinioSer
 
 /** The stack's chunk store as block storage sees it: packs through their index in the stack's database, over the bucket. */
 async function openStore(minio: MinioServer, databaseUrl: string): Promise<{ store: ChunkStore; index: PostgresPackIndex; close: () => Promise<void> }> {
-  const index = await PostgresPackIndex.open({ url: databaseUrl, poolMax: 2 }, createLogger("soak", "silent"));
+  const index = await PostgresPackIndex.open({ url: databaseUrl, poolMax: 2, preparedStatements: true }, createLogger("soak", "silent"));
   const bucket = await MinioChunkStore.open({ endpoint: minio.endpoint, accessKey: minio.accessKey, secretKey: minio.secretKey, bucket: BUCKET, region: "us-east-1", maxChunkBytes: 16 * 1024 * 1024 });
   const store = new PackedChunkStore(index, bucket, bucket, { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 1, inlinePackBytes: 0 }, { packWritten: () => undefined });
   return {

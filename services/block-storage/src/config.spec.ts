@@ -47,13 +47,16 @@ describe("parseConfig", () => {
     const packed = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://cfs@db/cfs", CFS_REPACK_MAX_LIVE_PERCENT: "30" });
     expect(packed.writesInFlight).toBe(16);
     expect(packed.storage.kind === "s3" && packed.storage.packs).toMatchObject({
-      index: { url: "postgres://cfs@db/cfs", poolMax: 10 },
+      index: { url: "postgres://cfs@db/cfs", poolMax: 10, preparedStatements: true },
       limits: { maxPackBytes: 16 * 1024 * 1024, packsInFlight: 2, inlinePackBytes: 0 },
       repack: { maxLiveRatio: 0.3, minAgeMs: 60 * 60_000 },
     });
     expect(parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_STORE_WRITES_IN_FLIGHT: "6" }).writesInFlight).toBe(6);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_REPACK_MAX_LIVE_PERCENT: "100" })).toThrow(/CFS_REPACK_MAX_LIVE_PERCENT/);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_MAX_BYTES: "1000" })).toThrow(/CFS_PACK_MAX_BYTES/);
+    const pooled = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_DATABASE_PREPARED_STATEMENTS: "false" });
+    expect(pooled.storage.kind === "s3" && pooled.storage.packs?.index.preparedStatements).toBe(false);
+    expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_DATABASE_PREPARED_STATEMENTS: "sometimes" })).toThrow(/CFS_DATABASE_PREPARED_STATEMENTS/);
     const inline = parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_INLINE_BYTES: "131072" });
     expect(inline.storage.kind === "s3" && inline.storage.packs?.limits.inlinePackBytes).toBe(131072);
     expect(() => parseConfig({ ...s3, CFS_BLOCK_INDEX_URL: "postgres://db/cfs", CFS_PACK_INLINE_BYTES: String(2 * 1024 * 1024) })).toThrow(/CFS_PACK_INLINE_BYTES/);

@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { parseAuthConfig, type AuthConfig } from "#lib/auth.js";
-import { ConfigError, deepFreeze, int, optionalStr, str, url, type Env } from "#lib/config.js";
+import { ConfigError, bool, deepFreeze, int, optionalStr, str, url, type Env } from "#lib/config.js";
 import { MAX_CHUNK_BYTES } from "#lib/limits.js";
 import { parseServerConfig, type ServerConfig } from "#lib/service.js";
 import type { PackedStoreLimits } from "./domain/packed-chunk-store.js";
@@ -14,7 +14,8 @@ export type StorageConfig =
 
 /** Chunks packed into larger objects, with their index in PostgreSQL (ports/pack-index.ts). */
 export interface PackConfig {
-  index: { url: string; poolMax: number };
+  /** preparedStatements: see PostgresPackIndexOptions. */
+  index: { url: string; poolMax: number; preparedStatements: boolean };
   limits: PackedStoreLimits;
   repack: RepackSettings & { intervalMs: number };
 }
@@ -117,7 +118,11 @@ function parsePacks(env: Env): PackConfig | undefined {
   if (optionalStr(env, "CFS_BLOCK_INDEX_URL") === undefined) return undefined;
   const minute = 60_000;
   return {
-    index: { url: url(env, "CFS_BLOCK_INDEX_URL"), poolMax: int(env, "CFS_BLOCK_INDEX_POOL_MAX", 10, 1, 1000) },
+    index: {
+      url: url(env, "CFS_BLOCK_INDEX_URL"),
+      poolMax: int(env, "CFS_BLOCK_INDEX_POOL_MAX", 10, 1, 1000),
+      preparedStatements: bool(env, "CFS_DATABASE_PREPARED_STATEMENTS", true),
+    },
     limits: {
       maxPackBytes: int(env, "CFS_PACK_MAX_BYTES", 16 * MiB, MiB, 256 * MiB),
       packsInFlight: int(env, "CFS_PACKS_IN_FLIGHT", 2, 1, 64),

@@ -13,6 +13,12 @@ export interface MetadataConfig {
     url: string;
     /** 1 on PGlite (one query at a time). */
     poolMax: number;
+    /**
+     * Statements prepared once per connection (lib/pg-statements.ts); off on
+     * PGlite (one session for every connection) and behind a pooler in
+     * transaction mode that does not keep them (PgBouncer before 1.21).
+     */
+    preparedStatements: boolean;
   };
   blockStorageAddress: string;
   syncAddress: string;
@@ -89,6 +95,7 @@ function parseDatabase(env: Env): MetadataConfig["database"] {
   return {
     url: url(env, "CFS_DATABASE_URL"),
     poolMax: int(env, "CFS_DATABASE_POOL_MAX", 10, 1, 1000),
+    preparedStatements: bool(env, "CFS_DATABASE_PREPARED_STATEMENTS", true),
   };
 }
 

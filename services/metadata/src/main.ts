@@ -28,6 +28,7 @@ import { SweepMetrics } from "./adapters/prometheus-sweep-metrics.js";
 import { ReceiptMetrics } from "./adapters/prometheus-receipt-metrics.js";
 import { ReceiptCheck } from "./domain/chunk-receipts.js";
 import { loadReceiptKey } from "#lib/chunk-receipts.js";
+import { StatementNames } from "#lib/pg-statements.js";
 import { PostgresSweepReferences } from "./adapters/postgres/sweep-references.js";
 import { ChunkSweep } from "./domain/sweep.js";
 import { PostgresDamageLedger } from "./adapters/postgres/damage-ledger.js";
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("metadata", config.server.logLevel);
   const pool = createPool({ url: config.database.url, max: config.database.poolMax }, log);
-  const db = new PostgresDatabase(pool, log);
+  const db = new PostgresDatabase(pool, log, config.database.preparedStatements ? new StatementNames() : undefined);
   await db.migrate();
   const gcQueue = new PostgresCollectionQueue(db);
 

@@ -181,11 +181,18 @@ block storage keeps its pack index in, as $(CFS_DATABASE_URL).
 {{- end }}
 {{- end -}}
 
-{{/* The metadata container's database environment: the URL and its pool. */}}
+{{/* The metadata container's database environment: the URL, its pool and prepared statements. */}}
 {{- define "cfs.database.env" -}}
 {{- include "cfs.database.urlEnv" . }}
 - name: CFS_DATABASE_POOL_MAX
   value: {{ .Values.databasePoolMax | quote }}
+{{ include "cfs.database.preparedEnv" . }}
+{{- end -}}
+
+{{/* Whether statements are prepared (metadata, and block storage's pack index in the same database). */}}
+{{- define "cfs.database.preparedEnv" -}}
+- name: CFS_DATABASE_PREPARED_STATEMENTS
+  value: {{ .Values.databasePreparedStatements | quote }}
 {{- end -}}
 
 {{/* ----------------------------------------------------------- object store */}}

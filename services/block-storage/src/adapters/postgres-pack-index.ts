@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Logger } from "pino";
+import { StatementNames } from "#lib/pg-statements.js";
 import { unavailable } from "#lib/errors.js";
 import { applyMigrations } from "#lib/pg-migrations.js";
 import type { ChunkPosition, ListedChunk } from "../ports/chunk-store.js";
@@ -141,6 +142,11 @@ export interface PostgresPackIndexOptions {
   url: string;
   /** 1 on PGlite, which runs one query at a time on a single session. */
   poolMax: number;
+  /**
+   * Statements prepared once per connection (lib/pg-statements.ts); off on
+   * PGlite and behind a pooler that does not keep them.
+   */
+  preparedStatements: boolean;
 }
 
 /**
@@ -154,6 +160,7 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly log: Logger,
+    private readonly names: StatementNames | undefined,
   ) {}
 
   /** Connects and applies the index's pending migrations (safe from several replicas at once). */
@@ -167,7 +174,7 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
     // A pooled connection the server drops while idle emits here; unhandled,
     // that would end the process. The next query simply opens another one.
     pool.on("error", (err) => log.warn({ err }, "idle block index connection failed"));
-    const index = new PostgresPackIndex(pool, log);
+    const index = new PostgresPackIndex(pool, log, options.preparedStatements ? new StatementNames() : undefined);
     try {
       await index.migrate();
     } catch (err) {
@@ -333,7 +340,7 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
 
   private async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values);
+      return await this.pool.query<R>(this.names ? this.names.query(text, values) : { text, values });
     } catch (err) {
       throw translate(err);
     }

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { CfsError, unavailable } from "#lib/errors.js";
 import { applyMigrations } from "#lib/pg-migrations.js";
+import type { StatementNames } from "#lib/pg-statements.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations", import.meta.url));
 
@@ -60,9 +61,15 @@ export interface Transaction extends Queryable {
  * would wait forever.
  */
 export class PostgresDatabase {
+  /**
+   * `names`: statements are sent named, each prepared once per connection
+   * (lib/pg-statements.ts); without, unnamed (PGlite, whose connections
+   * share one session, and poolers that do not keep prepared statements).
+   */
   constructor(
     private readonly pool: pg.Pool,
     private readonly log: Logger,
+    private readonly names?: StatementNames,
   ) {}
 
   /** Applies pending schema migrations; safe to repeat and to run from several replicas at once. */
@@ -78,7 +85,7 @@ export class PostgresDatabase {
   /** One statement on any pooled connection. */
   async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values);
+      return await this.pool.query<R>(this.names ? this.names.query(text, values) : { text, values });
     } catch (err) {
       throw translate(err);
     }
@@ -92,7 +99,7 @@ export class PostgresDatabase {
   async transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await this.connect();
     try {
-      const tx = new PipelinedTransaction(client);
+      const tx = new PipelinedTransaction(client, this.names);
       const result = await work(tx);
       await tx.commit();
       client.release();
@@ -129,7 +136,10 @@ class PipelinedTransaction implements Transaction {
   private committing: Promise<void> | undefined;
   private corked = false;
 
-  constructor(private readonly client: pg.PoolClient) {
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly names: StatementNames | undefined,
+  ) {
     this.begun = this.send("BEGIN");
   }
 
@@ -164,7 +174,7 @@ class PipelinedTransaction implements Transaction {
 
   private send<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     this.coalesceWrites();
-    const result = this.client.query<R>(text, values);
+    const result = this.client.query<R>(this.names ? this.names.query(text, values) : { text, values });
     this.issued.push(result.then(() => ({}), (failure: unknown) => ({ failure })));
     return result;
   }

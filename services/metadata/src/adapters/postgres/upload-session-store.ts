@@ -21,9 +21,15 @@ interface SessionRow {
   committed_version: number | null;
 }
 
-/** The session with, once committed, the file as its commit left it (the committed version's attributes, the file's current name). */
+/**
+ * The session with, once committed, the file as its commit left it (the
+ * committed version's attributes, the file's current name). Its columns are
+ * named, not `s.*`: the statement is prepared per connection, and a column a
+ * later release adds would change its result under a running replica.
+ */
 const SELECT_SESSION = `
-  SELECT s.*, f.name AS f_name, v.version AS f_version, f.created_at AS f_created_at, f.updated_at AS f_updated_at,
+  SELECT s.upload_id, s.owner, s.name, s.content_type, s.size, s.sha256, s.chunk_count, s.chunks_declared, s.bytes_declared,
+         s.chunk_list_digest, s.created_at, s.expires_at, s.committed_file_id, s.committed_version, f.name AS f_name, v.version AS f_version, f.created_at AS f_created_at, f.updated_at AS f_updated_at,
          v.size AS f_size, v.sha256 AS f_sha256, v.content_type AS f_content_type, v.num_chunks AS f_num_chunks
   FROM upload_sessions s
   LEFT JOIN files f ON f.file_id = s.committed_file_id
