@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { StatementNames } from "./pg-statements.js";
+import { StatementNames, statement } from "./pg-statements.js";
 
 describe("StatementNames", () => {
   it("names a text the same every time, and two texts apart", () => {
@@ -9,6 +9,11 @@ describe("StatementNames", () => {
     expect(names.nameOf("SELECT 1 WHERE $1")).toBe(a.name);
     expect(new StatementNames().nameOf("SELECT 1 WHERE $1"), "stable across processes").toBe(a.name);
     expect(names.nameOf("SELECT 2 WHERE $1")).not.toBe(a.name);
+  });
+
+  it("sends unnamed without names (PGlite, poolers)", () => {
+    expect(statement(undefined, "SELECT $1", [1])).toEqual({ text: "SELECT $1", values: [1] });
+    expect(statement(new StatementNames(), "SELECT $1", [1]).name).toMatch(/^cfs_/);
   });
 
   it("leaves transaction control unnamed", () => {

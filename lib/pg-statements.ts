@@ -40,3 +40,8 @@ export class StatementNames {
 }
 
 const TRANSACTION_CONTROL = /^\s*(BEGIN|COMMIT|ROLLBACK)\s*;?\s*$/i;
+
+/** The query to send for `text`: named by `names`, or unnamed without them. */
+export function statement(names: StatementNames | undefined, text: string, values?: unknown[]): pg.QueryConfig {
+  return names ? names.query(text, values) : { text, values };
+}

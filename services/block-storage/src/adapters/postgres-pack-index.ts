@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import type { Logger } from "pino";
-import { StatementNames } from "#lib/pg-statements.js";
+import { StatementNames, statement } from "#lib/pg-statements.js";
 import { unavailable } from "#lib/errors.js";
 import { applyMigrations } from "#lib/pg-migrations.js";
 import type { ChunkPosition, ListedChunk } from "../ports/chunk-store.js";
@@ -340,7 +340,7 @@ export class PostgresPackIndex implements PackIndex, PackMaintenance {
 
   private async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(this.names ? this.names.query(text, values) : { text, values });
+      return await this.pool.query<R>(statement(this.names, text, values));
     } catch (err) {
       throw translate(err);
     }

@@ -3,7 +3,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { CfsError, unavailable } from "#lib/errors.js";
 import { applyMigrations } from "#lib/pg-migrations.js";
-import type { StatementNames } from "#lib/pg-statements.js";
+import { statement, type StatementNames } from "#lib/pg-statements.js";
 
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations", import.meta.url));
 
@@ -85,7 +85,7 @@ export class PostgresDatabase {
   /** One statement on any pooled connection. */
   async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(this.names ? this.names.query(text, values) : { text, values });
+      return await this.pool.query<R>(statement(this.names, text, values));
     } catch (err) {
       throw translate(err);
     }
@@ -174,7 +174,7 @@ class PipelinedTransaction implements Transaction {
 
   private send<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     this.coalesceWrites();
-    const result = this.client.query<R>(this.names ? this.names.query(text, values) : { text, values });
+    const result = this.client.query<R>(statement(this.names, text, values));
     this.issued.push(result.then(() => ({}), (failure: unknown) => ({ failure })));
     return result;
   }
