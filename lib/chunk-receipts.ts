@@ -96,14 +96,19 @@ export class ReceiptKey {
     return new ReceiptMac(this.secret, owner, issuedAtMs);
   }
 
+  /** The MAC of a whole list at once (what begin() builds chunk by chunk); undefined when no receipt is given for it. */
+  macOf(owner: string, issuedAtMs: number, chunks: readonly ReceiptChunk[]): Buffer | undefined {
+    const mac = this.begin(owner, issuedAtMs);
+    for (const chunk of chunks) mac.add(chunk);
+    return mac.digest();
+  }
+
   /** Whether `receipt` was issued under this key for exactly these chunks of `owner`, in this order. */
   verifies(owner: string, chunks: readonly ReceiptChunk[], receipt: ChunkReceipt): boolean {
     if (chunks.length === 0 || chunks.length > RECEIPT_MAX_CHUNKS || !Number.isSafeInteger(receipt.issuedAtMs)) return false;
     // Only well-formed entries are hashed, so no entry can pass for two.
     if (!chunks.every((c) => SHA256_HEX.test(c.sha256) && Number.isSafeInteger(c.size) && c.size >= 0)) return false;
-    const mac = this.begin(owner, receipt.issuedAtMs);
-    for (const chunk of chunks) mac.add(chunk);
-    const expected = mac.digest();
+    const expected = this.macOf(owner, receipt.issuedAtMs, chunks);
     return expected !== undefined && receipt.mac.length === expected.length && timingSafeEqual(receipt.mac, expected);
   }
 }

@@ -312,9 +312,8 @@ describe("Catalogue commits with block storage's receipts", () => {
   const KEY = new ReceiptKey("r".repeat(40));
   const receipts = new ReceiptCheck(KEY, { checked: () => {} });
   const receiptFor = (owner: string, chunks: readonly { sha256: string; size: number }[], issuedAtMs = Date.now()) => {
-    const mac = KEY.begin(owner, issuedAtMs);
-    for (const c of chunks) mac.add(c);
-    return { issuedAtMs, mac: mac.digest()!, chunks: chunks.map(({ sha256, size }) => ({ sha256, size })) };
+    const listed = chunks.map(({ sha256, size }) => ({ sha256, size }));
+    return { issuedAtMs, mac: KEY.macOf(owner, issuedAtMs, listed)!, chunks: listed };
   };
   const committing = () => vi.fn(async (v: NewFileVersion) => ({ kind: "done" as const, value: fileOf(v) }));
 
