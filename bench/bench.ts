@@ -20,6 +20,7 @@ import { cpuSeconds, peakRssBytes, QuietWatch, resetPeakRss, type CpuReader } fr
 import { meterPostgres, type PostgresMeter } from "./postgres-meter.js";
 import { startTusd } from "./tusd.js";
 import { deltaPhases } from "./delta-phases.js";
+import { BATCH_FILES } from "../cli/src/sync/batches.js";
 import { printProfileSummary } from "./profile-summary.js";
 
 /**
@@ -62,8 +63,16 @@ const SMALL_FILES = 2000;
 const SMALL_FILE_BYTES = 4096;
 const SMALL_FILES_AT_ONCE = 16;
 const IDLE_UPLOADS = 15;
-/** Files per UploadFiles call in the batched small-files phase (40 calls of 2000 files, 16 at a time). */
-const SMALL_FILES_PER_BATCH = 50;
+/**
+ * The batched small-files phases: files per UploadFiles call and calls at a
+ * time. 16 per call one at a time keeps as many files in flight as the phase
+ * of one UploadFile each; 100 per call one at a time is how `cfs sync` sends a
+ * folder's small files (cli/src/sync/batches.ts, BATCH_FILES).
+ */
+const SMALL_FILE_BATCHES = [
+  { perCall: SMALL_FILES_AT_ONCE, calls: 1 },
+  { perCall: BATCH_FILES, calls: 1 },
+] as const;
 
 /** What each phase is charged for: a process each, but postgres, the PostgreSQL server's whole process tree (bench/postgres-meter.ts). */
 const METERS = ["chunker", "block-storage", "metadata", "sync", "minio", "postgres", "tusd", "bench"] as const;
@@ -398,33 +407,35 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
         return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
       },
     },
-    {
-      // A file's latency is its batch's: it is committed when the batch is.
-      name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_PER_BATCH} per UploadFiles call, ${SMALL_FILES_AT_ONCE} calls at a time`,
-      operations: true,
-      prepare: prepareSmallFiles,
-      run: async (run) => {
-        const latenciesMs: number[] = [];
-        let errors = 0;
-        let next = 0;
-        const uploader = async () => {
-          for (let first = next; first < SMALL_FILES; first = next) {
-            next += SMALL_FILES_PER_BATCH;
-            const batch = smallFiles.slice(first, next).map((data, i) => ({ name: `bench/batch-${run}/${first + i}.bin`, data }));
-            const start = performance.now();
-            try {
-              await grpcUploadBatch(chunker, token, batch);
-              latenciesMs.push(...batch.map(() => performance.now() - start));
-            } catch (err) {
-              if (errors === 0) process.stdout.write(`  a batch failed (its files counted, the phase goes on): ${(err as Error).message}\n`);
-              errors += batch.length;
+    ...SMALL_FILE_BATCHES.map(
+      ({ perCall, calls }): Phase => ({
+        // A file's latency is its batch's: it is committed when the batch is.
+        name: `${SMALL_FILES} uploads of 4 KiB, ${perCall} per UploadFiles call, ${calls === 1 ? "one call" : `${calls} calls`} at a time`,
+        operations: true,
+        prepare: prepareSmallFiles,
+        run: async (run) => {
+          const latenciesMs: number[] = [];
+          let errors = 0;
+          let next = 0;
+          const uploader = async () => {
+            for (let first = next; first < SMALL_FILES; first = next) {
+              next += perCall;
+              const batch = smallFiles.slice(first, next).map((data, i) => ({ name: `bench/batch-${perCall}-${run}/${first + i}.bin`, data }));
+              const start = performance.now();
+              try {
+                await grpcUploadBatch(chunker, token, batch);
+                latenciesMs.push(...batch.map(() => performance.now() - start));
+              } catch (err) {
+                if (errors === 0) process.stdout.write(`  a batch failed (its files counted, the phase goes on): ${(err as Error).message}\n`);
+                errors += batch.length;
+              }
             }
-          }
-        };
-        await Promise.all(Array.from({ length: SMALL_FILES_AT_ONCE }, uploader));
-        return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
-      },
-    },
+          };
+          await Promise.all(Array.from({ length: calls }, uploader));
+          return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
+        },
+      }),
+    ),
     {
       name: "one 4 KiB upload on an idle stack",
       operations: true,
