@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
 import { NAME_TAKEN } from "../../services/metadata/src/ports/catalogue-store.js";
+import type { FileRecord } from "../../services/metadata/src/domain/types.js";
 import { chunksOf, commit, RULES, sha, version, type ContractContext } from "./metadata-store-fixtures.js";
 
 /** Moves, restores, identical re-uploads, the trash, usage, quotas and retention: see describeMetadataStoreContracts. */
@@ -257,6 +258,35 @@ export function catalogueLifecycleContract(ctx: ContractContext): void {
       fileCount: live.length,
       trashBytes: sum(trashed),
     });
+  });
+
+  it("commits a batch of new versions of several files, each pruned, and answers its retry by key with the same files", async () => {
+    const owner = newOwner();
+    const rules = { ...RULES, versionsMax: 2 };
+    const batch = (round: number) =>
+      ["a", "b", "c"].map((name) => ({ ...version(owner, `multi/${name}`, [`${name}${round}`, "common"]), idempotencyKey: `multi-${name}-${round}` }));
+    const answers: FileRecord[][] = [];
+    for (const round of [1, 2, 3]) {
+      const outcome = await ctx.stores.catalogue.commitFileVersions(batch(round), rules);
+      if (outcome.kind !== "done") throw new Error(`batch refused: ${JSON.stringify(outcome)}`);
+      answers.push(outcome.value);
+    }
+    expect(answers[2]!.map((f) => [f.name, f.version])).toEqual([
+      ["multi/a", 3],
+      ["multi/b", 3],
+      ["multi/c", 3],
+    ]);
+    for (const f of answers[2]!) {
+      expect((await ctx.stores.catalogue.listFileVersions(owner, f.fileId)).map((v) => v.version)).toEqual([3, 2]);
+      expect(await chunksOf(ctx.stores.catalogue, owner, f.fileId, undefined)).toEqual(version(owner, "x", [`${f.name.slice(-1)}3`, "common"]).chunks);
+    }
+    // Round 1's own chunks went with its versions; the chunk every version shares stays.
+    expect((await candidatesOf(owner)).map((c) => c.sha256).sort()).toEqual([sha("a1"), sha("b1"), sha("c1")].sort());
+    const events = (await eventsOf(owner)).length;
+    const retried = await ctx.stores.catalogue.commitFileVersions(batch(3), rules);
+    expect(retried).toEqual({ kind: "done", value: answers[2] });
+    expect((await eventsOf(owner)).length).toBe(events);
+    expect(await ctx.stores.catalogue.getUsage(owner, 0)).toMatchObject({ usedBytes: 6000, fileCount: 3 });
   });
 
   it("keeps at most versionsMax versions, the newest always, and queues the pruned versions' unused chunks", async () => {

@@ -14,7 +14,7 @@ import type {
 } from "../../domain/types.js";
 import { adjustUsage, lockFile, lockUsage, pruneVersions, purgeTrashed, queueUnreferenced, quotaRefusal, type NewestRow } from "./catalogue-writes.js";
 import type { PostgresDatabase, Queryable } from "./database.js";
-import { insertEvent, insertEventSql, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
+import { insertEvent, SELECT_FILES, toChunks, toFile, toVersion, type FileRow, type OptionalChunkRow, type VersionRow } from "./rows.js";
 
 /** Files, versions and chunk lists in PostgreSQL (or PGlite). */
 export class PostgresCatalogueStore implements CatalogueStore {
@@ -30,9 +30,9 @@ export class PostgresCatalogueStore implements CatalogueStore {
     if (owner === undefined) return Promise.resolve({ kind: "done", value: [] });
     return this.db.transaction(async (tx) => {
       // One round trip: BEGIN, what an earlier commit of each upload left (a
-      // retry returns it), the owner's usage lock, then the live file of each
-      // name. Separate statements run in that order, each with a snapshot
-      // taken when it starts: the names' lookups see whatever the usage lock's
+      // retry returns it), the owner's usage lock, then the live files of the
+      // names. Separate statements run in that order, each with a snapshot
+      // taken when it starts: the names' lookup sees whatever the usage lock's
       // last holder committed, and nobody can take or free those names until
       // this transaction ends. Idempotency keys are locked in one order (by
       // key), so that two batches sharing keys cannot deadlock.
@@ -40,26 +40,48 @@ export class PostgresCatalogueStore implements CatalogueStore {
       const byKey = versions.map((v, i) => ({ v, i })).sort((a, b) => (key(a.v) < key(b.v) ? -1 : key(a.v) > key(b.v) ? 1 : 0));
       const earlierInKeyOrder = byKey.map(({ v }) => earlierCommit(tx, v));
       const usageLocked = lockUsage(tx, owner);
-      const existingOfEach = versions.map((v) => lockLiveFileNamed(tx, v.owner, v.name));
-      const [inKeyOrder, usage, existing] = await Promise.all([Promise.all(earlierInKeyOrder), usageLocked, Promise.all(existingOfEach)]);
+      const liveNamed = lockLiveFilesNamed(
+        tx,
+        owner,
+        versions.map((v) => v.name),
+      );
+      const [inKeyOrder, usage, named] = await Promise.all([Promise.all(earlierInKeyOrder), usageLocked, liveNamed]);
       const earlier: (FileRecord | undefined)[] = [];
       byKey.forEach(({ i }, k) => (earlier[i] = inKeyOrder[k]));
 
-      const added = versions.reduce((sum, v, i) => {
-        const current = existing[i];
-        return earlier[i] || sameContent(current, v) ? sum : sum + v.size - (current ? Number(current.size) : 0);
-      }, 0);
-      const refused = quotaRefusal(usage, added, rules);
+      // Each upload a retry answers (earlier), the same content again, or a new version.
+      const written: { at: number; target: VersionTarget }[] = [];
+      const sameAgain: { at: number; live: NewestRow }[] = [];
+      versions.forEach((v, at) => {
+        const live = named.get(v.name);
+        if (earlier[at]) return;
+        if (live && sameContent(live, v)) sameAgain.push({ at, live });
+        else written.push({ at, target: nextVersion(v, live) });
+      });
+      const refused = quotaRefusal(
+        usage,
+        written.reduce((sum, w) => sum + w.target.addedBytes, 0),
+        rules,
+      );
       if (refused) return refused;
 
-      // One round trip: every file's statements, then COMMIT.
-      const files = versions.map((v, i) => {
-        const done = earlier[i];
-        if (done) return { file: Promise.resolve(done), statements: [] };
-        return writeCommit(tx, v, existing[i], rules);
-      });
-      await tx.commit(...files.flatMap((f) => [f.file, ...f.statements]));
-      return { kind: "done", value: await Promise.all(files.map((f) => f.file)) };
+      // One round trip: one statement writes every new version, then what
+      // the rest need (the same content again, versions to prune), then COMMIT.
+      const writing = writeVersions(
+        tx,
+        written.map(({ at, target }) => ({ v: versions[at]!, target })),
+      );
+      const statements: Promise<unknown>[] = [writing];
+      const files = new Map<number, Promise<FileRecord>>(written.map(({ at }, k) => [at, writing.then((rows) => rows[k]!)]));
+      for (const { at, live } of sameAgain) {
+        const again = commitSameContent(tx, versions[at]!, live);
+        files.set(at, again.file);
+        statements.push(...again.statements);
+      }
+      for (const { target } of written) if (!target.isNewFile) statements.push(pruneVersions(tx, owner, target.fileId, rules));
+      const committed = versions.map((_, i) => (earlier[i] ? Promise.resolve(earlier[i]) : files.get(i)!));
+      await tx.commit(...committed, ...statements);
+      return { kind: "done", value: await Promise.all(committed) };
     });
   }
 
@@ -278,29 +300,28 @@ function sameContent(existing: NewestRow | undefined, v: NewFileVersion): boolea
 }
 
 /**
- * Issues what committing one version writes, under locks the caller holds:
- * the next version of the live file of its name (or a new file), or — for
- * the same content again — no version, with the new list's unused chunks
- * queued for the collector. Returns the file as committed and the other
+ * Committing the content the live file holds already adds no version: the
+ * new list's unused chunks are queued for the collector and the commit is
+ * recorded (a retry returns the file). Returns the file and the other
  * statements, for the COMMIT to wait on.
  */
-function writeCommit(tx: Queryable, v: NewFileVersion, existing: NewestRow | undefined, rules: CatalogueRules) {
-  if (existing && sameContent(existing, v)) {
-    const queued = v.session
-      ? queueUnreferenced(tx, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId])
-      : queueUnreferenced(tx, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
-    const recorded = recordCommit(tx, v, existing.file_id, existing.current_version);
-    const file = selectFile(tx, v.owner, existing.file_id).then((f) => f!);
-    return { file, statements: [queued, recorded] };
-  }
-  const fileId = existing ? existing.file_id : randomUUID();
-  const version = existing ? existing.current_version + 1 : 1;
-  const addedBytes = v.size - (existing ? Number(existing.size) : 0);
-  const file = writeVersion(tx, v, { fileId, version, isNewFile: !existing, addedBytes });
-  return { file, statements: existing ? [pruneVersions(tx, v.owner, fileId, rules)] : [] };
+function commitSameContent(tx: Queryable, v: NewFileVersion, existing: NewestRow) {
+  const queued = v.session
+    ? queueUnreferenced(tx, v.owner, `SELECT sha256 FROM upload_session_chunks WHERE upload_id = $2`, [v.session.uploadId])
+    : queueUnreferenced(tx, v.owner, `SELECT unnest($2::text[]) AS sha256`, [v.chunks.map((c) => c.sha256)]);
+  const recorded = recordCommit(tx, v, existing.file_id, existing.current_version);
+  const file = selectFile(tx, v.owner, existing.file_id).then((f) => f!);
+  return { file, statements: [queued, recorded] };
 }
 
-/** Where writeVersion puts a new version: a new file (version 1), or the next version of a live file the caller locked. */
+/** The next version of the live file of the name (locked by the caller), or version 1 of a new file. */
+function nextVersion(v: NewFileVersion, existing: NewestRow | undefined): VersionTarget {
+  return existing
+    ? { fileId: existing.file_id, version: existing.current_version + 1, isNewFile: false, addedBytes: v.size - Number(existing.size) }
+    : { fileId: randomUUID(), version: 1, isNewFile: true, addedBytes: v.size };
+}
+
+/** Where writeVersions puts a new version: a new file (version 1), or the next version of a live file the caller locked. */
 interface VersionTarget {
   fileId: string;
   version: number;
@@ -309,86 +330,121 @@ interface VersionTarget {
   addedBytes: number;
 }
 
+/** One version for writeVersions to write, and where. */
+interface VersionWrite {
+  v: NewFileVersion;
+  target: VersionTarget;
+}
+
 /**
- * Writes a committed version in one statement: the file row (new, or moved
- * on to the version), the version, its chunk list (from the request, or
- * copied from the upload session), the chunks taken back from the
- * collector's queue, the owner's usage, the sync event and the idempotency
- * record. Data-modifying CTEs run as one statement (foreign keys are checked
- * at its end), so a small upload's version is one statement for the
- * database instead of eight, and it travels with the COMMIT.
+ * Writes committed versions of one owner in one statement, whatever their
+ * number: the file rows (new, or moved on to the version), the versions,
+ * their chunk lists (from the requests, or copied from an upload session,
+ * which commits alone), the chunks taken back from the collector's queue,
+ * the owner's usage, the sync events (in the versions' order) and the
+ * idempotency records. Data-modifying CTEs run as one statement (foreign
+ * keys are checked at its end) over the versions as rows of arrays, so a
+ * group of uploads is one statement for the database instead of one each
+ * (and a small upload one instead of eight), and it travels with the
+ * COMMIT. Resolves with the files as committed, in the order given.
  */
-async function writeVersion(db: Queryable, v: NewFileVersion, t: VersionTarget): Promise<FileRecord> {
+async function writeVersions(db: Queryable, writes: readonly VersionWrite[]): Promise<FileRecord[]> {
+  const first = writes[0];
+  if (!first) return [];
+  const session = first.v.session;
+  if (session && writes.length > 1) throw new Error("an upload session's version is committed alone");
   const params: unknown[] = [];
   const p = (value: unknown, cast = "") => `$${params.push(value)}${cast}`;
-  const fileId = p(t.fileId, "::uuid");
-  const owner = p(v.owner);
-  const version = p(t.version, "::int");
-  const fileRow = t.isNewFile
-    ? `INSERT INTO files (file_id, owner, name, current_version) VALUES (${fileId}, ${owner}, ${p(v.name)}, ${version})`
-    : `UPDATE files SET current_version = ${version}, updated_at = now() WHERE file_id = ${fileId}`;
+  const column = <T>(value: (w: VersionWrite) => T) => writes.map(value);
+  const owner = p(first.v.owner);
   const parts = [
-    `file AS (${fileRow} RETURNING file_id, name, current_version, created_at, updated_at)`,
+    `input AS (
+       SELECT * FROM unnest(${p(column((w) => w.target.fileId))}::uuid[], ${p(column((w) => w.target.version))}::int[],
+                            ${p(column((w) => w.target.isNewFile))}::bool[], ${p(column((w) => w.v.name))}::text[],
+                            ${p(column((w) => w.v.size))}::bigint[], ${p(column((w) => w.v.sha256))}::text[],
+                            ${p(column((w) => w.v.contentType))}::text[], ${p(column((w) => w.v.session?.chunkCount ?? w.v.chunks.length))}::int[],
+                            ${p(column((w) => w.v.chunkListDigest))}::text[], ${p(column((w) => w.v.idempotencyKey ?? null))}::text[],
+                            ${p(column(() => randomUUID()))}::uuid[])
+         WITH ORDINALITY AS i(file_id, version, is_new, name, size, sha256, content_type, num_chunks, chunk_list_digest, idempotency_key, event_id, ord))`,
+    `new_file AS (
+       INSERT INTO files (file_id, owner, name, current_version)
+       SELECT file_id, ${owner}, name, version FROM input WHERE is_new
+       RETURNING file_id, name, current_version, created_at, updated_at)`,
+    `next_version AS (
+       UPDATE files f SET current_version = i.version, updated_at = now() FROM input i WHERE f.file_id = i.file_id AND NOT i.is_new
+       RETURNING f.file_id, f.name, f.current_version, f.created_at, f.updated_at)`,
     `version AS (
        INSERT INTO file_versions (file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest)
-       VALUES (${fileId}, ${version}, ${p(v.size)}, ${p(v.sha256)}, ${p(v.contentType)}, ${p(v.session?.chunkCount ?? v.chunks.length)}, ${p(v.chunkListDigest)})
-       RETURNING size, sha256, content_type, num_chunks)`,
+       SELECT file_id, version, size, sha256, content_type, num_chunks, chunk_list_digest FROM input
+       RETURNING file_id, size, sha256, content_type, num_chunks)`,
   ];
-  if (v.session) {
+  if (session) {
     // The list stays in the database: a session's may be a million chunks.
-    const uploadId = p(v.session.uploadId);
+    const uploadId = p(session.uploadId);
     parts.push(
       `chunks AS (
          INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
-         SELECT ${fileId}, ${version}, chunk_index, owner, sha256, size, "offset" FROM upload_session_chunks WHERE upload_id = ${uploadId})`,
+         SELECT i.file_id, i.version, c.chunk_index, c.owner, c.sha256, c.size, c."offset" FROM input i, upload_session_chunks c WHERE c.upload_id = ${uploadId})`,
       // These chunks are in use again: the collector must not take them.
       `reused AS (
          DELETE FROM gc_candidates g WHERE g.owner = ${owner}
            AND g.sha256 IN (SELECT sha256 FROM upload_session_chunks WHERE upload_id = ${uploadId}))`,
-      `session AS (UPDATE upload_sessions SET committed_file_id = ${fileId}, committed_version = ${version} WHERE upload_id = ${uploadId})`,
+      `session AS (UPDATE upload_sessions s SET committed_file_id = i.file_id, committed_version = i.version FROM input i WHERE s.upload_id = ${uploadId})`,
     );
-  } else if (v.chunks.length > 0) {
+  } else {
+    const chunks = writes.flatMap((w, k) => w.v.chunks.map((c) => ({ ord: k + 1, c })));
+    if (chunks.length > 0) {
+      parts.push(
+        `chunks AS (
+           INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
+           SELECT i.file_id, i.version, c.chunk_index, ${owner}, c.sha256, c.size, c."offset"
+           FROM unnest(${p(chunks.map((x) => x.ord))}::int[], ${p(chunks.map((x) => x.c.index))}::int[], ${p(chunks.map((x) => x.c.sha256))}::text[],
+                       ${p(chunks.map((x) => x.c.size))}::int[], ${p(chunks.map((x) => x.c.offset))}::bigint[]) AS c(ord, chunk_index, sha256, size, "offset")
+           JOIN input i ON i.ord = c.ord)`,
+        `reused AS (DELETE FROM gc_candidates WHERE owner = ${owner} AND sha256 = ANY(${p([...new Set(chunks.map((x) => x.c.sha256))])}::text[]))`,
+      );
+    }
     parts.push(
-      `chunks AS (
-         INSERT INTO file_chunks (file_id, version, chunk_index, owner, sha256, size, "offset")
-         SELECT ${fileId}, ${version}, c.chunk_index, ${owner}, c.sha256, c.size, c."offset"
-         FROM unnest(${p(v.chunks.map((c) => c.index))}::int[], ${p(v.chunks.map((c) => c.sha256))}::text[],
-                     ${p(v.chunks.map((c) => c.size))}::int[], ${p(v.chunks.map((c) => c.offset))}::bigint[]) AS c(chunk_index, sha256, size, "offset"))`,
-      `reused AS (DELETE FROM gc_candidates WHERE owner = ${owner} AND sha256 = ANY(${p([...new Set(v.chunks.map((c) => c.sha256))])}::text[]))`,
+      `commit_key AS (
+         INSERT INTO commit_keys (owner, key, file_id, version)
+         SELECT ${owner}, idempotency_key, file_id, version FROM input WHERE idempotency_key IS NOT NULL)`,
     );
   }
-  if (!v.session && v.idempotencyKey !== undefined) {
-    parts.push(`commit_key AS (INSERT INTO commit_keys (owner, key, file_id, version) VALUES (${owner}, ${p(v.idempotencyKey)}, ${fileId}, ${version}))`);
-  }
+  const addedBytes = writes.reduce((sum, w) => sum + w.target.addedBytes, 0);
+  const newFiles = writes.filter((w) => w.target.isNewFile).length;
   parts.push(
     `usage AS (
-       UPDATE owner_usage SET live_bytes = live_bytes + ${p(t.addedBytes)}, file_count = file_count + ${t.isNewFile ? 1 : 0}
+       UPDATE owner_usage SET live_bytes = live_bytes + ${p(addedBytes)}, file_count = file_count + ${p(newFiles)}
        WHERE owner = ${owner})`,
-    `event AS (${insertEventSql(p, {
-      owner: v.owner,
-      fileId: t.fileId,
-      eventType: t.isNewFile ? "upload" : "update",
-      name: v.name,
-      version: t.version,
-      size: v.size,
-      sha256: v.sha256,
-      chunkSha256s: [],
-    })})`,
+    // In the versions' order: the relay hands events on by seq.
+    `event AS (
+       INSERT INTO sync_outbox (event_id, owner, file_id, event_type, name, version, size, sha256, chunk_sha256s)
+       SELECT event_id, ${owner}, file_id, CASE WHEN is_new THEN 'upload' ELSE 'update' END, name, version, size, sha256, '{}'::text[]
+       FROM input ORDER BY ord)`,
   );
-  const { rows } = await db.query<FileRow>(`WITH ${parts.join(",\n")}\nSELECT file.*, version.* FROM file, version`, params);
-  return toFile(rows[0]!);
+  const { rows } = await db.query<FileRow>(
+    `WITH ${parts.join(",\n")}
+     SELECT f.*, v.size, v.sha256, v.content_type, v.num_chunks
+     FROM input i
+     JOIN (SELECT * FROM new_file UNION ALL SELECT * FROM next_version) f ON f.file_id = i.file_id
+     JOIN version v ON v.file_id = i.file_id
+     ORDER BY i.ord`,
+    params,
+  );
+  if (rows.length !== writes.length) throw new Error(`wrote ${rows.length} of ${writes.length} versions`);
+  return rows.map(toFile);
 }
 
-/** Locks the owner's live file of that name (under the usage lock: nobody can take or free the name meanwhile). */
-async function lockLiveFileNamed(db: Queryable, owner: string, name: string): Promise<NewestRow | undefined> {
+/** Locks the owner's live files of those names (under the usage lock: nobody can take or free a name meanwhile), by name. */
+async function lockLiveFilesNamed(db: Queryable, owner: string, names: readonly string[]): Promise<Map<string, NewestRow>> {
   const { rows } = await db.query<NewestRow>(
     `SELECT f.file_id, f.name, f.current_version, v.size, v.sha256
      FROM files f JOIN file_versions v ON v.file_id = f.file_id AND v.version = f.current_version
-     WHERE f.owner = $1 AND f.name = $2 AND f.deleted_at IS NULL
+     WHERE f.owner = $1 AND f.name = ANY($2::text[]) AND f.deleted_at IS NULL
      FOR UPDATE OF f`,
-    [owner, name],
+    [owner, names],
   );
-  return rows[0];
+  return new Map(rows.map((r) => [r.name, r]));
 }
 
 async function selectFile(db: Queryable, owner: string, fileId: string, trashed = false): Promise<FileRecord | undefined> {

@@ -82,20 +82,13 @@ export function toChunks(rows: readonly OptionalChunkRow[]): ChunkRecord[] {
 
 type NewEvent = Omit<OutboxEvent, "seq" | "eventId" | "createdAt">;
 
-/**
- * The INSERT of a sync event, its values added with `param` (which returns
- * each one's placeholder): for a statement that writes the event with the
- * change it describes.
- */
-export function insertEventSql(param: (value: unknown, cast?: string) => string, e: NewEvent): string {
-  return `INSERT INTO sync_outbox (event_id, owner, file_id, event_type, name, version, size, sha256, chunk_sha256s)
-     VALUES (${[randomUUID(), e.owner, e.fileId, e.eventType, e.name, e.version, e.size, e.sha256].map((value) => param(value)).join(", ")}, ${param(e.chunkSha256s, "::text[]")})`;
-}
-
 /** Writes a sync event in the caller's transaction, so it exists exactly when the change does. */
 export function insertEvent(db: Queryable, e: NewEvent): Promise<pg.QueryResult> {
-  const params: unknown[] = [];
-  return db.query(insertEventSql((value, cast = "") => `$${params.push(value)}${cast}`, e), params);
+  return db.query(
+    `INSERT INTO sync_outbox (event_id, owner, file_id, event_type, name, version, size, sha256, chunk_sha256s)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[])`,
+    [randomUUID(), e.owner, e.fileId, e.eventType, e.name, e.version, e.size, e.sha256, e.chunkSha256s],
+  );
 }
 
 /**
