@@ -327,6 +327,43 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
     smallFiles = Array.from({ length: SMALL_FILES }, (_, i) => bytes.subarray(i * SMALL_FILE_BYTES, (i + 1) * SMALL_FILE_BYTES));
   };
 
+  /**
+   * The SMALL_FILES files, `perCall` to a call of `send`, `calls` calls at a
+   * time. A file's latency is its call's: it is committed when its call is.
+   */
+  const smallFilesPhase = (
+    name: string,
+    folder: string,
+    perCall: number,
+    calls: number,
+    send: (files: Array<{ name: string; data: Buffer }>) => Promise<unknown>,
+  ): Phase => ({
+    name,
+    operations: true,
+    prepare: prepareSmallFiles,
+    run: async (run) => {
+      const latenciesMs: number[] = [];
+      let errors = 0;
+      let next = 0;
+      const caller = async () => {
+        for (let first = next; first < SMALL_FILES; first = next) {
+          next += perCall;
+          const files = smallFiles.slice(first, next).map((data, i) => ({ name: `bench/${folder}-${run}/${first + i}.bin`, data }));
+          const start = performance.now();
+          try {
+            await send(files);
+            latenciesMs.push(...files.map(() => performance.now() - start));
+          } catch (err) {
+            if (errors === 0) process.stdout.write(`  an upload failed (its files counted, the phase goes on): ${(err as Error).message}\n`);
+            errors += files.length;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: calls }, caller));
+      return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
+    },
+  });
+
   return [
     ...roundTrip(
       { upload: "direct MinIO PUT (Node)", download: "direct MinIO GET (Node)" },
@@ -384,57 +421,17 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
       total,
       nextVariant,
     }),
-    {
-      name: `${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_AT_ONCE} at a time (gRPC)`,
-      operations: true,
-      prepare: prepareSmallFiles,
-      run: async (run) => {
-        const latenciesMs: number[] = [];
-        let errors = 0;
-        let next = 0;
-        const uploader = async () => {
-          for (let i = next++; i < SMALL_FILES; i = next++) {
-            const start = performance.now();
-            try {
-              await grpcUpload(chunker, token, `bench/small-${run}/${i}.bin`, [smallFiles[i]!], SMALL_FILE_BYTES);
-              latenciesMs.push(performance.now() - start);
-            } catch (err) {
-              if (errors++ === 0) process.stdout.write(`  an upload failed (counted, the phase goes on): ${(err as Error).message}\n`);
-            }
-          }
-        };
-        await Promise.all(Array.from({ length: SMALL_FILES_AT_ONCE }, uploader));
-        return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
-      },
-    },
-    ...SMALL_FILE_BATCHES.map(
-      ({ perCall, calls }): Phase => ({
-        // A file's latency is its batch's: it is committed when the batch is.
-        name: `${SMALL_FILES} uploads of 4 KiB, ${perCall} per UploadFiles call, ${calls === 1 ? "one call" : `${calls} calls`} at a time`,
-        operations: true,
-        prepare: prepareSmallFiles,
-        run: async (run) => {
-          const latenciesMs: number[] = [];
-          let errors = 0;
-          let next = 0;
-          const uploader = async () => {
-            for (let first = next; first < SMALL_FILES; first = next) {
-              next += perCall;
-              const batch = smallFiles.slice(first, next).map((data, i) => ({ name: `bench/batch-${perCall}-${run}/${first + i}.bin`, data }));
-              const start = performance.now();
-              try {
-                await grpcUploadBatch(chunker, token, batch);
-                latenciesMs.push(...batch.map(() => performance.now() - start));
-              } catch (err) {
-                if (errors === 0) process.stdout.write(`  a batch failed (its files counted, the phase goes on): ${(err as Error).message}\n`);
-                errors += batch.length;
-              }
-            }
-          };
-          await Promise.all(Array.from({ length: calls }, uploader));
-          return { bytes: SMALL_FILES * SMALL_FILE_BYTES, latenciesMs, errors };
-        },
-      }),
+    smallFilesPhase(`${SMALL_FILES} uploads of 4 KiB, ${SMALL_FILES_AT_ONCE} at a time (gRPC)`, "small", 1, SMALL_FILES_AT_ONCE, ([file]) =>
+      grpcUpload(chunker, token, file!.name, [file!.data], SMALL_FILE_BYTES),
+    ),
+    ...SMALL_FILE_BATCHES.map(({ perCall, calls }) =>
+      smallFilesPhase(
+        `${SMALL_FILES} uploads of 4 KiB, ${perCall} per UploadFiles call, ${calls === 1 ? "one call" : `${calls} calls`} at a time`,
+        `batch-${perCall}`,
+        perCall,
+        calls,
+        (files) => grpcUploadBatch(chunker, token, files),
+      ),
     ),
     {
       name: "one 4 KiB upload on an idle stack",
