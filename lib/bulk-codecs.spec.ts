@@ -139,6 +139,30 @@ describe("zero copy", () => {
     expect(again.equals(response)).toBe(true);
   });
 
+  it("sends a chunk received from block storage on to the client in place: the download message's headers go where the received one's were", () => {
+    /** A ReadChunksResponse as grpc-js hands it to the deserializer: alone in its memory behind its 5-byte frame header. */
+    const received = (index: number) => {
+      const encoded = Buffer.from(ReadChunksResponse.encode({ index, data: big }).finish());
+      const frame = Buffer.allocUnsafeSlow(5 + encoded.length);
+      encoded.copy(frame, 5);
+      return readChunksResponseCodec.decode(frame.subarray(5)).data;
+    };
+    const expected = (value: Buffer) => Buffer.from(DownloadFileResponse.encode({ payload: { $case: "data", value } }).finish());
+    for (const index of [0, 999]) {
+      const chunk = received(index);
+      const whole = downloadFileResponseCodec.encode({ payload: { $case: "data", value: chunk } });
+      expect(whole.buffer).toBe(chunk.buffer);
+      expect(whole.equals(expected(big))).toBe(true);
+    }
+    // Sent in frames: the first in place, the next copied (the first may still be on its way, right in front of it).
+    const chunk = received(1);
+    const [first, second] = [chunk.subarray(0, 1000), chunk.subarray(1000)].map((value) => downloadFileResponseCodec.encode({ payload: { $case: "data", value } }));
+    expect(first!.buffer).toBe(chunk.buffer);
+    expect(first!.equals(expected(big.subarray(0, 1000)))).toBe(true);
+    expect(second!.buffer).not.toBe(chunk.buffer);
+    expect(second!.equals(expected(big.subarray(1000)))).toBe(true);
+  });
+
   it("refuses an int64 size beyond the safe integer range", () => {
     const encoded = Buffer.from(UploadFileContentRequest.encode({ name: "x", size: Number.MAX_SAFE_INTEGER, content: undefined }).finish());
     expect(uploadFileContentRequestCodec.decode(encoded).size).toBe(Number.MAX_SAFE_INTEGER);

@@ -22,7 +22,7 @@ import {
 import { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { HttpBody } from "#gen/google/api/httpbody.js";
 import { Any } from "#gen/google/protobuf/any.js";
-import { framedMessage, messageInPlace, zeroCopyFraming } from "./grpc-framing.js";
+import { framedMessage, lendReceivedHeadroom, messageInPlace, zeroCopyFraming } from "./grpc-framing.js";
 
 /**
  * Serializers for the messages that carry file bytes. ts-proto's own copy
@@ -32,8 +32,9 @@ import { framedMessage, messageInPlace, zeroCopyFraming } from "./grpc-framing.j
  * on send, joining HTTP/2 frames on receipt). Here a payload is copied at
  * most once on the way out — into a message that already holds its gRPC
  * frame header, which grpc-js then sends as it is (grpc-framing.ts) — and
- * not at all when it was allocated with headroom (a chunk cut by the
- * chunker, a chunk read by block storage): its headers are written in front
+ * not at all when it has headroom (a chunk cut by the chunker, a chunk read
+ * by block storage, a chunk the chunker received from block storage and
+ * sends on, whole or as its first frame): its headers are written in front
  * of it. A decoded payload is a view of the received message. Every other
  * message, and every other field, goes through the generated code.
  *
@@ -281,6 +282,8 @@ export const readChunksResponseCodec = {
       else return false;
       return true;
     });
+    // The chunker sends the chunk on to its client: its headers go where this message's were.
+    lendReceivedHeadroom(bytes, message.data);
     return message;
   },
 };

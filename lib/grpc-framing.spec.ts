@@ -1,7 +1,7 @@
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { framedMessage, GRPC_FRAME_HEADER_BYTES, HEADROOM_BYTES, messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
+import { framedMessage, GRPC_FRAME_HEADER_BYTES, HEADROOM_BYTES, lendReceivedHeadroom, messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -59,6 +59,38 @@ describe("headroom", () => {
     expect(messageInPlace(withHeadroom(8), HEADROOM_BYTES - GRPC_FRAME_HEADER_BYTES)).toBeDefined();
   });
 
+  it("takes the headers of a payload's first part in front of it, never those of a later part", () => {
+    const payload = withHeadroom(8);
+    expect(messageInPlace(payload.subarray(4), 2)).toBeUndefined();
+    const first = messageInPlace(payload.subarray(0, 4), 2)!;
+    expect(first.byteOffset).toBe(payload.byteOffset - 2);
+    expect(first.length).toBe(6);
+  });
+
+  it("is lent by a received message that lies alone in its memory behind its frame header, up to its frame's first byte", () => {
+    const received = () => {
+      const frame = Buffer.allocUnsafeSlow(GRPC_FRAME_HEADER_BYTES + 20).fill(0xaa);
+      return frame.subarray(GRPC_FRAME_HEADER_BYTES);
+    };
+    const message = received();
+    const payload = message.subarray(6);
+    lendReceivedHeadroom(message, payload);
+    const forwarded = messageInPlace(payload, 6)!;
+    expect(forwarded.byteOffset).toBe(GRPC_FRAME_HEADER_BYTES);
+    expect([...Buffer.from(forwarded.buffer, 0, GRPC_FRAME_HEADER_BYTES)]).toEqual([0, 0, 0, 0, 20]);
+    // Headers longer than the frame header and fields it replaces do not fit.
+    const other = received();
+    lendReceivedHeadroom(other, other.subarray(6));
+    expect(messageInPlace(other.subarray(6), 7)).toBeUndefined();
+    // A message cut from a larger allocation (the shared pool, a read of several frames) lends nothing.
+    const pooled = Buffer.allocUnsafe(40).subarray(GRPC_FRAME_HEADER_BYTES);
+    lendReceivedHeadroom(pooled, pooled.subarray(6));
+    expect(messageInPlace(pooled.subarray(6), 1)).toBeUndefined();
+    const inside = Buffer.allocUnsafeSlow(64).subarray(GRPC_FRAME_HEADER_BYTES, 30);
+    lendReceivedHeadroom(inside, inside.subarray(6));
+    expect(messageInPlace(inside.subarray(6), 1)).toBeUndefined();
+  });
+
   it("never reaches past its own allocation, however small the payload (Buffer.allocUnsafe cuts small buffers from one shared pool)", () => {
     // Pooled neighbours right before and after each small payload's allocation: headers written before the allocation would land in them.
     const neighbours: Buffer[] = [];
@@ -75,13 +107,21 @@ describe("headroom", () => {
 /** A streaming echo over loopback whose messages are raw buffers: what is sent framed, in place or plain arrives as sent. */
 describe("framed messages through real grpc-js calls", () => {
   const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => Buffer.from(b) };
+  /** Whether each message the server received lent its headroom (the layout the chunker's forwarding relies on). */
+  const lent: boolean[] = [];
+  const lending = (b: Buffer) => {
+    const payload = b.subarray(3);
+    lendReceivedHeadroom(b, payload);
+    lent.push(messageInPlace(payload, 3) !== undefined);
+    return raw.deserialize(b);
+  };
   const definition = {
     echo: {
       path: "/cfs.test.Framing/Echo",
       requestStream: true,
       responseStream: true,
       requestSerialize: raw.serialize,
-      requestDeserialize: raw.deserialize,
+      requestDeserialize: lending,
       responseSerialize: raw.serialize,
       responseDeserialize: raw.deserialize,
     },
@@ -139,5 +179,7 @@ describe("framed messages through real grpc-js calls", () => {
     call.end();
     await ended;
     expect(received).toEqual(expected);
+    // The in-place message (larger than the shared pool's small buffers) came alone in its memory with the pinned grpc-js.
+    expect(lent).toEqual([false, true, false]);
   });
 });

@@ -49,8 +49,12 @@ export function framedMessage(size: number): Buffer {
  */
 export const HEADROOM_BYTES = 32;
 
-/** Payload buffers with HEADROOM_BYTES of our own memory in front, not yet used: the allocation each lives in. */
-const headroom = new WeakMap<Uint8Array, Buffer>();
+/**
+ * Allocations that hold one payload with free bytes of our own in front of
+ * it, not yet used: where the payload starts. Each is an ArrayBuffer of its
+ * own, so nothing else lives in those bytes.
+ */
+const headroom = new WeakMap<ArrayBufferLike, { payloadAt: number }>();
 
 /**
  * A buffer of `size` bytes for a payload (a chunk read or cut) that will be
@@ -59,25 +63,46 @@ const headroom = new WeakMap<Uint8Array, Buffer>();
  * into a new message (once; a second send of it copies).
  */
 export function withHeadroom(size: number): Buffer {
-  const whole = Buffer.allocUnsafe(HEADROOM_BYTES + size);
-  const payload = whole.subarray(HEADROOM_BYTES);
-  headroom.set(payload, whole);
-  return payload;
+  // Never cut from the shared pool Buffer.allocUnsafe uses for small sizes: the room in front must be ours alone.
+  const whole = Buffer.allocUnsafeSlow(HEADROOM_BYTES + size);
+  headroom.set(whole.buffer, { payloadAt: HEADROOM_BYTES });
+  return whole.subarray(HEADROOM_BYTES);
+}
+
+/**
+ * Lends the bytes in front of `payload` to the message that sends it on,
+ * when `message` is a received message as grpc-js hands it to a
+ * deserializer and lies alone in its memory behind its 5-byte frame header
+ * (grpc-js joins the HTTP/2 frames of each message into one buffer of its
+ * own): once it is decoded, its frame header and the fields before the
+ * payload are free. The chunker forwards every chunk it reads from block
+ * storage this way, its bytes never copied again. Anything else (a pooled
+ * small message, another grpc-js's layout) is left alone, and copied when
+ * sent.
+ */
+export function lendReceivedHeadroom(message: Buffer, payload: Buffer): void {
+  const ownsItsMemory = message.byteOffset === GRPC_FRAME_HEADER_BYTES && message.buffer.byteLength === message.length + GRPC_FRAME_HEADER_BYTES;
+  if (ownsItsMemory && payload.buffer === message.buffer && payload.byteOffset > message.byteOffset) {
+    headroom.set(message.buffer, { payloadAt: payload.byteOffset });
+  }
 }
 
 /**
  * The message made of `prefixBytes` of headers followed by `payload`, in
- * place, framed, when `payload` came from withHeadroom and was not sent
- * before; the caller writes the headers into the first `prefixBytes`.
- * Undefined otherwise (the caller encodes into a new buffer).
+ * place, framed, when `payload` starts where a payload with headroom starts
+ * (withHeadroom, lendReceivedHeadroom: the whole payload or its first part),
+ * that room was not used before and holds the headers and the frame's; the
+ * caller writes the headers into the first `prefixBytes`. Undefined
+ * otherwise (the caller encodes into a new buffer): a later part of a
+ * payload has the part before it in front, which may still be on its way.
  */
 export function messageInPlace(payload: Uint8Array, prefixBytes: number): Buffer | undefined {
-  const whole = headroom.get(payload);
-  if (!whole || prefixBytes + GRPC_FRAME_HEADER_BYTES > HEADROOM_BYTES) return undefined;
-  headroom.delete(payload);
+  const room = headroom.get(payload.buffer);
+  if (!room || payload.byteOffset !== room.payloadAt || prefixBytes + GRPC_FRAME_HEADER_BYTES > room.payloadAt) return undefined;
+  headroom.delete(payload.buffer);
   const start = payload.byteOffset - prefixBytes;
-  writeFrameHeader(Buffer.from(whole.buffer, start - GRPC_FRAME_HEADER_BYTES, GRPC_FRAME_HEADER_BYTES), prefixBytes + payload.length);
-  const message = Buffer.from(whole.buffer, start, prefixBytes + payload.length);
+  writeFrameHeader(Buffer.from(payload.buffer, start - GRPC_FRAME_HEADER_BYTES, GRPC_FRAME_HEADER_BYTES), prefixBytes + payload.length);
+  const message = Buffer.from(payload.buffer, start, prefixBytes + payload.length);
   framed.add(message);
   return message;
 }
