@@ -15,6 +15,7 @@ import {
 } from "../ports/chunk-store.js";
 import type { PackObjects, StoredPack } from "../ports/pack-objects.js";
 import { presentSizes, readAhead } from "./bounded.js";
+import { DirectObjectReads, type DirectAnswer, type ExpectedBody } from "./direct-object-reads.js";
 import { S3Presigner } from "./s3-presigner.js";
 
 export interface MinioChunkStoreOptions {
@@ -76,6 +77,10 @@ const PRESIGNED_SECONDS = 60;
  * that move no chunk (bucket, listings, bulk delete, quarantine copies)
  * stay on minio-js.
  *
+ * The GETs of chunk bytes (a pack's run, a loose chunk) go over
+ * DirectObjectReads instead when the store speaks plain HTTP: their bodies
+ * are read straight into the chunk buffers.
+ *
  * The same bucket holds packs (ports/pack-objects.ts) under `packs/`, when
  * block storage packs chunks; objects of single chunks are then the loose
  * chunks stored before packing was turned on.
@@ -89,6 +94,8 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     private readonly maxChunkBytes: number,
     private readonly allocate: ChunkAllocator,
     private readonly presigner: S3Presigner,
+    /** Ranged reads of packs over plain HTTP; undefined over TLS (node:https reads them). */
+    private readonly direct: DirectObjectReads | undefined,
   ) {}
 
   /** Connects and creates the bucket when it is missing. */
@@ -119,7 +126,15 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     try {
       await guard(() => ensureBucket(client, options.bucket, options.region));
       const presigner = await S3Presigner.forBucket(client, options.bucket, options);
-      return new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe, presigner);
+      const direct = useSSL
+        ? undefined
+        : new DirectObjectReads({
+            host: endpoint.hostname.replace(/^\[(.*)\]$/, "$1"),
+            port: endpoint.port ? Number(endpoint.port) : 80,
+            maxSockets: MAX_SOCKETS,
+            idleTimeoutMs: IDLE_TIMEOUT_MS,
+          });
+      return new MinioChunkStore(client, agent, request as typeof http.request, options.bucket, options.maxChunkBytes, options.allocate ?? Buffer.allocUnsafe, presigner, direct);
     } catch (err) {
       agent.destroy();
       throw err;
@@ -139,6 +154,21 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   async get(ownerKey: string, hash: string): Promise<Buffer | undefined> {
     return guard(async () => {
+      const tooLarge = () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
+      if (this.direct) {
+        const answer = await this.directGet(chunkKey(ownerKey, hash), {}, {
+          status: 200,
+          sizes: (length) => {
+            if (length > this.maxChunkBytes) throw tooLarge();
+            return [length];
+          },
+          allocate: this.allocate,
+          tooLong: () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`),
+        });
+        if (answer.status === 404) return undefined;
+        if (!answer.chunks) throw s3Error("GET", answer.status, answer.errorBody ?? Buffer.alloc(0));
+        return answer.chunks[0]!;
+      }
       const res = await this.send("GET", chunkKey(ownerKey, hash), {});
       if (res.statusCode === 404) {
         res.resume();
@@ -146,7 +176,6 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
       }
       if (res.statusCode !== 200) throw s3Error("GET", res.statusCode, await readBody(res, MAX_ERROR_BODY_BYTES, () => new Error("oversized error body")));
       const declared = Number(res.headers["content-length"]);
-      const tooLarge = () => dataLoss(`chunk ${hash} is stored with more bytes than any chunk may have`);
       if (declared > this.maxChunkBytes) {
         res.destroy();
         throw tooLarge();
@@ -160,6 +189,12 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined> {
     return readAhead(hashes, ahead, (hash) => this.get(ownerKey, hash));
+  }
+
+  /** A GET over a presigned URL on DirectObjectReads (the store speaks plain HTTP): its body read straight into chunk buffers. */
+  private directGet(key: string, headers: Record<string, string>, body: ExpectedBody): Promise<DirectAnswer> {
+    const { hostname, port, path } = this.presigner.presign("GET", key, PRESIGNED_SECONDS);
+    return this.direct!.get(path, port ? `${hostname}:${port}` : hostname, headers, body);
   }
 
   /**
@@ -282,6 +317,20 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
   readChunks(pack: string, offset: number, sizes: readonly number[]): Promise<Buffer[] | undefined> {
     return guard(async () => {
       const total = totalOf(sizes);
+      const tooLong = () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`);
+      if (this.direct && total > 0) {
+        const answer = await this.directGet(packKey(pack), { range: `bytes=${offset}-${offset + total - 1}` }, {
+          status: 206,
+          sizes: () => sizes,
+          allocate: this.allocate,
+          tooLong,
+        });
+        if (answer.status === 404) return undefined;
+        // The range starts past the pack's end: none of the run is there.
+        if (answer.status === 416) return [];
+        if (answer.chunks) return answer.chunks;
+        throw s3Error("GET", answer.status, answer.errorBody ?? Buffer.alloc(0));
+      }
       // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
       const res = await this.send(total === 0 ? "HEAD" : "GET", packKey(pack), total === 0 ? {} : { range: `bytes=${offset}-${offset + total - 1}` });
       if (res.statusCode === 404) {
@@ -299,7 +348,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
         res.resume();
         return sizes.map(() => Buffer.alloc(0));
       }
-      return readInto(res, sizes, this.allocate, () => new Error(`object storage sent more than the ${total} bytes asked of pack ${pack}`));
+      return readInto(res, sizes, this.allocate, tooLong);
     });
   }
 
@@ -348,6 +397,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
 
   async close(): Promise<void> {
     this.agent.destroy();
+    this.direct?.close();
   }
 
   /** A HEAD over a presigned URL, like put and get: a stat costs one light request, not minio-js's signing of an empty payload. */
