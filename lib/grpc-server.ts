@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
@@ -16,6 +15,7 @@ import type { Metrics } from "./metrics.js";
 import { decoded, decodedEach, tolerateUndecodable } from "./request-decoding.js";
 import { readRequests, RequestSizes, type RequestStreamGuard } from "./request-stream.js";
 import { requestIdOf } from "./request-id.js";
+import { writeResponses } from "./response-stream.js";
 import { countMessageBytes, countRpc, methodName } from "./rpc-metrics.js";
 import type { StreamLimits } from "./stream-guard.js";
 
@@ -303,26 +303,6 @@ function wrapHandler(method: MethodDefinition, handler: Handler, options: GrpcSe
     };
   }
   throw new Error(`${method.path}: bidirectional streaming is not supported`);
-}
-
-/**
- * Writes a server stream's messages as the client drains them. When the
- * signal aborts (client gone, deadline passed) it stops at once, even while
- * the handler is waiting for its next message, and fails with the reason.
- */
-async function writeResponses(call: grpc.ServerWritableStream<unknown, unknown>, messages: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
-  const iterator = messages[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      const next = await untilAborted(iterator.next(), signal);
-      if (next.done) return;
-      if (!call.write(next.value)) await untilAborted(once(call, "drain"), signal);
-    }
-  } catch (err) {
-    // Let the handler's generator run its clean-up (finally blocks) once it gets there.
-    void iterator.return?.()?.catch(() => undefined);
-    throw err;
-  }
 }
 
 /**
