@@ -205,7 +205,7 @@ export class DirectObjectReads {
         }
       };
       /** Takes `n` bytes of body: copied from `from` (read with the head), or already in place in `current`. */
-      const body = (from: Buffer | undefined, at: number, n: number) => {
+      const body = (from: Buffer | undefined, at: number, n: number): void => {
         remaining -= n;
         if (status === expected) {
           let left = n;
@@ -214,7 +214,7 @@ export class DirectObjectReads {
             nextChunk();
             if (!current) {
               finish(tooLong());
-              return false;
+              return;
             }
             const take = Math.min(left, current.length - filled);
             if (from) from.copy(current, filled, offset, offset + take);
@@ -230,21 +230,19 @@ export class DirectObjectReads {
           // A chunk filled by the last bytes is complete; a partly filled one (a short body) is dropped.
           if (status === expected && current && filled === current.length) nextChunk();
           finish();
-          return false;
         }
-        return true;
       };
-      const head = (): boolean => {
+      const head = (): void => {
         const end = scratch.subarray(0, headBytes).indexOf(HEAD_END);
         if (end < 0) {
           if (headBytes >= MAX_HEAD_BYTES) finish(new Error(`object storage answered with a head over ${MAX_HEAD_BYTES} bytes`));
-          return false;
+          return;
         }
         const lines = scratch.toString("latin1", 0, end).split("\r\n");
         const statusLine = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
         if (!statusLine) {
           finish(new Error(`object storage answered with no HTTP status line: ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`));
-          return false;
+          return;
         }
         status = Number(statusLine[1]);
         let length: number | undefined;
@@ -259,14 +257,14 @@ export class DirectObjectReads {
         if (/^HTTP\/1\.0/.test(lines[0]!)) keepAlive = false;
         if (length === undefined || Number.isNaN(length)) {
           if (status === expected) {
-            finish(new Error("object storage answered a ranged GET without a Content-Length"));
-            return false;
+            finish(new Error("object storage answered a GET of chunk bytes without a Content-Length"));
+            return;
           }
           // An error answer of unknown length: its status says enough; the connection cannot be reused.
           discard = true;
           remaining = 0;
           finish();
-          return false;
+          return;
         }
         remaining = length;
         if (status === expected) {
@@ -274,7 +272,7 @@ export class DirectObjectReads {
             sizes = plan.sizes(length);
           } catch (err) {
             finish(err as Error);
-            return false;
+            return;
           }
         } else {
           if (length <= MAX_ERROR_BODY_BYTES) errorBody = Buffer.allocUnsafe(length);
@@ -284,20 +282,19 @@ export class DirectObjectReads {
         const early = headBytes - bodyStart;
         if (early > remaining) {
           finish(status === expected ? tooLong() : new Error("object storage sent more than its answer's Content-Length"));
-          return false;
+          return;
         }
         if (remaining === 0) {
           nextChunk();
           finish();
-          return false;
+          return;
         }
         if (discard) {
           // Not worth reading: the status is the answer, the connection goes.
           finish();
-          return false;
+          return;
         }
-        if (early > 0) return body(scratch, bodyStart, early);
-        return true;
+        if (early > 0) body(scratch, bodyStart, early);
       };
 
       c.reader = {
