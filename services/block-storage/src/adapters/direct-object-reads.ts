@@ -29,14 +29,12 @@ export interface DirectReadsOptions {
   keepIdleMs?: number;
 }
 
-/** What a GET answered: its status, and either the body cut into chunks (2xx) or, for another status, its body if short. */
-export interface DirectAnswer {
-  status: number;
-  /** For the expected status: the chunks the body filled completely, in order. */
-  chunks?: Buffer[];
-  /** For any other status: the body when it was at most MAX_ERROR_BODY_BYTES, else empty. */
-  errorBody?: Buffer;
-}
+/**
+ * What a GET answered: for the expected status, the chunks the body filled
+ * completely, in order; for any other, its body when it was at most
+ * MAX_ERROR_BODY_BYTES, else empty.
+ */
+export type DirectAnswer = { status: number; chunks: Buffer[] } | { status: number; chunks?: undefined; errorBody: Buffer };
 
 /** An answer's head (status line and headers) must fit this; S3's are well under a kilobyte. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -70,8 +68,8 @@ interface Reader {
 class Connection {
   readonly socket: net.Socket;
   reader: Reader | undefined;
-  /** Answers completed on this connection: a failure before the first byte of a later one may be the server closing a kept connection. */
-  answered = 0;
+  /** Whether an answer completed on this connection: a later request's failure before its first byte may be the server closing a kept connection. */
+  reused = false;
   idleSince = 0;
   closed = false;
   /** Where an answer's head is read (and any byte read when none is expected). */
@@ -141,7 +139,7 @@ export class DirectObjectReads {
     );
     for (;;) {
       const connection = await this.acquire();
-      const reused = connection.answered > 0;
+      const { reused } = connection;
       try {
         return await this.exchange(connection, request, body);
       } catch (err) {
@@ -167,7 +165,6 @@ export class DirectObjectReads {
       }
       const { scratch } = c;
       let headBytes = 0;
-      let anything = false;
       let status = 0;
       /** Body bytes still to come, once the head is read. */
       let remaining = -1;
@@ -180,7 +177,6 @@ export class DirectObjectReads {
       // The body of another answer, when short enough to keep.
       let errorBody: Buffer | undefined;
       let errorFilled = 0;
-      let discard = false;
 
       const finish = (err?: Error) => {
         c.reader = undefined;
@@ -189,8 +185,8 @@ export class DirectObjectReads {
           reject(err);
           return;
         }
-        c.answered += 1;
-        this.release(c, keepAlive && !discard);
+        c.reused = true;
+        this.release(c, keepAlive);
         resolve(status === expected ? { status, chunks } : { status, errorBody: errorBody ?? Buffer.alloc(0) });
       };
       const nextChunk = () => {
@@ -261,7 +257,7 @@ export class DirectObjectReads {
             return;
           }
           // An error answer of unknown length: its status says enough; the connection cannot be reused.
-          discard = true;
+          keepAlive = false;
           remaining = 0;
           finish();
           return;
@@ -276,7 +272,8 @@ export class DirectObjectReads {
           }
         } else {
           if (length <= MAX_ERROR_BODY_BYTES) errorBody = Buffer.allocUnsafe(length);
-          else discard = true;
+          // Not worth reading: the status is the answer, and the connection goes with the unread body.
+          else keepAlive = false;
         }
         const bodyStart = end + HEAD_END.length;
         const early = headBytes - bodyStart;
@@ -289,8 +286,7 @@ export class DirectObjectReads {
           finish();
           return;
         }
-        if (discard) {
-          // Not worth reading: the status is the answer, the connection goes.
+        if (status !== expected && !errorBody) {
           finish();
           return;
         }
@@ -309,7 +305,6 @@ export class DirectObjectReads {
           return errorBody ? errorBody.subarray(errorFilled) : scratch;
         },
         received: (n) => {
-          anything = true;
           if (remaining < 0) {
             headBytes += n;
             head();
@@ -322,7 +317,8 @@ export class DirectObjectReads {
           body(undefined, 0, n);
         },
         failed: (err) => {
-          if (!anything) Object.assign(err, { beforeAnswer: true });
+          // Every byte received so far is the head's: none means the server never began to answer.
+          if (headBytes === 0) Object.assign(err, { beforeAnswer: true });
           reject(err);
         },
       };

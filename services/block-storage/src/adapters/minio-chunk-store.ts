@@ -94,7 +94,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
     private readonly maxChunkBytes: number,
     private readonly allocate: ChunkAllocator,
     private readonly presigner: S3Presigner,
-    /** Ranged reads of packs over plain HTTP; undefined over TLS (node:https reads them). */
+    /** GETs of chunk bytes (pack runs, loose chunks) over plain HTTP; undefined over TLS (node:https reads them). */
     private readonly direct: DirectObjectReads | undefined,
   ) {}
 
@@ -166,7 +166,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
           tooLong: () => new Error(`object storage sent more bytes for chunk ${hash} than its Content-Length`),
         });
         if (answer.status === 404) return undefined;
-        if (!answer.chunks) throw s3Error("GET", answer.status, answer.errorBody ?? Buffer.alloc(0));
+        if (!answer.chunks) throw s3Error("GET", answer.status, answer.errorBody);
         return answer.chunks[0]!;
       }
       const res = await this.send("GET", chunkKey(ownerKey, hash), {});
@@ -329,7 +329,7 @@ export class MinioChunkStore implements ChunkStore, PackObjects {
         // The range starts past the pack's end: none of the run is there.
         if (answer.status === 416) return [];
         if (answer.chunks) return answer.chunks;
-        throw s3Error("GET", answer.status, answer.errorBody ?? Buffer.alloc(0));
+        throw s3Error("GET", answer.status, answer.errorBody);
       }
       // A range cannot be empty: a run of empty chunks is a HEAD that the pack is there.
       const res = await this.send(total === 0 ? "HEAD" : "GET", packKey(pack), total === 0 ? {} : { range: `bytes=${offset}-${offset + total - 1}` });
