@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { BufferPool } from "./buffer-pool.js";
 
 /**
  * gRPC frames every message as a 5-byte header (a compression flag and a
@@ -60,13 +61,15 @@ const headroom = new WeakMap<ArrayBufferLike, { payloadAt: number }>();
  * A buffer of `size` bytes for a payload (a chunk read or cut) that will be
  * sent as the last field of a bulk message: the codec writes the message's
  * headers and the frame's in front of it instead of copying the payload
- * into a new message (once; a second send of it copies).
+ * into a new message (once; a second send of it copies). With `from`, the
+ * memory comes from that pool (and goes back to it with the payload's
+ * `buffer` once sent).
  */
-export function withHeadroom(size: number): Buffer {
+export function withHeadroom(size: number, from?: BufferPool): Buffer {
   // Never cut from the shared pool Buffer.allocUnsafe uses for small sizes: the room in front must be ours alone.
-  const whole = Buffer.allocUnsafeSlow(HEADROOM_BYTES + size);
-  headroom.set(whole.buffer, { payloadAt: HEADROOM_BYTES });
-  return whole.subarray(HEADROOM_BYTES);
+  const memory = from ? from.take(HEADROOM_BYTES + size) : Buffer.allocUnsafeSlow(HEADROOM_BYTES + size).buffer;
+  headroom.set(memory, { payloadAt: HEADROOM_BYTES });
+  return Buffer.from(memory, HEADROOM_BYTES, size);
 }
 
 /**

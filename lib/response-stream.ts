@@ -11,6 +11,22 @@ import { untilAborted } from "./call-lifetime.js";
  */
 export const MAX_UNSENT_MESSAGES = 2;
 
+/** What to do once a message has been written out, by message (afterWritten). */
+const onWritten = new WeakMap<object, () => void>();
+
+/**
+ * Marks a message of a server stream: `then` runs once HTTP/2 has written it
+ * to the connection — grpc-js calls back only when Node's stream has,
+ * which is when the socket write of its bytes completed — and not at all if
+ * it is never written (the call failed or was cancelled). Where a message's
+ * bytes may be used again (a chunk buffer handed back to its pool), this is
+ * the moment nothing reads them any more.
+ */
+export function afterWritten<M extends object>(message: M, then: () => void): M {
+  onWritten.set(message, then);
+  return message;
+}
+
 /** The part of a server call that writeResponses uses. */
 export interface ResponseSink {
   /** Hands a message on; `written` is called once it is written out (or failed). */
@@ -30,8 +46,9 @@ export async function writeResponses(call: ResponseSink, messages: AsyncIterable
   const iterator = messages[Symbol.asyncIterator]();
   let unsent = 0;
   let wake: (() => void) | undefined;
-  const written = () => {
+  const written = (message: unknown) => (err?: Error | null) => {
     unsent -= 1;
+    if (!err && typeof message === "object" && message !== null) onWritten.get(message)?.();
     wake?.();
   };
   try {
@@ -48,7 +65,7 @@ export async function writeResponses(call: ResponseSink, messages: AsyncIterable
       const next = await untilAborted(iterator.next(), signal);
       if (next.done) return;
       unsent += 1;
-      call.write(next.value, written);
+      call.write(next.value, written(next.value));
     }
   } catch (err) {
     // Let the handler's generator run its clean-up (finally blocks) once it gets there.

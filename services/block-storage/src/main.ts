@@ -1,5 +1,6 @@
 import { loadReceiptKey } from "#lib/chunk-receipts.js";
 import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
+import { BufferPool } from "#lib/buffer-pool.js";
 import { withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
@@ -22,18 +23,26 @@ import type { ChunkStore } from "./ports/chunk-store.js";
 import { createHandlers } from "./server.js";
 
 
+/**
+ * Chunk buffers kept idle for the next read once a download has sent them
+ * (lib/buffer-pool.ts says why): enough for the chunks of a few pack runs
+ * in flight, retained for as long as the process runs.
+ */
+const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
+
 interface OpenedStore {
   store: ChunkStore;
   /** Background work and resources of the store beyond the store itself. */
   closers: { name: string; close: () => Promise<void> }[];
 }
 
-async function openStore(storage: StorageConfig, maxChunkBytes: number, observer: BlockMetrics, log: Logger): Promise<OpenedStore> {
+async function openStore(storage: StorageConfig, maxChunkBytes: number, chunkBuffers: BufferPool, observer: BlockMetrics, log: Logger): Promise<OpenedStore> {
+  const allocate = (size: number) => withHeadroom(size, chunkBuffers);
   if (storage.kind === "disk") {
     log.info({ root: storage.root }, "chunks on local disk");
-    return { store: await DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate: withHeadroom }), closers: [] };
+    return { store: await DiskChunkStore.open({ root: storage.root, maxChunkBytes, allocate }), closers: [] };
   }
-  const bucket = await MinioChunkStore.open({ ...storage, maxChunkBytes, allocate: withHeadroom });
+  const bucket = await MinioChunkStore.open({ ...storage, maxChunkBytes, allocate });
   if (!storage.packs) {
     log.info({ endpoint: storage.endpoint, bucket: storage.bucket }, "chunks in object storage, one object each");
     return { store: bucket, closers: [] };
@@ -61,7 +70,8 @@ async function main(): Promise<void> {
   const log = createLogger("block-storage", config.server.logLevel);
   const metrics = new Metrics("block-storage");
   const observer = new BlockMetrics(metrics.registry, log);
-  const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, observer, log);
+  const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
+  const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, chunkBuffers, observer, log);
   const quarantine = new Quarantine(store, observer);
   const receiptKey = await loadReceiptKey(config.chunkReceiptKeyFile);
   const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead }, receiptKey);
@@ -78,7 +88,10 @@ async function main(): Promise<void> {
       service(
         "cfs.blockstore.v1.BlockStorageService",
         BlockStorageServiceDefinition,
-        createHandlers(blocks, { maxFrameBytes: config.server.maxMessageBytes - MESSAGE_HEADERS_BYTES }),
+        createHandlers(blocks, {
+          maxFrameBytes: config.server.maxMessageBytes - MESSAGE_HEADERS_BYTES,
+          releaseChunk: (data) => chunkBuffers.give(data.buffer),
+        }),
       ),
     ],
     checks: [{ name: config.storage.kind === "disk" ? "disk" : "object storage", check: () => store.check() }],

@@ -7,6 +7,7 @@ import type {
 } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { CfsError, invalidArgument } from "#lib/errors.js";
 import type { RequestContext, ServiceHandlers } from "#lib/grpc-server.js";
+import { afterWritten } from "#lib/response-stream.js";
 import type { BlockService, IncomingChunk } from "./domain/block-service.js";
 
 export interface HandlerOptions {
@@ -16,6 +17,12 @@ export interface HandlerOptions {
    * never exceeds the channel's message limit.
    */
   maxFrameBytes: number;
+  /**
+   * Called with a chunk read for ReadChunks once it has been written out to
+   * the caller: nothing reads its bytes any more, so its memory may be used
+   * again (main.ts gives it back to the pool the stores allocate from).
+   */
+  releaseChunk?: (data: Buffer) => void;
 }
 
 /** Translates BlockStorageService calls to the block domain. */
@@ -41,9 +48,12 @@ export function createHandlers(blocks: BlockService, options: HandlerOptions): S
       for (;;) {
         const next = await reportCorruption(ctx, () => chunks.next());
         if (next.done) return;
-        for (const frame of framesOf(next.value, options.maxFrameBytes)) {
+        const data = next.value;
+        const frames = [...framesOf(data, options.maxFrameBytes)];
+        for (const [i, frame] of frames.entries()) {
           const message: ReadChunksResponse = { index, data: frame };
-          yield message;
+          // Frames go out in order: once the last is written, so are the others.
+          yield i === frames.length - 1 && options.releaseChunk ? afterWritten(message, () => options.releaseChunk!(data)) : message;
         }
         index++;
       }
