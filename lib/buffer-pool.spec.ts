@@ -31,6 +31,14 @@ describe("BufferPool", () => {
     expect(pool.idleByteCount).toBe(0);
   });
 
+  it("serves a request from idle memory up to three size steps larger, not more", () => {
+    const pool = new BufferPool(16 * MiB);
+    const memory = pool.take(MiB); // steps of 64 KiB below 1 MiB
+    pool.give(memory);
+    expect(pool.take(MiB - 4 * 64 * 1024)).not.toBe(memory);
+    expect(pool.take(MiB - 3 * 64 * 1024)).toBe(memory);
+  });
+
   it("never lends one memory twice: a second give of it, or memory it did not make, is ignored", () => {
     const pool = new BufferPool(16 * MiB);
     const memory = pool.take(MiB);

@@ -18,10 +18,17 @@
  * why only memory taken from this pool and not already idle is accepted.
  *
  * Sizes go up in eight steps per power of two (at most 1/8 more than asked),
- * so a buffer serves any chunk of nearly its size and the memory kept idle
- * stays bounded (`maxIdleBytes`; past it a given-back buffer is left to the
- * collector).
+ * and a request takes idle memory of its own step or of one of the three
+ * above, so a buffer serves any chunk of nearly its size; the memory kept
+ * idle stays bounded (`maxIdleBytes`; past it a given-back buffer is left
+ * to the collector).
  */
+/**
+ * What a service's pool of chunk buffers keeps idle (for as long as the
+ * process runs): the chunks of a few messages or pack runs in flight.
+ */
+export const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
+
 export class BufferPool {
   /** Idle memory by capacity. */
   private readonly idle = new Map<number, ArrayBuffer[]>();
@@ -32,18 +39,21 @@ export class BufferPool {
   constructor(
     private readonly maxIdleBytes: number,
     /** Smaller requests are not pooled (a fresh allocation costs them little and would only fill the pool). */
-    private readonly minBytes = 64 * 1024,
+    readonly minBytes = 64 * 1024,
   ) {}
 
   /** Memory of at least `bytes` (an idle buffer of its size step when there is one); give it back with give(). */
   take(bytes: number): ArrayBuffer {
     if (bytes < this.minBytes) return uninitialized(bytes);
     const capacity = capacityFor(bytes);
-    const memory = this.idle.get(capacity)?.pop();
-    if (memory) {
-      this.idleBytes -= capacity;
-      this.state.get(memory)!.idle = false;
-      return memory;
+    // Its own step first, then the few above: chunk sizes spread over many steps.
+    for (let size = capacity, step = 0; step <= LARGER_STEPS_TAKEN; step++, size = capacityFor(size + 1)) {
+      const memory = this.idle.get(size)?.pop();
+      if (memory) {
+        this.idleBytes -= size;
+        this.state.get(memory)!.idle = false;
+        return memory;
+      }
     }
     const fresh = uninitialized(capacity);
     this.state.set(fresh, { idle: false });
@@ -80,6 +90,13 @@ export class BufferPool {
     return this.idleBytes;
   }
 }
+
+/**
+ * How many size steps above its own a request may be served from: idle
+ * memory up to about a third larger than needed is used rather than left
+ * idle while a new buffer is made.
+ */
+const LARGER_STEPS_TAKEN = 3;
 
 /** An ArrayBuffer of its own, not zero-filled: every byte used is written before it is read. */
 function uninitialized(bytes: number): ArrayBuffer {

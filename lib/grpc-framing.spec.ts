@@ -1,7 +1,17 @@
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { framedMessage, GRPC_FRAME_HEADER_BYTES, HEADROOM_BYTES, lendReceivedHeadroom, messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
+import { BufferPool } from "./buffer-pool.js";
+import {
+  framedMessage,
+  GRPC_FRAME_HEADER_BYTES,
+  HEADROOM_BYTES,
+  lendReceivedHeadroom,
+  messageInPlace,
+  receiveMessagesInto,
+  withHeadroom,
+  zeroCopyFraming,
+} from "./grpc-framing.js";
 
 const require = createRequire(import.meta.url);
 
@@ -181,5 +191,77 @@ describe("framed messages through real grpc-js calls", () => {
     expect(received).toEqual(expected);
     // The in-place message (larger than the shared pool's small buffers) came alone in its memory with the pinned grpc-js.
     expect(lent).toEqual([false, true, false]);
+  });
+});
+
+/** Received messages joined into a pool's memory: what a service gives back is filled by a later message. */
+describe("receiveMessagesInto through real grpc-js calls", () => {
+  const pool = new BufferPool(8 * 1024 * 1024);
+  const received: Buffer[] = [];
+  const definition = {
+    collect: {
+      path: "/cfs.test.Receive/Collect",
+      requestStream: true,
+      responseStream: false,
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => (received.push(b), b),
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    },
+  } satisfies grpc.ServiceDefinition;
+  const server = new grpc.Server();
+  let client: grpc.Client & { collect(callback: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer> };
+
+  beforeAll(async () => {
+    server.addService(definition, {
+      collect: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        call.on("data", () => undefined);
+        call.on("end", () => callback(null, Buffer.alloc(0)));
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const Client = grpc.makeGenericClientConstructor(definition, "Receive");
+    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+  });
+
+  afterAll(() => {
+    client.close();
+    server.forceShutdown();
+  });
+
+  const send = (messages: Buffer[]) =>
+    new Promise<void>((resolve, reject) => {
+      const call = client.collect((err) => (err ? reject(err) : resolve()));
+      messages.forEach((m) => call.write(m));
+      call.end();
+    });
+
+  it("is installed over the grpc-js this repository pins (an upgrade with another decoder fails here)", () => {
+    expect(receiveMessagesInto(pool)).toBe(true);
+  });
+
+  it("joins messages of at least the pool's minimum into its memory, byte for byte, and fills memory given back again", async () => {
+    receiveMessagesInto(pool);
+    const big = (size: number, seed: number) => Buffer.alloc(size, seed);
+    // Larger than an HTTP/2 frame and the 64 KiB window: each arrives in many pieces.
+    const first = [big(70_000, 1), Buffer.from("small"), big(1024 * 1024 + 3, 2)];
+    await send(first);
+    expect(received.map((b, i) => b.equals(first[i]!))).toEqual([true, true, true]);
+    expect(received.map((b) => pool.lent(b.buffer))).toEqual([true, false, true]);
+    expect(received.map((b) => b.byteOffset)).toEqual([GRPC_FRAME_HEADER_BYTES, expect.any(Number), GRPC_FRAME_HEADER_BYTES]);
+    // A pooled message lends its headroom like one in memory of its own exactly its size.
+    const payload = received[2]!.subarray(10);
+    lendReceivedHeadroom(received[2]!, payload);
+    expect(messageInPlace(payload, 3)).toBeDefined();
+
+    const memory = received[0]!.buffer;
+    pool.give(memory);
+    received.length = 0;
+    const second = big(69_000, 3);
+    await send([second]);
+    expect(received[0]!.buffer).toBe(memory);
+    expect(received[0]!.equals(second)).toBe(true);
   });
 });

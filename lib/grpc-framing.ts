@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { BufferPool } from "./buffer-pool.js";
 
@@ -84,7 +85,9 @@ export function withHeadroom(size: number, from?: BufferPool): Buffer {
  * sent.
  */
 export function lendReceivedHeadroom(message: Buffer, payload: Buffer): void {
-  const ownsItsMemory = message.byteOffset === GRPC_FRAME_HEADER_BYTES && message.buffer.byteLength === message.length + GRPC_FRAME_HEADER_BYTES;
+  const ownsItsMemory =
+    message.byteOffset === GRPC_FRAME_HEADER_BYTES &&
+    (message.buffer.byteLength === message.length + GRPC_FRAME_HEADER_BYTES || receivePool?.lent(message.buffer) === true);
   if (ownsItsMemory && payload.buffer === message.buffer && payload.byteOffset > message.byteOffset) {
     headroom.set(message.buffer, { payloadAt: payload.byteOffset });
   }
@@ -186,4 +189,136 @@ function proves(serialize: SerializeFn): boolean {
   const serialized = (message: Buffer) => serialize.call({ handler: { serialize: () => message } }, undefined);
   const markedFrame = serialized(marked);
   return markedFrame.equals(expected) && markedFrame.buffer === marked.buffer && serialized(Buffer.from(sample)).equals(expected);
+}
+
+/** The pool received messages are joined into, once receiveMessagesInto installed it. */
+let receivePool: BufferPool | undefined;
+
+/**
+ * grpc-js's StreamDecoder joins the HTTP/2 pieces of each received message
+ * into a buffer of its own (Buffer.concat: a fresh allocation and one copy).
+ * With this installed, a message of at least the pool's minimum size is
+ * joined into memory taken from `pool` instead — the same one copy — so a
+ * service can give a received chunk's memory back once its last use is
+ * known (forwarded and written out, or stored) rather than leave it to a
+ * full garbage collection (buffer-pool.ts says why that matters). A message
+ * whose memory is never given back is collected as before.
+ *
+ * The replacement is grpc-js 1.14.7's StreamDecoder.write with that one
+ * allocation changed; it is installed only over that exact function
+ * (compared by its source's SHA-256), so another grpc-js keeps its own
+ * decoder and everything still works, every message in fresh memory
+ * (grpc-framing.spec.ts fails then, so an upgrade that breaks it is noticed).
+ * Returns whether it is installed.
+ */
+export function receiveMessagesInto(pool: BufferPool): boolean {
+  const require = createRequire(import.meta.url);
+  let decoder: { prototype: { write: (data: Buffer) => Buffer[] } };
+  try {
+    decoder = (require("@grpc/grpc-js/build/src/stream-decoder.js") as { StreamDecoder: typeof decoder }).StreamDecoder;
+  } catch {
+    return false;
+  }
+  const original = decoder.prototype.write;
+  if (original !== pooledWrite) {
+    const fingerprint = createHash("sha256").update(String(original)).digest("hex");
+    if (fingerprint !== STREAM_DECODER_WRITE_SHA256) return false;
+    decoder.prototype.write = pooledWrite;
+  }
+  receivePool = pool;
+  return true;
+}
+
+/** SHA-256 of grpc-js 1.14.7's StreamDecoder.prototype.write, the function pooledWrite replaces. */
+const STREAM_DECODER_WRITE_SHA256 = "045caa1607218e440232e8a7853874755cf36d6b2554e9c926c6e67765c7d339";
+
+/** The parts of a received message joined into memory of the receive pool when it is large enough. */
+function joinReceived(parts: readonly Buffer[], length: number): Buffer {
+  if (!receivePool || length < receivePool.minBytes) return Buffer.concat(parts, length);
+  const memory = receivePool.take(length);
+  // Memory used before may still have headroom recorded from its last use.
+  headroom.delete(memory);
+  const joined = Buffer.from(memory, 0, length);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  return joined;
+}
+
+/** StreamDecoder's state, as grpc-js's decoder keeps it. */
+interface DecoderState {
+  maxReadMessageLength: number;
+  readState: number;
+  readCompressFlag: Buffer;
+  readPartialSize: Buffer;
+  readSizeRemaining: number;
+  readMessageSize: number;
+  readPartialMessage: Buffer[];
+  readMessageRemaining: number;
+}
+
+const NO_DATA = 0;
+const READING_SIZE = 1;
+const READING_MESSAGE = 2;
+
+/**
+ * grpc-js 1.14.7's StreamDecoder.write (Apache-2.0, Copyright 2019 gRPC
+ * authors), line for line, except that a complete message is joined by
+ * joinReceived instead of Buffer.concat.
+ */
+function pooledWrite(this: DecoderState, data: Buffer): Buffer[] {
+  let readHead = 0;
+  let toRead: number;
+  const result: Buffer[] = [];
+  while (readHead < data.length) {
+    switch (this.readState) {
+      case NO_DATA:
+        this.readCompressFlag = data.slice(readHead, readHead + 1);
+        readHead += 1;
+        this.readState = READING_SIZE;
+        this.readPartialSize.fill(0);
+        this.readSizeRemaining = 4;
+        this.readMessageSize = 0;
+        this.readMessageRemaining = 0;
+        this.readPartialMessage = [];
+        break;
+      case READING_SIZE:
+        toRead = Math.min(data.length - readHead, this.readSizeRemaining);
+        data.copy(this.readPartialSize, 4 - this.readSizeRemaining, readHead, readHead + toRead);
+        this.readSizeRemaining -= toRead;
+        readHead += toRead;
+        if (this.readSizeRemaining === 0) {
+          this.readMessageSize = this.readPartialSize.readUInt32BE(0);
+          if (this.maxReadMessageLength !== -1 && this.readMessageSize > this.maxReadMessageLength) {
+            throw new Error(`Received message larger than max (${this.readMessageSize} vs ${this.maxReadMessageLength})`);
+          }
+          this.readMessageRemaining = this.readMessageSize;
+          if (this.readMessageRemaining > 0) {
+            this.readState = READING_MESSAGE;
+          } else {
+            const message = Buffer.concat([this.readCompressFlag, this.readPartialSize], 5);
+            this.readState = NO_DATA;
+            result.push(message);
+          }
+        }
+        break;
+      case READING_MESSAGE:
+        toRead = Math.min(data.length - readHead, this.readMessageRemaining);
+        this.readPartialMessage.push(data.slice(readHead, readHead + toRead));
+        this.readMessageRemaining -= toRead;
+        readHead += toRead;
+        if (this.readMessageRemaining === 0) {
+          const framedMessageBuffers = [this.readCompressFlag, this.readPartialSize].concat(this.readPartialMessage);
+          const framedMessage = joinReceived(framedMessageBuffers, this.readMessageSize + 5);
+          this.readState = NO_DATA;
+          result.push(framedMessage);
+        }
+        break;
+      default:
+        throw new Error("Unexpected read state");
+    }
+  }
+  return result;
 }

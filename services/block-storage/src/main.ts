@@ -1,7 +1,7 @@
 import { loadReceiptKey } from "#lib/chunk-receipts.js";
 import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
-import { BufferPool } from "#lib/buffer-pool.js";
-import { withHeadroom } from "#lib/grpc-framing.js";
+import { BufferPool, IDLE_CHUNK_BUFFER_BYTES } from "#lib/buffer-pool.js";
+import { receiveMessagesInto, withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger, type Logger } from "#lib/logger.js";
@@ -22,13 +22,6 @@ import { Scrubber } from "./domain/scrubber.js";
 import type { ChunkStore } from "./ports/chunk-store.js";
 import { createHandlers } from "./server.js";
 
-
-/**
- * Chunk buffers kept idle for the next read once a download has sent them
- * (lib/buffer-pool.ts says why): enough for the chunks of a few pack runs
- * in flight, retained for as long as the process runs.
- */
-const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
 
 interface OpenedStore {
   store: ChunkStore;
@@ -70,11 +63,20 @@ async function main(): Promise<void> {
   const log = createLogger("block-storage", config.server.logLevel);
   const metrics = new Metrics("block-storage");
   const observer = new BlockMetrics(metrics.registry, log);
+  // Chunks read for downloads, and chunks received from the chunker, in memory that goes back once sent or stored.
   const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
+  if (!receiveMessagesInto(chunkBuffers)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
   const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, chunkBuffers, observer, log);
   const quarantine = new Quarantine(store, observer);
   const receiptKey = await loadReceiptKey(config.chunkReceiptKeyFile);
-  const blocks = new BlockService(store, config.maxChunkBytes, quarantine, { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead }, receiptKey);
+  const blocks = new BlockService(
+    store,
+    config.maxChunkBytes,
+    quarantine,
+    { writesInFlight: config.writesInFlight, readsAhead: config.readsAhead },
+    receiptKey,
+    (parts) => parts.forEach((part) => chunkBuffers.give(part.buffer)),
+  );
   const scrubbing = new AbortController();
   // A pass at start, then one per period, paced (CFS_SCRUB_*).
   const scrubRun = new Scrubber(store, quarantine, config.scrub, observer).run(scrubbing.signal);

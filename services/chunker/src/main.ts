@@ -1,4 +1,6 @@
+import { BufferPool, IDLE_CHUNK_BUFFER_BYTES } from "#lib/buffer-pool.js";
 import { ChunkerServiceDefinition } from "#lib/bulk-codecs.js";
+import { receiveMessagesInto } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { fastCdcSizes } from "#lib/fastcdc.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
@@ -20,6 +22,9 @@ import { createHandlers } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("chunker", config.server.logLevel);
+  // Chunks read from block storage arrive in its memory and go back to it once forwarded to the client.
+  const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
+  if (!receiveMessagesInto(chunkBuffers)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
   const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers, config.server.maxMessageBytes);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
@@ -41,7 +46,15 @@ async function main(): Promise<void> {
     server: config.server,
     auth: config.auth,
     metrics: new Metrics("chunker"),
-    services: [service("cfs.chunker.v1.ChunkerService", ChunkerServiceDefinition, createHandlers(uploader, downloader, sessions, uploadConfig))],
+    services: [
+      service(
+        "cfs.chunker.v1.ChunkerService",
+        ChunkerServiceDefinition,
+        createHandlers(uploader, downloader, sessions, uploadConfig, {
+          releaseChunk: (chunk) => chunkBuffers.give(chunk.buffer),
+        }),
+      ),
+    ],
     checks: [
       { name: "block-storage", check: () => waitForReady(blocks.client) },
       { name: "metadata", check: () => waitForReady(catalogue.client) },

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { UploadFilesRequest } from "#gen/cfs/chunker/v1/chunker.js";
 import type { RequestContext } from "#lib/grpc-server.js";
 import { createLogger } from "#lib/logger.js";
+import { writeResponses, type ResponseSink } from "#lib/response-stream.js";
 import { ContentHashes } from "./domain/content-hash.js";
 import { Downloader } from "./domain/download.js";
 import { fakes } from "./domain/fakes.spec-support.js";
@@ -71,5 +72,38 @@ describe("uploadFiles", () => {
       message: "files[1]: declared size 10 but received 9 bytes",
     });
     expect(f.batchCommits).toEqual([]);
+  });
+});
+
+describe("downloadFile", () => {
+  it("releases each chunk read once the message that ends it is written out, not before", async () => {
+    const f = fakes();
+    const released: Buffer[] = [];
+    const handlers = createHandlers(
+      new Uploader(f.blocks, f.catalogue, { chunkAvgBytes: 64 * KiB, chunksPerBatch: 4, maxFileBytes: 4 * 1024 * KiB }),
+      new Downloader(f.blocks, f.catalogue, 5_000),
+      new UploadSessions(f.sessions, f.blocks, new ContentHashes(1), 4 * 1024 * KiB),
+      { chunkAvgBytes: 64 * KiB, chunkMinBytes: 16 * KiB, chunkMaxBytes: 256 * KiB, maxFileBytes: 4 * 1024 * KiB, maxChunksPerPage: 1000 },
+      { releaseChunk: (chunk) => released.push(chunk) },
+    );
+    const { ctx } = setUp();
+    const data = randomBytes(300 * KiB);
+    const [file] = (await handlers.uploadFiles(stream([fileMsg("a.bin", data.length), dataMsg(data), finishMsg]), ctx)).files;
+    const chunks = f.batchCommits[0]![0]!.chunks;
+    // A sink that writes each message at once, noting how many chunks were released as it was handed on and once it was written.
+    const handedOn: number[] = [];
+    const afterWrite: number[] = [];
+    const sink: ResponseSink = {
+      write: (_message, written) => {
+        handedOn.push(released.length);
+        written();
+        afterWrite.push(released.length);
+      },
+    };
+    await writeResponses(sink, handlers.downloadFile({ fileId: file!.fileId, offset: 0, length: 0, version: 0 }, ctx), new AbortController().signal);
+    expect(released.map((chunk) => chunk.length)).toEqual(chunks.map((c) => c.size));
+    expect(Buffer.concat(released).equals(data)).toBe(true);
+    // Released only in a write's callback, never while a message is made or waits to be written.
+    expect(handedOn.slice(1)).toEqual(afterWrite.slice(0, -1));
   });
 });

@@ -10,7 +10,8 @@ import type { HttpBody } from "#gen/google/api/httpbody.js";
 import type { ServiceHandlers, RequestContext } from "#lib/grpc-server.js";
 import type { CallIdentity } from "#lib/grpc-client.js";
 import { invalidArgument } from "#lib/errors.js";
-import type { Downloader } from "./domain/download.js";
+import { afterWritten } from "#lib/response-stream.js";
+import type { DownloadPart, Downloader } from "./domain/download.js";
 import type { ChunkBytes, UploadSessions } from "./domain/sessions.js";
 import type { UploadHeader } from "./domain/types.js";
 import type { Uploader } from "./domain/upload.js";
@@ -22,13 +23,29 @@ function identityOf(ctx: RequestContext): CallIdentity {
   return { token: ctx.token, requestId: ctx.requestId, deadline: ctx.deadline, signal: ctx.signal };
 }
 
+export interface HandlerOptions {
+  /**
+   * Called with a chunk a download read from block storage once the last of
+   * its bytes has been written out to the caller: its memory may be used
+   * again (main.ts gives it back to the pool received messages are joined into).
+   */
+  releaseChunk?: (chunk: Buffer) => void;
+}
+
 /** Translates ChunkerService calls to the upload and download domain. */
 export function createHandlers(
   uploader: Uploader,
   downloader: Downloader,
   sessions: UploadSessions,
   uploadConfig: GetUploadConfigResponse,
+  options: HandlerOptions = {},
 ): ServiceHandlers<typeof ChunkerServiceService> {
+  /** A download's message, marked to release the chunk it ends once it is written out. */
+  const releasing = <M extends object>(message: M, part: DownloadPart): M => {
+    const chunk = part.kind === "data" ? part.lastOf : undefined;
+    const release = options.releaseChunk;
+    return chunk && release ? afterWritten(message, () => release(chunk)) : message;
+  };
   return {
     async uploadFile(requests, ctx) {
       const reader = new RequestReader(requests[Symbol.asyncIterator]());
@@ -52,7 +69,7 @@ export function createHandlers(
       for await (const part of downloader.download(request.fileId, request, identityOf(ctx))) {
         const message: DownloadFileResponse =
           part.kind === "file" ? { payload: { $case: "file", value: part.file } } : { payload: { $case: "data", value: part.data } };
-        yield message;
+        yield releasing(message, part);
       }
     },
 
@@ -84,7 +101,7 @@ export function createHandlers(
         }
         const message: HttpBody = { contentType: sent ? "" : contentType!, data: part.data, extensions: [] };
         sent = true;
-        yield message;
+        yield releasing(message, part);
       }
       if (!sent) yield { contentType: contentType!, data: Buffer.alloc(0), extensions: [] };
     },

@@ -458,6 +458,31 @@ describe("BlockService.putStream", () => {
     expect(store.chunks.size).toBe(1);
   });
 
+  it("releases a chunk's parts once the store has put it, and never those of a chunk it did not put", async () => {
+    const store = new MemoryStore();
+    const settled: string[] = [];
+    const released: Array<{ parts: readonly Buffer[]; afterPut: boolean }> = [];
+    const failing = randomBytes(300);
+    const put = store.put.bind(store);
+    store.put = async (ownerKey, hash, parts) => {
+      if (hash === sha256(failing)) throw new Error("store unavailable");
+      const wrote = await put(ownerKey, hash, parts);
+      settled.push(hash);
+      return wrote;
+    };
+    const blocks = new BlockService(store, MAX, new Quarantine(store, new Findings()), undefined, undefined, (parts) =>
+      released.push({ parts, afterPut: parts.length > 0 && settled.includes(sha256(Buffer.concat(parts))) }),
+    );
+    const [a, b] = [randomBytes(3000), randomBytes(5000)];
+    await blocks.putStream(alice, chunks({ data: a }, { data: b, parts: 3 }, { data: a }));
+    // The second a was stored already: its parts are released too, nothing read them.
+    expect(released.map((r) => Buffer.concat(r.parts))).toEqual([a, b, a]);
+    expect(released.every((r) => r.afterPut)).toBe(true);
+    released.length = 0;
+    await expect(blocks.putStream(alice, chunks({ data: failing }))).rejects.toThrow("store unavailable");
+    expect(released).toEqual([]);
+  });
+
   it("refuses a stream that names two owners, and another owner for a user", async () => {
     const { blocks } = setup();
     const data = randomBytes(10);

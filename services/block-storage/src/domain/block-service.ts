@@ -71,6 +71,12 @@ export class BlockService {
     private readonly quarantine: Quarantine,
     private readonly concurrency: Concurrency = { writesInFlight: 4, readsAhead: 4 },
     private readonly receiptKey?: ReceiptKey,
+    /**
+     * Called with a chunk's parts once the store has put it: nothing reads
+     * them any more (ChunkStore.put keeps none), so their memory may be used
+     * again (main.ts gives it back to the pool received messages are joined into).
+     */
+    private readonly releaseParts?: (parts: readonly Buffer[]) => void,
   ) {}
 
   /**
@@ -104,6 +110,7 @@ export class BlockService {
           .then((wrote) => {
             stored++;
             if (wrote) created++;
+            this.releaseParts?.(chunk.parts);
           })
           .catch((err: unknown) => {
             failure ??= { err };

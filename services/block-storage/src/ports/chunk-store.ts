@@ -30,7 +30,9 @@ export interface ChunkStore {
    * twice is read twice), with about `ahead` chunks (at most twice as many)
    * read ahead of the one the caller takes. A failed read ends the iteration
    * there, so the error belongs to the next hash the caller expected. A
-   * caller that stops early returns the iterator, and its reads stop.
+   * caller that stops early returns the iterator, and its reads stop. Each
+   * chunk comes in memory of its own that the store keeps no hold of, so
+   * the caller may use that memory again once done with it (main.ts's pool).
    */
   getMany(ownerKey: string, hashes: readonly string[], ahead: number): AsyncGenerator<Buffer | undefined>;
   /** Removes those of `hashes` that are stored; resolves how many it removed. */

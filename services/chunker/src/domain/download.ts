@@ -5,8 +5,12 @@ import type { ChunkPage, FileReads } from "../ports/file-catalogue.js";
 import { frames, sha256Hex } from "./chunking.js";
 import type { ChunkRef, StoredFile } from "./types.js";
 
-/** The file first (with how many bytes will follow), then its bytes. */
-export type DownloadPart = { kind: "file"; file: StoredFile; bytes: number } | { kind: "data"; data: Buffer };
+/**
+ * The file first (with how many bytes will follow), then its bytes. The
+ * last part of each chunk names the chunk read from block storage: once that
+ * part is sent, nothing reads the chunk's bytes any more.
+ */
+export type DownloadPart = { kind: "file"; file: StoredFile; bytes: number } | { kind: "data"; data: Buffer; lastOf?: Buffer };
 
 export interface ByteRange {
   offset: number;
@@ -59,7 +63,8 @@ export class Downloader {
           }
           const from = Math.max(range.offset - chunk.offset, 0);
           const to = Math.min(end - chunk.offset, chunk.size);
-          for (const frame of frames(data.subarray(from, to), this.frameSize)) yield { kind: "data", data: frame };
+          const parts = [...frames(data.subarray(from, to), this.frameSize)];
+          for (const [k, frame] of parts.entries()) yield k === parts.length - 1 ? { kind: "data", data: frame, lastOf: data } : { kind: "data", data: frame };
         }
       } catch (err) {
         // A chunk the version lists is gone (quarantined as corrupt, or lost): the file is damaged, not absent.

@@ -185,6 +185,22 @@ describe("Downloader", () => {
     }
   });
 
+  it("names each chunk it read with the last part sent of it, and no other part", async () => {
+    const data = randomBytes(600 * KiB);
+    const { f, fileId } = await uploaded(data);
+    const chunks = f.commits[0]!.chunks;
+    const ends: Array<{ at: number; chunk: Buffer }> = [];
+    let at = 0;
+    for await (const part of new Downloader(f.blocks, f.catalogue, 5_000).download(fileId, { offset: 10, length: 0 }, as)) {
+      if (part.kind !== "data") continue;
+      at += part.data.length;
+      if (part.lastOf) ends.push({ at, chunk: part.lastOf });
+    }
+    // Parts of 5000 bytes: a chunk's last part is where its bytes end (the first chunk sent from offset 10 on).
+    expect(ends.map((e) => e.at)).toEqual(chunks.map((c) => c.offset + c.size - 10));
+    ends.forEach(({ chunk }, i) => expect(chunk.equals(data.subarray(chunks[i]!.offset, chunks[i]!.offset + chunks[i]!.size)), `chunk ${i}`).toBe(true));
+  });
+
   it("reads only the chunks a range needs", async () => {
     const data = randomBytes(600 * KiB);
     const { f, fileId } = await uploaded(data);
