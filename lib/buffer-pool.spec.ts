@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BufferPool, capacityFor } from "./buffer-pool.js";
 
 const MiB = 1024 * 1024;
@@ -72,5 +72,29 @@ describe("BufferPool", () => {
     pool.give(small);
     expect(pool.idleByteCount).toBe(0);
     expect(pool.lent(small)).toBe(false);
+  });
+});
+
+describe("BufferPool when nothing is taken", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("lets go of its idle memory once a whole trim period passes without a take, and not while memory is taken", () => {
+    vi.useFakeTimers();
+    const pool = new BufferPool(16 * MiB, 64 * 1024, 1000);
+    const a = pool.take(MiB);
+    pool.give(a);
+    vi.advanceTimersByTime(600);
+    // A take within the period keeps the pool for another one.
+    const b = pool.take(MiB);
+    expect(b).toBe(a);
+    pool.give(b);
+    vi.advanceTimersByTime(600);
+    expect(pool.idleByteCount).toBe(MiB);
+    vi.advanceTimersByTime(1000);
+    expect(pool.idleByteCount).toBe(0);
+    // Dropped memory is not the pool's any more.
+    pool.give(a);
+    expect(pool.idleByteCount).toBe(0);
+    expect(pool.take(MiB)).not.toBe(a);
   });
 });

@@ -21,11 +21,12 @@
  * and a request takes idle memory of its own step or of one of the three
  * above, so a buffer serves any chunk of nearly its size; the memory kept
  * idle stays bounded (`maxIdleBytes`; past it a given-back buffer is left
- * to the collector).
+ * to the collector), and a pool nobody takes from for a while lets go of all
+ * of it, so a service between transfers holds none.
  */
 /**
- * What a service's pool of chunk buffers keeps idle (for as long as the
- * process runs): the chunks of a few messages or pack runs in flight.
+ * What a service's pool of chunk buffers keeps idle while chunks flow: the
+ * chunks of a few messages or pack runs in flight.
  */
 export const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
 
@@ -35,16 +36,22 @@ export class BufferPool {
   /** Every ArrayBuffer this pool made and still tracks: whether it is idle now. */
   private readonly state = new WeakMap<ArrayBuffer, { idle: boolean }>();
   private idleBytes = 0;
+  /** Whether anything was taken since the trim timer was set. */
+  private takenSinceTrimSet = false;
+  private trimTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxIdleBytes: number,
     /** Smaller requests are not pooled (a fresh allocation costs them little and would only fill the pool). */
     readonly minBytes = 64 * 1024,
+    /** Idle memory nobody asked for during this long goes to the garbage collector: a quiet service holds none. */
+    private readonly trimAfterMs = 2_000,
   ) {}
 
   /** Memory of at least `bytes` (an idle buffer of its size step when there is one); give it back with give(). */
   take(bytes: number): ArrayBuffer {
     if (bytes < this.minBytes) return uninitialized(bytes);
+    this.takenSinceTrimSet = true;
     const capacity = capacityFor(bytes);
     // Its own step first, then the few above: chunk sizes spread over many steps.
     for (let size = capacity, step = 0; step <= LARGER_STEPS_TAKEN; step++, size = capacityFor(size + 1)) {
@@ -78,6 +85,21 @@ export class BufferPool {
     const list = this.idle.get(capacity);
     if (list) list.push(memory as ArrayBuffer);
     else this.idle.set(capacity, [memory as ArrayBuffer]);
+    this.trimWhenQuiet();
+  }
+
+  /** Drops the idle memory once a whole trimAfterMs passes without a take. */
+  private trimWhenQuiet(): void {
+    if (this.trimTimer) return;
+    this.takenSinceTrimSet = false;
+    this.trimTimer = setTimeout(() => {
+      this.trimTimer = undefined;
+      if (this.takenSinceTrimSet) return this.trimWhenQuiet();
+      for (const list of this.idle.values()) for (const memory of list) this.state.delete(memory);
+      this.idle.clear();
+      this.idleBytes = 0;
+    }, this.trimAfterMs);
+    this.trimTimer.unref();
   }
 
   /** Whether the memory is this pool's and lent out (taken, not given back). */
