@@ -12,6 +12,7 @@ import {
   withHeadroom,
   zeroCopyFraming,
 } from "./grpc-framing.js";
+import { loopbackGrpc } from "./loopback-grpc.spec-support.js";
 
 const require = createRequire(import.meta.url);
 
@@ -136,8 +137,8 @@ describe("framed messages through real grpc-js calls", () => {
       responseDeserialize: raw.deserialize,
     },
   } satisfies grpc.ServiceDefinition;
-  const server = new grpc.Server();
   let client: grpc.Client & { echo(): grpc.ClientDuplexStream<Buffer, Buffer> };
+  let close: () => void;
 
   /** One message of each kind, different bytes each, the in-place one larger than an HTTP/2 frame. */
   const messages = () => {
@@ -146,7 +147,7 @@ describe("framed messages through real grpc-js calls", () => {
   };
 
   beforeAll(async () => {
-    server.addService(definition, {
+    ({ client, close } = await loopbackGrpc<typeof client>(definition, {
       echo: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         let i = 0;
         // Each message goes back in another of the three kinds: the server side's framing of each.
@@ -162,18 +163,10 @@ describe("framed messages through real grpc-js calls", () => {
         });
         call.on("end", () => call.end());
       },
-    });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const Client = grpc.makeGenericClientConstructor(definition, "Framing");
-    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+    }));
   });
 
-  afterAll(() => {
-    client.close();
-    server.forceShutdown();
-  });
+  afterAll(() => close());
 
   it("arrive byte for byte in both directions", async () => {
     const sent = messages();
@@ -209,27 +202,19 @@ describe("receiveMessagesInto through real grpc-js calls", () => {
       responseDeserialize: (b: Buffer) => b,
     },
   } satisfies grpc.ServiceDefinition;
-  const server = new grpc.Server();
   let client: grpc.Client & { collect(callback: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer> };
+  let close: () => void;
 
   beforeAll(async () => {
-    server.addService(definition, {
+    ({ client, close } = await loopbackGrpc<typeof client>(definition, {
       collect: (call: grpc.ServerReadableStream<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
         call.on("data", () => undefined);
         call.on("end", () => callback(null, Buffer.alloc(0)));
       },
-    });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const Client = grpc.makeGenericClientConstructor(definition, "Receive");
-    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+    }));
   });
 
-  afterAll(() => {
-    client.close();
-    server.forceShutdown();
-  });
+  afterAll(() => close());
 
   const send = (messages: Buffer[]) =>
     new Promise<void>((resolve, reject) => {

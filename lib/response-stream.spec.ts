@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BufferPool } from "./buffer-pool.js";
 import { messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
+import { loopbackGrpc } from "./loopback-grpc.spec-support.js";
 import { afterWritten, MAX_UNSENT_MESSAGES, writeResponses, type ResponseSink } from "./response-stream.js";
 
 /** A call whose writes complete only when the test says so. */
@@ -114,8 +115,8 @@ describe("afterWritten through a real grpc-js call", () => {
       responseDeserialize: (b: Buffer) => Buffer.from(b),
     },
   } satisfies grpc.ServiceDefinition;
-  const server = new grpc.Server();
   let client: grpc.Client & { chunks(request: Buffer): grpc.ClientReadableStream<Buffer> };
+  let close: () => void;
 
   async function* chunks() {
     for (let i = 0; i < CHUNKS; i++) {
@@ -132,22 +133,14 @@ describe("afterWritten through a real grpc-js call", () => {
 
   beforeAll(async () => {
     expect(zeroCopyFraming()).toBe(true);
-    server.addService(definition, {
+    ({ client, close } = await loopbackGrpc<typeof client>(definition, {
       chunks: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
         void writeResponses(call, chunks(), new AbortController().signal).then(() => call.end());
       },
-    });
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-    );
-    const Client = grpc.makeGenericClientConstructor(definition, "Pool");
-    client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as typeof client;
+    }));
   });
 
-  afterAll(() => {
-    client.close();
-    server.forceShutdown();
-  });
+  afterAll(() => close());
 
   it("reports a message only once its bytes left: every chunk arrives intact although its memory was overwritten and reused", async () => {
     const call = client.chunks(Buffer.alloc(0));
