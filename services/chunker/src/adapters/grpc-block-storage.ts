@@ -4,6 +4,7 @@ import { credentials } from "@grpc/grpc-js";
 import type { ChunkReceipt } from "#lib/chunk-receipts.js";
 import type { BlockStorageServiceClient, PutChunksRequest, PutChunksResponse, ReadChunksResponse } from "#gen/cfs/blockstore/v1/blockstore.js";
 import { BlockStorageClient } from "#lib/bulk-codecs.js";
+import type { BufferPool } from "#lib/buffer-pool.js";
 import { withHeadroom } from "#lib/grpc-framing.js";
 import { MESSAGE_HEADERS_BYTES } from "#lib/limits.js";
 import { dataLoss, fromGrpcError } from "#lib/errors.js";
@@ -28,14 +29,30 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
    * with its headers goes as one PutChunks message, a larger one (FastCDC's
    * largest, at 4 × the average, pass a 4 MiB limit) in several.
    */
-  constructor(address: string, options: ChannelOptions, maxMessageBytes: number) {
-    this.client = new BlockStorageClient(address, credentials.createInsecure(), options);
+  /** Memory chunkBuffer() lent for a chunk, which goes back to `pool` once PutChunks has written the whole chunk. */
+  private readonly lentForChunks = new WeakSet<ArrayBufferLike>();
+
+  constructor(
+    address: string,
+    options: ChannelOptions,
+    maxMessageBytes: number,
+    /** Where chunk buffers come from and go back to (lib/buffer-pool.ts); without it each is a fresh allocation. */
+    private readonly pool?: BufferPool,
+  ) {
+    // No retry buffer: grpc-js calls a write of a message that fits its retry
+    // buffer back at once and keeps the message for a retry, so only without
+    // one does a written callback mean the bytes left (and the chunk's memory
+    // is free). A PutChunks stream is never retried once it carried a chunk
+    // anyway (its chunks pass the 256 KiB default).
+    this.client = new BlockStorageClient(address, credentials.createInsecure(), { ...options, "grpc.per_rpc_retry_buffer_size": 0 });
     this.dataMessageBytes = maxMessageBytes - MESSAGE_HEADERS_BYTES;
   }
 
   /** Headroom in front lets the codec write the message around the chunk instead of copying it (grpc-framing.ts). */
   chunkBuffer(size: number): Buffer {
-    return withHeadroom(size);
+    const buffer = withHeadroom(size, this.pool);
+    if (this.pool) this.lentForChunks.add(buffer.buffer);
+    return buffer;
   }
 
   async missing(hashes: readonly string[], as: CallIdentity): Promise<Set<string>> {
@@ -45,7 +62,9 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   }
 
   openWriter(as: CallIdentity): ChunkWriter {
-    return new GrpcChunkWriter(this.client, as, this.dataMessageBytes);
+    const { pool } = this;
+    const release = pool && ((part: Buffer) => this.lentForChunks.delete(part.buffer) && pool.give(part.buffer));
+    return new GrpcChunkWriter(this.client, as, this.dataMessageBytes, (part) => this.lentForChunks.has(part.buffer), release);
   }
 
   async *read(chunks: ReadonlyArray<{ sha256: string; size: number }>, as: CallIdentity): AsyncGenerator<Buffer> {
@@ -98,6 +117,10 @@ class GrpcChunkWriter implements ChunkWriter {
     client: BlockStorageServiceClient,
     as: CallIdentity,
     private readonly dataMessageBytes: number,
+    /** Whether `part` is a whole chunk in memory chunkBuffer() lent. */
+    private readonly isLentChunk: (part: Buffer) => boolean = () => false,
+    /** Gives such a chunk's memory back once its message is written out. */
+    private readonly release?: (part: Buffer) => void,
   ) {
     let call!: ClientWritableStream<PutChunksRequest>;
     this.response = new Promise((resolve, reject) => {
@@ -116,7 +139,11 @@ class GrpcChunkWriter implements ChunkWriter {
 
   async data(part: Buffer): Promise<void> {
     // A chunk that fits goes as itself: a slice of it would lose its headroom.
-    if (part.length <= this.dataMessageBytes) return this.send({ payload: { $case: "data", value: part } });
+    if (part.length <= this.dataMessageBytes) {
+      const { release } = this;
+      const written = release && this.isLentChunk(part) ? () => release(part) : undefined;
+      return this.send({ payload: { $case: "data", value: part } }, written);
+    }
     for (let offset = 0; offset < part.length; offset += this.dataMessageBytes) {
       await this.send({ payload: { $case: "data", value: part.subarray(offset, offset + this.dataMessageBytes) } });
     }
@@ -137,9 +164,11 @@ class GrpcChunkWriter implements ChunkWriter {
     this.stopWatching();
   }
 
-  private async send(message: PutChunksRequest): Promise<void> {
+  /** Writes a message; `written` runs once grpc-js has written it out (never if the write failed). */
+  private async send(message: PutChunksRequest, written?: () => void): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (!this.call.write(message)) {
+    const accepted = written ? this.call.write(message, (err?: Error | null) => err || written()) : this.call.write(message);
+    if (!accepted) {
       // The response settles only when the call ends: if it failed meanwhile,
       // "drain" never comes.
       await Promise.race([once(this.call, "drain"), this.response]);
