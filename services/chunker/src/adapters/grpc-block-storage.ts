@@ -63,7 +63,12 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
 
   openWriter(as: CallIdentity): ChunkWriter {
     const { pool } = this;
-    const release = pool && ((part: Buffer) => this.lentForChunks.delete(part.buffer) && pool.give(part.buffer));
+    const release =
+      pool &&
+      ((part: Buffer) => {
+        this.lentForChunks.delete(part.buffer);
+        pool.give(part.buffer);
+      });
     return new GrpcChunkWriter(this.client, as, this.dataMessageBytes, (part) => this.lentForChunks.has(part.buffer), release);
   }
 
@@ -117,7 +122,7 @@ class GrpcChunkWriter implements ChunkWriter {
     client: BlockStorageServiceClient,
     as: CallIdentity,
     private readonly dataMessageBytes: number,
-    /** Whether `part` is a whole chunk in memory chunkBuffer() lent. */
+    /** Whether `part` is in memory chunkBuffer() lent (the uploader sends each such chunk once, whole). */
     private readonly isLentChunk: (part: Buffer) => boolean = () => false,
     /** Gives such a chunk's memory back once its message is written out. */
     private readonly release?: (part: Buffer) => void,
@@ -167,7 +172,11 @@ class GrpcChunkWriter implements ChunkWriter {
   /** Writes a message; `written` runs once grpc-js has written it out (never if the write failed). */
   private async send(message: PutChunksRequest, written?: () => void): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    const accepted = written ? this.call.write(message, (err?: Error | null) => err || written()) : this.call.write(message);
+    const accepted = written
+      ? this.call.write(message, (err?: Error | null) => {
+          if (!err) written();
+        })
+      : this.call.write(message);
     if (!accepted) {
       // The response settles only when the call ends: if it failed meanwhile,
       // "drain" never comes.
