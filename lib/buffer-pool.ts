@@ -1,4 +1,10 @@
 /**
+ * What a service's pool of chunk buffers keeps idle while chunks flow: the
+ * chunks of a few messages or pack runs in flight.
+ */
+export const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
  * Chunk-sized memory used again instead of freed.
  *
  * Why: a chunk buffer that lives a while (read ahead, waiting for its turn
@@ -24,12 +30,6 @@
  * to the collector), and a pool nobody takes from for a while lets go of all
  * of it, so a service between transfers holds none.
  */
-/**
- * What a service's pool of chunk buffers keeps idle while chunks flow: the
- * chunks of a few messages or pack runs in flight.
- */
-export const IDLE_CHUNK_BUFFER_BYTES = 16 * 1024 * 1024;
-
 export class BufferPool {
   /** Idle memory by capacity. */
   private readonly idle = new Map<number, ArrayBuffer[]>();

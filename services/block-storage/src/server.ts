@@ -49,11 +49,12 @@ export function createHandlers(blocks: BlockService, options: HandlerOptions): S
         const next = await reportCorruption(ctx, () => chunks.next());
         if (next.done) return;
         const data = next.value;
+        const { releaseChunk } = options;
         const frames = [...framesOf(data, options.maxFrameBytes)];
         for (const [i, frame] of frames.entries()) {
           const message: ReadChunksResponse = { index, data: frame };
           // Frames go out in order: once the last is written, so are the others.
-          yield i === frames.length - 1 && options.releaseChunk ? afterWritten(message, () => options.releaseChunk!(data)) : message;
+          yield i === frames.length - 1 && releaseChunk ? afterWritten(message, () => releaseChunk(data)) : message;
         }
         index++;
       }

@@ -24,14 +24,18 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   private readonly dataMessageBytes: number;
 
   /**
+   * Memory chunkBuffer() lent for a chunk, which goes back to `pool` once
+   * PutChunks has written it (the pool also lends the memory of received
+   * messages, which the writer must never give back).
+   */
+  private readonly lentForChunks = new WeakSet<ArrayBufferLike>();
+
+  /**
    * `maxMessageBytes`: what block storage accepts in one message
    * (CFS_MAX_MESSAGE_BYTES, the same for every service). A chunk that fits
    * with its headers goes as one PutChunks message, a larger one (FastCDC's
    * largest, at 4 × the average, pass a 4 MiB limit) in several.
    */
-  /** Memory chunkBuffer() lent for a chunk, which goes back to `pool` once PutChunks has written the whole chunk. */
-  private readonly lentForChunks = new WeakSet<ArrayBufferLike>();
-
   constructor(
     address: string,
     options: ChannelOptions,
@@ -62,14 +66,17 @@ export class GrpcChunkStorage implements ChunkWriting, ChunkReading {
   }
 
   openWriter(as: CallIdentity): ChunkWriter {
+    return new GrpcChunkWriter(this.client, as, this.dataMessageBytes, (part) => this.releaseOf(part));
+  }
+
+  /** What gives `part`'s memory back to the pool once it is written out, when chunkBuffer() lent it. */
+  private releaseOf(part: Buffer): (() => void) | undefined {
     const { pool } = this;
-    const release =
-      pool &&
-      ((part: Buffer) => {
-        this.lentForChunks.delete(part.buffer);
-        pool.give(part.buffer);
-      });
-    return new GrpcChunkWriter(this.client, as, this.dataMessageBytes, (part) => this.lentForChunks.has(part.buffer), release);
+    if (!pool || !this.lentForChunks.has(part.buffer)) return undefined;
+    return () => {
+      this.lentForChunks.delete(part.buffer);
+      pool.give(part.buffer);
+    };
   }
 
   async *read(chunks: ReadonlyArray<{ sha256: string; size: number }>, as: CallIdentity): AsyncGenerator<Buffer> {
@@ -122,10 +129,8 @@ class GrpcChunkWriter implements ChunkWriter {
     client: BlockStorageServiceClient,
     as: CallIdentity,
     private readonly dataMessageBytes: number,
-    /** Whether `part` is in memory chunkBuffer() lent (the uploader sends each such chunk once, whole). */
-    private readonly isLentChunk: (part: Buffer) => boolean = () => false,
-    /** Gives such a chunk's memory back once its message is written out. */
-    private readonly release?: (part: Buffer) => void,
+    /** For a part in memory chunkBuffer() lent (the uploader sends each such chunk once, whole): what gives it back once written out. */
+    private readonly releaseOf: (part: Buffer) => (() => void) | undefined = () => undefined,
   ) {
     let call!: ClientWritableStream<PutChunksRequest>;
     this.response = new Promise((resolve, reject) => {
@@ -145,9 +150,7 @@ class GrpcChunkWriter implements ChunkWriter {
   async data(part: Buffer): Promise<void> {
     // A chunk that fits goes as itself: a slice of it would lose its headroom.
     if (part.length <= this.dataMessageBytes) {
-      const { release } = this;
-      const written = release && this.isLentChunk(part) ? () => release(part) : undefined;
-      return this.send({ payload: { $case: "data", value: part } }, written);
+      return this.send({ payload: { $case: "data", value: part } }, this.releaseOf(part));
     }
     for (let offset = 0; offset < part.length; offset += this.dataMessageBytes) {
       await this.send({ payload: { $case: "data", value: part.subarray(offset, offset + this.dataMessageBytes) } });
