@@ -421,6 +421,45 @@ describe("fastCdcChunks", () => {
     for await (const chunk of fastCdcChunks(slowly(), { avgBytes: 64 * KiB })) chunks.push(chunk);
     expect(chunks.map((c) => ({ offset: c.offset, length: c.data.length }))).toEqual([...fastCdcCutPoints(input, 64 * KiB)]);
   });
+  it("reports each frame once, in order, only when its bytes are all in chunks yielded", async () => {
+    const input = INPUT.subarray(0, 4 * MiB);
+    // Frames of their own (random sizes, empty ones included), so overwriting one leaves the input as it was.
+    const frames = [...framesOf(input, randomFrameSizes(11))].map((f) => Uint8Array.from(f));
+    const reported: Uint8Array[] = [];
+    const chunks: Array<{ offset: number; data: Uint8Array }> = [];
+    let yieldedBytes = 0;
+    let framedBytes = 0;
+    const framesBytesUpTo = new Map<Uint8Array, number>(frames.map((f) => [f, (framedBytes += f.length)]));
+    const copied = (frame: Uint8Array) => {
+      reported.push(frame);
+      frame.fill(0xa5); // its memory used for something else at once
+    };
+    for await (const chunk of fastCdcChunks(frames, { avgBytes: 64 * KiB, copied })) {
+      chunks.push({ offset: chunk.offset, data: Uint8Array.from(chunk.data) });
+      yieldedBytes += chunk.data.length;
+      // Every frame reported so far ends inside what has been yielded.
+      for (const frame of reported) expect(framesBytesUpTo.get(frame)).toBeLessThanOrEqual(yieldedBytes);
+    }
+    expect(reported.length).toBe(frames.length);
+    expect(reported.every((f, i) => f === frames[i])).toBe(true);
+    expect(chunks.map((c) => ({ offset: c.offset, length: c.data.length }))).toEqual([...fastCdcCutPoints(input, 64 * KiB)]);
+    expect(Buffer.concat(chunks.map((c) => c.data)).equals(Buffer.from(input))).toBe(true);
+  });
+
+  it("reports no frame of a stream left early whose bytes were not all yielded", async () => {
+    const input = INPUT.subarray(0, 1 * MiB);
+    const frames = [...framesOf(input, () => 100 * KiB)];
+    const reported: Uint8Array[] = [];
+    let yielded = 0;
+    for await (const chunk of fastCdcChunks(frames, { avgBytes: 64 * KiB, copied: (f) => reported.push(f) })) {
+      yielded += chunk.data.length;
+      if (yielded > 200 * KiB) break;
+    }
+    const streamEnd = (f: Uint8Array) => f.byteOffset - input.byteOffset + f.length;
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported.every((f) => streamEnd(f) <= yielded)).toBe(true);
+    expect(reported.length).toBeLessThan(frames.length);
+  });
 });
 
 describe("a 1-byte insert in the middle", () => {

@@ -318,6 +318,13 @@ export interface FastCdcChunksOptions {
    * wasted work, and the chunk comes back as a Buffer.
    */
   allocate?: (size: number) => Uint8Array;
+  /**
+   * Called once for each frame as soon as every byte of it is in a chunk
+   * already yielded: the generator never reads the frame again, so its
+   * memory may be used for something else (a pooled receive buffer given
+   * back). Frames of a stream that ends early are not reported.
+   */
+  copied?: (frame: Uint8Array) => void;
 }
 
 /**
@@ -336,6 +343,9 @@ export async function* fastCdcChunks(frames: AsyncIterable<Uint8Array> | Iterabl
   let parts: Uint8Array[] = [];
   let partsBytes = 0;
   let offset = 0;
+  /** Frames the cutter is done with whose last part is still in `parts`. */
+  let spent: Uint8Array[] = [];
+  const copied = options.copied ?? (() => undefined);
   const assemble = (): FastCdcChunk => {
     const data = allocate(partsBytes);
     let at = 0;
@@ -347,6 +357,8 @@ export async function* fastCdcChunks(frames: AsyncIterable<Uint8Array> | Iterabl
     offset += partsBytes;
     parts = [];
     partsBytes = 0;
+    for (const frame of spent) copied(frame);
+    spent = [];
     return chunk;
   };
   const keep = (part: Uint8Array) => {
@@ -360,6 +372,9 @@ export async function* fastCdcChunks(frames: AsyncIterable<Uint8Array> | Iterabl
       yield assemble();
     }
     if (start < frame.length) keep(frame.subarray(start));
+    // Reported in stream order: an empty frame waits behind the bytes before it.
+    if (partsBytes > 0) spent.push(frame);
+    else copied(frame);
   }
   if (partsBytes > 0) yield assemble();
 }

@@ -22,14 +22,18 @@ import { createHandlers } from "./server.js";
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
   const log = createLogger("chunker", config.server.logLevel);
-  // Chunks read from block storage arrive in its memory and go back once forwarded to the client; chunks cut go back once sent.
+  // Chunks read from block storage arrive in its memory and go back once forwarded to the client; chunks cut go back once
+  // sent; a client's frames once cut.
   const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
   if (!receiveMessagesInto(chunkBuffers)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
   const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers, config.server.maxMessageBytes, chunkBuffers);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   // Single-file commits of one token wait for the one on its way and go together (group commit).
-  const uploader = new Uploader(blocks, new GroupedCommits(catalogue), config);
+  // A received frame lent by the pool (a large message) goes back once its bytes are cut into chunks.
+  const uploader = new Uploader(blocks, new GroupedCommits(catalogue), config, (frame) => {
+    if (chunkBuffers.lent(frame.buffer)) chunkBuffers.give(frame.buffer);
+  });
   const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);
   const chunking = fastCdcSizes(config.chunkAvgBytes);
   const uploadConfig = {

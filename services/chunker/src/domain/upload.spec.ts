@@ -49,6 +49,22 @@ describe("Uploader", () => {
     expect(lists[2]).toEqual(lists[0]);
   });
 
+  it("tells of every frame once its bytes are cut, and what it stores survives the frames' memory used again at once", async () => {
+    const f = fakes();
+    const data = randomBytes(700 * KiB);
+    const sent = [...frames(data, 50 * KiB)].map((frame) => Buffer.from(frame));
+    const told: Uint8Array[] = [];
+    const uploader = new Uploader(f.blocks, f.catalogue, limits, (frame) => {
+      told.push(frame);
+      frame.fill(0);
+    });
+    const file = await uploader.upload({ name: "a", contentType: "" }, (async function* () { yield* sent; })(), as, log);
+    expect(told).toHaveLength(sent.length);
+    expect(told.every((frame, i) => frame === sent[i])).toBe(true);
+    expect(file.sha256).toBe(sha256Hex(data));
+    for (const c of f.commits[0]!.chunks) expect(f.stored.get(c.sha256)!.equals(data.subarray(c.offset, c.offset + c.size))).toBe(true);
+  });
+
   it("stores each distinct chunk once, and none that block storage has", async () => {
     const f = fakes();
     const block = randomBytes(300 * KiB);

@@ -61,6 +61,12 @@ export class Uploader {
     private readonly blocks: ChunkWriting,
     private readonly catalogue: FileCommits,
     private readonly limits: UploadLimits,
+    /**
+     * Told of each frame of an upload's data once its bytes are all in chunks
+     * cut: the upload never reads it again, so its memory may be used again
+     * (main.ts gives received messages' pooled memory back).
+     */
+    private readonly frameCopied: (frame: Uint8Array) => void = () => undefined,
   ) {}
 
   /**
@@ -162,6 +168,7 @@ export class Uploader {
     for await (const { offset, data: bytes } of fastCdcChunks(this.limited(data, header), {
       avgBytes: this.limits.chunkAvgBytes,
       allocate: (size) => this.blocks.chunkBuffer(size),
+      copied: this.frameCopied,
     })) {
       const chunk = bytes as Buffer;
       fileHash.update(chunk);
