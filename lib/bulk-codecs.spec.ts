@@ -137,6 +137,20 @@ describe("zero copy", () => {
     const again = readChunksResponseCodec.encode({ index: 999, data: read });
     expect(again.buffer).not.toBe(read.buffer);
     expect(again.equals(response)).toBe(true);
+
+    // A payload inside an HttpBody inside the request: both messages' headers written in front of it.
+    const content = (bytes: Buffer) => ({ contentType: "", data: bytes, extensions: [] });
+    const frame = withRoom(data);
+    const session = chunkerPutChunksRequestCodec.encode({ uploadId: "", index: 7, content: content(frame) });
+    expect(session.buffer).toBe(frame.buffer);
+    expect(session.equals(Buffer.from(ChunkerPutChunksRequest.encode({ uploadId: "", index: 7, content: content(data) }).finish()))).toBe(true);
+    const body = withRoom(data);
+    const raw = uploadFileContentRequestCodec.encode({ name: "", content: content(body) });
+    expect(raw.buffer).toBe(body.buffer);
+    expect(raw.equals(Buffer.from(UploadFileContentRequest.encode({ name: "", content: content(data) }).finish()))).toBe(true);
+    // Without headroom: copied into the one buffer of the whole message, the same bytes.
+    const copied = chunkerPutChunksRequestCodec.encode({ uploadId: "", content: content(data) });
+    expect(copied.equals(Buffer.from(ChunkerPutChunksRequest.encode({ uploadId: "", content: content(data) }).finish()))).toBe(true);
   });
 
   it("sends a chunk received from block storage on to the client in place: the download message's headers go where the received one's were", () => {

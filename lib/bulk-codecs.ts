@@ -66,40 +66,68 @@ function writeVarint(target: Buffer, offset: number, value: number): number {
   return offset;
 }
 
-/** One field of an encoded message: a varint or a length-delimited payload. */
-type Field = { field: number; varint: number } | { field: number; bytes: Uint8Array };
+/**
+ * One field of an encoded message: a varint, a length-delimited payload, or
+ * a message of its own (HttpBody inside a request) written in the same
+ * buffer, so its payload is copied once, not into the inner message and
+ * then again into the outer one.
+ */
+type Field = { field: number; varint: number } | { field: number; bytes: Uint8Array } | { field: number; fields: readonly Field[] };
 
 function fieldSize(f: Field): number {
   const tag = varintSize(f.field << 3);
   if ("varint" in f) return tag + varintSize(f.varint);
-  return tag + varintSize(f.bytes.length) + f.bytes.length;
+  const length = "bytes" in f ? f.bytes.length : fieldsSize(f.fields);
+  return tag + varintSize(length) + length;
+}
+
+function fieldsSize(fields: readonly Field[]): number {
+  let size = 0;
+  for (const f of fields) size += fieldSize(f);
+  return size;
+}
+
+type BytesField = Extract<Field, { bytes: Uint8Array }>;
+
+/** The field whose payload a message ends with: its last field, or the one its last nested message ends with. */
+function trailingBytesField(fields: readonly Field[]): BytesField | undefined {
+  const last = fields[fields.length - 1];
+  if (!last || "varint" in last) return undefined;
+  return "bytes" in last ? last : trailingBytesField(last.fields);
 }
 
 /**
  * The fields, in order, as one framed message (grpc-framing.ts): in place in
- * front of the last field's payload when that payload has headroom, else in
- * one new buffer with the payloads copied in.
+ * front of the payload the message ends with when that payload has headroom,
+ * else in one new buffer with the payloads copied in.
  */
 function encodeFields(fields: readonly Field[]): Buffer {
-  let size = 0;
-  for (const f of fields) size += fieldSize(f);
-  const last = fields[fields.length - 1];
-  const payload = last && "bytes" in last ? last.bytes : undefined;
-  const inPlace = payload && messageInPlace(payload, size - payload.length);
+  const size = fieldsSize(fields);
+  const trailing = trailingBytesField(fields);
+  const inPlace = trailing && messageInPlace(trailing.bytes, size - trailing.bytes.length);
   const out = inPlace || framedMessage(size);
-  let offset = 0;
+  writeFields(out, 0, fields, inPlace ? trailing : undefined);
+  return out;
+}
+
+/** Writes the fields from `offset` on, all but `inPlace`'s payload (already where it belongs); returns the end. */
+function writeFields(out: Buffer, offset: number, fields: readonly Field[], inPlace: BytesField | undefined): number {
   for (const f of fields) {
     if ("varint" in f) {
       offset = writeVarint(out, offset, (f.field << 3) | VARINT);
       offset = writeVarint(out, offset, f.varint);
-    } else {
+    } else if ("bytes" in f) {
       offset = writeVarint(out, offset, (f.field << 3) | LENGTH_DELIMITED);
       offset = writeVarint(out, offset, f.bytes.length);
-      if (!(inPlace && f === last)) out.set(f.bytes, offset);
+      if (f !== inPlace) out.set(f.bytes, offset);
       offset += f.bytes.length;
+    } else {
+      offset = writeVarint(out, offset, (f.field << 3) | LENGTH_DELIMITED);
+      offset = writeVarint(out, offset, fieldsSize(f.fields));
+      offset = writeFields(out, offset, f.fields, inPlace);
     }
   }
-  return out;
+  return offset;
 }
 
 /** An int64 as a number, refused beyond 2^53 like the generated decoders do. */
@@ -131,11 +159,23 @@ function readFields(input: Uint8Array | BinaryReader, length: number | undefined
 }
 
 function encodeHttpBody(body: HttpBody): Buffer {
-  if (body.extensions.length > 0) return view(HttpBody.encode(body).finish());
+  const fields = httpBodyFields(body);
+  return fields ? encodeFields(fields) : view(HttpBody.encode(body).finish());
+}
+
+/** An HttpBody's fields, or undefined when it has extensions (the generated code encodes those). */
+function httpBodyFields(body: HttpBody): Field[] | undefined {
+  if (body.extensions.length > 0) return undefined;
   const fields: Field[] = [];
   if (body.contentType !== "") fields.push({ field: 1, bytes: Buffer.from(body.contentType, "utf8") });
   if (body.data.length > 0) fields.push({ field: 2, bytes: body.data });
-  return encodeFields(fields);
+  return fields;
+}
+
+/** An HttpBody as a field of the message around it: written inside that message's buffer when it can be. */
+function httpBodyField(field: number, body: HttpBody): Field {
+  const fields = httpBodyFields(body);
+  return fields ? { field, fields } : { field, bytes: view(HttpBody.encode(body).finish()) };
 }
 
 function decodeHttpBody(input: Uint8Array | BinaryReader, length?: number): HttpBody {
@@ -207,7 +247,7 @@ export const uploadFileContentRequestCodec = {
     // Only the first message carries the query fields: the rest are bodies.
     const bodyOnly = message.name === "" && message.size === undefined && message.sha256 === undefined && message.idempotencyKey === undefined;
     if (!bodyOnly || !message.content) return view(UploadFileContentRequest.encode(message).finish());
-    return encodeFields([{ field: 4, bytes: encodeHttpBody(message.content) }]);
+    return encodeFields([httpBodyField(4, message.content)]);
   },
   decode(bytes: Buffer): UploadFileContentRequest {
     const message: UploadFileContentRequest = { name: "", content: undefined };
@@ -232,7 +272,7 @@ export const chunkerPutChunksRequestCodec = {
       if (message.index < 0) return view(ChunkerPutChunksRequest.encode(message).finish());
       fields.push({ field: 2, varint: message.index });
     }
-    if (message.content) fields.push({ field: 3, bytes: encodeHttpBody(message.content) });
+    if (message.content) fields.push(httpBodyField(3, message.content));
     return encodeFields(fields);
   },
   decode(bytes: Buffer): ChunkerPutChunksRequest {

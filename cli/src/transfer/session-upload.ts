@@ -5,6 +5,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { IndexRange, PutChunksRequest, PutChunksResponse, Upload } from "#gen/cfs/chunker/v1/chunker.js";
 import type { File } from "#gen/cfs/metadata/v1/metadata.js";
 import { isServiceError } from "#lib/errors.js";
+import { withHeadroom } from "#lib/grpc-framing.js";
 import type { Connection } from "../rpc.js";
 import type { ChunkedFile, LocalChunk } from "./chunk-file.js";
 
@@ -116,7 +117,8 @@ async function putRun(conn: Connection, uploadId: string, handle: FileHandle, ru
     const end = run.at(-1)!.offset + run.at(-1)!.size;
     for (let offset = first.offset; offset < end; ) {
       const length = Math.min(FRAME_BYTES, end - offset);
-      const data = Buffer.allocUnsafe(length);
+      // Read with room in front: the request's and its HttpBody's headers are written there, not the bytes copied.
+      const data = withHeadroom(length);
       const { bytesRead } = await handle.read(data, 0, length, offset);
       if (bytesRead !== length) throw new Error(`${length - bytesRead} bytes of the file vanished while it was uploaded`);
       const message: PutChunksRequest =
