@@ -221,26 +221,45 @@ async function receive(url: string, headers: Record<string, string> = {}): Promi
 }
 
 /**
- * Memory for the frames grpcUpload sends, used again once each is written.
- * Without it every frame waiting in HTTP/2's send buffer outlives a young
- * collection and is freed only by a full one: ~1.5 CPU-s per GiB of this
- * process's, taken from the services on this 2-core machine (tusd's client
- * writes its frames as they are, with no message to copy them into).
+ * A chunker client for large uploads, which send their frames from memory
+ * used again once each is written (`sendFrom`). Without that every frame
+ * waiting in HTTP/2's send buffer outlives a young collection and is freed
+ * only by a full one: ~1.5 CPU-s per GiB of this process's, taken from the
+ * services on this 2-core machine (tusd's client writes its frames as they
+ * are, with no message to copy them into). Its channel keeps no retry
+ * buffer: grpc-js calls back a write that fits one at once and keeps the
+ * message, so a written callback would not mean the memory is free. (The
+ * other calls keep grpc-js's transparent retry on a channel of their own.)
  */
-const sendBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
+interface PooledUploads {
+  client: ChunkerServiceClient;
+  sendFrom: BufferPool;
+}
 
-function grpcUpload(chunker: ChunkerServiceClient, token: string, name: string, frames: Iterable<Buffer>, size: number): Promise<{ fileId: string; sha256: string }> {
+function grpcUpload(
+  chunker: ChunkerServiceClient | PooledUploads,
+  token: string,
+  name: string,
+  frames: Iterable<Buffer>,
+  size: number,
+): Promise<{ fileId: string; sha256: string }> {
+  const { client, sendFrom } = "sendFrom" in chunker ? chunker : { client: chunker, sendFrom: undefined };
   return new Promise((resolve, reject) => {
-    const call = chunker.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
+    const call = client.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
     void (async () => {
       call.write({ payload: { $case: "metadata", value: { name, size, contentType: "" } } });
       for (const frame of frames) {
-        // The copy the codec would make, into memory with room for the message's headers in front.
-        const data = withHeadroom(frame.length, sendBuffers);
-        frame.copy(data);
-        const written = (err?: Error | null) => {
-          if (!err) sendBuffers.give(data.buffer);
-        };
+        let data = frame;
+        let written: ((err?: Error | null) => void) | undefined;
+        if (sendFrom) {
+          // The copy the codec would make, into memory with room for the message's headers in front.
+          const pooled = withHeadroom(frame.length, sendFrom);
+          frame.copy(pooled);
+          data = pooled;
+          written = (err) => {
+            if (!err) sendFrom.give(pooled.buffer);
+          };
+        }
         if (!call.write({ payload: { $case: "data", value: data } }, written)) await new Promise((r) => call.once("drain", r));
       }
       call.write({ payload: { $case: "finish", value: {} } });
@@ -333,7 +352,15 @@ function roundTrip(
 }
 
 /** Every phase, in order. Content variants are numbered so that no two uploads send the same bytes. */
-function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioClient, tusdFilesUrl: string, token: string, dataDir: string): Phase[] {
+function phases(
+  stack: RunningStack,
+  chunker: ChunkerServiceClient,
+  uploads: PooledUploads,
+  s3: MinioClient,
+  tusdFilesUrl: string,
+  token: string,
+  dataDir: string,
+): Phase[] {
   let variants = 0;
   const nextVariant = () => variants++;
   const bearer = { authorization: `Bearer ${token}` };
@@ -412,7 +439,7 @@ function phases(stack: RunningStack, chunker: ChunkerServiceClient, s3: MinioCli
       undefined,
       nextVariant,
       async (run, frames) => {
-        const file = await grpcUpload(chunker, token, `bench/grpc-${run}.bin`, frames, total);
+        const file = await grpcUpload(uploads, token, `bench/grpc-${run}.bin`, frames, total);
         return { ref: file.fileId, sha256: file.sha256 };
       },
       (ref) => grpcDownload(chunker, token, ref),
@@ -565,6 +592,7 @@ async function main(): Promise<void> {
   const postgres = await meterPostgres(db.url);
   let stack: RunningStack | undefined;
   let chunker: ChunkerServiceClient | undefined;
+  let bulkChunker: ChunkerServiceClient | undefined;
   /** The services' logs stay when something failed. */
   let keepLogs = true;
   try {
@@ -588,12 +616,9 @@ async function main(): Promise<void> {
     // copy each. ts-proto's generated client copies each payload three times
     // more, CPU that this process would take from the services on this
     // 2-core machine (tusd's and MinIO's clients are lean too).
-    // No retry buffer: grpc-js calls back a write that fits it at once and keeps the message, so a written
-    // callback would not mean the frame's memory is free (grpcUpload gives it back then).
-    chunker = new ChunkerClient(stack.addresses.chunker, grpc.credentials.createInsecure(), {
-      ...channelOptions(8 * 1024 * 1024, 4 * 1024 * 1024),
-      "grpc.per_rpc_retry_buffer_size": 0,
-    });
+    const options = channelOptions(8 * 1024 * 1024, 4 * 1024 * 1024);
+    chunker = new ChunkerClient(stack.addresses.chunker, grpc.credentials.createInsecure(), options);
+    bulkChunker = new ChunkerClient(stack.addresses.chunker, grpc.credentials.createInsecure(), { ...options, "grpc.per_rpc_retry_buffer_size": 0 });
     const token = await stack.issuer!.userToken("bench", 6 * 3600);
     const pids = {
       ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, stack!.processes.get(name)!.pid!])),
@@ -616,13 +641,15 @@ async function main(): Promise<void> {
     const quiet = await QuietWatch.calibrate(new Map([...cpu].filter(([m]) => m !== "bench")));
     const metering: Metering = { cpu, pids, quiet, postgres };
     const results: PhaseResult[] = [];
-    for (const phase of phases(stack, chunker, s3, tusd.filesUrl, token, dataDir)) {
+    const uploads = { client: bulkChunker, sendFrom: new BufferPool(IDLE_CHUNK_BUFFER_BYTES) };
+    for (const phase of phases(stack, chunker, uploads, s3, tusd.filesUrl, token, dataDir)) {
       if (!only || only.test(phase.name)) results.push(await measure(phase, metering));
     }
     process.stdout.write(report(results, postgres));
     keepLogs = process.env.CFS_BENCH_KEEP_LOGS === "1" || results.some((r) => r.failure || r.runs.some((x) => x.errors));
   } finally {
     chunker?.close();
+    bulkChunker?.close();
     await stack?.stop();
     await tusd.stop();
     if (!("unmetered" in postgres)) await postgres.close();
