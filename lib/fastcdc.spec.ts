@@ -421,6 +421,7 @@ describe("fastCdcChunks", () => {
     for await (const chunk of fastCdcChunks(slowly(), { avgBytes: 64 * KiB })) chunks.push(chunk);
     expect(chunks.map((c) => ({ offset: c.offset, length: c.data.length }))).toEqual([...fastCdcCutPoints(input, 64 * KiB)]);
   });
+
   it("reports each frame once, in order, only when its bytes are all in chunks yielded", async () => {
     const input = INPUT.subarray(0, 4 * MiB);
     // Frames of their own (random sizes, empty ones included), so overwriting one leaves the input as it was.
@@ -428,8 +429,9 @@ describe("fastCdcChunks", () => {
     const reported: Uint8Array[] = [];
     const chunks: Array<{ offset: number; data: Uint8Array }> = [];
     let yieldedBytes = 0;
-    let framedBytes = 0;
-    const framesBytesUpTo = new Map<Uint8Array, number>(frames.map((f) => [f, (framedBytes += f.length)]));
+    let streamBytes = 0;
+    /** Where each frame ends in the stream. */
+    const endOf = new Map<Uint8Array, number>(frames.map((f) => [f, (streamBytes += f.length)]));
     const copied = (frame: Uint8Array) => {
       reported.push(frame);
       frame.fill(0xa5); // its memory used for something else at once
@@ -438,7 +440,7 @@ describe("fastCdcChunks", () => {
       chunks.push({ offset: chunk.offset, data: Uint8Array.from(chunk.data) });
       yieldedBytes += chunk.data.length;
       // Every frame reported so far ends inside what has been yielded.
-      for (const frame of reported) expect(framesBytesUpTo.get(frame)).toBeLessThanOrEqual(yieldedBytes);
+      for (const frame of reported) expect(endOf.get(frame)).toBeLessThanOrEqual(yieldedBytes);
     }
     expect(reported.length).toBe(frames.length);
     expect(reported.every((f, i) => f === frames[i])).toBe(true);
