@@ -12,7 +12,7 @@ import {
   withHeadroom,
   zeroCopyFraming,
 } from "./grpc-framing.js";
-import { loopbackGrpc } from "./loopback-grpc.spec-support.js";
+import { bytesMethod, loopbackGrpc } from "./loopback-grpc.spec-support.js";
 
 const require = createRequire(import.meta.url);
 
@@ -117,25 +117,17 @@ describe("headroom", () => {
 
 /** A streaming echo over loopback whose messages are raw buffers: what is sent framed, in place or plain arrives as sent. */
 describe("framed messages through real grpc-js calls", () => {
-  const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => Buffer.from(b) };
+  const copyOf = (b: Buffer) => Buffer.from(b);
   /** Whether each message the server received lent its headroom (the layout the chunker's forwarding relies on). */
   const lent: boolean[] = [];
   const lending = (b: Buffer) => {
     const payload = b.subarray(3);
     lendReceivedHeadroom(b, payload);
     lent.push(messageInPlace(payload, 3) !== undefined);
-    return raw.deserialize(b);
+    return copyOf(b);
   };
   const definition = {
-    echo: {
-      path: "/cfs.test.Framing/Echo",
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: raw.serialize,
-      requestDeserialize: lending,
-      responseSerialize: raw.serialize,
-      responseDeserialize: raw.deserialize,
-    },
+    echo: bytesMethod("/cfs.test.Framing/Echo", { requestStream: true, responseStream: true }, { request: lending, response: copyOf }),
   } satisfies grpc.ServiceDefinition;
   let client: grpc.Client & { echo(): grpc.ClientDuplexStream<Buffer, Buffer> };
   let close: () => void;
@@ -192,15 +184,16 @@ describe("receiveMessagesInto through real grpc-js calls", () => {
   const pool = new BufferPool(8 * 1024 * 1024);
   const received: Buffer[] = [];
   const definition = {
-    collect: {
-      path: "/cfs.test.Receive/Collect",
-      requestStream: true,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => (received.push(b), b),
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-    },
+    collect: bytesMethod(
+      "/cfs.test.Receive/Collect",
+      { requestStream: true, responseStream: false },
+      {
+        request: (b) => {
+          received.push(b);
+          return b;
+        },
+      },
+    ),
   } satisfies grpc.ServiceDefinition;
   let client: grpc.Client & { collect(callback: (err: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer> };
   let close: () => void;

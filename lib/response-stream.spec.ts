@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BufferPool } from "./buffer-pool.js";
 import { messageInPlace, withHeadroom, zeroCopyFraming } from "./grpc-framing.js";
-import { loopbackGrpc } from "./loopback-grpc.spec-support.js";
+import { bytesMethod, loopbackGrpc } from "./loopback-grpc.spec-support.js";
 import { afterWritten, MAX_UNSENT_MESSAGES, writeResponses, type ResponseSink } from "./response-stream.js";
 
 /** A call whose writes complete only when the test says so. */
@@ -105,15 +105,7 @@ describe("afterWritten through a real grpc-js call", () => {
   const taken = new Set<ArrayBufferLike>();
   let made = 0;
   const definition = {
-    chunks: {
-      path: "/cfs.test.Pool/Chunks",
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => Buffer.from(b),
-    },
+    chunks: bytesMethod("/cfs.test.Pool/Chunks", { requestStream: false, responseStream: true }, { response: (b) => Buffer.from(b) }),
   } satisfies grpc.ServiceDefinition;
   let client: grpc.Client & { chunks(request: Buffer): grpc.ClientReadableStream<Buffer> };
   let close: () => void;

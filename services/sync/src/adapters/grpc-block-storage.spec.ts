@@ -4,7 +4,7 @@ import { BlockStorageServiceService, type ReadChunksRequest, type ReadChunksResp
 import { CfsError } from "#lib/errors.js";
 import { channelOptions } from "#lib/grpc-client.js";
 import { GrpcChunkStorage } from "./grpc-block-storage.js";
-import { serveOnLoopback } from "./loopback-server.spec-support.js";
+import { serveOnLoopback } from "#lib/loopback-grpc.spec-support.js";
 
 const as = { token: "t" };
 let stopServer: (() => void) | undefined;

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MetadataServiceService, type InspectFileVersionRequest, type InspectFileVersionResponse } from "#gen/cfs/metadata/v1/metadata.js";
 import { channelOptions } from "#lib/grpc-client.js";
 import { GrpcCatalogueInspector } from "./grpc-metadata.js";
-import { serveOnLoopback } from "./loopback-server.spec-support.js";
+import { serveOnLoopback } from "#lib/loopback-grpc.spec-support.js";
 
 const FILE_ID = "0b7e4a52-2c1f-4e8a-9d3b-5f6a7c8d9e0f";
 const as = { token: "t" };
