@@ -221,15 +221,15 @@ async function receive(url: string, headers: Record<string, string> = {}): Promi
 }
 
 /**
- * A chunker client for large uploads, which send their frames from memory
- * used again once each is written (`sendFrom`). Without that every frame
- * waiting in HTTP/2's send buffer outlives a young collection and is freed
- * only by a full one: ~1.5 CPU-s per GiB of this process's, taken from the
- * services on this 2-core machine (tusd's client writes its frames as they
- * are, with no message to copy them into). Its channel keeps no retry
- * buffer: grpc-js calls back a write that fits one at once and keeps the
- * message, so a written callback would not mean the memory is free. (The
- * other calls keep grpc-js's transparent retry on a channel of their own.)
+ * `sendFrom`: the large uploads send their frames from memory used again
+ * once each is written. Without that every frame waiting in HTTP/2's send
+ * buffer outlives a young collection and is freed only by a full one: ~1.5
+ * CPU-s per GiB of this process's, taken from the services on this 2-core
+ * machine (tusd's client writes its frames as they are, with no message to
+ * copy them into). Their client's channel keeps no retry buffer: grpc-js
+ * calls back a write that fits one at once and keeps the message, so a
+ * written callback would not mean the memory is free. (The other calls keep
+ * grpc-js's transparent retry on a channel of their own.)
  */
 interface PooledUploads {
   client: ChunkerServiceClient;
@@ -237,13 +237,13 @@ interface PooledUploads {
 }
 
 function grpcUpload(
-  chunker: ChunkerServiceClient | PooledUploads,
+  client: ChunkerServiceClient,
   token: string,
   name: string,
   frames: Iterable<Buffer>,
   size: number,
+  sendFrom?: BufferPool,
 ): Promise<{ fileId: string; sha256: string }> {
-  const { client, sendFrom } = "sendFrom" in chunker ? chunker : { client: chunker, sendFrom: undefined };
   return new Promise((resolve, reject) => {
     const call = client.uploadFile(auth(token), (err, res) => (err ? reject(err) : resolve(res.file!)));
     void (async () => {
@@ -439,7 +439,7 @@ function phases(
       undefined,
       nextVariant,
       async (run, frames) => {
-        const file = await grpcUpload(uploads, token, `bench/grpc-${run}.bin`, frames, total);
+        const file = await grpcUpload(uploads.client, token, `bench/grpc-${run}.bin`, frames, total, uploads.sendFrom);
         return { ref: file.fileId, sha256: file.sha256 };
       },
       (ref) => grpcDownload(chunker, token, ref),

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import type { BufferPool } from "./buffer-pool.js";
+import { BufferPool, IDLE_CHUNK_BUFFER_BYTES } from "./buffer-pool.js";
 
 /**
  * gRPC frames every message as a 5-byte header (a compression flag and a
@@ -227,6 +227,17 @@ export function receiveMessagesInto(pool: BufferPool): boolean {
   }
   receivePool = pool;
   return true;
+}
+
+/**
+ * A service's pool of chunk memory, with received messages joined into it
+ * (receiveMessagesInto). When grpc-js's decoder is not the one that replaces,
+ * it says so in `log` and received messages stay fresh allocations.
+ */
+export function chunkBufferPool(log: { warn(message: string): void }): BufferPool {
+  const pool = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
+  if (!receiveMessagesInto(pool)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
+  return pool;
 }
 
 /** SHA-256 of grpc-js 1.14.7's StreamDecoder.prototype.write, the function pooledWrite replaces. */

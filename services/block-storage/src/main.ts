@@ -1,7 +1,7 @@
 import { loadReceiptKey } from "#lib/chunk-receipts.js";
 import { BlockStorageServiceDefinition } from "#lib/bulk-codecs.js";
-import { BufferPool, IDLE_CHUNK_BUFFER_BYTES } from "#lib/buffer-pool.js";
-import { receiveMessagesInto, withHeadroom } from "#lib/grpc-framing.js";
+import type { BufferPool } from "#lib/buffer-pool.js";
+import { chunkBufferPool, withHeadroom } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { service } from "#lib/grpc-server.js";
 import { createLogger, type Logger } from "#lib/logger.js";
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics("block-storage");
   const observer = new BlockMetrics(metrics.registry, log);
   // Chunks read for downloads, and chunks received from the chunker, in memory that goes back once sent or stored.
-  const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
-  if (!receiveMessagesInto(chunkBuffers)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
+  const chunkBuffers = chunkBufferPool(log);
   const { store, closers: storeClosers } = await openStore(config.storage, config.maxChunkBytes, chunkBuffers, observer, log);
   const quarantine = new Quarantine(store, observer);
   const receiptKey = await loadReceiptKey(config.chunkReceiptKeyFile);

@@ -1,6 +1,5 @@
-import { BufferPool, IDLE_CHUNK_BUFFER_BYTES } from "#lib/buffer-pool.js";
 import { ChunkerServiceDefinition } from "#lib/bulk-codecs.js";
-import { receiveMessagesInto } from "#lib/grpc-framing.js";
+import { chunkBufferPool } from "#lib/grpc-framing.js";
 import { ConfigError } from "#lib/config.js";
 import { fastCdcSizes } from "#lib/fastcdc.js";
 import { MAX_HASHES_PER_CALL } from "#lib/limits.js";
@@ -24,16 +23,13 @@ async function main(): Promise<void> {
   const log = createLogger("chunker", config.server.logLevel);
   // Chunks read from block storage arrive in its memory and go back once forwarded to the client; chunks cut go back once
   // sent; a client's frames once cut.
-  const chunkBuffers = new BufferPool(IDLE_CHUNK_BUFFER_BYTES);
-  if (!receiveMessagesInto(chunkBuffers)) log.warn("grpc-js's stream decoder changed: received chunks are left to the garbage collector");
+  const chunkBuffers = chunkBufferPool(log);
   const peers = peerChannelOptions(config.server.maxMessageBytes, config.server.flowControlWindowBytes);
   const blocks = new GrpcChunkStorage(config.blockStorageAddress, peers, config.server.maxMessageBytes, chunkBuffers);
   const catalogue = new GrpcCatalogue(config.metadataAddress, peers);
   // Single-file commits of one token wait for the one on its way and go together (group commit).
-  // A received frame lent by the pool (a large message) goes back once its bytes are cut into chunks.
-  const uploader = new Uploader(blocks, new GroupedCommits(catalogue), config, (frame) => {
-    if (chunkBuffers.lent(frame.buffer)) chunkBuffers.give(frame.buffer);
-  });
+  // A received frame goes back once its bytes are cut into chunks (the pool ignores memory it did not lend: small messages).
+  const uploader = new Uploader(blocks, new GroupedCommits(catalogue), config, (frame) => chunkBuffers.give(frame.buffer));
   const downloader = new Downloader(blocks, catalogue, config.downloadFrameBytes);
   const chunking = fastCdcSizes(config.chunkAvgBytes);
   const uploadConfig = {
